@@ -1,0 +1,73 @@
+"""Minting Super Admin JWTs for local use, and the HS256 secret they are signed with."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import jwt
+
+from scheduler_core.settings import Settings
+
+SECRET_FILE_NAME = "jwt-secret"
+# Bytes of randomness in a generated secret (256 bits, the HS256 key size).
+GENERATED_SECRET_BYTES = 32
+DEFAULT_TOKEN_TTL = timedelta(hours=12)
+
+
+class NoSecretConfigured(RuntimeError):
+    """Standalone services need SCHEDULER_JWT_SECRET (or a JWKS); only embedded mode generates one."""
+
+
+def jwt_secret(settings: Settings, *, generate: bool) -> str:
+    """SCHEDULER_JWT_SECRET if set; else the secret stored under data_dir, created on first use when
+    `generate` (embedded mode), so tokens survive restarts of the same installation."""
+    if settings.jwt_secret:
+        return settings.jwt_secret
+    path = settings.data_dir / SECRET_FILE_NAME
+    if path.exists():
+        return path.read_text().strip()
+    if not generate:
+        raise NoSecretConfigured(
+            f"no JWT secret: set SCHEDULER_JWT_SECRET (or SCHEDULER_JWKS_URL), or run embedded mode once "
+            f"to generate {path}"
+        )
+    return _create_secret(path)
+
+
+def _create_secret(path: Path) -> str:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(GENERATED_SECRET_BYTES)
+    # Written with owner-only permissions from the start; O_EXCL so two processes never disagree.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secret)
+    return secret
+
+
+def mint_super_admin_token(
+    settings: Settings,
+    secret: str,
+    *,
+    subject: str | None = None,
+    ttl: timedelta = DEFAULT_TOKEN_TTL,
+) -> str:
+    """An HS256 token carrying the configured Super Admin role (and iss/aud when configured)."""
+    now = datetime.now(UTC)
+    claims: dict[str, object] = {
+        "sub": subject or str(uuid.uuid4()),
+        "iat": now,
+        "exp": now + ttl,
+        settings.role_claim: [settings.super_admin_role],
+    }
+    if settings.jwt_issuer:
+        claims["iss"] = settings.jwt_issuer
+    if settings.jwt_audience:
+        claims["aud"] = settings.jwt_audience
+    return jwt.encode(claims, secret, algorithm="HS256")

@@ -1,0 +1,80 @@
+"""Start-up wiring shared by every role: the database (checked or migrated), the broker, stop signals.
+Each entry point calls these once with its Settings; nothing here runs at import time."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from scheduler_core.broker import Broker, InMemoryBroker, RabbitMQBroker
+from scheduler_core.db.engine import create_engine, create_sessionmaker, is_sqlite
+from scheduler_core.db.migration import ensure_migrated, upgrade
+from scheduler_core.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Database:
+    url: str
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+
+    @property
+    def is_sqlite(self) -> bool:
+        return is_sqlite(self.url)
+
+    async def ping(self) -> bool:
+        try:
+            async with self.engine.connect() as connection:
+                await connection.exec_driver_sql("SELECT 1")
+        except Exception:
+            return False
+        return True
+
+
+@asynccontextmanager
+async def open_database(settings: Settings, *, migrate: bool) -> AsyncIterator[Database]:
+    """The configured database. migrate=True brings the schema to head first (embedded mode, `migrate`);
+    otherwise a schema that is not at head stops start-up with SchemaNotReady (standalone services)."""
+    url = settings.resolved_database_url()
+    engine = create_engine(url, pool_size=settings.database_pool_size)
+    try:
+        if migrate:
+            await upgrade(engine)
+        else:
+            await ensure_migrated(engine)
+        yield Database(url, engine, create_sessionmaker(engine))
+    finally:
+        await engine.dispose()
+
+
+def build_broker(settings: Settings, *, embedded: bool = False) -> Broker:
+    """The in-process broker for embedded mode (or when configured), RabbitMQ otherwise."""
+    if embedded or settings.broker == "memory":
+        return InMemoryBroker(max_priority=settings.max_priority)
+    return RabbitMQBroker(
+        settings.amqp_url,
+        settings.queue_name,
+        queue_type=settings.queue_type,
+        max_priority=settings.max_priority,
+        publish_timeout_s=settings.publish_timeout,
+    )
+
+
+def stop_on_signals(stop: asyncio.Event) -> None:
+    """SIGTERM and SIGINT set `stop`: the roles then finish what they hold and exit cleanly."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, _request_stop, stop, sig)
+
+
+def _request_stop(stop: asyncio.Event, sig: signal.Signals) -> None:
+    log.info("stop_requested", signal=sig.name)
+    stop.set()

@@ -1,0 +1,460 @@
+"""RabbitMQ broker (aio-pika): robust connection, publisher confirms, persistent messages, manual ack.
+
+One durable queue, published to through the default exchange (routing key = queue name). Connection use:
+
+* one robust connection per broker, which aio-pika re-opens after a connection loss or a broker restart and on
+  which it re-opens channels, re-declares the queue, re-applies ``basic.qos`` and re-registers consumers (same
+  consumer tags);
+* a publishing channel with publisher confirms, an "admin" channel for passive declares (``queue_depth``,
+  ``ping``), and one channel per consumer so that each consumer has its own prefetch window and closing it
+  hands back exactly that consumer's unacked messages.
+
+Handlers run in tasks owned by our consumer rather than in aio-pika's per-message tasks, because aiormq
+cancels those when their channel closes: a connection blip would otherwise kill every running handler.
+
+Queue types: ``classic`` (default) is declared with ``x-max-priority`` and the broker delivers higher priority
+first. ``quorum`` is replicated across a cluster but RabbitMQ (before 4.0) ignores message priority on quorum
+queues: messages are then delivered in publish order, so priority only comes from the order the timekeeper
+publishes in. Changing ``queue_type`` or ``max_priority`` of an existing queue makes the declaration fail with
+``PRECONDITION_FAILED``: the queue must be deleted (or renamed) first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import aio_pika
+import structlog
+from aio_pika.abc import (
+    AbstractIncomingMessage,
+    AbstractRobustChannel,
+    AbstractRobustConnection,
+    AbstractRobustQueue,
+)
+from aio_pika.exceptions import CONNECTION_EXCEPTIONS, ChannelPreconditionFailed
+from pamqp.commands import Basic
+from yarl import URL
+
+from .base import (
+    Broker,
+    BrokerUnavailable,
+    Consumer,
+    Delivery,
+    Handler,
+    HandlerTasks,
+    MessageDecodeError,
+    RunMessage,
+    check_max_priority,
+    check_prefetch,
+    clamp_priority,
+)
+
+log = structlog.get_logger(__name__)
+
+QueueType = Literal["classic", "quorum"]
+
+# Errors that mean "the broker or the connection is not usable right now" (aio-pika's own list: AMQP errors,
+# OSError/ConnectionError, RuntimeError for "connection not opened"), plus our own timeouts.
+_UNAVAILABLE = (TimeoutError, *CONNECTION_EXCEPTIONS)
+# Longest single connection attempt, in seconds; a slow handshake is retried until connect_timeout_s.
+_MAX_ATTEMPT_S = 10.0
+# Pause between connection attempts at start-up, in seconds: doubles from the first value up to the second.
+_RETRY_PAUSE_S = (0.25, 5.0)
+
+
+def redact_url(url: str) -> str:
+    """The AMQP URL without its password, for logs and error messages."""
+    parsed = URL(url)
+    return str(parsed.with_password(None)) if parsed.password is not None else str(parsed)
+
+
+class _RabbitDelivery(Delivery):
+    __slots__ = ("_incoming",)
+
+    def __init__(self, incoming: AbstractIncomingMessage, message: RunMessage) -> None:
+        super().__init__(message, redelivered=bool(incoming.redelivered))
+        self._incoming = incoming
+
+    async def _settle(self, *, ack: bool, requeue: bool) -> None:
+        try:
+            if ack:
+                await self._incoming.ack()
+            else:
+                await self._incoming.reject(requeue=requeue)
+        except CONNECTION_EXCEPTIONS as exc:
+            # The channel that carried the delivery is gone (consumer closed, connection dropped): RabbitMQ
+            # has requeued the message already and will redeliver it. Delivery tags are per channel, so it
+            # cannot be settled on the re-opened channel either.
+            log.warning("delivery_settle_lost", error=repr(exc), ack=ack, **self._log_context())
+
+
+class _RabbitConsumer(Consumer):
+    def __init__(
+        self,
+        broker: RabbitMQBroker,
+        channel: AbstractRobustChannel,
+        handler: Handler,
+        prefetch: int,
+        op_timeout_s: float,
+    ) -> None:
+        self._broker = broker
+        self._channel = channel
+        self._prefetch = prefetch
+        self._op_timeout_s = op_timeout_s
+        self._queue: AbstractRobustQueue | None = None
+        self._tag: str | None = None
+        self._handlers = HandlerTasks(handler, queue=broker.queue_name)
+        self._cancelled = False
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._handlers)
+
+    async def register(self) -> None:
+        """Apply the prefetch window and subscribe; aio-pika re-does both after a reconnect."""
+        await self._channel.set_qos(prefetch_count=self._prefetch)
+        self._queue = await self._channel.declare_queue(
+            self._broker.queue_name, durable=True, arguments=self._broker.queue_arguments
+        )
+        self._tag = await self._queue.consume(self._on_message, no_ack=False)
+        log.info("consumer_started", queue=self._broker.queue_name, consumer=self._tag, prefetch=self._prefetch)
+
+    async def _on_message(self, incoming: AbstractIncomingMessage) -> None:
+        # Runs in an aiormq task that is cancelled if the channel closes: do only quick work here.
+        try:
+            message = RunMessage.decode(incoming.body)
+        except MessageDecodeError as exc:
+            # Redelivering garbage cannot help; dropping it is logged with enough to find the publisher.
+            log.error(
+                "message_decode_failed",
+                queue=self._broker.queue_name,
+                error=str(exc),
+                body_prefix=incoming.body[:200].decode("utf-8", "replace"),
+            )
+            try:
+                await incoming.reject(requeue=False)
+            except CONNECTION_EXCEPTIONS as reject_exc:
+                log.warning("delivery_settle_lost", error=repr(reject_exc), ack=False)
+            return
+        delivery = _RabbitDelivery(incoming, message)
+        if self._cancelled:
+            # Sent by the broker before it processed our basic.cancel: hand it straight back.
+            await delivery.reject(requeue=True)
+            return
+        self._handlers.spawn(delivery)
+
+    async def cancel(self, *, grace_s: float = 0.0) -> None:
+        if self._cancelled:
+            return
+        self._cancelled = True
+        self._broker._consumers.discard(self)
+        if self._queue is not None and self._tag is not None:
+            try:
+                async with asyncio.timeout(self._op_timeout_s):
+                    # Also removes the consumer from aio-pika's restore list, even if this times out.
+                    await self._queue.cancel(self._tag)
+            except _UNAVAILABLE as exc:
+                log.warning("consumer_cancel_failed", consumer=self._tag, error=repr(exc))
+        await self._handlers.stop(grace_s)
+        try:
+            async with asyncio.timeout(self._op_timeout_s):
+                # Closing the channel is what makes RabbitMQ requeue this consumer's unacked messages.
+                await self._channel.close()
+        except _UNAVAILABLE as exc:
+            log.warning("consumer_channel_close_failed", consumer=self._tag, error=repr(exc))
+        log.info("consumer_cancelled", queue=self._broker.queue_name, consumer=self._tag)
+
+
+class RabbitMQBroker(Broker):
+    """:class:`~scheduler_core.broker.base.Broker` over RabbitMQ (see the module docstring).
+
+    Arguments (times in seconds):
+
+    * ``url`` — AMQP URL; aiormq query parameters such as ``?heartbeat=30`` are honoured.
+    * ``queue_name`` — the durable queue, declared on start (idempotent with the same arguments).
+    * ``queue_type`` — ``"classic"`` (priorities honoured) or ``"quorum"`` (replicated, priority ignored).
+    * ``max_priority`` — ``x-max-priority`` of a classic queue (1..255); job priorities are clamped into it.
+    * ``publish_timeout_s`` — bound on ``publish`` (all confirms), and on consumer set-up, ``queue_depth`` and
+      closing; ``publish`` waits up to this long for a reconnect in progress.
+    * ``connect_timeout_s`` — entering retries the first connection for this long, then raises
+      :class:`BrokerUnavailable`. Later losses are retried forever in the background.
+    * ``reconnect_interval_s`` — pause between background reconnection attempts.
+    * ``ping_timeout_s`` — bound on ``ping``; keep it below the readiness probe's timeout.
+    * ``connection_name`` — shown in the RabbitMQ management UI and ``rabbitmqctl list_connections``.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        queue_name: str,
+        *,
+        queue_type: QueueType = "classic",
+        max_priority: int = 10,
+        publish_timeout_s: float = 5.0,
+        connect_timeout_s: float = 30.0,
+        reconnect_interval_s: float = 2.0,
+        ping_timeout_s: float = 1.0,
+        connection_name: str | None = None,
+    ) -> None:
+        if queue_type not in ("classic", "quorum"):
+            raise ValueError(f"queue_type must be 'classic' or 'quorum', got {queue_type!r}")
+        if not queue_name:
+            raise ValueError("queue_name must not be empty")
+        for name, value in (
+            ("publish_timeout_s", publish_timeout_s),
+            ("connect_timeout_s", connect_timeout_s),
+            ("reconnect_interval_s", reconnect_interval_s),
+            ("ping_timeout_s", ping_timeout_s),
+        ):
+            if not value > 0:
+                raise ValueError(f"{name} must be > 0, got {value!r}")
+        self._url = url
+        self._safe_url = redact_url(url)
+        self.queue_name = queue_name
+        self.queue_type: QueueType = queue_type
+        self._max_priority = check_max_priority(max_priority)
+        self._publish_timeout_s = publish_timeout_s
+        self._connect_timeout_s = connect_timeout_s
+        self._reconnect_interval_s = reconnect_interval_s
+        self._ping_timeout_s = ping_timeout_s
+        self._connection_name = connection_name or f"scheduler:{queue_name}"
+        self._connection: AbstractRobustConnection | None = None
+        self._publish_channel: AbstractRobustChannel | None = None
+        self._admin_channel: AbstractRobustChannel | None = None
+        self._consumers: set[_RabbitConsumer] = set()
+        self._closing = False
+        # Tracks outages for logging only; aio-pika owns the actual connection state.
+        self._connected = False
+
+    @property
+    def queue_arguments(self) -> dict[str, Any]:
+        """Arguments the queue is declared with (must match across every process using the queue)."""
+        if self.queue_type == "quorum":
+            return {"x-queue-type": "quorum"}
+        return {"x-max-priority": self._max_priority}
+
+    # -- lifecycle -------------------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self._connection is not None or self._closing:
+            raise RuntimeError("RabbitMQBroker can be started once")
+        connection = await self._connect()
+        try:
+            async with asyncio.timeout(self._publish_timeout_s):
+                # on_return_raises: an unroutable message (queue deleted) fails its publish instead of being
+                # silently dropped by the default exchange.
+                publish_channel = connection.channel(publisher_confirms=True, on_return_raises=True)
+                await publish_channel.initialize()
+                await publish_channel.declare_queue(self.queue_name, durable=True, arguments=self.queue_arguments)
+                admin_channel = connection.channel(publisher_confirms=False)
+                await admin_channel.initialize()
+        except ChannelPreconditionFailed:
+            await connection.close()
+            log.error("queue_declare_failed", queue=self.queue_name, arguments=self.queue_arguments)
+            raise
+        except _UNAVAILABLE as exc:
+            await connection.close()
+            raise BrokerUnavailable(
+                f"RabbitMQ at {self._safe_url} did not set up queue {self.queue_name!r}: {exc!r}"
+            ) from exc
+        except BaseException:
+            await connection.close()
+            raise
+        self._connection = connection
+        self._publish_channel = publish_channel
+        self._admin_channel = admin_channel
+        self._connected = True
+        connection.close_callbacks.add(self._on_connection_lost)
+        connection.reconnect_callbacks.add(self._on_reconnected)
+        log.info(
+            "broker_started",
+            url=self._safe_url,
+            queue=self.queue_name,
+            queue_type=self.queue_type,
+            max_priority=self._max_priority,
+        )
+
+    async def _connect(self) -> AbstractRobustConnection:
+        """First connection, retried with backoff until connect_timeout_s; aio-pika handles later losses."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._connect_timeout_s
+        pause = _RETRY_PAUSE_S[0]
+        attempt = 0
+        error: BaseException | None = None
+        while True:
+            attempt += 1
+            connection = aio_pika.RobustConnection(
+                URL(self._url),
+                reconnect_interval=self._reconnect_interval_s,
+                client_properties={"connection_name": self._connection_name},
+            )
+            bound = asyncio.timeout_at(deadline)
+            try:
+                async with bound:
+                    await connection.connect(timeout=min(_MAX_ATTEMPT_S, self._connect_timeout_s))
+            except _UNAVAILABLE as exc:
+                await connection.close()
+                # Our own deadline cutting an attempt short says less than the previous attempt's error.
+                if not (bound.expired() and error is not None):
+                    error = exc
+            else:
+                if attempt > 1:
+                    log.info("broker_connected", url=self._safe_url, attempts=attempt)
+                return connection
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                log.error("broker_connect_failed", url=self._safe_url, attempts=attempt, error=repr(error))
+                raise BrokerUnavailable(
+                    f"cannot connect to RabbitMQ at {self._safe_url} within {self._connect_timeout_s:g} s "
+                    f"({attempt} attempts); last error: {error!r}"
+                ) from error
+            log.warning("broker_connect_retry", url=self._safe_url, attempt=attempt, error=repr(error))
+            await asyncio.sleep(min(pause, remaining))
+            pause = min(pause * 2, _RETRY_PAUSE_S[1])
+
+    async def close(self) -> None:
+        if self._closing:
+            return
+        self._closing = True
+        for consumer in list(self._consumers):
+            await consumer.cancel()
+        if self._connection is not None:
+            # Closing the connection closes its channels; bounded in case the broker is unresponsive.
+            try:
+                async with asyncio.timeout(self._publish_timeout_s):
+                    await self._connection.close()
+            except _UNAVAILABLE as exc:
+                log.warning("broker_close_failed", url=self._safe_url, error=repr(exc))
+            log.info("broker_closed", url=self._safe_url, queue=self.queue_name)
+
+    def _on_connection_lost(self, _connection: object, exc: BaseException | None = None) -> None:
+        # aio-pika calls this on the loss and again on every failed reconnection attempt: warn once per outage.
+        if self._closing:
+            return
+        if self._connected:
+            self._connected = False
+            log.warning("broker_connection_lost", url=self._safe_url, error=repr(exc))
+        else:
+            log.debug("broker_reconnect_failed", url=self._safe_url, error=repr(exc))
+
+    def _on_reconnected(self, _connection: object) -> None:
+        self._connected = True
+        log.info("broker_reconnected", url=self._safe_url, queue=self.queue_name, consumers=len(self._consumers))
+
+    def _require(self) -> tuple[AbstractRobustConnection, AbstractRobustChannel, AbstractRobustChannel]:
+        if self._closing or self._connection is None or self._publish_channel is None or self._admin_channel is None:
+            raise RuntimeError("RabbitMQBroker is not started (use `async with`)")
+        return self._connection, self._publish_channel, self._admin_channel
+
+    # -- operations ------------------------------------------------------------------------------------------
+
+    async def publish(self, messages: Sequence[RunMessage]) -> None:
+        _, channel, _ = self._require()
+        if not messages:
+            return
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        amqp_messages = [
+            aio_pika.Message(
+                message.encode(),
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                priority=clamp_priority(message.priority, self._max_priority),
+                content_type="application/json",
+                # Not message_id: aiormq matches returned messages to their publish by message_id, which must
+                # therefore stay unique even if a batch carries the same execution twice.
+                correlation_id=message.execution_id,
+            )
+            for message in messages
+        ]
+        try:
+            async with asyncio.timeout(self._publish_timeout_s):
+                # Waits for a reconnect in progress (bounded by the same timeout) instead of failing at once.
+                await channel.ready()
+                exchange = channel.default_exchange
+                results = await asyncio.gather(
+                    *(exchange.publish(m, routing_key=self.queue_name, mandatory=True) for m in amqp_messages),
+                    return_exceptions=True,
+                )
+        except _UNAVAILABLE as exc:
+            log.warning("publish_failed", queue=self.queue_name, count=len(messages), error=repr(exc) or "timeout")
+            raise BrokerUnavailable(
+                f"{len(messages)} message(s) to {self.queue_name!r} not confirmed within "
+                f"{self._publish_timeout_s:g} s ({exc!r})"
+            ) from exc
+        failures = [result for result in results if not isinstance(result, Basic.Ack)]
+        if failures:
+            log.warning(
+                "publish_failed",
+                queue=self.queue_name,
+                count=len(messages),
+                failed=len(failures),
+                error=repr(failures[0]),
+            )
+            raise BrokerUnavailable(
+                f"{len(failures)} of {len(messages)} message(s) to {self.queue_name!r} not confirmed: {failures[0]!r}"
+            )
+        log.debug(
+            "published",
+            queue=self.queue_name,
+            count=len(messages),
+            elapsed_ms=round((loop.time() - started) * 1000, 1),
+        )
+
+    async def consume(self, handler: Handler, *, prefetch: int) -> Consumer:
+        connection, _, _ = self._require()
+        check_prefetch(prefetch)
+        channel: AbstractRobustChannel | None = None
+        try:
+            async with asyncio.timeout(self._publish_timeout_s):
+                await connection.ready()
+                channel = connection.channel(publisher_confirms=False)
+                await channel.initialize()
+                consumer = _RabbitConsumer(self, channel, handler, prefetch, self._publish_timeout_s)
+                await consumer.register()
+        except _UNAVAILABLE as exc:
+            await self._close_quietly(channel)
+            raise BrokerUnavailable(
+                f"cannot register a consumer on {self.queue_name!r} at {self._safe_url}: {exc!r}"
+            ) from exc
+        except BaseException:
+            await self._close_quietly(channel)
+            raise
+        self._consumers.add(consumer)
+        return consumer
+
+    @staticmethod
+    async def _close_quietly(channel: AbstractRobustChannel | None) -> None:
+        if channel is None or not channel.is_initialized:
+            return
+        try:
+            async with asyncio.timeout(1.0):
+                await channel.close()
+        except _UNAVAILABLE:
+            pass
+
+    async def _ready_count(self, channel: AbstractRobustChannel, timeout_s: float) -> int:
+        async with asyncio.timeout(timeout_s):
+            await channel.ready()
+            underlay = await channel.get_underlay_channel()
+            # Passive: only reads the queue's counters, and fails (404) rather than create a missing queue.
+            declared = await underlay.queue_declare(self.queue_name, passive=True)
+        return int(declared.message_count or 0)
+
+    async def queue_depth(self) -> int:
+        _, _, channel = self._require()
+        try:
+            return await self._ready_count(channel, self._publish_timeout_s)
+        except _UNAVAILABLE as exc:
+            raise BrokerUnavailable(f"queue depth of {self.queue_name!r} unavailable: {exc!r}") from exc
+
+    async def ping(self) -> bool:
+        if self._closing or self._admin_channel is None:
+            return False
+        try:
+            await self._ready_count(self._admin_channel, self._ping_timeout_s)
+        except Exception as exc:
+            log.info("broker_ping_failed", url=self._safe_url, error=repr(exc))
+            return False
+        return True

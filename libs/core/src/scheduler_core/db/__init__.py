@@ -1,0 +1,1 @@
+"""Persistence: models, engine factory, migrations and the repositories (the only code that speaks SQL)."""

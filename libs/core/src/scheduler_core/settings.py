@@ -1,0 +1,121 @@
+"""The one settings class of every service: read from `SCHEDULER_*` environment variables at start-up
+and passed down explicitly (nothing reads the environment after that)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Mode = Literal["embedded", "standalone"]
+
+
+class Settings(BaseSettings):
+    """Every knob of the scheduler. Durations are in seconds unless the name says otherwise."""
+
+    model_config = SettingsConfigDict(env_prefix="SCHEDULER_", extra="ignore", frozen=True)
+
+    # --- storage -------------------------------------------------------------------------------------
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy async URL (postgresql+asyncpg://… or sqlite+aiosqlite:///…). "
+        "Unset: a SQLite file under data_dir (embedded default).",
+    )
+    data_dir: Path = Field(
+        default=Path("data"),
+        description="Embedded mode's directory: SQLite file and the generated JWT secret.",
+    )
+    database_pool_size: int = Field(default=10, ge=1, description="Connections per process (PostgreSQL).")
+
+    # --- broker --------------------------------------------------------------------------------------
+    amqp_url: str = Field(default="amqp://guest:guest@127.0.0.1:5672/", description="RabbitMQ URL.")
+    broker: Literal["rabbitmq", "memory"] = Field(
+        default="rabbitmq",
+        description="Broker of the standalone services; embedded mode always uses the in-process one.",
+    )
+    queue_name: str = Field(default="scheduler.runs", description="Durable queue the runs travel on.")
+    queue_type: Literal["classic", "quorum"] = Field(
+        default="classic",
+        description="classic: broker honours priorities (x-max-priority); quorum: replicated, FIFO.",
+    )
+    max_priority: int = Field(default=10, ge=1, le=255, description="Job priorities are clamped to 0..this.")
+    publish_timeout: float = Field(default=5.0, gt=0, description="Seconds to wait for publisher confirms.")
+
+    # --- auth ----------------------------------------------------------------------------------------
+    jwt_secret: str | None = Field(
+        default=None,
+        description="HS256 secret. Unset in embedded mode: generated once under data_dir.",
+    )
+    jwt_algorithms: list[str] = Field(default=["HS256"], description="Accepted JWT algorithms.")
+    jwks_url: str | None = Field(default=None, description="JWKS of the API gateway (RS256/ES256 tokens).")
+    jwt_issuer: str | None = Field(default=None, description="Required `iss`, when set.")
+    jwt_audience: str | None = Field(default=None, description="Required `aud`, when set.")
+    role_claim: str = Field(default="roles", description="Claim holding the caller's role or roles.")
+    super_admin_role: str = Field(default="super_admin", description="Role every endpoint requires.")
+
+    # --- identity and liveness ----------------------------------------------------------------------
+    instance_name: str | None = Field(default=None, description="Readable instance name (default: role@host).")
+    heartbeat_interval: float = Field(default=5.0, gt=0, description="Seconds between instance heartbeats.")
+    instance_timeout: float = Field(
+        default=20.0, gt=0, description="An instance silent this long is dead; its runs are failed."
+    )
+    lock_ttl: float = Field(
+        default=60.0, gt=0, description="Lease of a run's lock; renewed every heartbeat while it runs."
+    )
+    sweep_interval: float = Field(default=5.0, gt=0, description="Seconds between recovery sweeps.")
+
+    # --- timekeeper ----------------------------------------------------------------------------------
+    timekeeper_batch_size: int = Field(default=500, ge=1, description="Due jobs claimed per transaction.")
+    timekeeper_max_sleep: float = Field(
+        default=5.0, gt=0, description="Longest idle sleep; wake-ups on job changes come sooner."
+    )
+    outbox_delay: float = Field(
+        default=5.0,
+        ge=0,
+        description="An unconfirmed pending run older than this is re-published by the sweep.",
+    )
+
+    # --- executor ------------------------------------------------------------------------------------
+    executor_concurrency: int = Field(default=16, ge=1, description="Runs one executor process runs at once.")
+    task_timeout: float = Field(default=3600.0, gt=0, description="Default run timeout (jobs may override).")
+    shutdown_grace: float = Field(
+        default=30.0, ge=0, description="On SIGTERM, seconds running tasks get to finish before being failed."
+    )
+    task_modules: list[str] = Field(
+        default=["scheduler_core.tasks.builtin"],
+        description="Modules whose @task functions executors register.",
+    )
+
+    # --- http / observability -----------------------------------------------------------------------
+    host: str = Field(default="127.0.0.1", description="Bind address of the HTTP server.")
+    port: int = Field(default=8000, ge=0, le=65535, description="API port (embedded and api roles).")
+    health_port: int = Field(
+        default=9000, ge=0, le=65535, description="Health/metrics port of the timekeeper and executor."
+    )
+    log_level: str = Field(default="INFO", description="Python log level.")
+    log_format: Literal["json", "console"] = Field(default="json", description="Structured log renderer.")
+    dashboard_dir: Path | None = Field(
+        default=None, description="Built dashboard to serve at / (default: services/dashboard/dist)."
+    )
+
+    # --- CLI client -----------------------------------------------------------------------------------
+    api_url: str = Field(default="http://127.0.0.1:8000", description="API the CLI's job commands talk to.")
+    api_token: str | None = Field(
+        default=None, description="Bearer token of the CLI's job commands (default: minted from the local secret)."
+    )
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        upper = value.upper()
+        if upper not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError(f"unknown log level {value!r}")
+        return upper
+
+    def resolved_database_url(self) -> str:
+        """The database to use: the configured URL, or the embedded SQLite file under data_dir."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'scheduler.db').resolve()}"

@@ -1,0 +1,126 @@
+"""Built-in task functions: an HTTP request (what most operators schedule), the execution-history cleanup
+(the seeded primary job), and noop/sleep/fail for demos and tests."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Literal
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+
+from scheduler_core.db.repository import SchedulerRepository
+from scheduler_core.retention import DEFAULT_RETENTION_DAYS, purge_history
+from scheduler_core.tasks.registry import NoParameters, TaskContext, TaskRouter
+
+tasks = TaskRouter()
+
+# Bytes of a response body kept in the run's result summary.
+RESPONSE_EXCERPT_BYTES = 200
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+@tasks.task(
+    "noop",
+    name_en="No operation",
+    name_ar="بدون عملية",
+    description_en="Does nothing and succeeds; for trying the scheduler out.",
+    description_ar="لا يفعل شيئًا وينجح؛ لتجربة المجدول.",
+)
+async def noop(ctx: TaskContext, params: NoParameters) -> str:
+    return "nothing to do"
+
+
+class SleepParams(Strict):
+    seconds: float = Field(default=1.0, ge=0, le=86_400, description="How long to sleep, in seconds.")
+
+
+@tasks.task(
+    "sleep",
+    name_en="Sleep",
+    name_ar="انتظار",
+    parameters=SleepParams,
+    description_en="Sleeps for the given number of seconds, then succeeds.",
+    description_ar="ينتظر عدد الثواني المحدد ثم ينجح.",
+)
+async def sleep(ctx: TaskContext, params: SleepParams) -> str:
+    await asyncio.sleep(params.seconds)
+    return f"slept {params.seconds:g} s"
+
+
+class FailParams(Strict):
+    message: str = Field(default="failed on purpose", max_length=1000)
+
+
+class TaskFailed(RuntimeError):
+    """Raised by the `fail` task."""
+
+
+@tasks.task(
+    "fail",
+    name_en="Fail",
+    name_ar="فشل",
+    parameters=FailParams,
+    description_en="Always raises; for testing alerts and history.",
+    description_ar="يفشل دائمًا؛ لاختبار التنبيهات والسجل.",
+)
+async def fail(ctx: TaskContext, params: FailParams) -> str:
+    raise TaskFailed(params.message)
+
+
+class HttpRequestParams(Strict):
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"] = "GET"
+    url: HttpUrl
+    headers: dict[str, str] = Field(default_factory=dict)
+    body: str | None = Field(default=None, description="Request body, sent as is.")
+    json_body: dict[str, object] | list[object] | None = Field(default=None, description="Body sent as JSON.")
+    timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
+
+
+class HttpStatusError(RuntimeError):
+    """The HTTP task got a response outside 2xx."""
+
+
+@tasks.task(
+    "http_request",
+    name_en="HTTP request",
+    name_ar="طلب HTTP",
+    parameters=HttpRequestParams,
+    description_en="Sends an HTTP request; the run fails unless the response status is 2xx.",
+    description_ar="يرسل طلب HTTP؛ يفشل التشغيل ما لم تكن حالة الاستجابة 2xx.",
+)
+async def http_request(ctx: TaskContext, params: HttpRequestParams) -> str:
+    headers = {"X-Scheduler-Execution-Id": ctx.execution_id, **params.headers}
+    async with httpx.AsyncClient(timeout=params.timeout_seconds) as client:
+        response = await client.request(
+            params.method,
+            str(params.url),
+            headers=headers,
+            content=params.body,
+            json=params.json_body,
+        )
+    excerpt = response.text[:RESPONSE_EXCERPT_BYTES]
+    summary = f"{params.method} {params.url} -> {response.status_code}"
+    if not response.is_success:
+        raise HttpStatusError(f"{summary}: {excerpt}")
+    return summary
+
+
+class CleanupParams(Strict):
+    retention_days: int = Field(default=DEFAULT_RETENTION_DAYS, ge=0, le=36_500)
+
+
+@tasks.task(
+    "cleanup_history",
+    name_en="Execution history cleanup",
+    name_ar="تنظيف سجل التنفيذ",
+    parameters=CleanupParams,
+    description_en="Deletes finished executions older than the retention period (never running ones).",
+    description_ar="يحذف عمليات التنفيذ المنتهية الأقدم من فترة الاحتفاظ (لا يحذف الجارية).",
+)
+async def cleanup_history(ctx: TaskContext, params: CleanupParams) -> str:
+    deleted = await purge_history(ctx.sessionmaker, SchedulerRepository(), params.retention_days)
+    return f"Cleaned up {deleted} execution records older than {params.retention_days} days"

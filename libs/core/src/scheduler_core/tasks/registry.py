@@ -1,0 +1,155 @@
+"""Declaring and finding task functions.
+
+A task module owns a `TaskRouter` named `tasks` and decorates its functions:
+
+    tasks = TaskRouter()
+
+    class SyncParams(BaseModel):
+        department: str
+
+    @tasks.task("hris_sync", name_en="HRIS sync", name_ar="مزامنة الموارد البشرية", parameters=SyncParams)
+    async def hris_sync(ctx: TaskContext, params: SyncParams) -> str:
+        ...
+        return "synced 150 records"          # becomes the run's result_summary
+
+`TaskRegistry.from_modules([...])` imports the modules and merges their routers: no global registry, so two
+executors in one test process can run different task sets."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from scheduler_core.db.repository import TaskFunctionSpec
+
+# A task returns an optional one-line summary of what it did, recorded as the run's result_summary.
+TaskFunction = Callable[..., Awaitable[str | None] | str | None]
+
+
+class UnknownTask(LookupError):
+    def __init__(self, key: str) -> None:
+        super().__init__(f"task function {key!r} is not registered")
+        self.key = key
+
+
+class NoParameters(BaseModel):
+    """Parameters of a task that takes none: any given are refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass(frozen=True, slots=True)
+class TaskContext:
+    """What a running task may know and use."""
+
+    execution_id: str
+    job_id: int
+    scheduled_at: datetime
+    # The executor's database access, for tasks that maintain the scheduler itself (history cleanup).
+    sessionmaker: async_sessionmaker[AsyncSession]
+
+
+@dataclass(frozen=True, slots=True)
+class TaskDefinition:
+    key: str
+    name_en: str
+    name_ar: str
+    function: TaskFunction
+    parameters: type[BaseModel] = NoParameters
+    description_en: str | None = None
+    description_ar: str | None = None
+
+    @property
+    def is_async(self) -> bool:
+        return inspect.iscoroutinefunction(self.function)
+
+    def parse_parameters(self, raw: Mapping[str, Any] | None) -> BaseModel:
+        """Validate job parameters against the declared model (raises pydantic.ValidationError)."""
+        return self.parameters.model_validate(dict(raw or {}))
+
+    def spec(self) -> TaskFunctionSpec:
+        return TaskFunctionSpec(
+            key=self.key,
+            name_en=self.name_en,
+            name_ar=self.name_ar,
+            description_en=self.description_en,
+            description_ar=self.description_ar,
+            parameters_schema=self.parameters.model_json_schema(),
+        )
+
+
+@dataclass
+class TaskRouter:
+    """The tasks one module declares."""
+
+    definitions: list[TaskDefinition] = field(default_factory=list)
+
+    def task(
+        self,
+        key: str,
+        *,
+        name_en: str,
+        name_ar: str,
+        parameters: type[BaseModel] = NoParameters,
+        description_en: str | None = None,
+        description_ar: str | None = None,
+    ) -> Callable[[TaskFunction], TaskFunction]:
+        """Declare `function(ctx, params)` as task `key`. It may be async (runs on the event loop) or a plain
+        function (runs in a worker thread, so blocking I/O does not stall other runs)."""
+
+        def register(function: TaskFunction) -> TaskFunction:
+            if len(key) > 100:
+                raise ValueError(f"task key {key!r} is longer than 100 characters")
+            self.definitions.append(
+                TaskDefinition(key, name_en, name_ar, function, parameters, description_en, description_ar)
+            )
+            return function
+
+        return register
+
+
+class TaskRegistry:
+    def __init__(self, definitions: Iterable[TaskDefinition] = ()) -> None:
+        self._by_key: dict[str, TaskDefinition] = {}
+        for definition in definitions:
+            self.add(definition)
+
+    @classmethod
+    def from_modules(cls, modules: Iterable[str]) -> TaskRegistry:
+        """Import each module and collect its `tasks` router. A module without one is a configuration error."""
+        registry = cls()
+        for name in modules:
+            module = importlib.import_module(name)
+            router = getattr(module, "tasks", None)
+            if not isinstance(router, TaskRouter):
+                raise ValueError(f"task module {name!r} has no `tasks = TaskRouter()`")
+            for definition in router.definitions:
+                registry.add(definition)
+        return registry
+
+    def add(self, definition: TaskDefinition) -> None:
+        if definition.key in self._by_key:
+            raise ValueError(f"task {definition.key!r} is declared twice")
+        self._by_key[definition.key] = definition
+
+    def get(self, key: str) -> TaskDefinition:
+        try:
+            return self._by_key[key]
+        except KeyError:
+            raise UnknownTask(key) from None
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._by_key
+
+    def definitions(self) -> list[TaskDefinition]:
+        return list(self._by_key.values())
+
+    def specs(self) -> list[TaskFunctionSpec]:
+        return [definition.spec() for definition in self._by_key.values()]

@@ -1,0 +1,1 @@
+"""REST API service of the job scheduler."""

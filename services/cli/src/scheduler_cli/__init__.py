@@ -1,0 +1,1 @@
+"""The jobscheduler command: embedded mode, service roles, migrations, tokens and operations."""

@@ -1,0 +1,1 @@
+"""Executor service: consumes runs, locks, runs task functions."""

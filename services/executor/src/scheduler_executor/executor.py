@@ -1,0 +1,257 @@
+"""The executor: consume run messages, claim each run in the database, ack, run the task, record the outcome.
+
+Order matters for the guarantees:
+1. claim (one transaction: pending -> running + lock row, max_instances under the job's row lock);
+2. ack the message only after the claim committed, so a crash before it leaves the message to redeliver;
+   a duplicate delivery finds the run no longer pending and is acked without running anything;
+3. run the task (at most once per run: it was acked, and the claim cannot be taken twice);
+4. finish, fenced on (status running, executor_id = us): if the sweep already failed this run because we
+   looked dead, our late outcome is rejected rather than overwriting the recorded one.
+Acking right after the claim also keeps long tasks clear of RabbitMQ's consumer timeout."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+import time
+import traceback
+from dataclasses import dataclass
+
+import structlog
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from scheduler_core.broker import Broker, Consumer, Delivery
+from scheduler_core.db.models import ExecutionStatus
+from scheduler_core.db.repository import ClaimedRun, ClaimOutcome, ClaimResult, SchedulerRepository
+from scheduler_core.instance import InstanceHeartbeat
+from scheduler_core.observability.logging import bind_run
+from scheduler_core.observability.metrics import Metrics
+from scheduler_core.tasks import TaskContext, TaskRegistry, UnknownTask
+
+log = structlog.get_logger(__name__)
+
+# Seconds to wait before handing a message back when the database could not be reached, so an outage
+# does not turn into a hot redelivery loop.
+CLAIM_RETRY_DELAY_S = 1.0
+# Seconds between attempts to record an outcome while the database is unreachable.
+FINISH_RETRY_DELAY_S = 0.5
+# Characters of a task's return value kept as result_summary.
+SUMMARY_MAX_CHARS = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutorConfig:
+    concurrency: int = 16
+    lock_ttl: float = 60.0
+    task_timeout: float = 3600.0
+    shutdown_grace: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    status: ExecutionStatus
+    duration_ms: int
+    result_summary: str | None = None
+    error_message: str | None = None
+    error_traceback: str | None = None
+
+
+class Executor:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        repository: SchedulerRepository,
+        broker: Broker,
+        registry: TaskRegistry,
+        metrics: Metrics,
+        instance: InstanceHeartbeat,
+        config: ExecutorConfig,
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self._repository = repository
+        self._broker = broker
+        self._registry = registry
+        self._metrics = metrics
+        self._instance = instance
+        self._config = config
+        self._slots = asyncio.Semaphore(config.concurrency)
+        self._consumer: Consumer | None = None
+        self._running: dict[str, ClaimedRun] = {}  # runs this process executes now, by execution_id
+        self._abandoned: list[str] = []  # runs cancelled by shutdown, to be failed with a reason
+        self._stopping = False
+
+    @property
+    def running_executions(self) -> list[str]:
+        return list(self._running)
+
+    async def start(self) -> None:
+        """Publish our task functions to the catalogue, then start consuming."""
+        async with self._sessionmaker.begin() as session:
+            await self._repository.upsert_task_functions(session, self._registry.specs())
+        self._instance.add_hook(self._renew_locks)
+        self._consumer = await self._broker.consume(self._on_delivery, prefetch=self._config.concurrency)
+        log.info("executor_started", instance_id=self._instance.id, tasks=len(self._registry.definitions()))
+
+    async def stop(self) -> None:
+        """Stop consuming; give running tasks shutdown_grace seconds; then fail what is left, with a reason.
+        Messages not yet claimed go back to the queue for another executor."""
+        self._stopping = True
+        if self._consumer is not None:
+            if self._running:
+                log.info("executor_draining", running=len(self._running), grace_s=self._config.shutdown_grace)
+            await self._consumer.cancel(grace_s=self._config.shutdown_grace)
+        if self._abandoned:
+            reason = (
+                f"executor shut down: the task did not finish within the {self._config.shutdown_grace:g} s "
+                "shutdown grace period and was cancelled"
+            )
+            async with self._sessionmaker.begin() as session:
+                failed = await self._repository.fail_runs_of_instance(
+                    session, self._instance.id, self._abandoned, reason
+                )
+            self._metrics.runs.labels(status="failed").inc(failed)
+            log.warning("executor_abandoned_runs", runs=self._abandoned, reason=reason)
+        log.info("executor_stopped", instance_id=self._instance.id)
+
+    # --- per delivery (each in its own task, owned by the consumer) --------------------------------------
+
+    async def _on_delivery(self, delivery: Delivery) -> None:
+        self._metrics.consumed.inc()
+        # The message stays unacked while it waits for a slot: if we die meanwhile it is redelivered.
+        async with self._slots:
+            if self._stopping:
+                await delivery.reject(requeue=True)
+                return
+            with bind_run(delivery.message.job_id, delivery.message.execution_id):
+                claim = await self._claim(delivery)
+                if claim is None or claim.run is None:
+                    return
+                execution_id = claim.run.execution_id
+                self._running[execution_id] = claim.run
+                try:
+                    await self._run_claimed(claim.run)
+                except asyncio.CancelledError:
+                    # Cancelled by shutdown past its grace period: stop() records the failure.
+                    self._abandoned.append(execution_id)
+                    raise
+                finally:
+                    self._running.pop(execution_id, None)
+
+    async def _claim(self, delivery: Delivery) -> ClaimResult | None:
+        message = delivery.message
+        try:
+            async with self._sessionmaker.begin() as session:
+                claim = await self._repository.claim_execution(
+                    session,
+                    message.execution_id,
+                    instance_id=self._instance.id,
+                    host_name=self._instance.host_name,
+                    lock_ttl=self._config.lock_ttl,
+                )
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await delivery.reject(requeue=True)
+            raise
+        except Exception as exc:
+            log.warning("claim_failed", error=str(exc), error_type=type(exc).__name__)
+            await asyncio.sleep(CLAIM_RETRY_DELAY_S)
+            await delivery.reject(requeue=True)
+            return None
+        await delivery.ack()
+        if claim.outcome is ClaimOutcome.ALREADY_HANDLED:
+            self._metrics.duplicates.inc()
+            log.info("duplicate_delivery_ignored")
+        elif claim.outcome is ClaimOutcome.MISSED:
+            self._metrics.runs.labels(status="missed").inc()
+            self._metrics.missed.inc()
+            log.warning("run_missed", reason=claim.reason)
+        elif claim.outcome is ClaimOutcome.SKIPPED:
+            self._metrics.runs.labels(status="skipped").inc()
+            log.warning("run_skipped", reason=claim.reason)
+        return claim
+
+    async def _run_claimed(self, claim: ClaimedRun) -> None:
+        self._metrics.start_lateness.observe(max(0.0, (claim.started_at - claim.scheduled_at).total_seconds()))
+        self._metrics.running.inc()
+        try:
+            outcome = await self._execute(claim)
+        finally:
+            self._metrics.running.dec()
+        recorded = await self._finish(claim.execution_id, outcome)
+        if recorded:
+            self._metrics.runs.labels(status=outcome.status.name.lower()).inc()
+            self._metrics.run_duration.observe(outcome.duration_ms / 1000)
+            log.info("run_finished", status=outcome.status.name.lower(), duration_ms=outcome.duration_ms)
+        else:
+            log.warning("run_outcome_rejected", status=outcome.status.name.lower(), reason="no longer the owner")
+
+    async def _execute(self, claim: ClaimedRun) -> Outcome:
+        """Run the task function with its timeout; never raises except on cancellation."""
+        started = time.monotonic()
+
+        def elapsed_ms() -> int:
+            return int((time.monotonic() - started) * 1000)
+
+        try:
+            definition = self._registry.get(claim.task_key)
+            params = definition.parse_parameters(claim.parameters)
+        except UnknownTask as exc:
+            return Outcome(ExecutionStatus.FAILED, elapsed_ms(), error_message=f"{exc} on this executor")
+        except ValidationError as exc:
+            return Outcome(ExecutionStatus.FAILED, elapsed_ms(), error_message=f"invalid task parameters: {exc}")
+
+        context = TaskContext(claim.execution_id, claim.job_id, claim.scheduled_at, self._sessionmaker)
+        timeout = float(claim.timeout_seconds or self._config.task_timeout)
+        try:
+            async with asyncio.timeout(timeout) as deadline:
+                if definition.is_async:
+                    result = await definition.function(context, params)  # type: ignore[misc]
+                else:
+                    # Sync tasks run in a worker thread; a timed-out thread cannot be killed and finishes in
+                    # the background, but its result is discarded.
+                    result = await asyncio.to_thread(definition.function, context, params)
+        except TimeoutError:
+            if not deadline.expired():
+                return self._failure(elapsed_ms())
+            return Outcome(ExecutionStatus.FAILED, elapsed_ms(), error_message=f"timed out after {timeout:g} s")
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            return self._failure(elapsed_ms())
+        summary = None if result is None else str(result)[:SUMMARY_MAX_CHARS]
+        return Outcome(ExecutionStatus.SUCCESS, elapsed_ms(), result_summary=summary)
+
+    @staticmethod
+    def _failure(duration_ms: int) -> Outcome:
+        exc = sys.exception()  # called from an except block: the task's exception
+        message = f"{type(exc).__name__}: {exc}" if exc is not None else "task failed"
+        error = traceback.format_exc()
+        return Outcome(ExecutionStatus.FAILED, duration_ms, error_message=message, error_traceback=error)
+
+    async def _finish(self, execution_id: str, outcome: Outcome) -> bool:
+        """Record the outcome; retried while the database is unreachable (our lock keeps being renewed, so
+        the run is not declared lost meanwhile unless this whole process is)."""
+        while True:
+            try:
+                async with self._sessionmaker.begin() as session:
+                    return await self._repository.finish_execution(
+                        session,
+                        execution_id,
+                        instance_id=self._instance.id,
+                        status=outcome.status,
+                        duration_ms=outcome.duration_ms,
+                        result_summary=outcome.result_summary,
+                        error_message=outcome.error_message,
+                        error_traceback=outcome.error_traceback,
+                    )
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("finish_failed", error=str(exc), error_type=type(exc).__name__)
+                await asyncio.sleep(FINISH_RETRY_DELAY_S)
+
+    async def _renew_locks(self, session: AsyncSession) -> None:
+        if self._running:
+            await self._repository.renew_locks(session, self._instance.id, self._config.lock_ttl)

@@ -1,0 +1,1 @@
+"""Timekeeper service: claims due jobs, writes executions, publishes runs."""

@@ -1,0 +1,166 @@
+"""The scheduling pass: claim due jobs, write one execution per due slot, advance next_run_at.
+
+One pass is one transaction over a batch of jobs claimed with SKIP LOCKED, so any number of timekeepers
+can run: each takes different jobs, and UNIQUE(job_id, scheduled_at) makes a second row for a slot
+impossible even if two ever met on one job. Execution rows are the outbox: the runs to publish are
+returned and published only after the commit."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from scheduler_core.broker import RunMessage
+from scheduler_core.db.models import ExecutionStatus
+from scheduler_core.db.repository import DueJob, NewExecution, SchedulerRepository, db_now
+from scheduler_core.observability.metrics import Metrics
+from scheduler_core.schedule import (
+    MisfirePlan,
+    PlannedRun,
+    Schedule,
+    ScheduleError,
+    build_schedule,
+    next_fire_time,
+    plan_due_runs,
+)
+
+log = structlog.get_logger(__name__)
+
+# Slots one job may contribute in one pass; a long outage with a 1-s interval is walked over several passes.
+MAX_SLOTS_PER_JOB = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class PassResult:
+    jobs: int  # jobs claimed
+    to_publish: list[RunMessage]  # pending runs written in this pass
+    missed: int  # rows written as missed
+    full_batch: bool  # the batch was full: more jobs may be due right now
+
+
+def missed_reason(run: PlannedRun, now: datetime, grace: int) -> str:
+    late = (now - run.scheduled_at).total_seconds()
+    if run.coalesced_count > 1:
+        assert run.coalesced_from is not None
+        return (
+            f"missed: {run.coalesced_count} slots from {run.coalesced_from.isoformat()} to "
+            f"{run.scheduled_at.isoformat()} were past the misfire grace time of {grace} s when the "
+            f"timekeeper reached them (latest {late:.1f} s late)"
+        )
+    return f"missed: the timekeeper reached this slot {late:.1f} s late, past the misfire grace time of {grace} s"
+
+
+class SchedulingPass:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        repository: SchedulerRepository,
+        metrics: Metrics,
+        *,
+        batch_size: int,
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self._repository = repository
+        self._metrics = metrics
+        self._batch_size = batch_size
+
+    async def run_once(self) -> PassResult:
+        async with self._sessionmaker.begin() as session:
+            now = await db_now(session)
+            due = await self._repository.claim_due_jobs(session, now, self._batch_size)
+            rows: list[NewExecution] = []
+            messages: dict[str, RunMessage] = {}
+            next_runs: list[tuple[int, datetime | None]] = []
+            for job in due:
+                plan = self._plan(job, now)
+                if plan is None:
+                    next_runs.append((job.id, None))
+                    continue
+                for run in plan.run:
+                    execution_id = str(uuid.uuid4())
+                    rows.append(
+                        NewExecution(
+                            execution_id,
+                            job.id,
+                            run.scheduled_at,
+                            coalesced_count=run.coalesced_count,
+                            coalesced_from=run.coalesced_from,
+                        )
+                    )
+                    messages[execution_id] = RunMessage(execution_id, job.id, run.scheduled_at, job.priority)
+                for run in plan.missed:
+                    rows.append(
+                        NewExecution(
+                            str(uuid.uuid4()),
+                            job.id,
+                            run.scheduled_at,
+                            status_id=ExecutionStatus.MISSED,
+                            coalesced_count=run.coalesced_count,
+                            coalesced_from=run.coalesced_from,
+                            error_message=missed_reason(run, now, job.misfire_grace_time),
+                            completed_at=now,
+                        )
+                    )
+                next_runs.append((job.id, plan.next_run_at))
+            written = set(await self._repository.create_executions(session, rows))
+            await self._repository.set_next_run_times(session, next_runs)
+
+        to_publish = [message for execution_id, message in messages.items() if execution_id in written]
+        missed = sum(1 for row in rows if row.status_id == ExecutionStatus.MISSED and row.execution_id in written)
+        self._metrics.scheduled.inc(len(to_publish))
+        self._metrics.missed.inc(missed)
+        if missed:
+            log.warning("runs_missed", count=missed)
+        return PassResult(len(due), to_publish, missed, full_batch=len(due) >= self._batch_size)
+
+    async def schedule_unscheduled(self) -> int:
+        """Give schedulable jobs without a next_run_at their first slot after now; returns how many."""
+        async with self._sessionmaker.begin() as session:
+            jobs = await self._repository.claim_unscheduled_jobs(session, self._batch_size)
+            if not jobs:
+                return 0
+            now = await db_now(session)
+            next_runs: list[tuple[int, datetime | None]] = []
+            for job in jobs:
+                schedule = job_schedule(job)
+                next_runs.append((job.id, None if schedule is None else next_fire_time(schedule, now)))
+            await self._repository.set_next_run_times(session, next_runs)
+        log.info("jobs_scheduled", count=len(next_runs))
+        return len(next_runs)
+
+    @staticmethod
+    def _plan(job: DueJob, now: datetime) -> MisfirePlan | None:
+        schedule = job_schedule(job)
+        if schedule is None:
+            return None
+        assert job.next_run_at is not None  # claim_due_jobs only returns jobs with a slot
+        return plan_due_runs(
+            schedule,
+            job.next_run_at,
+            now,
+            misfire_grace_time=job.misfire_grace_time,
+            coalesce=job.coalesce,
+            limit=MAX_SLOTS_PER_JOB,
+        )
+
+
+def job_schedule(job: DueJob) -> Schedule | None:
+    """The job's schedule, or None if its stored definition is invalid (only reachable if the row was edited
+    around the API's validation): the job then stops firing (next_run_at NULL) and the log says why, rather
+    than every pass failing on it."""
+    try:
+        return build_schedule(
+            interval_seconds=job.interval_seconds,
+            interval_minutes=job.interval_minutes,
+            interval_hours=job.interval_hours,
+            interval_days=job.interval_days,
+            cron_expression=job.cron_expression,
+            timezone=job.timezone,
+        )
+    except ScheduleError as exc:
+        log.error("job_schedule_invalid", job_id=job.id, field=exc.field, reason=exc.reason)
+        return None

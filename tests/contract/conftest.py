@@ -1,0 +1,184 @@
+"""Broker fixtures for the contract suite: one ``broker`` fixture parametrized over every implementation.
+
+RabbitMQ runs use a fresh queue per test (uuid) on the server named by ``SCHEDULER_TEST_AMQP_URL`` (default
+``amqp://guest:guest@127.0.0.1:5672/``) and delete it afterwards. The RabbitMQ parameter is marked
+``rabbitmq`` so ``-m "not rabbitmq"`` runs the in-memory half alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import aio_pika
+import pytest
+from yarl import URL
+
+from scheduler_core.broker import Broker, InMemoryBroker, RabbitMQBroker
+
+DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
+
+BrokerFactory = Callable[[], Broker]
+RabbitFactory = Callable[..., RabbitMQBroker]
+
+
+@pytest.fixture(scope="session")
+def amqp_url() -> str:
+    return os.environ.get("SCHEDULER_TEST_AMQP_URL", DEFAULT_AMQP_URL)
+
+
+class RabbitAdmin:
+    """Side channel to the test server, for what the broker under test must not do itself."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    async def publish_raw(self, queue_name: str, body: bytes) -> None:
+        async with await aio_pika.connect(self.url) as connection:
+            channel = await connection.channel(publisher_confirms=True)
+            await channel.default_exchange.publish(aio_pika.Message(body), routing_key=queue_name)
+
+    async def delete_queues(self, names: list[str]) -> None:
+        async with await aio_pika.connect(self.url) as connection:
+            channel = await connection.channel()
+            for name in names:
+                await channel.queue_delete(name, if_unused=False, if_empty=False)
+
+
+@pytest.fixture
+def rabbit_admin(amqp_url: str) -> RabbitAdmin:
+    return RabbitAdmin(amqp_url)
+
+
+@pytest.fixture
+async def make_rabbit_broker(amqp_url: str, rabbit_admin: RabbitAdmin) -> AsyncIterator[RabbitFactory]:
+    """Factory of (not yet entered) RabbitMQ brokers on fresh queues; deletes every queue it named."""
+    queue_names: list[str] = []
+
+    def make(url: str | None = None, queue_name: str | None = None, **kwargs: Any) -> RabbitMQBroker:
+        name = queue_name or f"test-broker-{uuid.uuid4().hex}"
+        if name not in queue_names:
+            queue_names.append(name)
+        # Short timeouts (seconds) so that a failing test fails fast instead of waiting for production values.
+        kwargs.setdefault("publish_timeout_s", 5.0)
+        kwargs.setdefault("connect_timeout_s", 5.0)
+        kwargs.setdefault("reconnect_interval_s", 0.3)
+        return RabbitMQBroker(url or amqp_url, name, **kwargs)
+
+    yield make
+    if queue_names:
+        await rabbit_admin.delete_queues(queue_names)
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("memory"),
+        pytest.param("rabbitmq", marks=pytest.mark.rabbitmq),
+    ]
+)
+def broker_factory(request: pytest.FixtureRequest, make_rabbit_broker: RabbitFactory) -> BrokerFactory:
+    """Makes brokers of the parametrized implementation, not yet entered; all share one queue per test."""
+    if request.param == "memory":
+        return InMemoryBroker
+    queue_name = f"test-broker-{uuid.uuid4().hex}"
+    return lambda: make_rabbit_broker(queue_name=queue_name)
+
+
+@pytest.fixture
+async def broker(broker_factory: BrokerFactory) -> AsyncIterator[Broker]:
+    async with broker_factory() as entered:
+        yield entered
+
+
+class TcpProxy:
+    """A TCP relay in front of RabbitMQ that a test can cut, to simulate network loss and broker outages."""
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        self._target = (target_host, target_port)
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.accepting = True
+        self.port = 0
+
+    def url(self, amqp_url: str) -> str:
+        """``amqp_url`` rewritten to go through this proxy."""
+        return str(URL(amqp_url).with_host("127.0.0.1").with_port(self.port))
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._on_client, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    def drop(self) -> None:
+        """Abort every relayed connection (both sides see a reset), as a network failure would."""
+        for writer in list(self._writers):
+            writer.transport.abort()
+
+    def down(self) -> None:
+        """Drop all connections and refuse new ones until :meth:`up`: the broker looks down."""
+        self.accepting = False
+        self.drop()
+
+    def up(self) -> None:
+        self.accepting = True
+
+    async def close(self) -> None:
+        self.down()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _on_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        try:
+            if not self.accepting:
+                writer.transport.abort()
+                return
+            try:
+                upstream_reader, upstream_writer = await asyncio.open_connection(*self._target)
+            except OSError:
+                writer.transport.abort()
+                return
+            self._writers.update((writer, upstream_writer))
+            try:
+                await asyncio.gather(
+                    self._pipe(reader, upstream_writer),
+                    self._pipe(upstream_reader, writer),
+                )
+            finally:
+                self._writers.difference_update((writer, upstream_writer))
+                upstream_writer.close()
+        finally:
+            writer.close()
+            self._tasks.discard(task)
+
+    @staticmethod
+    async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            # Whichever side ends first takes the other down with it, like a real TCP connection.
+            with contextlib.suppress(Exception):
+                writer.transport.abort()
+
+
+@pytest.fixture
+async def tcp_proxy(amqp_url: str) -> AsyncIterator[TcpProxy]:
+    parsed = URL(amqp_url)
+    proxy = TcpProxy(parsed.host or "127.0.0.1", parsed.port or 5672)
+    await proxy.start()
+    try:
+        yield proxy
+    finally:
+        await proxy.close()

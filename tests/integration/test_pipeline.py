@@ -1,0 +1,226 @@
+"""The run pipeline end to end on real PostgreSQL and RabbitMQ: timekeepers -> queue -> executors.
+
+Components run in this process, each with its own engine and broker connection (as separate processes
+would); the kill and outage scenarios with real processes are in test_pipeline_faults.py."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import Counter
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from scheduler_core.broker import RunMessage
+from scheduler_core.db.engine import create_sessionmaker
+from scheduler_core.db.models import ExecutionStatus, JobType, ScheduledJobExecution, Trigger
+from scheduler_core.db.repository import NewExecution, SchedulerRepository, db_now
+from scheduler_executor.executor import ExecutorConfig
+from tests.support.pipeline import FAST_EXECUTOR, pipeline
+from tests.support.rabbit import RabbitAdmin
+from tests.support.tasks import read_log
+
+repo = SchedulerRepository()
+
+
+async def create_job(engine: AsyncEngine, *, first_in: float = 1.0, **fields: Any) -> int:
+    """A job on the `record` task whose first slot is `first_in` seconds from the database's now."""
+    maker = create_sessionmaker(engine)
+    async with maker.begin() as session:
+        task = await repo.get_task_function_by_key(session, "record")
+        assert task is not None, "an executor registers the test tasks first"
+        now = await db_now(session)
+        data = {
+            "task_function_id": task.id,
+            "job_type_id": JobType.INTERVAL,
+            "interval_seconds": 1,
+            "next_run_at": now + timedelta(seconds=first_in),
+            **fields,
+        }
+        job = await repo.create_job(session, data)
+        return job.id
+
+
+async def executions(engine: AsyncEngine, job_id: int | None = None) -> list[ScheduledJobExecution]:
+    maker = create_sessionmaker(engine)
+    async with maker() as session:
+        query = select(ScheduledJobExecution).order_by(ScheduledJobExecution.scheduled_at)
+        if job_id is not None:
+            query = query.where(ScheduledJobExecution.job_id == job_id)
+        return list((await session.execute(query)).scalars().all())
+
+
+async def wait_until_settled(engine: AsyncEngine, timeout: float = 20.0) -> list[ScheduledJobExecution]:
+    """Poll until no execution is pending or running; returns them all."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        rows = await executions(engine)
+        open_runs = [r for r in rows if r.status_id in (ExecutionStatus.PENDING, ExecutionStatus.RUNNING)]
+        if not open_runs:
+            return rows
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(
+                f"{len(open_runs)} runs still open: {[(r.scheduled_at, r.status_id) for r in open_runs]}"
+            )
+        await asyncio.sleep(0.2)
+
+
+def max_overlap(intervals: list[tuple[float, float]]) -> int:
+    events = sorted([(start, 1) for start, _ in intervals] + [(end, -1) for _, end in intervals])
+    current = peak = 0
+    for _, delta in events:
+        current += delta
+        peak = max(peak, current)
+    return peak
+
+
+async def test_every_slot_runs_exactly_once_with_two_timekeepers_and_three_executors(
+    pg_engine: AsyncEngine, postgres_url: str, rabbit: RabbitAdmin, tmp_path: Path
+) -> None:
+    log = tmp_path / "starts.log"
+    async with pipeline(postgres_url, rabbit.broker_factory()) as p:
+        for _ in range(3):
+            await p.start_executor()
+        for _ in range(2):
+            await p.start_timekeeper()
+        job_id = await create_job(pg_engine, parameters={"log": str(log)})
+        p.wake()
+        await asyncio.sleep(10.5)
+        for timekeeper in p.timekeepers:
+            await timekeeper.stop()
+        rows = await wait_until_settled(pg_engine)
+
+    slots = [r.scheduled_at for r in rows if r.job_id == job_id]
+    assert len(slots) >= 9, slots
+    # Zero missing: consecutive 1-s slots from the first to the last. Zero duplicates: one row per slot.
+    assert slots == [slots[0] + timedelta(seconds=i) for i in range(len(slots))]
+    assert [r.status_id for r in rows] == [ExecutionStatus.SUCCESS] * len(rows)
+    started = Counter(line[0] for line in read_log(log))
+    assert set(started) == {r.execution_id for r in rows}
+    assert max(started.values()) == 1, "a task started twice"
+    # Both timekeepers and several executors took part (nothing was serialised onto one component).
+    assert len({r.executor_id for r in rows}) >= 2
+
+
+async def test_a_message_delivered_three_times_starts_the_task_once(
+    pg_engine: AsyncEngine, postgres_url: str, rabbit: RabbitAdmin, tmp_path: Path
+) -> None:
+    log = tmp_path / "starts.log"
+    factory = rabbit.broker_factory()
+    async with pipeline(postgres_url, factory) as p:
+        executors = [await p.start_executor(), await p.start_executor()]
+        job_id = await create_job(pg_engine, first_in=3600, parameters={"log": str(log)})
+        execution_id = str(uuid.uuid4())
+        maker = create_sessionmaker(pg_engine)
+        async with maker.begin() as session:
+            now = await db_now(session)
+            await repo.create_executions(session, [NewExecution(execution_id, job_id, now, trigger=Trigger.MANUAL)])
+        message = RunMessage(execution_id, job_id, now, priority=0)
+        async with factory() as publisher:
+            await publisher.publish([message, message, message])
+        rows = await wait_until_settled(pg_engine)
+        await asyncio.sleep(0.5)  # let the duplicate deliveries be consumed too
+
+    assert [(r.execution_id, r.status_id) for r in rows] == [(execution_id, ExecutionStatus.SUCCESS)]
+    assert [line[0] for line in read_log(log)] == [execution_id]
+    assert sum(e.metrics.duplicates._value.get() for e in executors) == 2
+
+
+async def test_max_instances_two_never_runs_three_at_once(
+    pg_engine: AsyncEngine, postgres_url: str, rabbit: RabbitAdmin, tmp_path: Path
+) -> None:
+    log, ends = tmp_path / "starts.log", tmp_path / "ends.log"
+    async with pipeline(postgres_url, rabbit.broker_factory()) as p:
+        await p.start_executor()
+        await p.start_executor()
+        await p.start_timekeeper()
+        # Each run takes 2.5 s, a new slot comes every second: a third concurrent run is always due.
+        job_id = await create_job(
+            pg_engine, max_instances=2, parameters={"log": str(log), "seconds": 2.5, "end_log": str(ends)}
+        )
+        p.wake()
+        await asyncio.sleep(8)
+        await p.timekeepers[0].stop()
+        rows = await wait_until_settled(pg_engine)
+
+    intervals = [(float(line[3]), float(line[5])) for line in read_log(ends)]
+    assert max_overlap(intervals) == 2
+    statuses = Counter(ExecutionStatus(r.status_id).name for r in rows if r.job_id == job_id)
+    assert statuses["SUCCESS"] >= 2
+    assert statuses["SKIPPED"] >= 2
+    skipped = [r for r in rows if r.status_id == ExecutionStatus.SKIPPED]
+    assert all(r.error_message and "max_instances=2" in r.error_message for r in skipped)
+    assert set(statuses) <= {"SUCCESS", "SKIPPED"}
+
+
+async def test_higher_priority_jobs_start_first_from_a_backlog(
+    pg_engine: AsyncEngine, postgres_url: str, rabbit: RabbitAdmin, tmp_path: Path
+) -> None:
+    log = tmp_path / "starts.log"
+    async with pipeline(postgres_url, rabbit.broker_factory()) as p:
+        # Register the test tasks, then take the executor away so that a backlog builds up.
+        registrar = await p.start_executor()
+        await registrar.stop()
+        low = [
+            await create_job(pg_engine, first_in=0, interval_seconds=3600, priority=1, parameters={"log": str(log)})
+            for _ in range(10)
+        ]
+        high = [
+            await create_job(pg_engine, first_in=0, interval_seconds=3600, priority=9, parameters={"log": str(log)})
+            for _ in range(10)
+        ]
+        timekeeper = await p.start_timekeeper()
+        deadline = asyncio.get_running_loop().time() + 10
+        while sum(1 for r in await executions(pg_engine) if r.published_at is not None) < 20:
+            assert asyncio.get_running_loop().time() < deadline, "runs were not published"
+            await asyncio.sleep(0.1)
+        await timekeeper.stop()
+        await p.start_executor(ExecutorConfig(concurrency=1, lock_ttl=3, task_timeout=10, shutdown_grace=1))
+        await wait_until_settled(pg_engine)
+
+    order = [int(line[1]) for line in read_log(log)]
+    assert sorted(order) == sorted(low + high)
+    assert set(order[:10]) == set(high), f"start order by job: {order}"
+
+
+async def test_embedded_pipeline_on_sqlite_runs_every_slot(
+    sqlite_file_url: str, engines: dict[str, AsyncEngine], tmp_path: Path
+) -> None:
+    """The same pipeline in one process over SQLite and the in-memory broker (embedded mode's shape)."""
+    from scheduler_core.broker import InMemoryBroker
+    from tests.support.databases import empty_tables
+
+    engine = engines["sqlite"]
+    await empty_tables(engine)
+    shared = InMemoryBroker()
+    log = tmp_path / "starts.log"
+
+    class Shared:
+        """The one in-process broker, entered by every component."""
+
+        async def __aenter__(self) -> InMemoryBroker:
+            return shared
+
+        async def __aexit__(self, *exc: object) -> None:
+            return None
+
+    async with shared, pipeline(sqlite_file_url, lambda: Shared()) as p:  # type: ignore[arg-type,return-value]
+        await p.start_executor(FAST_EXECUTOR)
+        await p.start_timekeeper()
+        job_id = await create_job(engine, parameters={"log": str(log)})
+        p.wake()
+        await asyncio.sleep(5.5)
+        await p.timekeepers[0].stop()
+        rows = await wait_until_settled(engine)
+
+    slots = [r.scheduled_at for r in rows if r.job_id == job_id]
+    assert len(slots) >= 4
+    assert slots == [slots[0] + timedelta(seconds=i) for i in range(len(slots))]
+    assert all(r.status_id == ExecutionStatus.SUCCESS for r in rows)
+    assert Counter(line[0] for line in read_log(log)) == Counter({r.execution_id: 1 for r in rows})
+    lateness = [(r.started_at - r.scheduled_at).total_seconds() for r in rows if isinstance(r.started_at, datetime)]
+    assert max(lateness) < 1.0, lateness  # a wake-up-driven timekeeper, not a 1-s poll

@@ -1,0 +1,94 @@
+"""Real databases for the tests: a fresh PostgreSQL database per test run (created and dropped here), and
+a SQLite file. The PostgreSQL server comes from SCHEDULER_TEST_POSTGRES_URL (default: the local server);
+where that variable is unset and a Docker engine answers, a throw-away container is used instead."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import asyncpg
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from scheduler_core.db.engine import create_engine
+from scheduler_core.db.migration import upgrade
+
+DEFAULT_POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+
+
+def _docker_reachable() -> bool:
+    return Path("/var/run/docker.sock").exists() or bool(os.environ.get("DOCKER_HOST"))
+
+
+@asynccontextmanager
+async def postgres_server() -> AsyncIterator[str]:
+    """URL of a PostgreSQL server's maintenance database."""
+    configured = os.environ.get("SCHEDULER_TEST_POSTGRES_URL")
+    if configured or not _docker_reachable():
+        yield configured or DEFAULT_POSTGRES_URL
+        return
+    from testcontainers.postgres import PostgresContainer  # only where a Docker engine exists
+
+    with PostgresContainer("postgres:15", driver="asyncpg") as container:
+        yield container.get_connection_url()
+
+
+def _asyncpg_dsn(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@asynccontextmanager
+async def fresh_postgres_database(server_url: str, *, migrate: bool = True) -> AsyncIterator[str]:
+    """Create a uniquely named database, yield its URL, drop it afterwards."""
+    name = f"jstest_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(_asyncpg_dsn(server_url))
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        if migrate:
+            await migrate_url(url)
+        yield url
+    finally:
+        admin = await asyncpg.connect(_asyncpg_dsn(server_url))
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+async def migrate_url(url: str) -> None:
+    engine = create_engine(url, pool_size=1)
+    try:
+        await upgrade(engine)
+    finally:
+        await engine.dispose()
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite+aiosqlite:///{path}"
+
+
+TABLES_IN_DELETE_ORDER = (
+    "scheduled_job_lock",
+    "scheduled_job_execution",
+    "scheduled_job",
+    "task_function",
+    "scheduler_instance",
+)
+
+
+async def empty_tables(engine: AsyncEngine) -> None:
+    """Remove every row but the seeded lookups, between tests."""
+    async with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            await connection.exec_driver_sql(f"TRUNCATE {', '.join(TABLES_IN_DELETE_ORDER)} RESTART IDENTITY CASCADE")
+        else:
+            for table in TABLES_IN_DELETE_ORDER:
+                await connection.exec_driver_sql(f"DELETE FROM {table}")

@@ -1,0 +1,122 @@
+"""Timekeepers and executors assembled in the test process, each with its own database engine and broker
+connection as separate processes would have, with short intervals so recovery happens in seconds."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+
+from scheduler_core.broker import Broker
+from scheduler_core.db.engine import create_engine, create_sessionmaker
+from scheduler_core.db.models import InstanceStatus
+from scheduler_core.db.repository import SchedulerRepository
+from scheduler_core.instance import InstanceHeartbeat
+from scheduler_core.observability.metrics import Metrics
+from scheduler_core.tasks import TaskRegistry
+from scheduler_core.wakeup import LocalWakeup
+from scheduler_executor.executor import Executor, ExecutorConfig
+from scheduler_timekeeper.service import TimekeeperConfig, TimekeeperService
+
+TASK_MODULES = ["scheduler_core.tasks.builtin", "tests.support.tasks"]
+
+FAST_TIMEKEEPER = TimekeeperConfig(
+    batch_size=200, max_sleep=1.0, outbox_delay=1.0, sweep_interval=0.5, instance_timeout=2.0
+)
+FAST_EXECUTOR = ExecutorConfig(concurrency=8, lock_ttl=3.0, task_timeout=60.0, shutdown_grace=5.0)
+HEARTBEAT_S = 0.5
+
+
+@dataclass
+class Running:
+    instance: InstanceHeartbeat
+    metrics: Metrics
+    stop: Callable[[], asyncio.Future[None] | asyncio.Task[None]]
+
+
+@dataclass
+class Pipeline:
+    database_url: str
+    broker_factory: Callable[[], Broker]
+    stack: AsyncExitStack = field(default_factory=AsyncExitStack)
+    repository: SchedulerRepository = field(default_factory=SchedulerRepository)
+    timekeepers: list[Running] = field(default_factory=list)
+    executors: list[Running] = field(default_factory=list)
+    wakeups: list[LocalWakeup] = field(default_factory=list)
+
+    async def start_timekeeper(self, config: TimekeeperConfig = FAST_TIMEKEEPER) -> Running:
+        engine = create_engine(self.database_url, pool_size=5)
+        self.stack.push_async_callback(engine.dispose)
+        sessionmaker = create_sessionmaker(engine)
+        broker = await self.stack.enter_async_context(self.broker_factory())
+        wakeup = LocalWakeup()
+        self.wakeups.append(wakeup)
+        metrics = Metrics()
+        instance = await self.stack.enter_async_context(
+            InstanceHeartbeat(sessionmaker, self.repository, role="timekeeper", mode="standalone", interval=HEARTBEAT_S)
+        )
+        await instance.set_status(InstanceStatus.RUNNING)
+        service = TimekeeperService(sessionmaker, self.repository, broker, wakeup, metrics, config)
+        stop = asyncio.Event()
+        task = asyncio.create_task(service.run(stop))
+
+        async def stopper() -> None:
+            stop.set()
+            await task
+
+        self.stack.push_async_callback(_finish, task, stop)
+        running = Running(instance, metrics, lambda: asyncio.ensure_future(stopper()))
+        self.timekeepers.append(running)
+        return running
+
+    async def start_executor(self, config: ExecutorConfig = FAST_EXECUTOR) -> Running:
+        engine = create_engine(self.database_url, pool_size=config.concurrency + 2)
+        self.stack.push_async_callback(engine.dispose)
+        sessionmaker = create_sessionmaker(engine)
+        broker = await self.stack.enter_async_context(self.broker_factory())
+        metrics = Metrics()
+        instance = await self.stack.enter_async_context(
+            InstanceHeartbeat(sessionmaker, self.repository, role="executor", mode="standalone", interval=HEARTBEAT_S)
+        )
+        executor = Executor(
+            sessionmaker,
+            self.repository,
+            broker,
+            TaskRegistry.from_modules(TASK_MODULES),
+            metrics,
+            instance,
+            config,
+        )
+        await executor.start()
+        await instance.set_status(InstanceStatus.RUNNING)
+        stopped = False
+
+        async def stopper() -> None:
+            nonlocal stopped
+            if not stopped:
+                stopped = True
+                await executor.stop()
+
+        self.stack.push_async_callback(stopper)
+        running = Running(instance, metrics, lambda: asyncio.ensure_future(stopper()))
+        self.executors.append(running)
+        return running
+
+    def wake(self) -> None:
+        for wakeup in self.wakeups:
+            wakeup.notify()
+
+
+async def _finish(task: asyncio.Task[None], stop: asyncio.Event) -> None:
+    stop.set()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+@asynccontextmanager
+async def pipeline(database_url: str, broker_factory: Callable[[], Broker]) -> AsyncIterator[Pipeline]:
+    built = Pipeline(database_url, broker_factory)
+    async with built.stack:
+        yield built

@@ -1,0 +1,57 @@
+"""Task functions for the pipeline and fault tests. Each start is appended to a log file (one line, written
+with O_APPEND so lines from several processes never interleave): double starts are visible even if the
+database hid them."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from scheduler_core.tasks import TaskContext, TaskRouter
+
+tasks = TaskRouter()
+
+# Seconds between checks of a `hold_while` file.
+HOLD_POLL_S = 0.05
+
+
+class RecordParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    log: str  # file to append "<execution_id> <job_id> <scheduled_at> <start unix time> <pid>" to
+    seconds: float = 0.0  # then sleep this long
+    hold_while: str | None = None  # and keep running while this file exists
+    end_log: str | None = None  # append the same line plus end time when done
+
+
+def append_line(path: str, line: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, (line + "\n").encode())
+    finally:
+        os.close(fd)
+
+
+@tasks.task("record", name_en="Record start", name_ar="تسجيل البدء", parameters=RecordParams)
+async def record(ctx: TaskContext, params: RecordParams) -> str:
+    started = time.time()
+    entry = f"{ctx.execution_id} {ctx.job_id} {ctx.scheduled_at.isoformat()} {started:.6f} {os.getpid()}"
+    append_line(params.log, entry)
+    if params.seconds:
+        await asyncio.sleep(params.seconds)
+    # A file, not an Event: the test that releases the task may be another process.
+    while params.hold_while and Path(params.hold_while).exists():  # noqa: ASYNC240, ASYNC110
+        await asyncio.sleep(HOLD_POLL_S)
+    if params.end_log:
+        append_line(params.end_log, f"{entry} {time.time():.6f}")
+    return "recorded"
+
+
+def read_log(path: Path) -> list[list[str]]:
+    if not path.exists():
+        return []
+    return [line.split() for line in path.read_text().splitlines() if line.strip()]
