@@ -9,7 +9,8 @@ from scheduler_core.db.listener import PostgresWakeup
 from scheduler_core.db.models import InstanceStatus
 from scheduler_core.db.repository import SchedulerRepository
 from scheduler_core.instance import InstanceHeartbeat
-from scheduler_core.observability.health import HealthServer, health_app
+from scheduler_core.observability.health import health_app
+from scheduler_core.observability.http_server import HttpServer
 from scheduler_core.observability.logging import configure_logging
 from scheduler_core.observability.metrics import Metrics
 from scheduler_core.settings import Settings
@@ -47,7 +48,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
                 interval=settings.heartbeat_interval,
                 name=settings.instance_name,
             ) as instance,
-            HealthServer(
+            HttpServer(
                 health_app(metrics, {"database": database.ping, "broker": broker.ping}),
                 settings.host,
                 settings.health_port,

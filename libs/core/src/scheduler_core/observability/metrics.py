@@ -57,5 +57,20 @@ class Metrics:
             registry=r,
         )
 
+        # API requests, labelled by route template (a raw path would make one series per job id).
+        self.http_requests = Counter(
+            "scheduler_api_requests_total",
+            "HTTP requests the API answered, by method, route template and status.",
+            ["method", "route", "status"],
+            registry=r,
+        )
+        self.http_request_seconds = Histogram(
+            "scheduler_api_request_duration_seconds",
+            "Seconds the API took to answer a request.",
+            ["method", "route"],
+            buckets=LATENESS_BUCKETS,
+            registry=r,
+        )
+
     def render(self) -> bytes:
         return generate_latest(self.registry)

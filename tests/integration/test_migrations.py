@@ -1,0 +1,134 @@
+"""Migrations on empty PostgreSQL and SQLite databases: the reference's tables and columns, the models and
+the migrations agree, a failing migration leaves nothing behind, and services refuse an unmigrated schema."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Connection, inspect
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from scheduler_core.db.engine import create_engine
+from scheduler_core.db.migration import SchemaNotReady, current_revision, ensure_migrated, head_revision, upgrade
+from scheduler_core.db.models import Base
+from tests.support.databases import fresh_postgres_database, postgres_server, sqlite_url
+
+# Every table and column of the reference (job-scheduler-reference.md), by name.
+REFERENCE_COLUMNS = {
+    "scheduled_job": {
+        "id", "task_function_id", "job_type_id", "name_en", "name_ar", "description_en", "description_ar",
+        "interval_seconds", "interval_minutes", "interval_hours", "interval_days", "cron_expression",
+        "priority", "max_instances", "misfire_grace_time", "coalesce", "is_enabled", "is_active", "is_primary",
+        "last_run_at", "created_at", "updated_at", "created_by_id", "updated_by_id",
+    },
+    "scheduled_job_execution": {
+        "id", "job_id", "execution_id", "scheduled_at", "started_at", "completed_at", "duration_ms", "status_id",
+        "error_message", "error_traceback", "result_summary", "executor_id", "host_name", "created_at",
+    },
+    "scheduled_job_lock": {"id", "job_id", "execution_id", "locked_by", "locked_at", "expires_at"},
+    "scheduler_instance": {
+        "id", "instance_name", "host_name", "process_id", "mode", "status", "last_heartbeat", "started_at",
+        "stopped_at",
+    },
+    "task_function": {"id", "key", "name_en", "name_ar", "description_en", "description_ar", "is_active"},
+    "scheduler_job_type": {"id", "name", "name_en", "name_ar"},
+    "scheduler_execution_status": {"id", "name", "name_en", "name_ar"},
+}  # fmt: skip
+REFERENCE_FOREIGN_KEYS = {
+    ("scheduled_job", "task_function_id", "task_function"),
+    ("scheduled_job", "job_type_id", "scheduler_job_type"),
+    ("scheduled_job_execution", "job_id", "scheduled_job"),
+    ("scheduled_job_execution", "status_id", "scheduler_execution_status"),
+    ("scheduled_job_lock", "job_id", "scheduled_job"),
+}
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+async def empty_engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    if request.param == "sqlite":
+        engine = create_engine(sqlite_url(tmp_path / "empty.db"))
+        yield engine
+        await engine.dispose()
+        return
+    async with postgres_server() as server, fresh_postgres_database(server, migrate=False) as url:
+        engine = create_engine(url, pool_size=2)
+        yield engine
+        await engine.dispose()
+
+
+def _schema(connection: Connection) -> dict[str, object]:
+    inspector = inspect(connection)
+    tables = set(inspector.get_table_names())
+    return {
+        "tables": tables,
+        "columns": {t: {c["name"] for c in inspector.get_columns(t)} for t in tables},
+        "foreign_keys": {
+            (t, fk["constrained_columns"][0], fk["referred_table"])
+            for t in tables
+            for fk in inspector.get_foreign_keys(t)
+        },
+        "unique": {t: [tuple(u["column_names"]) for u in inspector.get_unique_constraints(t)] for t in tables},
+    }
+
+
+async def test_upgrade_creates_the_reference_schema(empty_engine: AsyncEngine) -> None:
+    await upgrade(empty_engine)
+    async with empty_engine.connect() as connection:
+        schema = await connection.run_sync(_schema)
+    assert schema["tables"] == {*REFERENCE_COLUMNS, "alembic_version"}
+    columns = schema["columns"]
+    assert isinstance(columns, dict)
+    for table, expected in REFERENCE_COLUMNS.items():
+        assert expected <= columns[table], f"{table} lacks {expected - columns[table]}"
+    assert isinstance(schema["foreign_keys"], set)
+    assert REFERENCE_FOREIGN_KEYS <= schema["foreign_keys"]
+    unique = schema["unique"]
+    assert isinstance(unique, dict)
+    assert ("job_id", "scheduled_at") in unique["scheduled_job_execution"]
+    assert await current_revision(empty_engine) == head_revision()
+    await ensure_migrated(empty_engine)
+
+
+async def test_models_and_migrations_agree(empty_engine: AsyncEngine) -> None:
+    await upgrade(empty_engine)
+
+    def diff(connection: Connection) -> list[object]:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        return list(compare_metadata(context, Base.metadata))
+
+    async with empty_engine.connect() as connection:
+        assert await connection.run_sync(diff) == []
+
+
+async def test_services_refuse_an_unmigrated_database(empty_engine: AsyncEngine) -> None:
+    with pytest.raises(SchemaNotReady, match="jobscheduler migrate"):
+        await ensure_migrated(empty_engine)
+
+
+async def test_a_failing_migration_leaves_no_half_created_schema(empty_engine: AsyncEngine) -> None:
+    # A table in the way of the last one the first migration creates: that migration must fail as a whole.
+    async with empty_engine.begin() as connection:
+        await connection.exec_driver_sql("CREATE TABLE scheduled_job_lock (x INTEGER)")
+    with pytest.raises(Exception, match="scheduled_job_lock"):
+        await upgrade(empty_engine)
+    async with empty_engine.connect() as connection:
+        schema = await connection.run_sync(_schema)
+    assert schema["tables"] == {"scheduled_job_lock"}
+    assert await current_revision(empty_engine) is None
+
+
+async def test_upgrade_is_idempotent_and_seeds_the_primary_cleanup_job(empty_engine: AsyncEngine) -> None:
+    await upgrade(empty_engine)
+    await upgrade(empty_engine)
+    async with empty_engine.connect() as connection:
+        rows = (
+            await connection.exec_driver_sql(
+                "SELECT j.cron_expression, j.is_primary, t.key FROM scheduled_job j "
+                "JOIN task_function t ON t.id = j.task_function_id"
+            )
+        ).all()
+    assert [tuple(r) for r in rows] == [("0 3 * * *", True, "cleanup_history")]
