@@ -1,20 +1,28 @@
-# Everything goes through uv, installed into .tools/ on first use (only Python 3.11+ is needed before).
+# Everything goes through uv (installed into .tools/ on first use) and npm: only Python 3.11+, Node.js 20+
+# and make are needed beforehand.
 SHELL := /bin/bash
 PYTHON ?= python3
 UV_VERSION := 0.13.9
 UV := $(CURDIR)/.tools/bin/uv
 RUN := $(UV) run --frozen
+DASHBOARD := services/dashboard
+DASHBOARD_SOURCES := $(shell find $(DASHBOARD)/src $(DASHBOARD)/index.html $(DASHBOARD)/package.json \
+	$(DASHBOARD)/vite.config.* $(DASHBOARD)/tsconfig*.json -type f 2>/dev/null)
+# `make run-stack` uses the local PostgreSQL and RabbitMQ unless told otherwise.
+STACK_DATABASE_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/jobscheduler
 
-.PHONY: help install run run-stack test test-python faults lint fmt bench clean
+.PHONY: help install dashboard openapi run run-stack token test faults lint fmt bench clean
 
 help:
 	@echo "make run        start the whole scheduler (embedded mode) on http://127.0.0.1:8000"
-	@echo "make test       run every test (unit, contract, integration, e2e, fast fault scenarios)"
-	@echo "make faults     run the long fault-tolerance scenarios"
+	@echo "make test       every test: dashboard unit tests, then unit/contract/integration/e2e/fast faults"
+	@echo "make faults     the long fault-tolerance scenarios (broker kill, PostgreSQL restart, ...)"
 	@echo "make lint       ruff + mypy --strict"
 	@echo "make fmt        format and autofix"
 	@echo "make run-stack  api + 2 timekeepers + 2 executors over local PostgreSQL and RabbitMQ"
-	@echo "make bench      benchmarks against Celery beat and APScheduler"
+	@echo "make token      print a Super Admin token for the embedded installation"
+	@echo "make openapi    after an API change: refresh the OpenAPI snapshot and the dashboard's types"
+	@echo "make bench      benchmarks against Celery beat and APScheduler (not part of make test)"
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -24,12 +32,33 @@ $(UV):
 	$(UV) sync --frozen
 	@touch $@
 
+$(DASHBOARD)/node_modules/.installed: $(DASHBOARD)/package-lock.json
+	cd $(DASHBOARD) && npm ci --no-audit --no-fund
+	@touch $@
+
+$(DASHBOARD)/dist/index.html: $(DASHBOARD)/node_modules/.installed $(DASHBOARD_SOURCES)
+	cd $(DASHBOARD) && npm run build
+
 install: .venv/.installed
 
-run: install
-	$(RUN) jobscheduler embedded
+# After an API change: refresh the OpenAPI snapshot and the dashboard's generated types (tests check both).
+openapi: install $(DASHBOARD)/node_modules/.installed
+	$(RUN) python scripts/export_openapi.py
+	cd $(DASHBOARD) && npm run gen:types
 
-test: install
+dashboard: $(DASHBOARD)/dist/index.html
+
+run: install dashboard
+	SCHEDULER_LOG_FORMAT=$${SCHEDULER_LOG_FORMAT:-console} $(RUN) jobscheduler embedded
+
+run-stack: install dashboard
+	SCHEDULER_DATABASE_URL=$${SCHEDULER_DATABASE_URL:-$(STACK_DATABASE_URL)} $(RUN) jobscheduler stack
+
+token: install
+	@$(RUN) jobscheduler token
+
+test: install dashboard
+	cd $(DASHBOARD) && npm test
 	$(RUN) pytest -m "not slow"
 
 faults: install
@@ -38,11 +67,24 @@ faults: install
 lint: install
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
-	$(RUN) mypy libs services/api/src services/timekeeper/src services/executor/src services/cli/src tests
+	$(RUN) mypy libs services/api/src services/timekeeper/src services/executor/src services/cli/src tests scripts
 
 fmt: install
 	$(RUN) ruff format .
 	$(RUN) ruff check --fix .
 
 clean:
-	rm -rf .venv .tools .mypy_cache .ruff_cache .pytest_cache data test-output
+	rm -rf .venv .tools .mypy_cache .ruff_cache .pytest_cache data test-output $(DASHBOARD)/node_modules $(DASHBOARD)/dist
+
+# Benchmarks (issue #8): not part of `make test`. Peers live in their own venv; the product runs from .venv.
+# BENCH_TIMEOUT bounds the whole run (the harness stops itself at BENCH_BUDGET_S and writes what it has).
+BENCH_VENV := benchmarks/.venv
+BENCH_TIMEOUT ?= 900
+
+$(BENCH_VENV)/.installed: benchmarks/requirements.txt
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install --quiet --disable-pip-version-check -r benchmarks/requirements.txt
+	@touch $@
+
+bench: install $(BENCH_VENV)/.installed
+	timeout --kill-after=30 $(BENCH_TIMEOUT) $(BENCH_VENV)/bin/python -m benchmarks.run

@@ -18,6 +18,7 @@ from tests.support.databases import (
     postgres_server,
     sqlite_url,
 )
+from tests.support.rabbit import RabbitAdmin
 
 BACKENDS = ("postgresql", "sqlite")
 
@@ -25,6 +26,15 @@ BACKENDS = ("postgresql", "sqlite")
 @pytest.fixture(scope="session")
 def amqp_url() -> str:
     return os.environ.get("SCHEDULER_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+
+
+@pytest.fixture
+async def rabbit(amqp_url: str) -> AsyncIterator[RabbitAdmin]:
+    """RabbitMQ side channel; every queue it hands out is deleted after the test."""
+    admin = RabbitAdmin(amqp_url)
+    yield admin
+    if admin.queue_names:
+        await admin.delete_queues()
 
 
 @pytest.fixture(scope="session")

@@ -55,3 +55,55 @@ def read_log(path: Path) -> list[list[str]]:
     if not path.exists():
         return []
     return [line.split() for line in path.read_text().splitlines() if line.strip()]
+
+
+class CrashParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    log: str  # start log, as `record` writes it
+    message: str = "this task always crashes"
+
+
+@tasks.task("crash", name_en="Always crash", name_ar="فشل دائم", parameters=CrashParams)
+async def crash(ctx: TaskContext, params: CrashParams) -> str:
+    """Logs its start, then raises RuntimeError(message): the run must be failed with message and traceback,
+    and never retried (the job has no retries)."""
+    append_line(params.log, _start_entry(ctx))
+    raise RuntimeError(params.message)
+
+
+class HangParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    log: str  # start log, as `record` writes it
+    end_log: str  # "<start entry> <end unix time> <how>": how it ended (cancelled, or returned for `block`)
+    seconds: float = 86_400.0  # how long it hangs; far past any timeout by default
+
+
+@tasks.task("hang", name_en="Hang", name_ar="تعليق", parameters=HangParams)
+async def hang(ctx: TaskContext, params: HangParams) -> str:
+    """Logs its start and waits `seconds`; its end_log line says whether the executor's timeout cancelled it."""
+    entry = _start_entry(ctx)
+    append_line(params.log, entry)
+    try:
+        await asyncio.sleep(params.seconds)
+    except asyncio.CancelledError:
+        append_line(params.end_log, f"{entry} {time.time():.6f} cancelled")
+        raise
+    append_line(params.end_log, f"{entry} {time.time():.6f} returned")
+    return "woke up"
+
+
+@tasks.task("block", name_en="Block a thread", name_ar="حجب خيط", parameters=HangParams)
+def block(ctx: TaskContext, params: HangParams) -> str:
+    """A synchronous task that blocks its worker thread for `seconds` (a thread cannot be cancelled: it ends on
+    its own, after its run was recorded timed out)."""
+    entry = _start_entry(ctx)
+    append_line(params.log, entry)
+    time.sleep(params.seconds)
+    append_line(params.end_log, f"{entry} {time.time():.6f} returned")
+    return "unblocked"
+
+
+def _start_entry(ctx: TaskContext) -> str:
+    return f"{ctx.execution_id} {ctx.job_id} {ctx.scheduled_at.isoformat()} {time.time():.6f} {os.getpid()}"

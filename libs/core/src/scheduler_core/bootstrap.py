@@ -15,6 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from scheduler_core.broker import Broker, InMemoryBroker, RabbitMQBroker
 from scheduler_core.db.engine import create_engine, create_sessionmaker, is_sqlite
 from scheduler_core.db.migration import ensure_migrated, upgrade
+from scheduler_core.db.repository import SchedulerRepository
+from scheduler_core.instance import InstanceHeartbeat
+from scheduler_core.observability.health import health_app
+from scheduler_core.observability.http_server import HttpServer
+from scheduler_core.observability.logging import configure_logging
+from scheduler_core.observability.metrics import Metrics
 from scheduler_core.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -56,8 +62,8 @@ async def open_database(settings: Settings, *, migrate: bool) -> AsyncIterator[D
 
 
 def build_broker(settings: Settings, *, embedded: bool = False) -> Broker:
-    """The in-process broker for embedded mode (or when configured), RabbitMQ otherwise."""
-    if embedded or settings.broker == "memory":
+    """The in-process broker for embedded mode (one process), RabbitMQ for the standalone services."""
+    if embedded:
         return InMemoryBroker(max_priority=settings.max_priority)
     return RabbitMQBroker(
         settings.amqp_url,
@@ -78,3 +84,47 @@ def stop_on_signals(stop: asyncio.Event) -> None:
 def _request_stop(stop: asyncio.Event, sig: signal.Signals) -> None:
     log.info("stop_requested", signal=sig.name)
     stop.set()
+
+
+@dataclass(frozen=True, slots=True)
+class RoleRuntime:
+    """What every standalone role process has: settings, database, broker, its instance row, metrics, and
+    the event that asks it to stop."""
+
+    settings: Settings
+    database: Database
+    broker: Broker
+    instance: InstanceHeartbeat
+    metrics: Metrics
+    repository: SchedulerRepository
+    stop: asyncio.Event
+
+    def health_server(self) -> HttpServer:
+        """/healthz, /readyz (database and broker) and /metrics on the health port."""
+        checks = {"database": self.database.ping, "broker": self.broker.ping}
+        return HttpServer(health_app(self.metrics, checks), self.settings.host, self.settings.health_port)
+
+
+@asynccontextmanager
+async def standalone_role(
+    settings: Settings, role: str, stop: asyncio.Event | None = None
+) -> AsyncIterator[RoleRuntime]:
+    """Logging, stop signals, the migrated database, the broker and the registered instance of one role."""
+    configure_logging(settings.log_level, settings.log_format)
+    if stop is None:
+        stop = asyncio.Event()
+        stop_on_signals(stop)
+    repository = SchedulerRepository()
+    async with (
+        open_database(settings, migrate=False) as database,
+        build_broker(settings) as broker,
+        InstanceHeartbeat(
+            database.sessionmaker,
+            repository,
+            role=role,
+            mode="standalone",
+            interval=settings.heartbeat_interval,
+            name=settings.instance_name,
+        ) as instance,
+    ):
+        yield RoleRuntime(settings, database, broker, instance, Metrics(), repository, stop)

@@ -24,6 +24,11 @@ log = structlog.get_logger(__name__)
 BeatHook = Callable[[AsyncSession], Awaitable[None]]
 
 
+class InstanceLost(RuntimeError):
+    """This process was declared dead by the sweep (it stopped heartbeating for too long, e.g. it was
+    frozen); its runs were failed. It must exit and be restarted as a new instance."""
+
+
 class InstanceHeartbeat:
     def __init__(
         self,

@@ -31,10 +31,6 @@ class Settings(BaseSettings):
 
     # --- broker --------------------------------------------------------------------------------------
     amqp_url: str = Field(default="amqp://guest:guest@127.0.0.1:5672/", description="RabbitMQ URL.")
-    broker: Literal["rabbitmq", "memory"] = Field(
-        default="rabbitmq",
-        description="Broker of the standalone services; embedded mode always uses the in-process one.",
-    )
     queue_name: str = Field(default="scheduler.runs", description="Durable queue the runs travel on.")
     queue_type: Literal["classic", "quorum"] = Field(
         default="classic",

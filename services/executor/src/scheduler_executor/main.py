@@ -5,14 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from scheduler_core.bootstrap import build_broker, open_database, stop_on_signals
+from scheduler_core.bootstrap import standalone_role
 from scheduler_core.db.models import InstanceStatus
-from scheduler_core.db.repository import SchedulerRepository
-from scheduler_core.instance import InstanceHeartbeat
-from scheduler_core.observability.health import health_app
-from scheduler_core.observability.http_server import HttpServer
-from scheduler_core.observability.logging import configure_logging
-from scheduler_core.observability.metrics import Metrics
+from scheduler_core.instance import InstanceLost
 from scheduler_core.settings import Settings
 from scheduler_core.tasks import TaskRegistry
 from scheduler_executor.executor import Executor, ExecutorConfig
@@ -29,37 +24,23 @@ def config_from(settings: Settings) -> ExecutorConfig:
 
 async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     """Run an executor until SIGTERM/SIGINT (or `stop`), then drain gracefully."""
-    configure_logging(settings.log_level, settings.log_format)
-    if stop is None:
-        stop = asyncio.Event()
-        stop_on_signals(stop)
-    registry = TaskRegistry.from_modules(settings.task_modules)
-    metrics = Metrics()
-    repository = SchedulerRepository()
-    async with (
-        open_database(settings, migrate=False) as database,
-        build_broker(settings) as broker,
-        InstanceHeartbeat(
-            database.sessionmaker,
-            repository,
-            role="executor",
-            mode="standalone",
-            interval=settings.heartbeat_interval,
-            name=settings.instance_name,
-        ) as instance,
-        HttpServer(
-            health_app(metrics, {"database": database.ping, "broker": broker.ping}),
-            settings.host,
-            settings.health_port,
-        ),
-    ):
+    registry = TaskRegistry.from_modules(settings.task_modules)  # a bad module fails before connecting
+    async with standalone_role(settings, "executor", stop) as role, role.health_server():
         executor = Executor(
-            database.sessionmaker, repository, broker, registry, metrics, instance, config_from(settings)
+            role.database.sessionmaker,
+            role.repository,
+            role.broker,
+            registry,
+            role.metrics,
+            role.instance,
+            config_from(settings),
         )
         await executor.start()
-        await instance.set_status(InstanceStatus.RUNNING)
-        await wait_for_stop(stop, instance.lost)
+        await role.instance.set_status(InstanceStatus.RUNNING)
+        await wait_for_stop(role.stop, role.instance.lost)
         await executor.stop()
+        if role.instance.lost.is_set():
+            raise InstanceLost(f"executor instance {role.instance.id} was declared dead; restart it")
 
 
 async def wait_for_stop(stop: asyncio.Event, lost: asyncio.Event) -> None:

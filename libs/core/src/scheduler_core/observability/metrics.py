@@ -57,17 +57,17 @@ class Metrics:
             registry=r,
         )
 
-        # API requests, labelled by route template (a raw path would make one series per job id).
+        # API requests, labelled by the route's handler name (a raw path would make one series per job id).
         self.http_requests = Counter(
             "scheduler_api_requests_total",
-            "HTTP requests the API answered, by method, route template and status.",
-            ["method", "route", "status"],
+            "HTTP requests the API answered, by method, handler and status.",
+            ["method", "handler", "status"],
             registry=r,
         )
         self.http_request_seconds = Histogram(
             "scheduler_api_request_duration_seconds",
             "Seconds the API took to answer a request.",
-            ["method", "route"],
+            ["method", "handler"],
             buckets=LATENESS_BUCKETS,
             registry=r,
         )

@@ -10,7 +10,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, exists, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    ScalarSelect,
+    String,
+    Update,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,7 +39,8 @@ from scheduler_core.db.models import (
     TaskFunction,
     Trigger,
 )
-from scheduler_core.db.repository.clock import db_now, is_postgres
+from scheduler_core.db.repository.clock import db_now, is_postgres, now_expr
+from scheduler_core.db.types import UTCDateTime
 
 Execution = ScheduledJobExecution
 _OPEN = (ExecutionStatus.PENDING, ExecutionStatus.RUNNING)
@@ -78,6 +92,16 @@ class ClaimResult:
     execution_id: str
     run: ClaimedRun | None = None  # set when outcome is CLAIMED
     reason: str | None = None  # set when outcome is MISSED or SKIPPED
+
+
+@dataclass(frozen=True, slots=True)
+class _Claim:
+    execution_id: str
+    job_id: int
+    instance_id: str
+    host_name: str
+    now: datetime
+    expires_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,7 +265,9 @@ class ExecutionRepository:
         pending is left alone (a duplicate delivery); a scheduled run picked up more than its job's
         misfire_grace_time (whole seconds) after its slot is recorded missed; a run beyond max_instances
         live locks is recorded skipped; otherwise it becomes running, owned by instance_id, with a lock
-        that expires lock_ttl seconds from now unless renewed."""
+        that expires lock_ttl seconds from now unless renewed.
+
+        Round trips on PostgreSQL: the locking SELECT and one statement that counts, claims and locks."""
         execution, job = ScheduledJobExecution, ScheduledJob
         query = (
             select(
@@ -254,6 +280,7 @@ class ExecutionRepository:
                 job.parameters,
                 job.timeout_seconds,
                 TaskFunction.key,
+                now_expr(session).label("now"),
             )
             .join(job, job.id == execution.job_id)
             .join(TaskFunction, TaskFunction.id == job.task_function_id)
@@ -265,7 +292,7 @@ class ExecutionRepository:
         row = (await session.execute(query)).one_or_none()
         if row is None or row.status_id != ExecutionStatus.PENDING:
             return ClaimResult(ClaimOutcome.ALREADY_HANDLED, execution_id)
-        now = await db_now(session)
+        now: datetime = row.now
 
         lateness = (now - row.scheduled_at).total_seconds()
         if row.trigger == Trigger.SCHEDULE and math.floor(lateness) > row.misfire_grace_time:
@@ -277,41 +304,18 @@ class ExecutionRepository:
                 return ClaimResult(ClaimOutcome.ALREADY_HANDLED, execution_id)
             return ClaimResult(ClaimOutcome.MISSED, execution_id, reason=reason)
 
-        live_locks = (
-            await session.execute(
-                select(func.count())
-                .select_from(ScheduledJobLock)
-                .where(ScheduledJobLock.job_id == row.job_id, ScheduledJobLock.expires_at > now)
-            )
-        ).scalar_one()
-        if live_locks >= row.max_instances:
+        claim = _Claim(execution_id, row.job_id, instance_id, host_name, now, now + timedelta(seconds=lock_ttl))
+        if is_postgres(session):
+            live_locks, claimed = await self._count_claim_and_lock(session, claim, row.max_instances)
+        else:
+            live_locks, claimed = await self._count_claim_and_lock_stepwise(session, claim, row.max_instances)
+        if not claimed:
+            if live_locks < row.max_instances:
+                return ClaimResult(ClaimOutcome.ALREADY_HANDLED, execution_id)
             reason = f"skipped: {live_locks} run(s) of the job already running (max_instances={row.max_instances})"
             if not await self._close_pending(session, execution_id, ExecutionStatus.SKIPPED, reason, now):
                 return ClaimResult(ClaimOutcome.ALREADY_HANDLED, execution_id)
             return ClaimResult(ClaimOutcome.SKIPPED, execution_id, reason=reason)
-
-        claimed = await session.execute(
-            update(execution)
-            .where(execution.execution_id == execution_id, execution.status_id == ExecutionStatus.PENDING)
-            .values(
-                status_id=ExecutionStatus.RUNNING,
-                executor_id=instance_id,
-                host_name=host_name,
-                started_at=now,
-            )
-            .returning(execution.id)
-        )
-        if claimed.scalar_one_or_none() is None:
-            return ClaimResult(ClaimOutcome.ALREADY_HANDLED, execution_id)
-        await session.execute(
-            insert(ScheduledJobLock).values(
-                job_id=row.job_id,
-                execution_id=execution_id,
-                locked_by=instance_id,
-                locked_at=now,
-                expires_at=now + timedelta(seconds=lock_ttl),
-            )
-        )
         run = ClaimedRun(
             execution_id=execution_id,
             job_id=row.job_id,
@@ -322,6 +326,79 @@ class ExecutionRepository:
             timeout_seconds=row.timeout_seconds,
         )
         return ClaimResult(ClaimOutcome.CLAIMED, execution_id, run=run)
+
+    @staticmethod
+    def _live_locks(claim: _Claim) -> ScalarSelect[int]:
+        return (
+            select(func.count())
+            .select_from(ScheduledJobLock)
+            .where(ScheduledJobLock.job_id == claim.job_id, ScheduledJobLock.expires_at > claim.now)
+            .scalar_subquery()
+        )
+
+    @staticmethod
+    def _claim_update(claim: _Claim) -> Update:
+        execution = ScheduledJobExecution
+        return (
+            update(execution)
+            .where(execution.execution_id == claim.execution_id, execution.status_id == ExecutionStatus.PENDING)
+            .values(
+                status_id=ExecutionStatus.RUNNING,
+                executor_id=claim.instance_id,
+                host_name=claim.host_name,
+                started_at=claim.now,
+            )
+        )
+
+    async def _count_claim_and_lock(self, session: AsyncSession, claim: _Claim, max_instances: int) -> tuple[int, bool]:
+        """One statement: count live locks, claim the run if below max_instances, insert its lock.
+        Runs after the job's row lock is held, so the count sees every committed claim of the job."""
+        live = self._live_locks(claim)
+        claimed = (
+            self._claim_update(claim)
+            .where(live < max_instances)
+            .returning(ScheduledJobExecution.job_id, ScheduledJobExecution.execution_id)
+            .cte("claimed")
+        )
+        locked = (
+            insert(ScheduledJobLock)
+            .from_select(
+                ["job_id", "execution_id", "locked_by", "locked_at", "expires_at"],
+                select(
+                    claimed.c.job_id,
+                    claimed.c.execution_id,
+                    literal(claim.instance_id, String()),
+                    literal(claim.now, UTCDateTime()),
+                    literal(claim.expires_at, UTCDateTime()),
+                ),
+            )
+            .returning(ScheduledJobLock.id)
+            .cte("locked")
+        )
+        statement = select(live, select(func.count()).select_from(locked).scalar_subquery())
+        live_locks, locks_taken = (await session.execute(statement)).one()
+        return int(live_locks), locks_taken == 1
+
+    async def _count_claim_and_lock_stepwise(
+        self, session: AsyncSession, claim: _Claim, max_instances: int
+    ) -> tuple[int, bool]:
+        """The same in three statements, for SQLite (no data-modifying CTEs; the write lock is held anyway)."""
+        live_locks = int((await session.execute(select(self._live_locks(claim)))).scalar_one())
+        if live_locks >= max_instances:
+            return live_locks, False
+        result = await session.execute(self._claim_update(claim).returning(ScheduledJobExecution.id))
+        if result.scalar_one_or_none() is None:
+            return live_locks, False
+        await session.execute(
+            insert(ScheduledJobLock).values(
+                job_id=claim.job_id,
+                execution_id=claim.execution_id,
+                locked_by=claim.instance_id,
+                locked_at=claim.now,
+                expires_at=claim.expires_at,
+            )
+        )
+        return live_locks, True
 
     async def finish_execution(
         self,
@@ -337,10 +414,10 @@ class ExecutionRepository:
     ) -> bool:
         """Record a run's outcome, fenced: only while the run is still `running` under instance_id.
         A stale executor (its run already failed by the sweep, or re-owned) gets False and changes
-        nothing. Releases the run's lock either way and advances the job's last_run_at."""
-        execution = ScheduledJobExecution
-        now = await db_now(session)
-        result = await session.execute(
+        nothing. Releases the run's lock either way and advances the job's last_run_at.
+        One statement on PostgreSQL."""
+        execution, lock, job = ScheduledJobExecution, ScheduledJobLock, ScheduledJob
+        finished = (
             update(execution)
             .where(
                 execution.execution_id == execution_id,
@@ -349,7 +426,7 @@ class ExecutionRepository:
             )
             .values(
                 status_id=status,
-                completed_at=now,
+                completed_at=now_expr(session),
                 duration_ms=duration_ms,
                 result_summary=result_summary,
                 error_message=error_message,
@@ -357,23 +434,32 @@ class ExecutionRepository:
             )
             .returning(execution.job_id, execution.started_at)
         )
-        row = result.one_or_none()
-        await session.execute(
-            delete(ScheduledJobLock).where(
-                ScheduledJobLock.execution_id == execution_id, ScheduledJobLock.locked_by == instance_id
+        release = delete(lock).where(lock.execution_id == execution_id, lock.locked_by == instance_id)
+
+        def advance(job_id: Any, started_at: Any) -> Update:
+            return (
+                update(job)
+                .where(job.id == job_id, or_(job.last_run_at.is_(None), job.last_run_at < started_at))
+                .values(last_run_at=started_at)
             )
-        )
+
+        if is_postgres(session):
+            done = finished.cte("done")
+            released = release.returning(lock.id).cte("released")
+            touched = advance(done.c.job_id, done.c.started_at).returning(job.id).cte("touched")
+            statement = select(
+                select(func.count()).select_from(done).scalar_subquery(),
+                select(func.count()).select_from(released).scalar_subquery(),
+                select(func.count()).select_from(touched).scalar_subquery(),
+            )
+            recorded, _, _ = (await session.execute(statement)).one()
+            return bool(recorded)
+
+        row = (await session.execute(finished)).one_or_none()
+        await session.execute(release)
         if row is None:
             return False
-        job_id, started_at = row
-        await session.execute(
-            update(ScheduledJob)
-            .where(
-                ScheduledJob.id == job_id,
-                or_(ScheduledJob.last_run_at.is_(None), ScheduledJob.last_run_at < started_at),
-            )
-            .values(last_run_at=started_at)
-        )
+        await session.execute(advance(row.job_id, row.started_at))
         return True
 
     async def fail_runs_of_instance(

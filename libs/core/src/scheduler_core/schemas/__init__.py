@@ -1,0 +1,55 @@
+"""Request and response schemas of the API (camelCase JSON via `CamelModel`), shared with the CLI and tests."""
+
+from scheduler_core.schemas.actions import JobAction, JobActionRequest, JobActionResponse
+from scheduler_core.schemas.base import DB_INT_MAX, CamelModel, CamelRequest
+from scheduler_core.schemas.cleanup import CleanupRequest, CleanupResponse
+from scheduler_core.schemas.errors import ErrorResponse, FieldError
+from scheduler_core.schemas.executions import ScheduledJobExecutionPage, ScheduledJobExecutionResponse
+from scheduler_core.schemas.health import HealthResponse, ReadinessResponse
+from scheduler_core.schemas.jobs import (
+    INTERVAL_FIELDS,
+    SCHEDULE_FIELDS,
+    ScheduledJobCreate,
+    ScheduledJobPage,
+    ScheduledJobResponse,
+    ScheduledJobUpdate,
+    ScheduleFields,
+)
+from scheduler_core.schemas.lookups import ExecutionStatusResponse, JobTypeResponse, TaskFunctionResponse
+from scheduler_core.schemas.pages import DEFAULT_PER_PAGE, MAX_PER_PAGE, Page
+from scheduler_core.schemas.preview import SchedulePreviewRequest, SchedulePreviewResponse
+from scheduler_core.schemas.status import SchedulerInstanceResponse, SchedulerStatusResponse
+
+__all__ = [
+    "DB_INT_MAX",
+    "DEFAULT_PER_PAGE",
+    "INTERVAL_FIELDS",
+    "MAX_PER_PAGE",
+    "SCHEDULE_FIELDS",
+    "CamelModel",
+    "CamelRequest",
+    "CleanupRequest",
+    "CleanupResponse",
+    "ErrorResponse",
+    "ExecutionStatusResponse",
+    "FieldError",
+    "HealthResponse",
+    "JobAction",
+    "JobActionRequest",
+    "JobActionResponse",
+    "JobTypeResponse",
+    "Page",
+    "ReadinessResponse",
+    "ScheduleFields",
+    "SchedulePreviewRequest",
+    "SchedulePreviewResponse",
+    "ScheduledJobCreate",
+    "ScheduledJobExecutionPage",
+    "ScheduledJobExecutionResponse",
+    "ScheduledJobPage",
+    "ScheduledJobResponse",
+    "ScheduledJobUpdate",
+    "SchedulerInstanceResponse",
+    "SchedulerStatusResponse",
+    "TaskFunctionResponse",
+]

@@ -1,0 +1,171 @@
+"""Scheduled jobs: the create and update bodies, the job as the API returns it, and a page of jobs.
+
+Differences from the reference, all additions: `timezone` (cron jobs), `parameters` (the task's arguments,
+checked against its declared JSON schema), `timeoutSeconds`, `isPaused`, `nextRunAt`, `scheduleDescription`,
+`createdById`/`updatedById`. `isPrimary`, `isActive` and `isPaused` are never set through a body: primary jobs
+are seeded, deletion and pausing have their own endpoints."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Final
+
+from pydantic import Field, field_validator
+
+from scheduler_core.schemas.base import DB_INT_MAX, CamelModel, CamelRequest, DbInt, JsonObject, Name, StoredText
+from scheduler_core.schemas.pages import Page
+
+# Priorities RabbitMQ can carry (x-max-priority is at most 255). The service refuses values above the
+# deployment's SCHEDULER_MAX_PRIORITY (default 10), since the broker would clamp them and lose their order.
+PRIORITY_MAX: Final = 255
+MAX_INSTANCES_MAX: Final = 10
+# Longest IANA zone name the timezone column holds.
+TIMEZONE_MAX_LENGTH: Final = 64
+
+SCHEDULE_FIELDS: Final = (
+    "interval_seconds",
+    "interval_minutes",
+    "interval_hours",
+    "interval_days",
+    "cron_expression",
+    "timezone",
+)
+INTERVAL_FIELDS: Final = SCHEDULE_FIELDS[:4]
+
+
+class ScheduleFields(CamelRequest):
+    """A schedule: one or more interval fields (summed) or a cron expression (with its time zone)."""
+
+    interval_seconds: DbInt | None = Field(default=None, description="Interval part, in seconds.")
+    interval_minutes: DbInt | None = Field(default=None, description="Interval part, in minutes.")
+    interval_hours: DbInt | None = Field(default=None, description="Interval part, in hours.")
+    interval_days: DbInt | None = Field(default=None, description="Interval part, in days (86,400 s each).")
+    cron_expression: StoredText | None = Field(
+        default=None,
+        description="Standard 5-field cron expression (or @hourly, @daily, ...). Excludes the interval fields.",
+        examples=["0 2 * * *"],
+    )
+    timezone: StoredText = Field(
+        default="UTC",
+        max_length=TIMEZONE_MAX_LENGTH,
+        description="IANA zone the cron expression is read in. Interval jobs are zone-free and ignore it.",
+        examples=["Europe/Berlin"],
+    )
+
+
+class ScheduledJobCreate(ScheduleFields):
+    """A new job; its type (interval or cron) follows from which schedule fields are given."""
+
+    task_function_id: int = Field(ge=1, le=DB_INT_MAX, description="The task function the job runs.")
+    name_en: Name | None = None
+    name_ar: Name | None = None
+    description_en: StoredText | None = None
+    description_ar: StoredText | None = None
+
+    priority: int = Field(
+        default=0, ge=0, le=PRIORITY_MAX, description="Higher runs first; at most SCHEDULER_MAX_PRIORITY."
+    )
+    max_instances: int = Field(default=1, ge=1, le=MAX_INSTANCES_MAX, description="Runs of the job at once.")
+    misfire_grace_time: DbInt = Field(
+        default=60, description="Seconds after its slot a run may still start; later it is recorded missed."
+    )
+    coalesce: bool = Field(default=True, description="Fold slots missed during an outage into one run.")
+    is_enabled: bool = True
+    parameters: JsonObject | None = Field(
+        default=None, description="Arguments of the task, checked against its parametersSchema."
+    )
+    timeout_seconds: int | None = Field(
+        default=None, ge=1, le=DB_INT_MAX, description="Run timeout in seconds; null: the executor's default."
+    )
+
+
+def _absent_or_value(schema: dict[str, Any]) -> None:
+    """Document an update field that may be left out but not set to null (it has no empty value)."""
+    variants = schema.pop("anyOf", None)
+    if variants is not None:
+        schema.update(next(variant for variant in variants if variant.get("type") != "null"))
+    schema.pop("default", None)
+
+
+class ScheduledJobUpdate(CamelRequest):
+    """A partial update: only the fields present change. null clears an optional field (a name, an interval
+    part, the cron expression, parameters, timeoutSeconds); the others cannot be null. Giving cron fields to an
+    interval job (or interval fields to a cron job) switches its type and clears the other kind's fields."""
+
+    task_function_id: int | None = Field(default=None, ge=1, le=DB_INT_MAX, json_schema_extra=_absent_or_value)
+    name_en: Name | None = None
+    name_ar: Name | None = None
+    description_en: StoredText | None = None
+    description_ar: StoredText | None = None
+
+    interval_seconds: DbInt | None = None
+    interval_minutes: DbInt | None = None
+    interval_hours: DbInt | None = None
+    interval_days: DbInt | None = None
+    cron_expression: StoredText | None = None
+    timezone: StoredText | None = Field(
+        default=None, max_length=TIMEZONE_MAX_LENGTH, json_schema_extra=_absent_or_value
+    )
+
+    priority: int | None = Field(default=None, ge=0, le=PRIORITY_MAX, json_schema_extra=_absent_or_value)
+    max_instances: int | None = Field(default=None, ge=1, le=MAX_INSTANCES_MAX, json_schema_extra=_absent_or_value)
+    misfire_grace_time: DbInt | None = Field(default=None, json_schema_extra=_absent_or_value)
+    coalesce: bool | None = Field(default=None, json_schema_extra=_absent_or_value)
+    is_enabled: bool | None = Field(default=None, json_schema_extra=_absent_or_value)
+    parameters: JsonObject | None = None
+    timeout_seconds: int | None = Field(default=None, ge=1, le=DB_INT_MAX)
+
+    @field_validator(
+        "task_function_id", "timezone", "priority", "max_instances", "misfire_grace_time", "coalesce", "is_enabled"
+    )
+    @classmethod
+    def _present_means_a_value(cls, value: Any) -> Any:
+        # Validators run only for fields present in the body, so None here is an explicit null.
+        if value is None:
+            raise ValueError("must not be null; leave the field out to keep its value")
+        return value
+
+    def changes(self) -> dict[str, Any]:
+        """The fields present in the body, by Python name."""
+        return self.model_dump(exclude_unset=True, by_alias=False)
+
+
+class ScheduledJobResponse(CamelModel):
+    """A job as the API returns it (every field of the reference's `ScheduledJob`, plus ours)."""
+
+    id: int
+    task_function_id: int
+    task_function_key: str
+    job_type_id: int
+    job_type_name: str
+    name_en: str | None
+    name_ar: str | None
+    description_en: str | None
+    description_ar: str | None
+    cron_expression: str | None
+    timezone: str
+    interval_seconds: int | None
+    interval_minutes: int | None
+    interval_hours: int | None
+    interval_days: int | None
+    schedule_description: str | None = Field(description="The schedule in words, e.g. 'every 30 minutes'.")
+    priority: int
+    max_instances: int
+    misfire_grace_time: int
+    coalesce: bool
+    parameters: dict[str, Any] | None
+    timeout_seconds: int | None
+    is_enabled: bool
+    is_active: bool
+    is_primary: bool
+    is_paused: bool
+    last_run_at: datetime | None
+    next_run_at: datetime | None = Field(description="The next slot; null while disabled, paused or deleted.")
+    created_at: datetime
+    updated_at: datetime | None
+    created_by_id: str | None
+    updated_by_id: str | None
+
+
+class ScheduledJobPage(Page[ScheduledJobResponse]):
+    """A page of jobs, ordered by id."""

@@ -1,0 +1,110 @@
+"""`create_app`: the API as a FastAPI application, built from explicit dependencies (nothing at import time).
+
+Routes: every endpoint of the reference (and the schedule preview) under /api/v1/scheduler, each requiring a
+Super Admin token; /healthz, /readyz and /metrics without auth; OpenAPI at /openapi.json with docs at /docs;
+the dashboard at / when it is built."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from importlib.metadata import PackageNotFoundError, version
+from typing import Final
+
+from fastapi import APIRouter, Depends, FastAPI
+
+from scheduler_api.auth import TokenVerifier
+from scheduler_api.dashboard import SinglePageApp, dashboard_dir
+from scheduler_api.dependencies import require_super_admin
+from scheduler_api.errors import error_responses, install_error_handlers
+from scheduler_api.request_metrics import RequestMetrics
+from scheduler_api.routers import cleanup, health, history, jobs, lookups, preview, status
+from scheduler_api.service import SchedulerService, ServiceConfig
+from scheduler_core.bootstrap import Database, open_database
+from scheduler_core.db.repository import SchedulerRepository
+from scheduler_core.observability.health import ReadinessCheck
+from scheduler_core.observability.metrics import Metrics
+from scheduler_core.settings import Mode, Settings
+
+API_PREFIX: Final = "/api/v1/scheduler"
+
+
+def _version() -> str:
+    try:
+        return version("jobscheduler-api")
+    except PackageNotFoundError:  # running from a source tree that was not installed
+        return "0.0.0"
+
+
+def create_app(
+    settings: Settings,
+    database: Database | None = None,
+    *,
+    instance_id: str,
+    mode: Mode = "standalone",
+    broker_ping: ReadinessCheck | None = None,
+    on_schedule_change: Callable[[], None] | None = None,
+    metrics: Metrics | None = None,
+    repository: SchedulerRepository | None = None,
+    token_verifier: TokenVerifier | None = None,
+) -> FastAPI:
+    """The API application.
+
+    database: the open database to use (its owner closes it); None: the app's lifespan opens the configured
+        one (refusing an unmigrated schema) and closes it at shutdown.
+    instance_id: the scheduler_instance id of the process serving the API (reported by /status).
+    mode: "embedded" or "standalone" (reported by /status; embedded mode generates the JWT secret if needed).
+    broker_ping: checked by /readyz besides the database; None: no broker to check.
+    on_schedule_change: called after a transaction that changed a job's schedule or state, or wrote a manual
+        run, committed (embedded mode passes its timekeeper's wake-up; PostgreSQL NOTIFY covers the others).
+    metrics: the registry /metrics exposes (shared with the other roles in embedded mode).
+    token_verifier: overrides the verifier built from settings (SCHEDULER_JWT_* / SCHEDULER_JWKS_URL).
+    """
+    repository = repository or SchedulerRepository()
+    metrics = metrics or Metrics()
+    verifier = token_verifier or TokenVerifier.from_settings(settings, generate_secret=mode == "embedded")
+    config = ServiceConfig(
+        mode=mode,
+        instance_id=instance_id,
+        instance_timeout=settings.instance_timeout,
+        max_priority=settings.max_priority,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            opened = database
+            if opened is None:
+                opened = await stack.enter_async_context(open_database(settings, migrate=False))
+            app.state.service = SchedulerService(
+                opened.sessionmaker, repository, config, on_schedule_change=on_schedule_change
+            )
+            app.state.readiness = {"database": opened.ping} | ({"broker": broker_ping} if broker_ping else {})
+            yield
+
+    app = FastAPI(
+        title="Job Scheduler API",
+        version=_version(),
+        description="Scheduled jobs, their runs and the scheduler's status. Every /api/v1/scheduler endpoint "
+        "needs a bearer JWT with the Super Admin role.",
+        lifespan=lifespan,
+    )
+    app.state.verifier = verifier
+    app.state.metrics = metrics
+    install_error_handlers(app)
+    app.add_middleware(RequestMetrics, metrics=metrics)
+
+    api = APIRouter(
+        prefix=API_PREFIX,
+        dependencies=[Depends(require_super_admin)],
+        responses=error_responses(401, 403, 503),
+    )
+    for resource in (jobs, history, preview, status, cleanup, lookups):
+        api.include_router(resource.router)
+    app.include_router(api)
+    app.include_router(health.router)
+
+    static = dashboard_dir(settings)
+    if static is not None:
+        app.mount("/", SinglePageApp(static), name="dashboard")
+    return app

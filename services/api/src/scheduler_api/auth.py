@@ -1,0 +1,184 @@
+"""Super Admin authentication: bearer JWTs verified with PyJWT.
+
+HS* tokens are verified with the deployment's shared secret (SCHEDULER_JWT_SECRET, or the secret embedded mode
+generates); RS*/ES*/PS*/EdDSA tokens with the API gateway's key set (SCHEDULER_JWKS_URL). The token's algorithm
+must be one of SCHEDULER_JWT_ALGORITHMS, and it picks the key source, so a token can never get an HS signature
+checked against a public key. `exp` is required; `iss` and `aud` are checked when configured. The role claim
+(SCHEDULER_ROLE_CLAIM) may be a string or a list and must contain SCHEDULER_SUPER_ADMIN_ROLE."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import jwt
+from jwt import PyJWKClient
+
+from scheduler_api.errors import Forbidden, ServiceUnavailable, Unauthorized
+from scheduler_core.auth.tokens import NoSecretConfigured, jwt_secret
+from scheduler_core.settings import Settings
+
+# Seconds of clock difference tolerated on exp/nbf/iat between the token's issuer and this host.
+CLOCK_SKEW_LEEWAY_S: Final = 30
+# Seconds the gateway's key set is cached, and the timeout of fetching it.
+JWKS_CACHE_S: Final = 300
+JWKS_FETCH_TIMEOUT_S: Final = 5
+# Width of scheduled_job.created_by_id / updated_by_id.
+AUDIT_ID_LENGTH: Final = 36
+
+
+class AuthConfigError(RuntimeError):
+    """The auth settings cannot verify any token (e.g. a JWKS URL but only HS algorithms allowed)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The verified caller."""
+
+    subject: str | None  # the `sub` claim
+    roles: frozenset[str]
+    claims: Mapping[str, Any] = field(repr=False)
+
+    @property
+    def audit_id(self) -> str | None:
+        """`sub` as stored in created_by_id / updated_by_id (the reference's VARCHAR(36); longer ids are cut)."""
+        return None if self.subject is None else self.subject[:AUDIT_ID_LENGTH]
+
+
+def _is_symmetric(algorithm: str) -> bool:
+    return algorithm.upper().startswith("HS")
+
+
+class TokenVerifier:
+    def __init__(
+        self,
+        *,
+        algorithms: Iterable[str],
+        secret: str | None,
+        jwks_client: PyJWKClient | None,
+        issuer: str | None,
+        audience: str | None,
+        role_claim: str,
+        required_role: str,
+    ) -> None:
+        self._algorithms = frozenset(algorithms)
+        self._secret = secret
+        self._jwks = jwks_client
+        self._issuer = issuer
+        self._audience = audience
+        self._role_claim = role_claim
+        self.required_role = required_role
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, generate_secret: bool) -> TokenVerifier:
+        """Build from settings; `generate_secret` (embedded mode) creates the shared secret on first use.
+        Raises AuthConfigError / NoSecretConfigured when no token could ever verify."""
+        algorithms = frozenset(settings.jwt_algorithms)
+        if not algorithms:
+            raise AuthConfigError("SCHEDULER_JWT_ALGORITHMS is empty: no token could be verified")
+        asymmetric = {algorithm for algorithm in algorithms if not _is_symmetric(algorithm)}
+        jwks_client = None
+        if settings.jwks_url:
+            if not asymmetric:
+                raise AuthConfigError(
+                    "SCHEDULER_JWKS_URL is set but SCHEDULER_JWT_ALGORITHMS allows no public-key algorithm; "
+                    'set it to e.g. ["RS256", "ES256"]'
+                )
+            jwks_client = PyJWKClient(
+                settings.jwks_url, cache_keys=True, lifespan=JWKS_CACHE_S, timeout=JWKS_FETCH_TIMEOUT_S
+            )
+        elif asymmetric == algorithms:
+            raise AuthConfigError(f"SCHEDULER_JWT_ALGORITHMS {sorted(algorithms)} need SCHEDULER_JWKS_URL")
+        secret = None
+        if len(asymmetric) < len(algorithms):
+            try:
+                secret = jwt_secret(settings, generate=generate_secret)
+            except NoSecretConfigured:
+                if jwks_client is None:
+                    raise
+        return cls(
+            algorithms=algorithms,
+            secret=secret,
+            jwks_client=jwks_client,
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            role_claim=settings.role_claim,
+            required_role=settings.super_admin_role,
+        )
+
+    async def verify(self, token: str) -> Principal:
+        """The caller of a Super Admin endpoint. Raises Unauthorized (the token does not verify), Forbidden
+        (it verifies but lacks the role) or ServiceUnavailable (the key set cannot be fetched)."""
+        claims = await self._decode(token)
+        roles = self._roles(claims)
+        if self.required_role not in roles:
+            raise Forbidden(f"this endpoint requires the {self.required_role!r} role")
+        subject = claims.get("sub")
+        return Principal(subject if isinstance(subject, str) else None, roles, claims)
+
+    async def _decode(self, token: str) -> dict[str, Any]:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise Unauthorized(f"malformed token: {exc}") from exc
+        algorithm = header.get("alg")
+        if not isinstance(algorithm, str) or algorithm not in self._algorithms:
+            raise Unauthorized(f"token algorithm {algorithm!r} is not accepted")
+        key = await self._key_for(token, algorithm)
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key,
+                algorithms=[algorithm],
+                issuer=self._issuer,
+                audience=self._audience,
+                leeway=CLOCK_SKEW_LEEWAY_S,
+                options={"require": ["exp"], "verify_aud": self._audience is not None},
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise Unauthorized("token expired") from exc
+        except jwt.InvalidSignatureError as exc:
+            raise Unauthorized("token signature does not verify") from exc
+        except jwt.MissingRequiredClaimError as exc:
+            raise Unauthorized(f"token has no {exc.claim!r} claim") from exc
+        except jwt.InvalidIssuerError as exc:
+            raise Unauthorized("token issuer is not accepted") from exc
+        except jwt.InvalidAudienceError as exc:
+            raise Unauthorized("token audience is not accepted") from exc
+        except jwt.PyJWTError as exc:
+            raise Unauthorized(f"invalid token: {exc}") from exc
+        except (TypeError, ValueError) as exc:  # PyJWT's word for a key of another type than the algorithm's
+            raise Unauthorized(f"the key the token names cannot verify {algorithm} signatures") from exc
+        return claims
+
+    async def _key_for(self, token: str, algorithm: str) -> Any:
+        if _is_symmetric(algorithm):
+            if self._secret is None:
+                raise Unauthorized(f"{algorithm} tokens are not accepted: no shared secret is configured")
+            return self._secret
+        if self._jwks is None:
+            raise Unauthorized(f"{algorithm} tokens are not accepted: no key set (JWKS) is configured")
+        try:
+            # PyJWKClient fetches with blocking urllib (at most every JWKS_CACHE_S): keep it off the event loop.
+            signing_key = await asyncio.to_thread(self._jwks.get_signing_key_from_jwt, token)
+        except jwt.PyJWKClientConnectionError as exc:
+            raise ServiceUnavailable("the token issuer's key set (JWKS) cannot be fetched") from exc
+        except jwt.PyJWTError as exc:
+            raise Unauthorized(f"no key of the token issuer's key set verifies this token: {exc}") from exc
+        return signing_key.key
+
+    def _roles(self, claims: Mapping[str, Any]) -> frozenset[str]:
+        """The role claim as a set. The claim name is looked up as is (namespaced claims such as
+        'https://example.com/roles' contain dots), then as a dotted path ('realm_access.roles')."""
+        value: Any = claims.get(self._role_claim)
+        if value is None and "." in self._role_claim:
+            value = claims
+            for part in self._role_claim.split("."):
+                value = value.get(part) if isinstance(value, Mapping) else None
+        if isinstance(value, str):
+            return frozenset({value, *value.split()})
+        if isinstance(value, list):
+            return frozenset(item for item in value if isinstance(item, str))
+        return frozenset()

@@ -1,0 +1,94 @@
+"""Jobs: create, list, get, update, delete, and actions (enable, disable, trigger, pause, resume)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from scheduler_api.dependencies import Service, SuperAdmin
+from scheduler_api.errors import error_responses
+from scheduler_api.routers.query import JobId, PageNumber, PerPage
+from scheduler_core.db.repository import JobFilters
+from scheduler_core.schemas import (
+    DB_INT_MAX,
+    DEFAULT_PER_PAGE,
+    JobActionRequest,
+    JobActionResponse,
+    ScheduledJobCreate,
+    ScheduledJobPage,
+    ScheduledJobResponse,
+    ScheduledJobUpdate,
+)
+
+router = APIRouter(tags=["jobs"])
+
+
+@router.post(
+    "/jobs",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ScheduledJobResponse,
+    responses=error_responses(422),
+    summary="Create a job (interval or cron, from the fields given)",
+)
+async def create_job(body: ScheduledJobCreate, service: Service, caller: SuperAdmin) -> ScheduledJobResponse:
+    return await service.create_job(body, caller.audit_id)
+
+
+@router.get("/jobs", response_model=ScheduledJobPage, responses=error_responses(422), summary="List jobs (not deleted)")
+async def list_jobs(
+    service: Service,
+    page: PageNumber = 1,
+    per_page: PerPage = DEFAULT_PER_PAGE,
+    is_enabled: Annotated[bool | None, Query(description="Only enabled (true) or disabled (false) jobs.")] = None,
+    job_type_id: Annotated[
+        int | None, Query(ge=1, le=DB_INT_MAX, description="Only jobs of this type (1 interval, 2 cron).")
+    ] = None,
+) -> ScheduledJobPage:
+    filters = JobFilters(is_enabled=is_enabled, job_type_id=job_type_id)
+    jobs, total = await service.list_jobs(page, per_page, filters)
+    return ScheduledJobPage.of(jobs, total=total, page=page, per_page=per_page)
+
+
+@router.get(
+    "/jobs/{job_id}",
+    response_model=ScheduledJobResponse,
+    responses=error_responses(404, 422),
+    summary="Get a job, with its next and last run",
+)
+async def get_job(job_id: JobId, service: Service) -> ScheduledJobResponse:
+    return await service.get_job(job_id)
+
+
+@router.put(
+    "/jobs/{job_id}",
+    response_model=ScheduledJobResponse,
+    responses=error_responses(404, 409, 422),
+    summary="Update a job (partial: only the fields given change)",
+)
+async def update_job(
+    job_id: JobId, body: ScheduledJobUpdate, service: Service, caller: SuperAdmin
+) -> ScheduledJobResponse:
+    return await service.update_job(job_id, body, caller.audit_id)
+
+
+@router.delete(
+    "/jobs/{job_id}",
+    response_model=ScheduledJobResponse,
+    responses=error_responses(404, 409, 422),
+    summary="Delete a job (soft: isActive becomes false; history is kept)",
+)
+async def delete_job(job_id: JobId, service: Service, caller: SuperAdmin) -> ScheduledJobResponse:
+    return await service.delete_job(job_id, caller.audit_id)
+
+
+@router.post(
+    "/jobs/{job_id}/action",
+    response_model=JobActionResponse,
+    responses=error_responses(404, 409, 422),
+    summary="enable | disable | trigger (run now) | pause | resume",
+)
+async def perform_action(
+    job_id: JobId, body: JobActionRequest, service: Service, caller: SuperAdmin
+) -> JobActionResponse:
+    return await service.perform_action(job_id, body.action, caller.audit_id)

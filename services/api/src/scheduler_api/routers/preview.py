@@ -1,0 +1,43 @@
+"""Schedule preview: next fire times of a schedule being written, or of an existing job."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from scheduler_api.dependencies import Service
+from scheduler_api.errors import error_responses
+from scheduler_api.routers.query import JobId
+from scheduler_core.schemas.preview import (
+    DEFAULT_PREVIEW_COUNT,
+    MAX_PREVIEW_COUNT,
+    SchedulePreviewRequest,
+    SchedulePreviewResponse,
+)
+
+router = APIRouter(tags=["schedule"])
+
+
+@router.post(
+    "/schedule/preview",
+    response_model=SchedulePreviewResponse,
+    responses=error_responses(422),
+    summary="Next fire times of a schedule, as if a job with it were created now",
+)
+async def preview_schedule(body: SchedulePreviewRequest, service: Service) -> SchedulePreviewResponse:
+    return await service.preview_schedule(body)
+
+
+@router.get(
+    "/jobs/{job_id}/preview",
+    response_model=SchedulePreviewResponse,
+    responses=error_responses(404, 409, 422),
+    summary="Next fire times of a job",
+)
+async def preview_job(
+    job_id: JobId,
+    service: Service,
+    count: Annotated[int, Query(ge=1, le=MAX_PREVIEW_COUNT, description="Fire times wanted.")] = DEFAULT_PREVIEW_COUNT,
+) -> SchedulePreviewResponse:
+    return await service.preview_job(job_id, count)

@@ -1,0 +1,110 @@
+"""Embedded mode: api + timekeeper + executor in one process, over SQLite (default) or PostgreSQL, with the
+in-process broker. The composition root of the three roles; each role's code stays in its own service."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+from collections.abc import Callable
+
+import structlog
+
+from scheduler_api.app import create_app
+from scheduler_core.auth.tokens import jwt_secret, mint_super_admin_token
+from scheduler_core.bootstrap import build_broker, open_database, stop_on_signals
+from scheduler_core.db.models import InstanceStatus
+from scheduler_core.db.repository import SchedulerRepository
+from scheduler_core.instance import InstanceHeartbeat
+from scheduler_core.observability.http_server import HttpServer
+from scheduler_core.observability.logging import configure_logging
+from scheduler_core.observability.metrics import Metrics
+from scheduler_core.settings import Settings
+from scheduler_core.tasks import TaskRegistry
+from scheduler_core.wakeup import LocalWakeup
+from scheduler_executor.executor import Executor
+from scheduler_executor.main import config_from as executor_config
+from scheduler_timekeeper.main import config_from as timekeeper_config
+from scheduler_timekeeper.service import TimekeeperService
+
+log = structlog.get_logger(__name__)
+
+ReadyCallback = Callable[[str, str], None]
+
+
+def print_banner(url: str, token: str) -> None:
+    """How to log in, on stdout (logs go to stderr)."""
+    sys.stdout.write(
+        f"\njobscheduler is running (embedded mode) at {url}\n"
+        f"  dashboard:  {url}/\n"
+        f"  API docs:   {url}/docs\n"
+        f"  sign in with this Super Admin token (valid 12 h; `make token` prints a new one):\n\n{token}\n\n"
+        "Press Ctrl-C to stop.\n"
+    )
+    sys.stdout.flush()
+
+
+async def serve_embedded(
+    settings: Settings, stop: asyncio.Event | None = None, on_ready: ReadyCallback = print_banner
+) -> None:
+    """Run every role in this process until SIGINT/SIGTERM (or `stop`); on the way out, running tasks get
+    the shutdown grace period and whatever is left is failed with a reason, so no run stays `running`."""
+    configure_logging(settings.log_level, settings.log_format)
+    settings = settings.model_copy(update={"jwt_secret": jwt_secret(settings, generate=True)})
+    if stop is None:
+        stop = asyncio.Event()
+        stop_on_signals(stop)
+    metrics = Metrics()
+    repository = SchedulerRepository()
+    wakeup = LocalWakeup()
+    registry = TaskRegistry.from_modules(settings.task_modules)
+    async with open_database(settings, migrate=True) as database, build_broker(settings, embedded=True) as broker:
+        # The in-process queue starts empty: every pending run must be published again.
+        async with database.sessionmaker.begin() as session:
+            await repository.forget_publications(session)
+        async with InstanceHeartbeat(
+            database.sessionmaker,
+            repository,
+            role="embedded",
+            mode="embedded",
+            interval=settings.heartbeat_interval,
+            name=settings.instance_name,
+        ) as instance:
+            executor = Executor(
+                database.sessionmaker, repository, broker, registry, metrics, instance, executor_config(settings)
+            )
+            await executor.start()
+            timekeeper = TimekeeperService(
+                database.sessionmaker, repository, broker, wakeup, metrics, timekeeper_config(settings)
+            )
+            timekeeper_stop = asyncio.Event()
+            timekeeper_task = asyncio.create_task(timekeeper.run(timekeeper_stop), name="timekeeper")
+            app = create_app(
+                settings,
+                database,
+                instance_id=instance.id,
+                mode="embedded",
+                broker_ping=broker.ping,
+                on_schedule_change=wakeup.notify,
+                metrics=metrics,
+                repository=repository,
+            )
+            try:
+                async with HttpServer(app, settings.host, settings.port, lifespan="on") as server:
+                    await instance.set_status(InstanceStatus.RUNNING)
+                    url = f"http://{settings.host}:{settings.port}"
+                    on_ready(url, mint_super_admin_token(settings, settings.jwt_secret or ""))
+                    await _until_stopped(stop, instance.lost, lambda: server.failed or timekeeper_task.done())
+            finally:
+                timekeeper_stop.set()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await timekeeper_task
+                await executor.stop()
+    log.info("embedded_stopped")
+
+
+async def _until_stopped(stop: asyncio.Event, lost: asyncio.Event, broken: Callable[[], bool]) -> None:
+    # Seconds between checks that the server and timekeeper are still alive.
+    while not (stop.is_set() or lost.is_set() or broken()):
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=0.5)

@@ -1,0 +1,172 @@
+"""`jobscheduler`: start a role, migrate, mint a token, and operate jobs on a running API.
+
+Settings come from SCHEDULER_* environment variables (see the README); flags override the few that
+differ per invocation (ports, data directory)."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Coroutine
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+
+from scheduler_cli.jobs import jobs_app
+from scheduler_core.broker import BrokerUnavailable
+from scheduler_core.db.migration import SchemaNotReady
+from scheduler_core.instance import InstanceLost
+from scheduler_core.settings import Settings
+
+app = typer.Typer(
+    name="jobscheduler",
+    help="Distributed job scheduler: api, timekeeper and executor roles over PostgreSQL and RabbitMQ, "
+    "or everything in one process (embedded).",
+    no_args_is_help=True,
+    add_completion=False,
+)
+app.add_typer(jobs_app, name="jobs")
+
+PortOption = Annotated[int | None, typer.Option("--port", help="HTTP port (default: SCHEDULER_PORT).")]
+HealthPortOption = Annotated[
+    int | None, typer.Option("--port", help="Health/metrics port (default: SCHEDULER_HEALTH_PORT).")
+]
+HostOption = Annotated[str | None, typer.Option("--host", help="Bind address (default: SCHEDULER_HOST).")]
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment, with the given flags on top; a bad value is a clear error, exit 2."""
+    try:
+        base = Settings()
+        return base.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        for error in exc.errors():
+            name = "SCHEDULER_" + "_".join(str(part) for part in error["loc"]).upper()
+            typer.echo(f"error: {name}: {error['msg']}", err=True)
+        raise typer.Exit(2) from None
+
+
+def run(coroutine: Coroutine[Any, Any, None]) -> None:
+    try:
+        asyncio.run(coroutine)
+    except KeyboardInterrupt:  # a second Ctrl-C while shutting down
+        raise typer.Exit(130) from None
+    except SchemaNotReady as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(3) from None
+    except InstanceLost as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(4) from None
+    except BrokerUnavailable as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(5) from None
+
+
+@app.command()
+def embedded(
+    port: PortOption = None,
+    host: HostOption = None,
+    data_dir: Annotated[
+        Path | None, typer.Option("--data-dir", help="SQLite file and generated secret (default: ./data).")
+    ] = None,
+) -> None:
+    """Run api + timekeeper + executor in one process (SQLite by default; no services needed)."""
+    from scheduler_cli.embedded import serve_embedded
+
+    run(serve_embedded(load_settings(port=port, host=host, data_dir=data_dir)))
+
+
+@app.command()
+def api(port: PortOption = None, host: HostOption = None) -> None:
+    """Run the REST API (standalone: needs a migrated database)."""
+    from scheduler_api.main import serve
+
+    run(serve(load_settings(port=port, host=host)))
+
+
+@app.command()
+def timekeeper(
+    port: Annotated[
+        int | None, typer.Option("--port", help="Health/metrics port (default: SCHEDULER_HEALTH_PORT).")
+    ] = None,
+    host: HostOption = None,
+) -> None:
+    """Run a timekeeper: claims due jobs, writes and publishes their runs, sweeps lost runs."""
+    from scheduler_timekeeper.main import serve
+
+    run(serve(load_settings(health_port=port, host=host)))
+
+
+@app.command()
+def executor(
+    port: Annotated[
+        int | None, typer.Option("--port", help="Health/metrics port (default: SCHEDULER_HEALTH_PORT).")
+    ] = None,
+    host: HostOption = None,
+) -> None:
+    """Run an executor: consumes runs and executes their task functions."""
+    from scheduler_executor.main import serve
+
+    run(serve(load_settings(health_port=port, host=host)))
+
+
+@app.command()
+def stack(
+    port: PortOption = None,
+    timekeepers: Annotated[int, typer.Option(min=1, help="Timekeeper processes.")] = 2,
+    executors: Annotated[int, typer.Option(min=1, help="Executor processes.")] = 2,
+    log_file: Annotated[Path | None, typer.Option(help="Also append every process's log here.")] = None,
+) -> None:
+    """Run api + timekeepers + executors as separate processes over PostgreSQL and RabbitMQ (development)."""
+    from scheduler_cli.stack import serve_stack
+
+    settings = load_settings(port=port)
+    if settings.database_url is None or settings.database_url.startswith("sqlite"):
+        typer.echo("error: SCHEDULER_DATABASE_URL must name a PostgreSQL database for the stack", err=True)
+        raise typer.Exit(2)
+    code = asyncio.run(serve_stack(settings, timekeepers=timekeepers, executors=executors, log_file=log_file))
+    raise typer.Exit(code)
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database at SCHEDULER_DATABASE_URL to the latest schema (one transaction)."""
+    from scheduler_core.db.engine import open_engine
+    from scheduler_core.db.migration import current_revision, head_revision, upgrade
+
+    settings = load_settings()
+
+    async def _migrate() -> None:
+        async with open_engine(settings.resolved_database_url(), pool_size=1) as engine:
+            before = await current_revision(engine)
+            await upgrade(engine)
+        typer.echo(f"database migrated: {before or 'empty'} -> {head_revision()}", err=True)
+
+    run(_migrate())
+
+
+@app.command()
+def token(
+    subject: Annotated[str | None, typer.Option(help="`sub` claim (36 characters at most).")] = None,
+    ttl_hours: Annotated[float, typer.Option(help="Lifetime in hours.", min=0.01)] = 12.0,
+) -> None:
+    """Print a Super Admin JWT (and nothing else) signed with SCHEDULER_JWT_SECRET or the embedded secret."""
+    from scheduler_core.auth.tokens import NoSecretConfigured, jwt_secret, mint_super_admin_token
+
+    settings = load_settings()
+    if subject is not None and len(subject) > 36:
+        typer.echo("error: --subject: at most 36 characters (it is stored as created_by_id)", err=True)
+        raise typer.Exit(2)
+    try:
+        secret = jwt_secret(settings, generate=True)
+    except NoSecretConfigured as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    sys.stdout.write(mint_super_admin_token(settings, secret, subject=subject, ttl=timedelta(hours=ttl_hours)) + "\n")
+
+
+def main() -> None:
+    app()

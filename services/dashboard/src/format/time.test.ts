@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest';
+import { ageSeconds, formatDateTime, formatDuration, formatRelative, formatSeconds } from './time';
+
+const now = new Date('2025-01-07T10:30:00Z');
+
+describe('formatDuration', () => {
+  it.each([
+    [undefined, '—'],
+    [850, '850ms'],
+    [4000, '4.0s'],
+    [125_000, '2m 5s'],
+    [3_720_000, '1h 2m'],
+  ])('%s ms -> %s', (ms, expected) => {
+    expect(formatDuration(ms, 'en')).toBe(expected);
+  });
+
+  it('is localized in Arabic with Latin digits', () => {
+    const text = formatDuration(4000, 'ar');
+    expect(text).toContain('4.0');
+    expect(text).toContain('ث');
+  });
+});
+
+describe('formatSeconds', () => {
+  it('shows the two largest units', () => {
+    expect(formatSeconds(0, 'en')).toBe('0s');
+    expect(formatSeconds(45, 'en')).toBe('45s');
+    expect(formatSeconds(3 * 86_400 + 4 * 3600 + 5, 'en')).toBe('3d 4h');
+  });
+});
+
+describe('formatRelative', () => {
+  it('says in how long or how long ago', () => {
+    expect(formatRelative('2025-01-07T10:35:00Z', now, 'en')).toBe('in 5 minutes');
+    expect(formatRelative('2025-01-07T10:29:57Z', now, 'en')).toBe('3 seconds ago');
+    expect(formatRelative('2025-01-05T10:30:00Z', now, 'en')).toBe('2 days ago');
+    expect(formatRelative(undefined, now, 'en')).toBe('—');
+  });
+
+  it('never puts a past instant in the future', () => {
+    expect(formatRelative('2025-01-07T10:30:01Z', now, 'en', true)).toBe('now');
+  });
+
+  it('speaks Arabic', () => {
+    expect(formatRelative('2025-01-07T10:35:00Z', now, 'ar')).toMatch(/5/);
+    expect(formatRelative('2025-01-07T10:35:00Z', now, 'ar')).toMatch(/دقائق/);
+  });
+});
+
+describe('formatDateTime', () => {
+  it('formats in a given zone', () => {
+    expect(formatDateTime('2025-01-07T10:30:00Z', 'en', 'UTC')).toBe('7 Jan 2025, 10:30:00 UTC');
+    expect(formatDateTime('2025-01-07T10:30:00Z', 'en', 'Asia/Riyadh')).toContain('13:30:00');
+  });
+
+  it('falls back instead of failing on an unknown zone, and shows a dash for nothing', () => {
+    expect(formatDateTime('2025-01-07T10:30:00Z', 'en', 'Not/AZone')).not.toBe('—');
+    expect(formatDateTime(undefined, 'en')).toBe('—');
+    expect(formatDateTime('garbage', 'en')).toBe('—');
+  });
+});
+
+describe('ageSeconds', () => {
+  it('never goes negative', () => {
+    expect(ageSeconds('2025-01-07T10:29:50Z', now)).toBe(10);
+    expect(ageSeconds('2025-01-07T10:31:00Z', now)).toBe(0);
+    expect(ageSeconds(undefined, now)).toBeUndefined();
+  });
+});

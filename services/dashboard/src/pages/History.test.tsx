@@ -1,0 +1,35 @@
+import { screen, waitFor, within } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
+import { describe, expect, it } from 'vitest';
+import { makeExecution, makeJob, page } from '../test/fakeApi';
+import { renderApp } from '../test/render';
+
+describe('history of all jobs', () => {
+  it('lists runs of every job with the job name, pages and filters', async () => {
+    const { calls } = renderApp('#/history', {
+      'GET /history': () =>
+        page(
+          [
+            makeExecution({ executionId: 'a', jobId: 1 }),
+            makeExecution({ executionId: 'b', jobId: 99, statusId: 5, statusName: 'missed', startedAt: undefined, durationMs: undefined, resultSummary: undefined, coalescedCount: 3 }),
+          ],
+          { total: 41, totalPages: 3 },
+        ),
+      'GET /jobs': () => page([makeJob({ id: 1, nameEn: 'Nightly sync' })]),
+    });
+    const rows = await screen.findAllByTestId('execution-row');
+    await waitFor(() => expect(within(rows[0]!).getByTestId('execution-job')).toHaveTextContent('Nightly sync'));
+    expect(within(rows[0]!).getByTestId('execution-job')).toHaveAttribute('href', '#/jobs/1');
+    // A job outside the first page of jobs is still linked, by id.
+    expect(within(rows[1]!).getByTestId('execution-job')).toHaveTextContent('#99');
+    expect(within(rows[1]!).getByTestId('execution-status')).toHaveTextContent('missed');
+    expect(within(rows[1]!).getByTestId('execution-duration')).toHaveTextContent('—');
+    expect(rows[1]).toHaveTextContent('×3');
+
+    await userEvent.click(screen.getByTestId('history-pager-next'));
+    await waitFor(() => expect(calls.filter((c) => c.path === '/history').at(-1)?.query.get('page')).toBe('2'));
+    await screen.findAllByTestId('execution-row');
+    await userEvent.selectOptions(screen.getByTestId('filter-status'), '4');
+    await waitFor(() => expect(calls.filter((c) => c.path === '/history').at(-1)?.query.toString()).toBe('page=1&per_page=20&status_id=4'));
+  });
+});

@@ -1,0 +1,6 @@
+/// <reference types="vite/client" />
+
+interface ImportMetaEnv {
+  /** Base path of the scheduler API; default "/api/v1/scheduler" (same origin). */
+  readonly VITE_API_BASE?: string;
+}

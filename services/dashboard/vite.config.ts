@@ -1,0 +1,30 @@
+import { defineConfig } from 'vitest/config';
+import react from '@vitejs/plugin-react';
+
+// The API serves dist/ at "/" (same origin, API under /api/v1/scheduler). During `npm run dev` the API
+// calls are proxied to a running scheduler (default: `make run` on 127.0.0.1:8000).
+const apiTarget = process.env.SCHEDULER_API_URL ?? 'http://127.0.0.1:8000';
+
+export default defineConfig({
+  plugins: [react()],
+  // The API serves dist/ at "/": absolute asset URLs keep working when a non-hash deep link such as
+  // /jobs/7 falls back to index.html. (Routes themselves are hash routes: #/jobs/7.)
+  base: '/',
+  build: {
+    outDir: 'dist',
+    emptyOutDir: true,
+    sourcemap: true,
+  },
+  server: {
+    proxy: { '/api': { target: apiTarget, changeOrigin: true } },
+  },
+  test: {
+    environment: 'jsdom',
+    include: ['src/**/*.test.{ts,tsx}'],
+    setupFiles: ['src/test/setup.ts'],
+    restoreMocks: true,
+    // Whole-app tests type into forms; generous for slow CI machines.
+    testTimeout: 20_000,
+    clearMocks: true,
+  },
+});

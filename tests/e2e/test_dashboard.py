@@ -1,0 +1,40 @@
+"""The dashboard in a real browser (Debian's chromium driven by playwright-core) against the embedded
+product: sign in, create an interval job, trigger it, see the run succeed in its history, pause it, switch
+to Arabic. Screenshots of the main screens land in test-output/screenshots/."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+from tests.support.processes import ROOT, free_port
+from tests.support.product import clean_env, product, read_banner, token_from_banner, wait_ready
+
+DASHBOARD = ROOT / "services/dashboard"
+SCREENSHOTS = ROOT / "test-output/screenshots"
+
+
+async def test_operator_flow_in_chromium(tmp_path: Path) -> None:
+    assert (DASHBOARD / "dist/index.html").exists(), "build the dashboard first (make test does)"
+    port = free_port()
+    args = ["embedded", "--port", str(port), "--data-dir", str(tmp_path / "data")]
+    async with product(args, clean_env(), tmp_path / "embedded.log") as process:
+        banner = await read_banner(process)
+        base_url = f"http://127.0.0.1:{port}"
+        await wait_ready(base_url, process=process)
+        env = {
+            **os.environ,
+            "BASE_URL": base_url,
+            "TOKEN": token_from_banner(banner),
+            "SCREENSHOT_DIR": str(SCREENSHOTS),
+        }
+        browser = await asyncio.create_subprocess_exec(
+            "npm", "run", "--silent", "e2e",
+            cwd=DASHBOARD, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        )  # fmt: skip
+        output, _ = await asyncio.wait_for(browser.communicate(), timeout=240)
+    assert browser.returncode == 0, output.decode(errors="replace")[-4000:]
+    taken = {path.stem for path in SCREENSHOTS.glob("*.png")}
+    assert {"01-sign-in"} <= taken
+    assert len(taken) >= 8, taken

@@ -1,0 +1,204 @@
+"""Operability: /healthz, /readyz, /metrics, OpenAPI and docs, JSON errors everywhere, the dashboard at "/"."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from asgi_lifespan import LifespanManager
+from httpx import ASGITransport, AsyncClient, Response
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from scheduler_api.app import create_app
+from scheduler_core.bootstrap import Database
+from scheduler_core.db.engine import create_engine, create_sessionmaker
+from scheduler_core.db.repository import SchedulerRepository
+from scheduler_core.observability.metrics import Metrics
+from tests.integration.api.support import API, INSTANCE_ID, Tokens, api_settings, open_client
+
+
+async def test_healthz_needs_no_token(anonymous: AsyncClient) -> None:
+    response = await anonymous.get("/healthz")
+
+    assert (response.status_code, response.json()) == (200, {"status": "ok"})
+
+
+async def test_readyz_checks_the_database(anonymous: AsyncClient) -> None:
+    response = await anonymous.get("/readyz")
+
+    assert (response.status_code, response.json()) == (200, {"ready": True, "checks": {"database": True}})
+
+
+async def test_readyz_is_503_while_the_broker_is_down(database: Database) -> None:
+    async def broker_down() -> bool:
+        return False
+
+    async def broker_hangs() -> bool:
+        raise ConnectionError("connection refused")
+
+    for ping in (broker_down, broker_hangs):
+        app = create_app(api_settings(), database, instance_id=INSTANCE_ID, broker_ping=ping)
+        async with open_client(app) as client:
+            response = await client.get("/readyz")
+        assert response.status_code == 503
+        assert response.json() == {"ready": False, "checks": {"database": True, "broker": False}}
+
+
+async def test_readyz_is_503_while_the_database_is_down() -> None:
+    async def broker_up() -> bool:
+        return True
+
+    gone = create_engine("postgresql+asyncpg://nobody@127.0.0.1:1/none", pool_size=1)
+    try:
+        unreachable = Database("postgresql+asyncpg://nobody@127.0.0.1:1/none", gone, create_sessionmaker(gone))
+        app = create_app(api_settings(), unreachable, instance_id=INSTANCE_ID, broker_ping=broker_up)
+        async with open_client(app) as client:
+            response = await client.get("/readyz")
+    finally:
+        await gone.dispose()
+
+    assert response.status_code == 503
+    assert response.json()["checks"] == {"database": False, "broker": True}
+
+
+async def test_metrics_count_requests_by_handler(database: Database, tokens: Tokens) -> None:
+    metrics = Metrics()
+    app = create_app(api_settings(), database, instance_id=INSTANCE_ID, metrics=metrics)
+    async with open_client(app, tokens.headers()) as client:
+        await client.get(f"{API}/jobs/1")
+        await client.get(f"{API}/jobs/2")
+        await client.get("/no/such/path")
+        response = await client.get("/metrics")
+
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    text = response.text
+    assert 'scheduler_api_requests_total{handler="get_job",method="GET",status="404"} 2.0' in text
+    assert 'scheduler_api_requests_total{handler="unmatched",method="GET",status="404"} 1.0' in text
+    assert "scheduler_api_request_duration_seconds_bucket" in text
+    assert "scheduler_runs_total" in text  # the shared registry of the scheduler's own metrics
+
+
+async def test_openapi_documents_every_route_with_auth_and_errors(anonymous: AsyncClient) -> None:
+    schema = (await anonymous.get("/openapi.json")).json()
+
+    assert schema["components"]["securitySchemes"]["HTTPBearer"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": schema["components"]["securitySchemes"]["HTTPBearer"]["description"],
+    }
+    operations = [
+        (path, method, operation)
+        for path, item in schema["paths"].items()
+        if path.startswith(API)
+        for method, operation in item.items()
+    ]
+    assert len(operations) >= 15
+    for path, method, operation in operations:
+        assert operation["security"] == [{"HTTPBearer": []}], (path, method)
+        assert {"401", "403"} <= set(operation["responses"]), (path, method)
+        assert operation["responses"]["401"]["content"]["application/json"]["schema"] == {
+            "$ref": "#/components/schemas/ErrorResponse"
+        }
+    job = schema["components"]["schemas"]["ScheduledJobResponse"]["properties"]
+    assert {"nextRunAt", "lastRunAt", "taskFunctionKey", "jobTypeName", "isPrimary"} <= set(job)
+
+
+async def test_docs_are_served(anonymous: AsyncClient) -> None:
+    response = await anonymous.get("/docs")
+
+    assert response.status_code == 200
+    assert "swagger" in response.text.lower()
+
+
+async def test_unknown_paths_and_methods_get_json_errors(client: AsyncClient) -> None:
+    missing = await client.get(f"{API}/nothing-here")
+    wrong_method = await client.patch(f"{API}/jobs")
+
+    assert missing.status_code == 404
+    assert missing.json()["error"] == "not_found"
+    assert wrong_method.status_code == 405
+    assert wrong_method.json()["error"] == "method_not_allowed"
+
+
+class BrokenRepository(SchedulerRepository):
+    """A repository whose status queries fail: a bug (RuntimeError) or an unreachable database."""
+
+    def __init__(self, failure: Exception) -> None:
+        self._failure = failure
+
+    async def count_jobs(self, session: AsyncSession) -> tuple[int, int]:
+        raise self._failure
+
+
+async def status_of_broken_app(database: Database, tokens: Tokens, failure: Exception) -> Response:
+    """GET /status from an app whose repository fails; the client shows the app's own 500 answer instead of
+    re-raising the exception (ServerErrorMiddleware re-raises after answering, for the server to log)."""
+    app = create_app(api_settings(), database, instance_id=INSTANCE_ID, repository=BrokenRepository(failure))
+    async with (
+        LifespanManager(app) as manager,
+        AsyncClient(
+            transport=ASGITransport(app=manager.app, raise_app_exceptions=False),
+            base_url="http://testserver",
+            headers=tokens.headers(),
+        ) as client,
+    ):
+        return await client.get(f"{API}/status")
+
+
+async def test_an_unexpected_error_is_a_json_500(database: Database, tokens: Tokens) -> None:
+    response = await status_of_broken_app(database, tokens, RuntimeError("bug"))
+
+    assert response.status_code == 500
+    assert response.json() == {"error": "internal_error", "message": "internal server error", "fields": []}
+
+
+async def test_an_unreachable_database_is_a_json_503(database: Database, tokens: Tokens) -> None:
+    failure = OperationalError("SELECT 1", {}, ConnectionRefusedError("connection refused"))
+    response = await status_of_broken_app(database, tokens, failure)
+
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "1"
+    assert response.json()["error"] == "service_unavailable"
+
+
+# --- dashboard ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def dashboard(tmp_path: Path) -> Path:
+    (tmp_path / "index.html").write_text("<!doctype html><title>Scheduler</title>")
+    (tmp_path / "assets").mkdir()
+    (tmp_path / "assets" / "app.js").write_text("console.log('scheduler')")
+    return tmp_path
+
+
+async def test_the_dashboard_is_served_at_the_root(database: Database, tokens: Tokens, dashboard: Path) -> None:
+    app = create_app(api_settings(dashboard_dir=dashboard), database, instance_id=INSTANCE_ID)
+    async with open_client(app, tokens.headers()) as client:
+        root = await client.get("/")
+        asset = await client.get("/assets/app.js")
+        client_route = await client.get("/jobs/42/history")
+        missing_asset = await client.get("/assets/missing.js")
+        api_miss = await client.get(f"{API}/nothing-here")
+        api_hit = await client.get(f"{API}/job-types")
+        health = await client.get("/healthz")
+
+    assert (root.status_code, root.text) == (200, "<!doctype html><title>Scheduler</title>")
+    assert (asset.status_code, asset.text) == (200, "console.log('scheduler')")
+    assert (client_route.status_code, client_route.text) == (200, root.text)  # the SPA routes it
+    assert missing_asset.status_code == 404
+    assert (api_miss.status_code, api_miss.json()["error"]) == (404, "not_found")
+    assert api_hit.status_code == 200
+    assert health.json() == {"status": "ok"}
+
+
+async def test_no_dashboard_without_an_index(database: Database, tmp_path: Path) -> None:
+    app = create_app(api_settings(dashboard_dir=tmp_path), database, instance_id=INSTANCE_ID)
+    async with open_client(app) as client:
+        response = await client.get("/")
+
+    assert response.status_code == 404
+    assert response.json()["error"] == "not_found"

@@ -1,0 +1,128 @@
+"""Trigger through the API, and the real pipeline runs it: the timekeeper's outbox relay publishes the manual
+run (woken by on_schedule_change, as in embedded mode), an executor claims and runs the task, and the job's
+history shows the outcome. In-memory broker; PostgreSQL and SQLite."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from httpx import AsyncClient
+
+from scheduler_api.app import create_app
+from scheduler_core.bootstrap import Database
+from scheduler_core.broker import InMemoryBroker
+from scheduler_core.db.repository import SchedulerRepository
+from scheduler_core.instance import InstanceHeartbeat
+from scheduler_core.observability.metrics import Metrics
+from scheduler_core.tasks import TaskRegistry
+from scheduler_core.wakeup import LocalWakeup
+from scheduler_executor.executor import Executor, ExecutorConfig
+from scheduler_timekeeper.service import TimekeeperConfig, TimekeeperService
+from tests.integration.api.support import API, Tokens, api_settings, create_job, open_client, parse_instant
+
+# Seconds a triggered run may take to reach its final status (it takes milliseconds when all is well).
+RUN_DEADLINE_S = 15.0
+POLL_INTERVAL_S = 0.05
+
+
+@dataclass
+class Pipeline:
+    client: AsyncClient
+    executor_id: str
+    task_ids: dict[str, int]
+
+
+@pytest.fixture
+async def pipeline(database: Database, tokens: Tokens) -> AsyncIterator[Pipeline]:
+    repository = SchedulerRepository()
+    metrics = Metrics()
+    wakeup = LocalWakeup()
+    stop = asyncio.Event()
+    async with (
+        InMemoryBroker() as broker,
+        InstanceHeartbeat(database.sessionmaker, repository, role="embedded", mode="embedded", interval=0.2) as me,
+    ):
+        executor = Executor(
+            database.sessionmaker,
+            repository,
+            broker,
+            TaskRegistry.from_modules(["scheduler_core.tasks.builtin"]),
+            metrics,
+            me,
+            ExecutorConfig(concurrency=2, lock_ttl=10.0, task_timeout=10.0, shutdown_grace=1.0),
+        )
+        await executor.start()  # also publishes the built-in tasks to the catalogue
+        timekeeper = TimekeeperService(
+            database.sessionmaker,
+            repository,
+            broker,
+            wakeup,
+            metrics,
+            # A long idle sleep: only the API's wake-up can make the relay publish the run in time.
+            TimekeeperConfig(max_sleep=60.0, outbox_delay=60.0, sweep_interval=60.0, instance_timeout=30.0),
+        )
+        running = asyncio.create_task(timekeeper.run(stop), name="test-timekeeper")
+        app = create_app(
+            api_settings(),
+            database,
+            instance_id=me.id,
+            mode="embedded",
+            on_schedule_change=wakeup.notify,
+            metrics=metrics,
+            repository=repository,
+        )
+        try:
+            async with open_client(app, tokens.headers()) as client:
+                functions = (await client.get(f"{API}/task-functions")).json()
+                yield Pipeline(client, me.id, {function["key"]: function["id"] for function in functions})
+        finally:
+            stop.set()
+            await running
+            await executor.stop()
+
+
+async def final_run(client: AsyncClient, job_id: int, execution_id: str) -> dict[str, Any]:
+    """The run's history entry once it is no longer pending or running."""
+    async with asyncio.timeout(RUN_DEADLINE_S):
+        while True:
+            history = (await client.get(f"{API}/jobs/{job_id}/history")).json()
+            run: dict[str, Any] = next(item for item in history["items"] if item["executionId"] == execution_id)
+            if run["statusName"] not in {"pending", "running"}:
+                return run
+            await asyncio.sleep(POLL_INTERVAL_S)
+
+
+async def test_a_triggered_job_runs_and_its_history_shows_success(pipeline: Pipeline) -> None:
+    client = pipeline.client
+    job = await create_job(client, {"taskFunctionId": pipeline.task_ids["noop"], "nameEn": "Manual", "intervalDays": 1})
+
+    action = (await client.post(f"{API}/jobs/{job['id']}/action", json={"action": "trigger"})).json()
+    run = await final_run(client, job["id"], action["executionId"])
+
+    assert (run["statusId"], run["statusName"], run["trigger"]) == (3, "success", "manual")
+    assert run["resultSummary"] == "nothing to do"
+    assert run["executorId"] == pipeline.executor_id
+    assert run["hostName"]
+    assert parse_instant(run["startedAt"]) <= parse_instant(run["completedAt"])
+    assert run["durationMs"] is not None
+    assert run["errorMessage"] is None
+    refreshed = (await client.get(f"{API}/jobs/{job['id']}")).json()
+    assert refreshed["lastRunAt"] == run["startedAt"]
+    assert refreshed["nextRunAt"] == job["nextRunAt"]  # a manual run leaves the schedule alone
+
+
+async def test_a_failing_task_shows_its_error_and_traceback(pipeline: Pipeline) -> None:
+    client = pipeline.client
+    body = {"taskFunctionId": pipeline.task_ids["fail"], "intervalDays": 1, "parameters": {"message": "boom"}}
+    job = await create_job(client, body)
+
+    action = (await client.post(f"{API}/jobs/{job['id']}/action", json={"action": "trigger"})).json()
+    run = await final_run(client, job["id"], action["executionId"])
+
+    assert run["statusName"] == "failed"
+    assert run["errorMessage"] == "TaskFailed: boom"
+    assert "TaskFailed: boom" in run["errorTraceback"]
