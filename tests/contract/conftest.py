@@ -9,44 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import aio_pika
 import pytest
 from yarl import URL
 
 from scheduler_core.broker import Broker, InMemoryBroker, RabbitMQBroker
+from tests.support.rabbit import RabbitAdmin
 
 DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
 
 BrokerFactory = Callable[[], Broker]
 RabbitFactory = Callable[..., RabbitMQBroker]
-
-
-@pytest.fixture(scope="session")
-def amqp_url() -> str:
-    return os.environ.get("SCHEDULER_TEST_AMQP_URL", DEFAULT_AMQP_URL)
-
-
-class RabbitAdmin:
-    """Side channel to the test server, for what the broker under test must not do itself."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-
-    async def publish_raw(self, queue_name: str, body: bytes) -> None:
-        async with await aio_pika.connect(self.url) as connection:
-            channel = await connection.channel(publisher_confirms=True)
-            await channel.default_exchange.publish(aio_pika.Message(body), routing_key=queue_name)
-
-    async def delete_queues(self, names: list[str]) -> None:
-        async with await aio_pika.connect(self.url) as connection:
-            channel = await connection.channel()
-            for name in names:
-                await channel.queue_delete(name, if_unused=False, if_empty=False)
 
 
 @pytest.fixture

@@ -29,7 +29,9 @@ from scheduler_core.broker import (
 )
 
 if TYPE_CHECKING:
-    from .conftest import BrokerFactory, RabbitAdmin, RabbitFactory, TcpProxy
+    from tests.support.rabbit import RabbitAdmin
+
+    from .conftest import BrokerFactory, RabbitFactory, TcpProxy
 
 # A hung broker call must fail the test well before the global 120 s timeout.
 pytestmark = pytest.mark.timeout(60)
