@@ -19,8 +19,6 @@ from yarl import URL
 from scheduler_core.broker import Broker, InMemoryBroker, RabbitMQBroker
 from tests.support.rabbit import RabbitAdmin
 
-DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
-
 BrokerFactory = Callable[[], Broker]
 RabbitFactory = Callable[..., RabbitMQBroker]
 
