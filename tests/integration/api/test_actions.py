@@ -153,7 +153,9 @@ async def test_trigger_writes_a_pending_manual_run(
     assert (status, triggered["success"], triggered["message"]) == (200, True, "Job triggered successfully")
     execution_id = str(triggered["executionId"])
     assert str(uuid.UUID(execution_id)) == execution_id
-    assert triggered["job"] == job  # the schedule is untouched
+    # The schedule is untouched; lastRunAt records that the job fired now.
+    assert triggered["job"] == {**job, "lastRunAt": triggered["job"]["lastRunAt"]}
+    assert triggered["job"]["lastRunAt"] is not None
     assert schedule_changes.calls == 2  # the timekeeper is woken to publish the run
     async with sessionmaker() as session:
         execution = await repo.get_execution(session, execution_id)

@@ -111,7 +111,8 @@ async def test_a_triggered_job_runs_and_its_history_shows_success(pipeline: Pipe
     assert run["durationMs"] is not None
     assert run["errorMessage"] is None
     refreshed = (await client.get(f"{API}/jobs/{job['id']}")).json()
-    assert refreshed["lastRunAt"] == run["startedAt"]
+    # lastRunAt is when the job fired: the manual run's scheduled time.
+    assert refreshed["lastRunAt"] == run["scheduledAt"]
     assert refreshed["nextRunAt"] == job["nextRunAt"]  # a manual run leaves the schedule alone
 
 

@@ -289,8 +289,10 @@ class SchedulerService:
             run = NewExecution(execution_id=execution_id, job_id=job_id, scheduled_at=now, trigger=Trigger.MANUAL)
             if not await self._repository.create_executions(session, [run]):
                 raise Conflict(f"job {job_id} already has a run scheduled at {now.isoformat()}; try again")
+            # last_run_at is when the job last fired (a run was handed to the executors), manual or not.
+            await self._repository.set_last_run_at(session, job_id, now)
             await self._repository.notify_schedule_changed(session)
-            response = _job_response(job)
+            response = _job_response(job).model_copy(update={"last_run_at": now})
         self._schedule_changed()
         log.info("job_triggered", job_id=job_id, execution_id=execution_id, by=triggered_by_user_id)
         return execution_id, response

@@ -24,11 +24,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from scheduler_core.broker import Broker, Consumer, Delivery
 from scheduler_core.db.models import ExecutionStatus
-from scheduler_core.db.repository import ClaimedRun, ClaimOutcome, ClaimResult, SchedulerRepository
+from scheduler_core.db.repository import ClaimedRun, ClaimOutcome, ClaimResult, RunOutcome, SchedulerRepository
 from scheduler_core.instance import InstanceHeartbeat
 from scheduler_core.observability.logging import bind_run
 from scheduler_core.observability.metrics import Metrics
 from scheduler_core.tasks import TaskContext, TaskRegistry, UnknownTask
+from scheduler_executor.batching import Batcher
 
 log = structlog.get_logger(__name__)
 
@@ -37,6 +38,8 @@ log = structlog.get_logger(__name__)
 CLAIM_RETRY_DELAY_S = 1.0
 # Seconds between attempts to record an outcome while the database is unreachable.
 FINISH_RETRY_DELAY_S = 0.5
+# Claims (or outcomes) written in one transaction at most.
+MAX_BATCH = 200
 # Characters of a task's return value kept as result_summary.
 SUMMARY_MAX_CHARS = 2000
 
@@ -47,15 +50,6 @@ class ExecutorConfig:
     lock_ttl: float = 60.0
     task_timeout: float = 3600.0
     shutdown_grace: float = 30.0
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    status: ExecutionStatus
-    duration_ms: int
-    result_summary: str | None = None
-    error_message: str | None = None
-    error_traceback: str | None = None
 
 
 class Executor:
@@ -81,6 +75,11 @@ class Executor:
         self._running: dict[str, ClaimedRun] = {}  # runs this process executes now, by execution_id
         self._abandoned: list[str] = []  # runs cancelled by shutdown, to be failed with a reason
         self._stopping = False
+        # Claims and outcomes of concurrent deliveries share transactions (see batching.py).
+        self._claims: Batcher[str, ClaimResult] = Batcher(
+            self._claim_batch, max_batch=MAX_BATCH, on_orphan=self._claimed_for_nobody
+        )
+        self._finishes: Batcher[RunOutcome, bool] = Batcher(self._finish_batch, max_batch=MAX_BATCH)
 
     @property
     def running_executions(self) -> list[str]:
@@ -113,6 +112,8 @@ class Executor:
                 )
             self._metrics.runs.labels(status="failed").inc(failed)
             log.warning("executor_abandoned_runs", runs=self._abandoned, reason=reason)
+        await self._claims.close()
+        await self._finishes.close()
         log.info("executor_stopped", instance_id=self._instance.id)
 
     # --- per delivery (each in its own task, owned by the consumer) --------------------------------------
@@ -140,16 +141,8 @@ class Executor:
                     self._running.pop(execution_id, None)
 
     async def _claim(self, delivery: Delivery) -> ClaimResult | None:
-        message = delivery.message
         try:
-            async with self._sessionmaker.begin() as session:
-                claim = await self._repository.claim_execution(
-                    session,
-                    message.execution_id,
-                    instance_id=self._instance.id,
-                    host_name=self._instance.host_name,
-                    lock_ttl=self._config.lock_ttl,
-                )
+            claim = await self._claims.submit(delivery.message.execution_id)
         except asyncio.CancelledError:
             with contextlib.suppress(Exception):
                 await delivery.reject(requeue=True)
@@ -172,6 +165,22 @@ class Executor:
             log.warning("run_skipped", reason=claim.reason)
         return claim
 
+    async def _claim_batch(self, execution_ids: list[str]) -> list[ClaimResult]:
+        async with self._sessionmaker.begin() as session:
+            return await self._repository.claim_executions(
+                session,
+                execution_ids,
+                instance_id=self._instance.id,
+                host_name=self._instance.host_name,
+                lock_ttl=self._config.lock_ttl,
+            )
+
+    def _claimed_for_nobody(self, execution_id: str, claim: ClaimResult) -> None:
+        """A run was claimed while its delivery's handler was being cancelled (shutdown): nobody will run it,
+        so stop() fails it with a reason instead of leaving it to the lock's expiry."""
+        if claim.outcome is ClaimOutcome.CLAIMED:
+            self._abandoned.append(execution_id)
+
     async def _run_claimed(self, claim: ClaimedRun) -> None:
         self._metrics.start_lateness.observe(max(0.0, (claim.started_at - claim.scheduled_at).total_seconds()))
         self._metrics.running.inc()
@@ -179,7 +188,7 @@ class Executor:
             outcome = await self._execute(claim)
         finally:
             self._metrics.running.dec()
-        recorded = await self._finish(claim.execution_id, outcome)
+        recorded = await self._finish(outcome)
         if recorded:
             self._metrics.runs.labels(status=outcome.status.name.lower()).inc()
             self._metrics.run_duration.observe(outcome.duration_ms / 1000)
@@ -187,9 +196,11 @@ class Executor:
         else:
             log.warning("run_outcome_rejected", status=outcome.status.name.lower(), reason="no longer the owner")
 
-    async def _execute(self, claim: ClaimedRun) -> Outcome:
+    async def _execute(self, claim: ClaimedRun) -> RunOutcome:
         """Run the task function with its timeout; never raises except on cancellation."""
         started = time.monotonic()
+
+        execution_id = claim.execution_id
 
         def elapsed_ms() -> int:
             return int((time.monotonic() - started) * 1000)
@@ -198,9 +209,13 @@ class Executor:
             definition = self._registry.get(claim.task_key)
             params = definition.parse_parameters(claim.parameters)
         except UnknownTask as exc:
-            return Outcome(ExecutionStatus.FAILED, elapsed_ms(), error_message=f"{exc} on this executor")
+            return RunOutcome(
+                execution_id, ExecutionStatus.FAILED, elapsed_ms(), error_message=f"{exc} on this executor"
+            )
         except ValidationError as exc:
-            return Outcome(ExecutionStatus.FAILED, elapsed_ms(), error_message=f"invalid task parameters: {exc}")
+            return RunOutcome(
+                execution_id, ExecutionStatus.FAILED, elapsed_ms(), error_message=f"invalid task parameters: {exc}"
+            )
 
         context = TaskContext(claim.execution_id, claim.job_id, claim.scheduled_at, self._sessionmaker)
         timeout = float(claim.timeout_seconds or self._config.task_timeout)
@@ -214,44 +229,46 @@ class Executor:
                     result = await asyncio.to_thread(definition.function, context, params)
         except TimeoutError:
             if not deadline.expired():
-                return self._failure(elapsed_ms())
-            return Outcome(ExecutionStatus.FAILED, elapsed_ms(), error_message=f"timed out after {timeout:g} s")
+                return self._failure(execution_id, elapsed_ms())
+            message = f"timed out after {timeout:g} s"
+            return RunOutcome(execution_id, ExecutionStatus.FAILED, elapsed_ms(), error_message=message)
         except asyncio.CancelledError:
             raise
         except Exception:
-            return self._failure(elapsed_ms())
+            return self._failure(execution_id, elapsed_ms())
         summary = None if result is None else str(result)[:SUMMARY_MAX_CHARS]
-        return Outcome(ExecutionStatus.SUCCESS, elapsed_ms(), result_summary=summary)
+        return RunOutcome(execution_id, ExecutionStatus.SUCCESS, elapsed_ms(), result_summary=summary)
 
     @staticmethod
-    def _failure(duration_ms: int) -> Outcome:
+    def _failure(execution_id: str, duration_ms: int) -> RunOutcome:
         exc = sys.exception()  # called from an except block: the task's exception
         message = f"{type(exc).__name__}: {exc}" if exc is not None else "task failed"
         error = traceback.format_exc()
-        return Outcome(ExecutionStatus.FAILED, duration_ms, error_message=message, error_traceback=error)
+        return RunOutcome(
+            execution_id, ExecutionStatus.FAILED, duration_ms, error_message=message, error_traceback=error
+        )
 
-    async def _finish(self, execution_id: str, outcome: Outcome) -> bool:
+    async def _finish(self, outcome: RunOutcome) -> bool:
         """Record the outcome; retried while the database is unreachable (our lock keeps being renewed, so
         the run is not declared lost meanwhile unless this whole process is)."""
         while True:
             try:
-                async with self._sessionmaker.begin() as session:
-                    return await self._repository.finish_execution(
-                        session,
-                        execution_id,
-                        instance_id=self._instance.id,
-                        status=outcome.status,
-                        duration_ms=outcome.duration_ms,
-                        result_summary=outcome.result_summary,
-                        error_message=outcome.error_message,
-                        error_traceback=outcome.error_traceback,
-                    )
+                return await self._finishes.submit(outcome)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 log.warning("finish_failed", error=str(exc), error_type=type(exc).__name__)
                 await asyncio.sleep(FINISH_RETRY_DELAY_S)
 
+    async def _finish_batch(self, outcomes: list[RunOutcome]) -> list[bool]:
+        async with self._sessionmaker.begin() as session:
+            recorded = await self._repository.finish_executions(session, outcomes, instance_id=self._instance.id)
+        return [outcome.execution_id in recorded for outcome in outcomes]
+
     async def _renew_locks(self, session: AsyncSession) -> None:
+        """Renew the locks of the runs this process is executing (only those: a lock of a run nobody here
+        runs any more must expire so that the sweep fails it)."""
         if self._running:
-            await self._repository.renew_locks(session, self._instance.id, self._config.lock_ttl)
+            await self._repository.renew_locks(
+                session, self._instance.id, self._config.lock_ttl, execution_ids=list(self._running)
+            )

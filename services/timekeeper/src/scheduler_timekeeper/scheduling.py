@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from scheduler_core.broker import RunMessage
 from scheduler_core.db.models import ExecutionStatus
-from scheduler_core.db.repository import DueJob, NewExecution, SchedulerRepository, db_now
+from scheduler_core.db.repository import DueJob, JobAdvance, NewExecution, SchedulerRepository, db_now
 from scheduler_core.observability.metrics import Metrics
 from scheduler_core.schedule import (
     MisfirePlan,
@@ -74,11 +74,11 @@ class SchedulingPass:
             due = await self._repository.claim_due_jobs(session, now, self._batch_size)
             rows: list[NewExecution] = []
             messages: dict[str, RunMessage] = {}
-            next_runs: list[tuple[int, datetime | None]] = []
+            advances: list[JobAdvance] = []
             for job in due:
                 plan = self._plan(job, now)
                 if plan is None:
-                    next_runs.append((job.id, None))
+                    advances.append(JobAdvance(job.id, None))
                     continue
                 for run in plan.run:
                     execution_id = str(uuid.uuid4())
@@ -105,9 +105,10 @@ class SchedulingPass:
                             completed_at=now,
                         )
                     )
-                next_runs.append((job.id, plan.next_run_at))
+                fired = plan.run[-1].scheduled_at if plan.run else None
+                advances.append(JobAdvance(job.id, plan.next_run_at, fired))
             written = set(await self._repository.create_executions(session, rows))
-            await self._repository.set_next_run_times(session, next_runs)
+            await self._repository.advance_jobs(session, advances)
 
         to_publish = [message for execution_id, message in messages.items() if execution_id in written]
         missed = sum(1 for row in rows if row.status_id == ExecutionStatus.MISSED and row.execution_id in written)
@@ -124,13 +125,13 @@ class SchedulingPass:
             if not jobs:
                 return 0
             now = await db_now(session)
-            next_runs: list[tuple[int, datetime | None]] = []
+            advances: list[JobAdvance] = []
             for job in jobs:
                 schedule = job_schedule(job)
-                next_runs.append((job.id, None if schedule is None else next_fire_time(schedule, now)))
-            await self._repository.set_next_run_times(session, next_runs)
-        log.info("jobs_scheduled", count=len(next_runs))
-        return len(next_runs)
+                advances.append(JobAdvance(job.id, None if schedule is None else next_fire_time(schedule, now)))
+            await self._repository.advance_jobs(session, advances)
+        log.info("jobs_scheduled", count=len(advances))
+        return len(advances)
 
     @staticmethod
     def _plan(job: DueJob, now: datetime) -> MisfirePlan | None:

@@ -162,7 +162,9 @@ class ScheduledJob(Base):
     next_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now(), nullable=False)
-    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), onupdate=func.now())
+    # Set by edits through the API (JobRepository.update_job), not by the scheduler's own bookkeeping
+    # (next_run_at, last_run_at), which would otherwise bump it every time the job fires.
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_by_id: Mapped[str | None] = mapped_column(String(36))
     updated_by_id: Mapped[str | None] = mapped_column(String(36))
 

@@ -5,22 +5,24 @@ Every method takes the caller's AsyncSession and never commits: transactions bel
 service layer, the timekeeper, the executor), so several repository calls can form one atomic step."""
 
 from scheduler_core.db.repository.clock import db_now, is_postgres, now_expr
-from scheduler_core.db.repository.executions import (
+from scheduler_core.db.repository.executions import ExecutionFilters, ExecutionRepository, NewExecution
+from scheduler_core.db.repository.instances import InstanceRepository
+from scheduler_core.db.repository.jobs import DueJob, JobAdvance, JobFilters, JobNotFound, JobRepository
+from scheduler_core.db.repository.locks import LockRepository
+from scheduler_core.db.repository.lookups import LookupRepository, TaskFunctionSpec
+from scheduler_core.db.repository.runs import (
     ClaimedRun,
     ClaimOutcome,
     ClaimResult,
-    ExecutionFilters,
-    ExecutionRepository,
-    NewExecution,
     OrphanedRun,
+    RunOutcome,
+    RunRepository,
 )
-from scheduler_core.db.repository.instances import InstanceRepository
-from scheduler_core.db.repository.jobs import DueJob, JobFilters, JobNotFound, JobRepository
-from scheduler_core.db.repository.locks import LockRepository
-from scheduler_core.db.repository.lookups import LookupRepository, TaskFunctionSpec
 
 
-class SchedulerRepository(JobRepository, ExecutionRepository, LockRepository, InstanceRepository, LookupRepository):
+class SchedulerRepository(
+    JobRepository, ExecutionRepository, RunRepository, LockRepository, InstanceRepository, LookupRepository
+):
     """All repository methods of the reference (and those the timekeeper and executor need)."""
 
 
@@ -32,6 +34,7 @@ __all__ = [
     "ExecutionFilters",
     "ExecutionRepository",
     "InstanceRepository",
+    "JobAdvance",
     "JobFilters",
     "JobNotFound",
     "JobRepository",
@@ -39,6 +42,8 @@ __all__ = [
     "LookupRepository",
     "NewExecution",
     "OrphanedRun",
+    "RunOutcome",
+    "RunRepository",
     "SchedulerRepository",
     "TaskFunctionSpec",
     "db_now",

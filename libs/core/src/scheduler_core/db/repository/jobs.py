@@ -13,6 +13,7 @@ from sqlalchemy.orm import joinedload
 
 from scheduler_core.db.models import ScheduledJob
 from scheduler_core.db.repository.clock import is_postgres
+from scheduler_core.db.types import UTCDateTime
 from scheduler_core.wakeup import WAKEUP_CHANNEL
 
 
@@ -28,6 +29,15 @@ class JobFilters:
     job_type_id: int | None = None
     task_function_id: int | None = None
     include_deleted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class JobAdvance:
+    """A job's new next_run_at, and the slot of the latest run fired for it, if any (becomes last_run_at)."""
+
+    job_id: int
+    next_run_at: datetime | None
+    last_run_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,16 +158,23 @@ class JobRepository:
         rows = (await session.execute(query)).all()
         return [DueJob(**row._asdict()) for row in rows]
 
-    async def set_next_run_times(self, session: AsyncSession, next_runs: Sequence[tuple[int, datetime | None]]) -> None:
-        """Advance next_run_at of many jobs in one executemany round trip."""
-        if not next_runs:
+    async def advance_jobs(self, session: AsyncSession, advances: Sequence[JobAdvance]) -> None:
+        """Set next_run_at (and last_run_at where a run was fired) of many jobs in one executemany round trip."""
+        if not advances:
             return
+        table = ScheduledJob.__table__
         statement = (
-            update(ScheduledJob.__table__)  # type: ignore[arg-type]
-            .where(ScheduledJob.__table__.c.id == bindparam("job_id"))
-            .values(next_run_at=bindparam("next_run"))
+            update(table)  # type: ignore[arg-type]
+            .where(table.c.id == bindparam("b_job_id"))
+            .values(
+                next_run_at=bindparam("b_next_run_at"),
+                last_run_at=func.coalesce(bindparam("b_last_run_at", type_=UTCDateTime()), table.c.last_run_at),
+            )
         )
-        await session.execute(statement, [{"job_id": job_id, "next_run": next_run} for job_id, next_run in next_runs])
+        await session.execute(
+            statement,
+            [{"b_job_id": a.job_id, "b_next_run_at": a.next_run_at, "b_last_run_at": a.last_run_at} for a in advances],
+        )
 
     async def claim_unscheduled_jobs(self, session: AsyncSession, limit: int) -> list[DueJob]:
         """Schedulable jobs with no next_run_at yet (seeded by a migration, or written around the API),
@@ -179,7 +196,12 @@ class JobRepository:
         return value if isinstance(value, datetime) or value is None else None
 
     async def set_last_run_at(self, session: AsyncSession, job_id: int, at: datetime) -> None:
-        await session.execute(update(ScheduledJob).where(ScheduledJob.id == job_id).values(last_run_at=at))
+        await session.execute(
+            update(ScheduledJob)
+            .where(ScheduledJob.id == job_id)
+            .values(last_run_at=at)
+            .execution_options(synchronize_session=False)
+        )
 
     async def notify_schedule_changed(self, session: AsyncSession) -> None:
         """Wake the timekeepers of other processes when this transaction commits (PostgreSQL NOTIFY is

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 
 from sqlalchemy import delete, insert, select, update
@@ -61,14 +62,20 @@ class LockRepository:
         )
         return (await session.execute(query)).scalar_one_or_none()
 
-    async def renew_locks(self, session: AsyncSession, instance_id: str, ttl: float) -> int:
-        """Extend every lock this instance holds to now + ttl; returns how many it still holds. A lock
-        the sweep already removed stays removed: the run was failed and the executor must not revive it."""
+    async def renew_locks(
+        self, session: AsyncSession, instance_id: str, ttl: float, *, execution_ids: Sequence[str] | None = None
+    ) -> int:
+        """Extend the locks this instance holds (all, or those of execution_ids) to now + ttl; returns how many
+        it still holds. A lock the sweep already removed stays removed: the run was failed and the executor
+        must not revive it."""
         now = await db_now(session)
-        result = await session.execute(
+        statement = (
             update(ScheduledJobLock)
             .where(ScheduledJobLock.locked_by == instance_id)
             .values(expires_at=now + timedelta(seconds=ttl))
             .returning(ScheduledJobLock.id)
         )
+        if execution_ids is not None:
+            statement = statement.where(ScheduledJobLock.execution_id.in_(execution_ids))
+        result = await session.execute(statement)
         return len(result.all())

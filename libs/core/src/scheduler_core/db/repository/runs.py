@@ -1,0 +1,364 @@
+"""Runs: an execution from the moment an executor claims it until its outcome is recorded, and the sweep
+that fails runs whose executor was lost.
+
+Claims and outcomes are handled in batches (an executor hands over whatever deliveries and results it has at
+that moment): a batch costs the same few statements as one run, which is what lets one executor process keep
+up with a thousand runs a second."""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import bindparam, delete, exists, func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from scheduler_core.db.models import (
+    ExecutionStatus,
+    InstanceStatus,
+    ScheduledJob,
+    ScheduledJobExecution,
+    ScheduledJobLock,
+    SchedulerInstance,
+    TaskFunction,
+    Trigger,
+)
+from scheduler_core.db.repository.clock import now_expr
+
+
+class ClaimOutcome(enum.Enum):
+    CLAIMED = "claimed"  # now running under this executor's lock
+    ALREADY_HANDLED = "already_handled"  # not pending (a duplicate delivery) or unknown
+    MISSED = "missed"  # picked up after its grace time; recorded as missed
+    SKIPPED = "skipped"  # max_instances runs already running; recorded as skipped
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedRun:
+    """A run this executor now owns, with what it needs to execute it."""
+
+    execution_id: str
+    job_id: int
+    scheduled_at: datetime
+    started_at: datetime
+    task_key: str
+    parameters: dict[str, Any] | None
+    timeout_seconds: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimResult:
+    outcome: ClaimOutcome
+    execution_id: str
+    run: ClaimedRun | None = None  # set when outcome is CLAIMED
+    reason: str | None = None  # set when outcome is MISSED or SKIPPED
+
+
+@dataclass(frozen=True, slots=True)
+class RunOutcome:
+    """How a run ended, as its executor reports it."""
+
+    execution_id: str
+    status: ExecutionStatus
+    duration_ms: int
+    result_summary: str | None = None
+    error_message: str | None = None
+    error_traceback: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OrphanedRun:
+    execution_id: str
+    job_id: int
+    executor_id: str
+    reason: str
+
+
+class RunRepository:
+    async def claim_execution(
+        self, session: AsyncSession, execution_id: str, *, instance_id: str, host_name: str, lock_ttl: float
+    ) -> ClaimResult:
+        """Claim one run (see claim_executions)."""
+        (result,) = await self.claim_executions(
+            session, [execution_id], instance_id=instance_id, host_name=host_name, lock_ttl=lock_ttl
+        )
+        return result
+
+    async def claim_executions(
+        self,
+        session: AsyncSession,
+        execution_ids: Sequence[str],
+        *,
+        instance_id: str,
+        host_name: str,
+        lock_ttl: float,
+    ) -> list[ClaimResult]:
+        """Claim pending runs for this executor, each atomically with its lock; results in input order.
+
+        Under row locks on the runs' jobs, taken in job-id order so that concurrent claimers never deadlock
+        (and so that concurrent claims of one job see each other's locks): a run that is not pending is left
+        alone (a duplicate delivery); a scheduled run picked up more than its job's misfire_grace_time (whole
+        seconds) after its slot is recorded missed; a run beyond max_instances live locks (earlier slots
+        first) is recorded skipped; the others become running, owned by instance_id, with a lock that
+        expires lock_ttl seconds from now unless renewed. Four statements whatever the batch size."""
+        if not execution_ids:
+            return []
+        execution, job = ScheduledJobExecution, ScheduledJob
+        wanted = list(dict.fromkeys(execution_ids))
+        query = (
+            select(
+                execution.execution_id,
+                execution.status_id,
+                execution.job_id,
+                execution.scheduled_at,
+                execution.trigger,
+                job.misfire_grace_time,
+                job.max_instances,
+                job.parameters,
+                job.timeout_seconds,
+                TaskFunction.key,
+                now_expr(session).label("now"),
+            )
+            .join(job, job.id == execution.job_id)
+            .join(TaskFunction, TaskFunction.id == job.task_function_id)
+            .where(execution.execution_id.in_(wanted), execution.status_id == ExecutionStatus.PENDING)
+            .order_by(job.id, execution.scheduled_at)
+            .with_for_update(of=job)
+        )
+        rows = (await session.execute(query)).all()
+        results = {eid: ClaimResult(ClaimOutcome.ALREADY_HANDLED, eid) for eid in wanted}
+        if not rows:
+            return [results[eid] for eid in execution_ids]
+        now: datetime = rows[0].now
+
+        # Counted after the job rows are locked: a fresh snapshot that sees every committed claim of them.
+        live_query = (
+            select(ScheduledJobLock.job_id, func.count())
+            .where(ScheduledJobLock.job_id.in_({row.job_id for row in rows}), ScheduledJobLock.expires_at > now)
+            .group_by(ScheduledJobLock.job_id)
+        )
+        live: dict[int, int] = defaultdict(int)
+        for job_id, count in (await session.execute(live_query)).all():
+            live[job_id] = count
+
+        to_claim: list[Any] = []
+        closed: list[tuple[str, ExecutionStatus, str]] = []
+        for row in rows:
+            lateness = (now - row.scheduled_at).total_seconds()
+            if row.trigger == Trigger.SCHEDULE and math.floor(lateness) > row.misfire_grace_time:
+                reason = (
+                    f"missed: picked up {lateness:.1f} s after its scheduled time, "
+                    f"past the job's misfire grace time of {row.misfire_grace_time} s"
+                )
+                closed.append((row.execution_id, ExecutionStatus.MISSED, reason))
+            elif live[row.job_id] >= row.max_instances:
+                reason = (
+                    f"skipped: {live[row.job_id]} run(s) of the job already running (max_instances={row.max_instances})"
+                )
+                closed.append((row.execution_id, ExecutionStatus.SKIPPED, reason))
+            else:
+                live[row.job_id] += 1
+                to_claim.append(row)
+
+        claimed = await self._mark_running(session, [row.execution_id for row in to_claim], instance_id, host_name, now)
+        if claimed:
+            await session.execute(
+                insert(ScheduledJobLock),
+                [
+                    {
+                        "job_id": row.job_id,
+                        "execution_id": row.execution_id,
+                        "locked_by": instance_id,
+                        "locked_at": now,
+                        "expires_at": now + timedelta(seconds=lock_ttl),
+                    }
+                    for row in to_claim
+                    if row.execution_id in claimed
+                ],
+            )
+        for row in to_claim:
+            if row.execution_id in claimed:
+                run = ClaimedRun(
+                    execution_id=row.execution_id,
+                    job_id=row.job_id,
+                    scheduled_at=row.scheduled_at,
+                    started_at=now,
+                    task_key=row.key,
+                    parameters=row.parameters,
+                    timeout_seconds=row.timeout_seconds,
+                )
+                results[row.execution_id] = ClaimResult(ClaimOutcome.CLAIMED, row.execution_id, run=run)
+        for execution_id, status, reason in closed:
+            if await self._close_pending(session, execution_id, status, reason, now):
+                outcome = ClaimOutcome.MISSED if status == ExecutionStatus.MISSED else ClaimOutcome.SKIPPED
+                results[execution_id] = ClaimResult(outcome, execution_id, reason=reason)
+        return [results[eid] for eid in execution_ids]
+
+    @staticmethod
+    async def _mark_running(
+        session: AsyncSession, execution_ids: list[str], instance_id: str, host_name: str, now: datetime
+    ) -> set[str]:
+        if not execution_ids:
+            return set()
+        execution = ScheduledJobExecution
+        result = await session.execute(
+            update(execution)
+            .where(execution.execution_id.in_(execution_ids), execution.status_id == ExecutionStatus.PENDING)
+            .values(status_id=ExecutionStatus.RUNNING, executor_id=instance_id, host_name=host_name, started_at=now)
+            .returning(execution.execution_id)
+        )
+        return {row[0] for row in result.all()}
+
+    @staticmethod
+    async def _close_pending(
+        session: AsyncSession, execution_id: str, status: ExecutionStatus, reason: str, now: datetime
+    ) -> bool:
+        result = await session.execute(
+            update(ScheduledJobExecution)
+            .where(
+                ScheduledJobExecution.execution_id == execution_id,
+                ScheduledJobExecution.status_id == ExecutionStatus.PENDING,
+            )
+            .values(status_id=status, completed_at=now, error_message=reason)
+            .returning(ScheduledJobExecution.id)
+        )
+        return result.scalar_one_or_none() is not None
+
+    async def finish_execution(
+        self,
+        session: AsyncSession,
+        execution_id: str,
+        *,
+        instance_id: str,
+        status: ExecutionStatus,
+        duration_ms: int,
+        result_summary: str | None = None,
+        error_message: str | None = None,
+        error_traceback: str | None = None,
+    ) -> bool:
+        """Record one run's outcome (see finish_executions)."""
+        outcome = RunOutcome(execution_id, status, duration_ms, result_summary, error_message, error_traceback)
+        return execution_id in await self.finish_executions(session, [outcome], instance_id=instance_id)
+
+    async def finish_executions(
+        self, session: AsyncSession, outcomes: Sequence[RunOutcome], *, instance_id: str
+    ) -> set[str]:
+        """Record outcomes, fenced: each only while its run is still `running` under instance_id. A stale
+        executor (its run already failed by the sweep) changes nothing for that run. Releases the runs' locks
+        either way. Returns the execution ids whose outcome was recorded. Two statements per batch."""
+        if not outcomes:
+            return set()
+        table = ScheduledJobExecution.__table__
+        # Core, not ORM: an executemany UPDATE ... RETURNING of many rows in one round trip.
+        statement = (
+            update(table)  # type: ignore[arg-type]
+            .where(
+                table.c.execution_id == bindparam("b_execution_id"),
+                table.c.status_id == ExecutionStatus.RUNNING,
+                table.c.executor_id == instance_id,
+            )
+            .values(
+                status_id=bindparam("b_status_id"),
+                completed_at=now_expr(session),
+                duration_ms=bindparam("b_duration_ms"),
+                result_summary=bindparam("b_result_summary"),
+                error_message=bindparam("b_error_message"),
+                error_traceback=bindparam("b_error_traceback"),
+            )
+            .returning(table.c.execution_id)
+        )
+        params = [
+            {
+                "b_execution_id": o.execution_id,
+                "b_status_id": int(o.status),
+                "b_duration_ms": o.duration_ms,
+                "b_result_summary": o.result_summary,
+                "b_error_message": o.error_message,
+                "b_error_traceback": o.error_traceback,
+            }
+            for o in outcomes
+        ]
+        recorded = {row[0] for row in (await session.execute(statement, params)).all()}
+        await session.execute(
+            delete(ScheduledJobLock).where(
+                ScheduledJobLock.execution_id.in_([o.execution_id for o in outcomes]),
+                ScheduledJobLock.locked_by == instance_id,
+            )
+        )
+        return recorded
+
+    async def fail_runs_of_instance(
+        self, session: AsyncSession, instance_id: str, execution_ids: Sequence[str], reason: str
+    ) -> int:
+        """Fail runs this instance still holds (graceful shutdown past its grace period)."""
+        if not execution_ids:
+            return 0
+        result = await session.execute(
+            update(ScheduledJobExecution)
+            .where(
+                ScheduledJobExecution.execution_id.in_(execution_ids),
+                ScheduledJobExecution.status_id == ExecutionStatus.RUNNING,
+                ScheduledJobExecution.executor_id == instance_id,
+            )
+            .values(status_id=ExecutionStatus.FAILED, completed_at=now_expr(session), error_message=reason)
+            .returning(ScheduledJobExecution.execution_id)
+        )
+        failed = len(result.all())
+        await session.execute(
+            delete(ScheduledJobLock).where(
+                ScheduledJobLock.execution_id.in_(execution_ids), ScheduledJobLock.locked_by == instance_id
+            )
+        )
+        return failed
+
+    async def fail_orphaned_runs(self, session: AsyncSession, now: datetime) -> list[OrphanedRun]:
+        """Fail `running` runs whose executor is gone: its instance is stopped (the sweep marks silent
+        instances stopped first), or the run's lock expired (not renewed) or vanished. Each gets the
+        reason in error_message; their locks are released."""
+        execution, lock, instance = ScheduledJobExecution, ScheduledJobLock, SchedulerInstance
+        orphans: list[OrphanedRun] = []
+
+        dead_owner = (
+            select(instance.id)
+            .where(instance.id == execution.executor_id, instance.status == InstanceStatus.STOPPED)
+            .exists()
+        )
+        result = await session.execute(
+            update(execution)
+            .where(execution.status_id == ExecutionStatus.RUNNING, dead_owner)
+            .values(
+                status_id=ExecutionStatus.FAILED,
+                completed_at=now,
+                error_message="executor lost: its instance "
+                + execution.executor_id
+                + " stopped heartbeating while the run was in progress",
+            )
+            .returning(execution.execution_id, execution.job_id, execution.executor_id, execution.error_message)
+        )
+        orphans += [OrphanedRun(r[0], r[1], r[2], r[3] or "") for r in result.all()]
+
+        live_lock = exists().where(lock.execution_id == execution.execution_id, lock.expires_at > now)
+        result = await session.execute(
+            update(execution)
+            .where(execution.status_id == ExecutionStatus.RUNNING, ~live_lock)
+            .values(
+                status_id=ExecutionStatus.FAILED,
+                completed_at=now,
+                error_message="executor lost: the run's lock expired without being renewed",
+            )
+            .returning(execution.execution_id, execution.job_id, execution.executor_id, execution.error_message)
+        )
+        orphans += [OrphanedRun(r[0], r[1], r[2], r[3] or "") for r in result.all()]
+
+        # Locks of runs that are no longer running (just failed above, or left behind by a crash
+        # between finish and release) hold max_instances slots for nothing.
+        running = exists().where(
+            execution.execution_id == lock.execution_id, execution.status_id == ExecutionStatus.RUNNING
+        )
+        await session.execute(delete(lock).where(or_(~running, lock.expires_at <= now)))
+        return orphans

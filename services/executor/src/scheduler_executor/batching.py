@@ -1,0 +1,73 @@
+"""Opportunistic batching: callers submit one item each and await its result; items submitted while a batch
+is being written go together into the next one.
+
+There is no timer: an item submitted to an idle batcher is flushed on the next turn of the event loop (with
+whatever else arrived in that turn), so a quiet executor adds no latency, and a busy one turns a thousand
+claims a second into a few dozen transactions."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Generic, TypeVar
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+
+Flush = Callable[[list[Item]], Awaitable[Sequence[Result]]]
+
+
+class Batcher(Generic[Item, Result]):
+    def __init__(
+        self,
+        flush: Flush[Item, Result],
+        *,
+        max_batch: int,
+        on_orphan: Callable[[Item, Result], None] | None = None,
+    ) -> None:
+        """flush(items) must return one result per item, in order; if it raises, every caller of that batch
+        gets the exception. on_orphan(item, result) receives results whose caller stopped waiting (it was
+        cancelled while its batch was being written), so that nothing the flush did goes unaccounted."""
+        self._flush = flush
+        self._max_batch = max_batch
+        self._on_orphan = on_orphan
+        self._waiting: list[tuple[Item, asyncio.Future[Result]]] = []
+        self._drainer: asyncio.Task[None] | None = None
+
+    async def submit(self, item: Item) -> Result:
+        future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
+        self._waiting.append((item, future))
+        if self._drainer is None or self._drainer.done():
+            self._drainer = asyncio.create_task(self._drain(), name="batcher-drain")
+        return await future
+
+    async def _drain(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting[: self._max_batch], self._waiting[self._max_batch :]
+            live = [(item, future) for item, future in batch if not future.cancelled()]
+            if not live:
+                continue
+            try:
+                # Shielded: callers being cancelled (shutdown) must not abort a write half-way through.
+                results = await asyncio.shield(self._flush([item for item, _ in live]))
+            except asyncio.CancelledError:
+                for _, future in live:
+                    future.cancel()
+                raise
+            except Exception as exc:
+                for _, future in live:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for (item, future), result in zip(live, results, strict=True):
+                if not future.done():
+                    future.set_result(result)
+                elif self._on_orphan is not None:
+                    self._on_orphan(item, result)
+
+    async def close(self) -> None:
+        if self._drainer is not None:
+            self._drainer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._drainer
