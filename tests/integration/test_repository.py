@@ -26,6 +26,7 @@ from scheduler_core.db.repository import (
     JobFilters,
     JobNotFound,
     NewExecution,
+    RunOutcome,
     SchedulerRepository,
     TaskFunctionSpec,
     db_now,
@@ -611,3 +612,66 @@ async def test_concurrent_claims_respect_max_instances(pg_engine: AsyncEngine) -
     outcomes = await asyncio.gather(*(claim(eid, f"exec-{i % 4}") for i, eid in enumerate(ids)))
     assert outcomes.count(ClaimOutcome.CLAIMED) == 3
     assert outcomes.count(ClaimOutcome.SKIPPED) == 9
+
+
+async def test_batch_claim_and_finish(sessionmaker: Maker) -> None:
+    """Claims and outcomes in batches: per-job max_instances across the batch, duplicates and unknown ids,
+    late runs missed, and outcomes fenced per run."""
+    now = await _now(sessionmaker)
+    async with sessionmaker.begin() as session:
+        task_id = await task_function(session)
+        single = await interval_job(session, next_run_at=None, max_instances=1, task_function_id=task_id)
+        double = await interval_job(session, next_run_at=None, max_instances=2, task_function_id=task_id)
+        late = await interval_job(session, next_run_at=None, misfire_grace_time=5, task_function_id=task_id)
+        ids = {name: new_id() for name in ("s1", "s2", "d1", "d2", "d3", "late")}
+        await repo.create_executions(
+            session,
+            [
+                NewExecution(ids["s1"], single.id, now - timedelta(seconds=2)),
+                NewExecution(ids["s2"], single.id, now - timedelta(seconds=1)),
+                NewExecution(ids["d1"], double.id, now - timedelta(seconds=3)),
+                NewExecution(ids["d2"], double.id, now - timedelta(seconds=2)),
+                NewExecution(ids["d3"], double.id, now - timedelta(seconds=1)),
+                NewExecution(ids["late"], late.id, now - timedelta(seconds=30)),
+            ],
+        )
+    unknown = new_id()
+    order = [ids["d3"], ids["s2"], unknown, ids["late"], ids["s1"], ids["d1"], ids["d2"], ids["s1"]]
+    async with sessionmaker.begin() as session:
+        results = await repo.claim_executions(session, order, instance_id="exec-1", host_name="h", lock_ttl=60)
+    outcome = {eid: r.outcome for eid, r in zip(order, results, strict=True)}
+    # Earlier slots of a job win its max_instances places, whatever the order of the batch.
+    assert outcome == {
+        ids["s1"]: ClaimOutcome.CLAIMED,
+        ids["s2"]: ClaimOutcome.SKIPPED,
+        ids["d1"]: ClaimOutcome.CLAIMED,
+        ids["d2"]: ClaimOutcome.CLAIMED,
+        ids["d3"]: ClaimOutcome.SKIPPED,
+        ids["late"]: ClaimOutcome.MISSED,
+        unknown: ClaimOutcome.ALREADY_HANDLED,
+    }
+    assert results[4] == results[7]  # a duplicate in the batch gets the same answer
+    async with sessionmaker.begin() as session:
+        again = await repo.claim_executions(session, [ids["s1"]], instance_id="exec-2", host_name="h", lock_ttl=60)
+    assert again[0].outcome is ClaimOutcome.ALREADY_HANDLED
+
+    outcomes = [
+        RunOutcome(ids["s1"], ExecutionStatus.SUCCESS, 5, result_summary="ok"),
+        RunOutcome(ids["d1"], ExecutionStatus.FAILED, 7, error_message="boom", error_traceback="Traceback"),
+        RunOutcome(ids["d2"], ExecutionStatus.SUCCESS, 9),
+        RunOutcome(ids["s2"], ExecutionStatus.SUCCESS, 1),  # skipped, not running: fenced out
+    ]
+    async with sessionmaker.begin() as session:
+        stale = await repo.finish_executions(session, outcomes[:2], instance_id="exec-2")
+        recorded = await repo.finish_executions(session, outcomes, instance_id="exec-1")
+    assert stale == set()
+    assert recorded == {ids["s1"], ids["d1"], ids["d2"]}
+    async with sessionmaker() as session:
+        rows = {eid: await repo.get_execution(session, eid) for eid in ids.values()}
+        locks = (await session.execute(select(ScheduledJobLock.execution_id))).scalars().all()
+    final = {eid: (row.status_id, row.duration_ms, row.error_message) for eid, row in rows.items() if row}
+    assert final[ids["s1"]] == (ExecutionStatus.SUCCESS, 5, None)
+    assert final[ids["d1"]] == (ExecutionStatus.FAILED, 7, "boom")
+    assert final[ids["d2"]] == (ExecutionStatus.SUCCESS, 9, None)
+    assert final[ids["s2"]][0] == ExecutionStatus.SKIPPED
+    assert locks == []

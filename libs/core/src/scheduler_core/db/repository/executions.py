@@ -116,7 +116,7 @@ class ExecutionRepository:
         return (await session.execute(query)).scalar_one_or_none()
 
     async def create_executions(self, session: AsyncSession, rows: Sequence[NewExecution]) -> list[str]:
-        """Insert many executions in one statement; a row whose (job_id, scheduled_at) already exists is
+        """Insert many executions (a few multi-row statements); a row whose (job_id, scheduled_at) already exists is
         skipped, not an error (another timekeeper wrote it). Returns the execution ids actually written."""
         if not rows:
             return []
@@ -137,11 +137,12 @@ class ExecutionRepository:
         insert_ = pg_insert if is_postgres(session) else sqlite_insert
         statement = (
             insert_(ScheduledJobExecution)
-            .values(values)
             .on_conflict_do_nothing(index_elements=["job_id", "scheduled_at"])
             .returning(ScheduledJobExecution.execution_id)
         )
-        result = await session.execute(statement)
+        # executemany: SQLAlchemy packs the rows into multi-row INSERTs of a bounded size, so a pass with
+        # thousands of slots stays under the drivers' bound-parameter limits (32,767 for asyncpg).
+        result = await session.execute(statement, values)
         return [row[0] for row in result.all()]
 
     async def mark_published(self, session: AsyncSession, execution_ids: Sequence[str], at: datetime) -> None:

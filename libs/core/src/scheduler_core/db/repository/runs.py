@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, delete, exists, func, insert, or_, select, update
+from sqlalchemy import delete, exists, func, insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scheduler_core.db.models import (
@@ -28,7 +28,7 @@ from scheduler_core.db.models import (
     TaskFunction,
     Trigger,
 )
-from scheduler_core.db.repository.clock import now_expr
+from scheduler_core.db.repository.clock import is_postgres, now_expr
 
 
 class ClaimOutcome(enum.Enum):
@@ -77,6 +77,25 @@ class OrphanedRun:
     job_id: int
     executor_id: str
     reason: str
+
+
+# Fenced on (running, owned by the caller): a stale executor's outcome changes nothing.
+_RECORD_OUTCOMES_POSTGRES = text(
+    """
+    UPDATE scheduled_job_execution AS e
+    SET status_id = o.status_id,
+        completed_at = clock_timestamp(),
+        duration_ms = o.duration_ms,
+        result_summary = o.result_summary,
+        error_message = o.error_message,
+        error_traceback = o.error_traceback
+    FROM unnest(CAST(:ids AS varchar[]), CAST(:statuses AS integer[]), CAST(:durations AS integer[]),
+                CAST(:results AS text[]), CAST(:errors AS text[]), CAST(:tracebacks AS text[]))
+         AS o(execution_id, status_id, duration_ms, result_summary, error_message, error_traceback)
+    WHERE e.execution_id = o.execution_id AND e.status_id = 2 AND e.executor_id = :instance_id
+    RETURNING e.execution_id
+    """
+)
 
 
 class RunRepository:
@@ -253,43 +272,63 @@ class RunRepository:
         either way. Returns the execution ids whose outcome was recorded. Two statements per batch."""
         if not outcomes:
             return set()
-        table = ScheduledJobExecution.__table__
-        # Core, not ORM: an executemany UPDATE ... RETURNING of many rows in one round trip.
-        statement = (
-            update(table)  # type: ignore[arg-type]
-            .where(
-                table.c.execution_id == bindparam("b_execution_id"),
-                table.c.status_id == ExecutionStatus.RUNNING,
-                table.c.executor_id == instance_id,
-            )
-            .values(
-                status_id=bindparam("b_status_id"),
-                completed_at=now_expr(session),
-                duration_ms=bindparam("b_duration_ms"),
-                result_summary=bindparam("b_result_summary"),
-                error_message=bindparam("b_error_message"),
-                error_traceback=bindparam("b_error_traceback"),
-            )
-            .returning(table.c.execution_id)
-        )
-        params = [
-            {
-                "b_execution_id": o.execution_id,
-                "b_status_id": int(o.status),
-                "b_duration_ms": o.duration_ms,
-                "b_result_summary": o.result_summary,
-                "b_error_message": o.error_message,
-                "b_error_traceback": o.error_traceback,
-            }
-            for o in outcomes
-        ]
-        recorded = {row[0] for row in (await session.execute(statement, params)).all()}
+        if is_postgres(session):
+            recorded = await self._record_outcomes_postgres(session, outcomes, instance_id)
+        else:
+            recorded = await self._record_outcomes_stepwise(session, outcomes, instance_id)
         await session.execute(
             delete(ScheduledJobLock).where(
                 ScheduledJobLock.execution_id.in_([o.execution_id for o in outcomes]),
                 ScheduledJobLock.locked_by == instance_id,
             )
         )
+        return recorded
+
+    @staticmethod
+    async def _record_outcomes_postgres(
+        session: AsyncSession, outcomes: Sequence[RunOutcome], instance_id: str
+    ) -> set[str]:
+        """One UPDATE for the whole batch, its rows passed as arrays (one prepared statement for any size)."""
+        result = await session.execute(
+            _RECORD_OUTCOMES_POSTGRES,
+            {
+                "ids": [o.execution_id for o in outcomes],
+                "statuses": [int(o.status) for o in outcomes],
+                "durations": [o.duration_ms for o in outcomes],
+                "results": [o.result_summary for o in outcomes],
+                "errors": [o.error_message for o in outcomes],
+                "tracebacks": [o.error_traceback for o in outcomes],
+                "instance_id": instance_id,
+            },
+        )
+        return {row[0] for row in result.all()}
+
+    @staticmethod
+    async def _record_outcomes_stepwise(
+        session: AsyncSession, outcomes: Sequence[RunOutcome], instance_id: str
+    ) -> set[str]:
+        """One UPDATE per outcome, for SQLite (in-process, so a statement costs no round trip)."""
+        execution = ScheduledJobExecution
+        recorded: set[str] = set()
+        for o in outcomes:
+            result = await session.execute(
+                update(execution)
+                .where(
+                    execution.execution_id == o.execution_id,
+                    execution.status_id == ExecutionStatus.RUNNING,
+                    execution.executor_id == instance_id,
+                )
+                .values(
+                    status_id=o.status,
+                    completed_at=now_expr(session),
+                    duration_ms=o.duration_ms,
+                    result_summary=o.result_summary,
+                    error_message=o.error_message,
+                    error_traceback=o.error_traceback,
+                )
+                .returning(execution.execution_id)
+            )
+            recorded.update(row[0] for row in result.all())
         return recorded
 
     async def fail_runs_of_instance(
