@@ -46,11 +46,12 @@ class Database:
 
 
 @asynccontextmanager
-async def open_database(settings: Settings, *, migrate: bool) -> AsyncIterator[Database]:
+async def open_database(settings: Settings, *, migrate: bool, pre_ping: bool = True) -> AsyncIterator[Database]:
     """The configured database. migrate=True brings the schema to head first (embedded mode, `migrate`);
-    otherwise a schema that is not at head stops start-up with SchemaNotReady (standalone services)."""
+    otherwise a schema that is not at head stops start-up with SchemaNotReady (standalone services).
+    pre_ping: see create_engine."""
     url = settings.resolved_database_url()
-    engine = create_engine(url, pool_size=settings.database_pool_size)
+    engine = create_engine(url, pool_size=settings.database_pool_size, pre_ping=pre_ping)
     try:
         if migrate:
             await upgrade(engine)
@@ -116,7 +117,8 @@ async def standalone_role(
         stop_on_signals(stop)
     repository = SchedulerRepository()
     async with (
-        open_database(settings, migrate=False) as database,
+        # Only the API serves requests that cannot be retried by the role itself.
+        open_database(settings, migrate=False, pre_ping=role == "api") as database,
         build_broker(settings) as broker,
         InstanceHeartbeat(
             database.sessionmaker,

@@ -95,14 +95,23 @@ class TimekeeperService:
             log.info("timekeeper_stopped")
 
     async def _schedule_until_idle(self) -> float:
-        """Passes until no full batch is left; returns seconds until the earliest next slot."""
-        while not self._stopping:
-            started = asyncio.get_running_loop().time()
-            result = await self.scheduling.run_once()
-            await self.outbox.publish(result.to_publish)
-            self._metrics.tick_seconds.observe(asyncio.get_running_loop().time() - started)
-            if not result.full_batch:
-                break
+        """Passes until no full batch is left; returns seconds until the earliest next slot. A pass's runs are
+        published while the next pass writes its rows (one publish in flight at a time)."""
+        loop = asyncio.get_running_loop()
+        publishing: asyncio.Task[bool] | None = None
+        try:
+            while not self._stopping:
+                started = loop.time()
+                result = await self.scheduling.run_once()
+                if publishing is not None:
+                    await publishing
+                publishing = asyncio.create_task(self.outbox.publish(result.to_publish))
+                self._metrics.tick_seconds.observe(loop.time() - started)
+                if not result.full_batch:
+                    break
+        finally:
+            if publishing is not None:
+                await publishing
         async with self._sessionmaker() as session:
             now = await db_now(session)
             earliest = await self._repository.earliest_next_run_at(session)

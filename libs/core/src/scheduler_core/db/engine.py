@@ -20,13 +20,17 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
+def create_engine(url: str, *, pool_size: int = 10, echo: bool = False, pre_ping: bool = True) -> AsyncEngine:
     """An async engine for PostgreSQL (asyncpg) or SQLite (aiosqlite).
 
     SQLite gets what makes it safe for a scheduler: WAL (readers never block the writer), foreign keys,
     a busy timeout, and BEGIN IMMEDIATE so that a transaction takes the write lock when it starts instead
     of failing half-way when two writers meet. One pooled connection serialises this process's
-    transactions, which is also what SQLite would do."""
+    transactions, which is also what SQLite would do.
+
+    pre_ping: test each PostgreSQL connection when it leaves the pool, so the first request after a database
+    restart succeeds. It costs a round trip per transaction; the timekeeper and executor turn it off because
+    they retry a failed transaction anyway (a connection that failed is discarded by the pool)."""
     if is_sqlite(url):
         database = make_url(url).database
         if database and database != ":memory:":
@@ -47,7 +51,7 @@ def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Async
         echo=echo,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,  # connections survive a PostgreSQL restart
+        pool_pre_ping=pre_ping,
         pool_recycle=1800,
     )
 
@@ -72,9 +76,9 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
 
 
 @asynccontextmanager
-async def open_engine(url: str, *, pool_size: int = 10) -> AsyncIterator[AsyncEngine]:
+async def open_engine(url: str, *, pool_size: int = 10, pre_ping: bool = True) -> AsyncIterator[AsyncEngine]:
     """An engine that is disposed when the block ends."""
-    engine = create_engine(url, pool_size=pool_size)
+    engine = create_engine(url, pool_size=pool_size, pre_ping=pre_ping)
     try:
         yield engine
     finally:

@@ -6,10 +6,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
+    Table,
     delete,
     func,
     or_,
@@ -135,10 +136,11 @@ class ExecutionRepository:
             for row in rows
         ]
         insert_ = pg_insert if is_postgres(session) else sqlite_insert
+        table = cast(Table, ScheduledJobExecution.__table__)
         statement = (
-            insert_(ScheduledJobExecution)
+            insert_(table)  # Core, not ORM: no per-row bookkeeping
             .on_conflict_do_nothing(index_elements=["job_id", "scheduled_at"])
-            .returning(ScheduledJobExecution.execution_id)
+            .returning(table.c.execution_id)
         )
         # executemany: SQLAlchemy packs the rows into multi-row INSERTs of a bounded size, so a pass with
         # thousands of slots stays under the drivers' bound-parameter limits (32,767 for asyncpg).

@@ -13,9 +13,9 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, exists, func, insert, or_, select, text, update
+from sqlalchemy import Table, delete, exists, func, insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scheduler_core.db.models import (
@@ -79,6 +79,11 @@ class OrphanedRun:
     reason: str
 
 
+_EXECUTIONS = cast(Table, ScheduledJobExecution.__table__)
+_JOBS = cast(Table, ScheduledJob.__table__)
+_TASKS = cast(Table, TaskFunction.__table__)
+_LOCKS = cast(Table, ScheduledJobLock.__table__)
+
 # Fenced on (running, owned by the caller): a stale executor's outcome changes nothing.
 _RECORD_OUTCOMES_POSTGRES = text(
     """
@@ -127,7 +132,8 @@ class RunRepository:
         expires lock_ttl seconds from now unless renewed. Four statements whatever the batch size."""
         if not execution_ids:
             return []
-        execution, job = ScheduledJobExecution, ScheduledJob
+        # Core statements on the tables: the hot path of every run, spared the ORM's per-statement work.
+        execution, job, task = _EXECUTIONS.c, _JOBS.c, _TASKS.c
         wanted = list(dict.fromkeys(execution_ids))
         query = (
             select(
@@ -140,14 +146,15 @@ class RunRepository:
                 job.max_instances,
                 job.parameters,
                 job.timeout_seconds,
-                TaskFunction.key,
+                task.key,
                 now_expr(session).label("now"),
             )
-            .join(job, job.id == execution.job_id)
-            .join(TaskFunction, TaskFunction.id == job.task_function_id)
+            .select_from(
+                _EXECUTIONS.join(_JOBS, job.id == execution.job_id).join(_TASKS, task.id == job.task_function_id)
+            )
             .where(execution.execution_id.in_(wanted), execution.status_id == ExecutionStatus.PENDING)
             .order_by(job.id, execution.scheduled_at)
-            .with_for_update(of=job)
+            .with_for_update(of=_JOBS)
         )
         rows = (await session.execute(query)).all()
         results = {eid: ClaimResult(ClaimOutcome.ALREADY_HANDLED, eid) for eid in wanted}
@@ -156,10 +163,11 @@ class RunRepository:
         now: datetime = rows[0].now
 
         # Counted after the job rows are locked: a fresh snapshot that sees every committed claim of them.
+        lock = _LOCKS.c
         live_query = (
-            select(ScheduledJobLock.job_id, func.count())
-            .where(ScheduledJobLock.job_id.in_({row.job_id for row in rows}), ScheduledJobLock.expires_at > now)
-            .group_by(ScheduledJobLock.job_id)
+            select(lock.job_id, func.count())
+            .where(lock.job_id.in_({row.job_id for row in rows}), lock.expires_at > now)
+            .group_by(lock.job_id)
         )
         live: dict[int, int] = defaultdict(int)
         for job_id, count in (await session.execute(live_query)).all():
@@ -187,7 +195,7 @@ class RunRepository:
         claimed = await self._mark_running(session, [row.execution_id for row in to_claim], instance_id, host_name, now)
         if claimed:
             await session.execute(
-                insert(ScheduledJobLock),
+                insert(_LOCKS),
                 [
                     {
                         "job_id": row.job_id,
@@ -224,9 +232,9 @@ class RunRepository:
     ) -> set[str]:
         if not execution_ids:
             return set()
-        execution = ScheduledJobExecution
+        execution = _EXECUTIONS.c
         result = await session.execute(
-            update(execution)
+            update(_EXECUTIONS)
             .where(execution.execution_id.in_(execution_ids), execution.status_id == ExecutionStatus.PENDING)
             .values(status_id=ExecutionStatus.RUNNING, executor_id=instance_id, host_name=host_name, started_at=now)
             .returning(execution.execution_id)
