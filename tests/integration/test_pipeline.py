@@ -1,7 +1,7 @@
 """The run pipeline end to end on real PostgreSQL and RabbitMQ: timekeepers -> queue -> executors.
 
 Components run in this process, each with its own engine and broker connection (as separate processes
-would); the kill and outage scenarios with real processes are in test_pipeline_faults.py."""
+would); the kill and outage scenarios with real processes are in tests/faults/."""
 
 from __future__ import annotations
 

@@ -639,7 +639,7 @@ async def test_batch_claim_and_finish(sessionmaker: Maker) -> None:
     order = [ids["d3"], ids["s2"], unknown, ids["late"], ids["s1"], ids["d1"], ids["d2"], ids["s1"]]
     async with sessionmaker.begin() as session:
         results = await repo.claim_executions(session, order, instance_id="exec-1", host_name="h", lock_ttl=60)
-    outcome = {eid: r.outcome for eid, r in zip(order, results, strict=True)}
+    outcome = {eid: r.outcome for eid, r in zip(order[:-1], results[:-1], strict=True)}
     # Earlier slots of a job win its max_instances places, whatever the order of the batch.
     assert outcome == {
         ids["s1"]: ClaimOutcome.CLAIMED,
@@ -650,7 +650,9 @@ async def test_batch_claim_and_finish(sessionmaker: Maker) -> None:
         ids["late"]: ClaimOutcome.MISSED,
         unknown: ClaimOutcome.ALREADY_HANDLED,
     }
-    assert results[4] == results[7]  # a duplicate in the batch gets the same answer
+    # A message delivered twice at once: only its first occurrence is claimed.
+    assert results[4].outcome is ClaimOutcome.CLAIMED
+    assert results[7].outcome is ClaimOutcome.ALREADY_HANDLED
     async with sessionmaker.begin() as session:
         again = await repo.claim_executions(session, [ids["s1"]], instance_id="exec-2", host_name="h", lock_ttl=60)
     assert again[0].outcome is ClaimOutcome.ALREADY_HANDLED
@@ -675,3 +677,19 @@ async def test_batch_claim_and_finish(sessionmaker: Maker) -> None:
     assert final[ids["d2"]] == (ExecutionStatus.SUCCESS, 9, None)
     assert final[ids["s2"]][0] == ExecutionStatus.SKIPPED
     assert locks == []
+
+
+async def test_a_claimer_declared_dead_claims_nothing(sessionmaker: Maker) -> None:
+    async with sessionmaker.begin() as session:
+        instance = await repo.register_instance(
+            session, {"id": new_id(), "instance_name": "e", "host_name": "h", "process_id": 1, "mode": "standalone"}
+        )
+    _, execution_id = await _pending_run(sessionmaker)
+    async with sessionmaker.begin() as session:
+        await repo.set_instance_status(session, instance.id, InstanceStatus.STOPPED)
+    refused = await _claim(sessionmaker, execution_id, instance=instance.id)
+    assert refused.outcome is ClaimOutcome.REFUSED
+    async with sessionmaker() as session:
+        execution = await repo.get_execution(session, execution_id)
+    assert execution is not None
+    assert execution.status_id == ExecutionStatus.PENDING  # left for a live executor

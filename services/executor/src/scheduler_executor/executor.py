@@ -152,6 +152,14 @@ class Executor:
             await asyncio.sleep(CLAIM_RETRY_DELAY_S)
             await delivery.reject(requeue=True)
             return None
+        if claim.outcome is ClaimOutcome.REFUSED:
+            # The sweep declared this process dead while it was frozen: hand the message back to a live
+            # executor and stop (serve() exits so that a fresh instance replaces this one).
+            await delivery.reject(requeue=True)
+            if not self._instance.lost.is_set():
+                log.error("claim_refused_instance_declared_dead", instance_id=self._instance.id)
+            self._instance.lost.set()
+            return None
         await delivery.ack()
         if claim.outcome is ClaimOutcome.ALREADY_HANDLED:
             self._metrics.duplicates.inc()

@@ -36,6 +36,7 @@ class ClaimOutcome(enum.Enum):
     ALREADY_HANDLED = "already_handled"  # not pending (a duplicate delivery) or unknown
     MISSED = "missed"  # picked up after its grace time; recorded as missed
     SKIPPED = "skipped"  # max_instances runs already running; recorded as skipped
+    REFUSED = "refused"  # the claimer was declared dead by the sweep: nothing claimed, it must stop
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +84,7 @@ _EXECUTIONS = cast(Table, ScheduledJobExecution.__table__)
 _JOBS = cast(Table, ScheduledJob.__table__)
 _TASKS = cast(Table, TaskFunction.__table__)
 _LOCKS = cast(Table, ScheduledJobLock.__table__)
+_INSTANCES = cast(Table, SchedulerInstance.__table__)
 
 # Fenced on (running, owned by the caller): a stale executor's outcome changes nothing.
 _RECORD_OUTCOMES_POSTGRES = text(
@@ -129,9 +131,17 @@ class RunRepository:
         alone (a duplicate delivery); a scheduled run picked up more than its job's misfire_grace_time (whole
         seconds) after its slot is recorded missed; a run beyond max_instances live locks (earlier slots
         first) is recorded skipped; the others become running, owned by instance_id, with a lock that
-        expires lock_ttl seconds from now unless renewed. Four statements whatever the batch size."""
+        expires lock_ttl seconds from now unless renewed. An id repeated in the batch (a message delivered
+        twice at once) is claimed for its first occurrence only; the others are ALREADY_HANDLED.
+
+        A claimer that the sweep has declared stopped (frozen past its instance timeout) claims nothing: every
+        result is REFUSED. Its instance row is read FOR SHARE, so the sweep's verdict and this claim are
+        ordered: either the claim commits first and the sweep then fails its runs, or it sees the verdict.
+        Five statements whatever the batch size."""
         if not execution_ids:
             return []
+        if not await self._instance_alive(session, instance_id):
+            return [ClaimResult(ClaimOutcome.REFUSED, eid) for eid in execution_ids]
         # Core statements on the tables: the hot path of every run, spared the ORM's per-statement work.
         execution, job, task = _EXECUTIONS.c, _JOBS.c, _TASKS.c
         wanted = list(dict.fromkeys(execution_ids))
@@ -224,7 +234,20 @@ class RunRepository:
             if await self._close_pending(session, execution_id, status, reason, now):
                 outcome = ClaimOutcome.MISSED if status == ExecutionStatus.MISSED else ClaimOutcome.SKIPPED
                 results[execution_id] = ClaimResult(outcome, execution_id, reason=reason)
-        return [results[eid] for eid in execution_ids]
+        answered: set[str] = set()
+        ordered = []
+        for eid in execution_ids:
+            ordered.append(results[eid] if eid not in answered else ClaimResult(ClaimOutcome.ALREADY_HANDLED, eid))
+            answered.add(eid)
+        return ordered
+
+    @staticmethod
+    async def _instance_alive(session: AsyncSession, instance_id: str) -> bool:
+        instance = _INSTANCES.c
+        query = select(instance.status).where(instance.id == instance_id).with_for_update(read=True)
+        status = (await session.execute(query)).scalar_one_or_none()
+        # An unregistered claimer (tests, tools) is not refused: only a verdict of the sweep stops a claim.
+        return status != InstanceStatus.STOPPED
 
     @staticmethod
     async def _mark_running(
