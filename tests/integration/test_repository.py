@@ -693,3 +693,14 @@ async def test_a_claimer_declared_dead_claims_nothing(sessionmaker: Maker) -> No
         execution = await repo.get_execution(session, execution_id)
     assert execution is not None
     assert execution.status_id == ExecutionStatus.PENDING  # left for a live executor
+
+
+async def test_create_executions_takes_more_rows_than_a_statement_has_parameters(sessionmaker: Maker) -> None:
+    """One timekeeper pass can write thousands of slots (500 jobs x many slots with coalesce off): more than
+    asyncpg's 32,767 bound parameters would allow in one INSERT (9 per row)."""
+    base = datetime(2030, 1, 1, tzinfo=UTC)
+    async with sessionmaker.begin() as session:
+        job = await interval_job(session, next_run_at=None)
+        rows = [NewExecution(new_id(), job.id, base + timedelta(seconds=i)) for i in range(4000)]
+        written = await repo.create_executions(session, rows)
+    assert len(written) == 4000
