@@ -154,8 +154,10 @@ async def test_trigger_writes_a_pending_manual_run(
     execution_id = str(triggered["executionId"])
     assert str(uuid.UUID(execution_id)) == execution_id
     # The schedule is untouched; lastRunAt records that the job fired now.
-    assert triggered["job"] == {**job, "lastRunAt": triggered["job"]["lastRunAt"]}
-    assert triggered["job"]["lastRunAt"] is not None
+    fired = triggered["job"]
+    assert isinstance(fired, dict)
+    assert fired == {**job, "lastRunAt": fired["lastRunAt"]}
+    assert fired["lastRunAt"] is not None
     assert schedule_changes.calls == 2  # the timekeeper is woken to publish the run
     async with sessionmaker() as session:
         execution = await repo.get_execution(session, execution_id)
