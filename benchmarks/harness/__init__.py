@@ -1,0 +1,1 @@
+"""The benchmark harness: the System/Scenario interfaces, the runner, measurement and reporting."""

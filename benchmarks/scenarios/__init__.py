@@ -1,0 +1,1 @@
+"""The scenarios: one module each (burst, steady, scale)."""
