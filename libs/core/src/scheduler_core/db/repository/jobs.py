@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, bindparam, func, select, update
+from sqlalchemy import ColumnElement, Select, and_, bindparam, func, not_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
@@ -75,8 +75,10 @@ _DUE_COLUMNS = (
 
 
 def _schedulable() -> Any:
-    # Must match the predicate of ix_scheduled_job_due so the planner uses that partial index.
-    return ScheduledJob.is_enabled.is_(True) & ScheduledJob.is_active.is_(True) & ScheduledJob.is_paused.is_(False)
+    # Renders exactly the predicate of ix_scheduled_job_due on each backend ("is_enabled AND ... NOT is_paused"
+    # on PostgreSQL, "is_enabled = 1 ... is_paused = 0" on SQLite), so the planner can use that partial index.
+    # `IS 1` / `IS true` would not match it: SQLite then scans the whole table on every timekeeper pass.
+    return and_(ScheduledJob.is_enabled, ScheduledJob.is_active, not_(ScheduledJob.is_paused))
 
 
 class JobRepository:
