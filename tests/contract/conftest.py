@@ -68,6 +68,27 @@ async def broker(broker_factory: BrokerFactory) -> AsyncIterator[Broker]:
         yield entered
 
 
+# Runs per message of the ``packing_broker`` fixture: small, so that a test shows full and partial messages.
+PACKING = 3
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("memory"),
+        pytest.param("rabbitmq", marks=pytest.mark.rabbitmq),
+    ]
+)
+async def packing_broker(request: pytest.FixtureRequest, make_rabbit_broker: RabbitFactory) -> AsyncIterator[Broker]:
+    """A broker of the parametrized implementation that packs up to PACKING runs into one message."""
+    made: Broker
+    if request.param == "memory":
+        made = InMemoryBroker(runs_per_message=PACKING)
+    else:
+        made = make_rabbit_broker(runs_per_message=PACKING)
+    async with made as entered:
+        yield entered
+
+
 class TcpProxy:
     """A TCP relay in front of RabbitMQ that a test can cut, to simulate network loss and broker outages."""
 

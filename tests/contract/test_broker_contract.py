@@ -8,6 +8,7 @@ only a networked broker can do (connection loss, broker outage, undecodable bodi
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -27,6 +28,7 @@ from scheduler_core.broker import (
     RabbitMQBroker,
     RunMessage,
 )
+from scheduler_core.broker.base import decode_runs, encode_runs, pack_runs
 
 if TYPE_CHECKING:
     from tests.support.rabbit import RabbitAdmin
@@ -156,7 +158,103 @@ def test_decode_ignores_unknown_fields() -> None:
     assert RunMessage.decode(body).job_id == 1
 
 
+def test_one_run_keeps_the_one_run_body_and_several_share_one() -> None:
+    one = make_message(job_id=7)
+    # A single run is encoded exactly as before packing existed: executors of either version read it.
+    assert encode_runs([one]) == one.encode()
+    assert decode_runs(one.encode()) == (one,)
+    several = [make_message(job_id=i, priority=i) for i in range(5)]
+    body = encode_runs(several)
+    assert body.startswith(b'{"runs":[')
+    assert decode_runs(body) == tuple(several)
+    with pytest.raises(ValueError, match="at least one run"):
+        encode_runs([])
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(b'{"runs":[]}', id="empty-runs"),
+        pytest.param(b'{"runs":{}}', id="runs-not-array"),
+        pytest.param(b'{"runs":[1]}', id="run-not-object"),
+        pytest.param(b"[]", id="array"),
+    ],
+)
+def test_decode_runs_rejects_garbage(body: bytes) -> None:
+    with pytest.raises(MessageDecodeError):
+        decode_runs(body)
+
+
+def test_decode_runs_rejects_a_message_with_one_bad_run_whole() -> None:
+    bad = dict(make_message().to_json(), execution_id="not-a-uuid")
+    body = json.dumps({"runs": [make_message().to_json(), bad]}).encode()
+    with pytest.raises(MessageDecodeError, match="UUID"):
+        decode_runs(body)
+
+
+def test_pack_runs_groups_by_clamped_priority_in_publish_order() -> None:
+    low = [make_message(job_id=i, priority=-5 if i % 2 else 0) for i in range(5)]  # all clamp to 0
+    high = [make_message(job_id=100 + i, priority=50) for i in range(4)]  # clamps to 10
+    runs = [low[0], high[0], low[1], low[2], high[1], high[2], low[3], low[4], high[3]]
+    packed = pack_runs(runs, runs_per_message=2, max_priority=10)
+    assert packed == [
+        (0, (low[0], low[1])),
+        (0, (low[2], low[3])),
+        (0, (low[4],)),
+        (10, (high[0], high[1])),
+        (10, (high[2], high[3])),
+    ]
+    assert pack_runs(runs, runs_per_message=1000, max_priority=10) == [(0, tuple(low)), (10, tuple(high))]
+    assert pack_runs([], runs_per_message=3, max_priority=10) == []
+
+
+@pytest.mark.parametrize("runs_per_message", [0, 1001, True])
+def test_runs_per_message_is_validated(runs_per_message: int) -> None:
+    with pytest.raises(ValueError, match="runs_per_message"):
+        InMemoryBroker(runs_per_message=runs_per_message)
+    with pytest.raises(ValueError, match="runs_per_message"):
+        RabbitMQBroker("amqp://127.0.0.1/", "q", runs_per_message=runs_per_message)
+
+
 # -- contract, every implementation --------------------------------------------------------------------------
+
+
+async def test_runs_published_together_share_messages(packing_broker: Broker) -> None:
+    normal = [make_message(job_id=i, priority=1) for i in range(7)]
+    urgent = [make_message(job_id=100 + i, priority=9) for i in range(2)]
+    await packing_broker.publish(normal + urgent)
+    # 7 runs of one priority in messages of up to 3 (3 + 3 + 1), and the 2 urgent ones in a message of their own.
+    await wait_for_depth(packing_broker, 4)
+
+    received: asyncio.Queue[Delivery] = asyncio.Queue()
+    async with await packing_broker.consume(acking_into(received), prefetch=10):
+        got = [await next_delivery(received) for _ in range(4)]
+    assert got[0].messages == tuple(urgent)  # higher priority first, as a whole message
+    assert [d.messages for d in got[1:]] == [tuple(normal[0:3]), tuple(normal[3:6]), (normal[6],)]
+    assert got[3].message == normal[6]
+    with pytest.raises(ValueError, match="carries 3 runs"):
+        _ = got[1].message
+    assert await packing_broker.queue_depth() == 0
+
+
+async def test_a_rejected_message_comes_back_with_all_its_runs(packing_broker: Broker) -> None:
+    sent = [make_message(job_id=i) for i in range(3)]
+    await packing_broker.publish(sent)
+    seen: asyncio.Queue[Delivery] = asyncio.Queue()
+
+    async def handler(delivery: Delivery) -> None:
+        seen.put_nowait(delivery)
+        if delivery.redelivered:
+            await delivery.ack()
+        else:
+            await delivery.reject(requeue=True)
+
+    async with await packing_broker.consume(handler, prefetch=1):
+        first, second = await next_delivery(seen), await next_delivery(seen)
+    assert (first.messages, first.redelivered) == (tuple(sent), False)
+    assert (second.messages, second.redelivered) == (tuple(sent), True)
+    with pytest.raises(DeliveryAlreadySettled, match="and 2 more"):
+        await second.ack()
 
 
 async def test_publish_consume_ack_round_trips(broker: Broker) -> None:

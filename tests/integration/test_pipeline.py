@@ -224,3 +224,37 @@ async def test_embedded_pipeline_on_sqlite_runs_every_slot(
     assert Counter(line[0] for line in read_log(log)) == Counter({r.execution_id: 1 for r in rows})
     lateness = [(r.started_at - r.scheduled_at).total_seconds() for r in rows if isinstance(r.started_at, datetime)]
     assert max(lateness) < 1.0, lateness  # a wake-up-driven timekeeper, not a 1-s poll
+
+
+async def test_runs_packed_into_messages_each_start_once_within_each_executors_concurrency(
+    pg_engine: AsyncEngine, postgres_url: str, rabbit: RabbitAdmin, tmp_path: Path
+) -> None:
+    """30 jobs due at the same instants: each pass's runs travel 16 to a message, and an executor with 3 task
+    slots takes a message's runs as slots free up (claiming them in chunks, acking once all are claimed)."""
+    log, ends = tmp_path / "starts.log", tmp_path / "ends.log"
+    narrow = ExecutorConfig(concurrency=3, lock_ttl=3.0, task_timeout=60.0, shutdown_grace=5.0)
+    async with pipeline(postgres_url, rabbit.broker_factory(runs_per_message=16)) as p:
+        executors = [await p.start_executor(narrow), await p.start_executor(narrow)]
+        # Each run sleeps 50 ms: 30 runs a second on 6 slots keeps every slot busy part of the time.
+        parameters = {"log": str(log), "seconds": 0.05, "end_log": str(ends)}
+        jobs = [await create_job(pg_engine, first_in=1.0, parameters=parameters) for _ in range(30)]
+        await p.start_timekeeper()
+        p.wake()
+        await asyncio.sleep(3.5)
+        await p.timekeepers[0].stop()
+        rows = await wait_until_settled(pg_engine)
+
+    assert {r.job_id for r in rows} == set(jobs)
+    assert len(rows) >= 60, len(rows)  # at least 2 slots of each of the 30 jobs
+    assert all(r.status_id == ExecutionStatus.SUCCESS for r in rows), Counter(r.status_id for r in rows)
+    for job_id in jobs:
+        slots = [r.scheduled_at for r in rows if r.job_id == job_id]
+        assert slots == [slots[0] + timedelta(seconds=i) for i in range(len(slots))], (job_id, slots)
+    started = Counter(line[0] for line in read_log(log))
+    assert started == Counter({r.execution_id: 1 for r in rows}), "a run was lost or started twice"
+    owner = {r.execution_id: r.executor_id for r in rows}
+    for executor in executors:
+        own = [(float(line[3]), float(line[5])) for line in read_log(ends) if owner[line[0]] == executor.instance.id]
+        assert own, "both executors took part"
+        assert max_overlap(own) <= 3, "an executor ran more tasks at once than its concurrency"
+    assert sum(e.metrics.consumed._value.get() for e in executors) == len(rows)

@@ -65,12 +65,13 @@ async def open_database(settings: Settings, *, migrate: bool, pre_ping: bool = T
 def build_broker(settings: Settings, *, embedded: bool = False) -> Broker:
     """The in-process broker for embedded mode (one process), RabbitMQ for the standalone services."""
     if embedded:
-        return InMemoryBroker(max_priority=settings.max_priority)
+        return InMemoryBroker(max_priority=settings.max_priority, runs_per_message=settings.runs_per_message)
     return RabbitMQBroker(
         settings.amqp_url,
         settings.queue_name,
         queue_type=settings.queue_type,
         max_priority=settings.max_priority,
+        runs_per_message=settings.runs_per_message,
         publish_timeout_s=settings.publish_timeout,
     )
 

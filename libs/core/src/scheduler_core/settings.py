@@ -37,6 +37,12 @@ class Settings(BaseSettings):
         description="classic: broker honours priorities (x-max-priority); quorum: replicated, FIFO.",
     )
     max_priority: int = Field(default=10, ge=1, le=255, description="Job priorities are clamped to 0..this.")
+    runs_per_message: int = Field(
+        default=16,
+        ge=1,
+        le=1000,
+        description="Runs of one priority due together that share one broker message; 1 spreads every run.",
+    )
     publish_timeout: float = Field(default=5.0, gt=0, description="Seconds to wait for publisher confirms.")
 
     # --- auth ----------------------------------------------------------------------------------------

@@ -42,6 +42,36 @@ class Batcher(Generic[Item, Result]):
             self._drainer = asyncio.create_task(self._drain(), name="batcher-drain")
         return await future
 
+    async def submit_many(self, items: Sequence[Item]) -> list[Result | Exception]:
+        """Submit several items at once; one result per item, in order, where an item whose batch failed gets
+        that batch's exception instead (items may be split across batches, so some can succeed while others
+        fail: every result is returned, none is dropped)."""
+        loop = asyncio.get_running_loop()
+        futures: list[asyncio.Future[Result]] = [loop.create_future() for _ in items]
+        self._waiting.extend(zip(items, futures, strict=True))
+        if self._drainer is None or self._drainer.done():
+            self._drainer = asyncio.create_task(self._drain(), name="batcher-drain")
+        try:
+            await asyncio.wait(futures)
+        except asyncio.CancelledError:
+            for item, future in zip(items, futures, strict=True):
+                if not future.done():
+                    future.cancel()
+                elif not future.cancelled() and future.exception() is None and self._on_orphan is not None:
+                    # Written before we were cancelled, but nobody will read it now.
+                    self._on_orphan(item, future.result())
+            raise
+        results: list[Result | Exception] = []
+        for future in futures:
+            exc = future.exception()
+            if exc is None:
+                results.append(future.result())
+            elif isinstance(exc, Exception):
+                results.append(exc)
+            else:
+                raise exc
+        return results
+
     async def _drain(self) -> None:
         while self._waiting:
             batch, self._waiting = self._waiting[: self._max_batch], self._waiting[self._max_batch :]

@@ -119,59 +119,102 @@ class Executor:
     # --- per delivery (each in its own task, owned by the consumer) --------------------------------------
 
     async def _on_delivery(self, delivery: Delivery) -> None:
-        self._metrics.consumed.inc()
-        # The message stays unacked while it waits for a slot: if we die meanwhile it is redelivered.
-        async with self._slots:
-            if self._stopping:
-                await delivery.reject(requeue=True)
-                return
-            with bind_run(delivery.message.job_id, delivery.message.execution_id):
-                claim = await self._claim(delivery)
-                if claim is None or claim.run is None:
-                    return
-                execution_id = claim.run.execution_id
-                self._running[execution_id] = claim.run
-                try:
-                    await self._run_claimed(claim.run)
-                except asyncio.CancelledError:
-                    # Cancelled by shutdown past its grace period: stop() records the failure.
-                    self._abandoned.append(execution_id)
-                    raise
-                finally:
-                    self._running.pop(execution_id, None)
-
-    async def _claim(self, delivery: Delivery) -> ClaimResult | None:
+        """Claim the delivery's runs as task slots free up (at least one at a time, all at once when the
+        executor has room), start each claimed run, and ack once every run of the message is claimed: a crash
+        before that redelivers the message, whose runs already claimed are then duplicates and ignored."""
+        self._metrics.consumed.inc(len(delivery.messages))
+        remaining = [message.execution_id for message in delivery.messages]
+        started: list[asyncio.Task[None]] = []
         try:
-            claim = await self._claims.submit(delivery.message.execution_id)
+            while remaining:
+                # The message stays unacked while it waits for a slot: if we die meanwhile it is redelivered.
+                taken = await self._take_slots(len(remaining))
+                chunk, remaining = remaining[:taken], remaining[taken:]
+                if self._stopping:
+                    self._release_slots(taken)
+                    await delivery.reject(requeue=True)
+                    break
+                if not await self._claim(delivery, chunk, started):
+                    break
+            else:
+                await delivery.ack()
+            if started:
+                await asyncio.gather(*started)
         except asyncio.CancelledError:
+            # Shutdown past its grace period: each cancelled run records itself as abandoned.
+            for task in started:
+                task.cancel()
+            await asyncio.gather(*started, return_exceptions=True)
+            raise
+
+    async def _take_slots(self, wanted: int) -> int:
+        """Wait for a free task slot, then take up to `wanted` of those free now; returns how many."""
+        await self._slots.acquire()
+        taken = 1
+        # Semaphore.acquire returns without suspending while not locked(): takes only what is free right now.
+        while taken < wanted and not self._slots.locked():
+            await self._slots.acquire()
+            taken += 1
+        return taken
+
+    def _release_slots(self, count: int) -> None:
+        for _ in range(count):
+            self._slots.release()
+
+    async def _claim(self, delivery: Delivery, execution_ids: list[str], started: list[asyncio.Task[None]]) -> bool:
+        """Claim these runs of the delivery (one slot taken for each) and start the claimed ones; False if the
+        delivery was handed back (the caller stops)."""
+        try:
+            claims = await self._claims.submit_many(execution_ids)
+        except asyncio.CancelledError:
+            self._release_slots(len(execution_ids))
             with contextlib.suppress(Exception):
                 await delivery.reject(requeue=True)
             raise
-        except Exception as exc:
-            log.warning("claim_failed", error=str(exc), error_type=type(exc).__name__)
-            await asyncio.sleep(CLAIM_RETRY_DELAY_S)
-            await delivery.reject(requeue=True)
-            return None
-        if claim.outcome is ClaimOutcome.REFUSED:
+        failure: Exception | None = None
+        refused = False
+        for claim in claims:
+            if isinstance(claim, Exception):
+                failure = claim
+                self._slots.release()
+                continue
+            if claim.outcome is ClaimOutcome.CLAIMED and claim.run is not None:
+                self._running[claim.execution_id] = claim.run
+                started.append(asyncio.create_task(self._run_claimed(claim.run), name=f"run-{claim.execution_id}"))
+                continue
+            self._slots.release()
+            if claim.outcome is ClaimOutcome.REFUSED:
+                refused = True
+            else:
+                self._count_unclaimed(claim)
+        if refused:
             # The sweep declared this process dead while it was frozen: hand the message back to a live
             # executor and stop (serve() exits so that a fresh instance replaces this one).
             await delivery.reject(requeue=True)
             if not self._instance.lost.is_set():
                 log.error("claim_refused_instance_declared_dead", instance_id=self._instance.id)
             self._instance.lost.set()
-            return None
-        await delivery.ack()
-        if claim.outcome is ClaimOutcome.ALREADY_HANDLED:
-            self._metrics.duplicates.inc()
-            log.info("duplicate_delivery_ignored")
-        elif claim.outcome is ClaimOutcome.MISSED:
-            self._metrics.runs.labels(status="missed").inc()
-            self._metrics.missed.inc()
-            log.warning("run_missed", reason=claim.reason)
-        elif claim.outcome is ClaimOutcome.SKIPPED:
-            self._metrics.runs.labels(status="skipped").inc()
-            log.warning("run_skipped", reason=claim.reason)
-        return claim
+            return False
+        if failure is not None:
+            # Runs claimed in a batch that did commit are running; the redelivery finds them handled.
+            log.warning("claim_failed", error=str(failure), error_type=type(failure).__name__)
+            await asyncio.sleep(CLAIM_RETRY_DELAY_S)
+            await delivery.reject(requeue=True)
+            return False
+        return True
+
+    def _count_unclaimed(self, claim: ClaimResult) -> None:
+        with bind_run(None, claim.execution_id):
+            if claim.outcome is ClaimOutcome.ALREADY_HANDLED:
+                self._metrics.duplicates.inc()
+                log.info("duplicate_delivery_ignored")
+            elif claim.outcome is ClaimOutcome.MISSED:
+                self._metrics.runs.labels(status="missed").inc()
+                self._metrics.missed.inc()
+                log.warning("run_missed", reason=claim.reason)
+            elif claim.outcome is ClaimOutcome.SKIPPED:
+                self._metrics.runs.labels(status="skipped").inc()
+                log.warning("run_skipped", reason=claim.reason)
 
     async def _claim_batch(self, execution_ids: list[str]) -> list[ClaimResult]:
         async with self._sessionmaker.begin() as session:
@@ -190,24 +233,37 @@ class Executor:
             self._abandoned.append(execution_id)
 
     async def _run_claimed(self, claim: ClaimedRun) -> None:
-        self._metrics.start_lateness.observe(max(0.0, (claim.started_at - claim.scheduled_at).total_seconds()))
-        self._metrics.running.inc()
-        try:
-            outcome = await self._execute(claim)
-        finally:
-            self._metrics.running.dec()
-        recorded = await self._finish(outcome)
-        if recorded:
-            self._metrics.runs.labels(status=outcome.status.name.lower()).inc()
-            self._metrics.run_duration.observe(outcome.duration_ms / 1000)
-            # Successes at debug: the history holds every run; at a thousand runs a second an info line each
-            # would cost more CPU than the run. Failures are warnings, with the reason.
-            if outcome.status is ExecutionStatus.SUCCESS:
-                log.debug("run_finished", status="success", duration_ms=outcome.duration_ms)
+        """Run one claimed run in its own task (its slot is already taken) and record its outcome."""
+        execution_id = claim.execution_id
+        with bind_run(claim.job_id, execution_id):
+            self._metrics.start_lateness.observe(max(0.0, (claim.started_at - claim.scheduled_at).total_seconds()))
+            self._metrics.running.inc()
+            try:
+                outcome = await self._execute(claim)
+            except asyncio.CancelledError:
+                # Cancelled by shutdown past its grace period: stop() records the failure.
+                self._abandoned.append(execution_id)
+                self._running.pop(execution_id, None)
+                raise
+            finally:
+                self._metrics.running.dec()
+                # The slot bounds running tasks; recording the outcome is batched and needs none.
+                self._slots.release()
+            try:
+                recorded = await self._finish(outcome)
+            finally:
+                self._running.pop(execution_id, None)
+            if recorded:
+                self._metrics.runs.labels(status=outcome.status.name.lower()).inc()
+                self._metrics.run_duration.observe(outcome.duration_ms / 1000)
+                # Successes at debug: the history holds every run; at a thousand runs a second an info line
+                # each would cost more CPU than the run. Failures are warnings, with the reason.
+                if outcome.status is ExecutionStatus.SUCCESS:
+                    log.debug("run_finished", status="success", duration_ms=outcome.duration_ms)
+                else:
+                    log.warning("run_failed", duration_ms=outcome.duration_ms, error=outcome.error_message)
             else:
-                log.warning("run_failed", duration_ms=outcome.duration_ms, error=outcome.error_message)
-        else:
-            log.warning("run_outcome_rejected", status=outcome.status.name.lower(), reason="no longer the owner")
+                log.warning("run_outcome_rejected", status=outcome.status.name.lower(), reason="no longer the owner")
 
     async def _execute(self, claim: ClaimedRun) -> RunOutcome:
         """Run the task function with its timeout; never raises except on cancellation."""

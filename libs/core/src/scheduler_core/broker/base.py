@@ -1,6 +1,9 @@
 """Broker interface: the run message, deliveries, consumers and the broker itself.
 
-The timekeeper publishes one :class:`RunMessage` per execution row it wrote; executors consume them. Two
+The timekeeper publishes one :class:`RunMessage` per execution row it wrote; executors consume them. Up to
+``runs_per_message`` runs of one priority published together share one broker message (one delivery, one ack):
+routing, persisting, confirming and acknowledging a message costs the broker and both ends far more CPU than
+the few bytes of a run, so at hundreds of runs a second packing them is most of the difference. Two
 implementations honour this interface and are held to it by one contract test suite
 (``tests/contract/test_broker_contract.py``): :class:`~scheduler_core.broker.rabbitmq.RabbitMQBroker` for
 the standalone services and :class:`~scheduler_core.broker.memory.InMemoryBroker` for the embedded
@@ -31,6 +34,8 @@ log = structlog.get_logger(__name__)
 MAX_SUPPORTED_PRIORITY = 255
 # basic.qos prefetch_count is an AMQP short (16 bits); 0 would mean "unlimited", which we never want.
 MAX_PREFETCH = 65535
+# Upper bound of runs_per_message: keeps one message's body (about 150 bytes a run) and one claim batch small.
+MAX_RUNS_PER_MESSAGE = 1000
 
 
 class MessageDecodeError(ValueError):
@@ -68,6 +73,13 @@ def check_prefetch(prefetch: int) -> int:
     if isinstance(prefetch, bool) or not 1 <= prefetch <= MAX_PREFETCH:
         raise ValueError(f"prefetch must be an int in 1..{MAX_PREFETCH}, got {prefetch!r}")
     return prefetch
+
+
+def check_runs_per_message(runs_per_message: int) -> int:
+    """Validate a ``runs_per_message`` constructor argument and return it."""
+    if isinstance(runs_per_message, bool) or not 1 <= runs_per_message <= MAX_RUNS_PER_MESSAGE:
+        raise ValueError(f"runs_per_message must be an int in 1..{MAX_RUNS_PER_MESSAGE}, got {runs_per_message!r}")
+    return runs_per_message
 
 
 def _is_int(value: object) -> bool:
@@ -110,17 +122,18 @@ class RunMessage:
             # frozen dataclass: the only way to normalise in place.
             object.__setattr__(self, "scheduled_at", self.scheduled_at.astimezone(UTC))
 
+    def to_json(self) -> dict[str, Any]:
+        """The JSON object of one run (microsecond precision, explicit ``+00:00`` offset)."""
+        return {
+            "execution_id": self.execution_id,
+            "job_id": self.job_id,
+            "scheduled_at": self.scheduled_at.isoformat(),
+            "priority": self.priority,
+        }
+
     def encode(self) -> bytes:
-        """Serialise to compact UTF-8 JSON (microsecond precision, explicit ``+00:00`` offset)."""
-        return json.dumps(
-            {
-                "execution_id": self.execution_id,
-                "job_id": self.job_id,
-                "scheduled_at": self.scheduled_at.isoformat(),
-                "priority": self.priority,
-            },
-            separators=(",", ":"),
-        ).encode()
+        """Serialise this run alone to compact UTF-8 JSON (the body of a one-run message)."""
+        return json.dumps(self.to_json(), separators=(",", ":")).encode()
 
     @classmethod
     def decode(cls, body: bytes) -> RunMessage:
@@ -130,12 +143,13 @@ class RunMessage:
         Raises :class:`MessageDecodeError` on anything else: not JSON, not an object, a missing or mistyped
         field, a naive or unparsable timestamp, an execution id that is not a UUID.
         """
-        try:
-            raw: Any = json.loads(body)
-        except (ValueError, RecursionError) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
-            raise MessageDecodeError(f"body is not JSON: {exc}") from exc
+        return cls.from_json(_load_json(body))
+
+    @classmethod
+    def from_json(cls, raw: Any) -> RunMessage:
+        """Validate one run's JSON object (see :meth:`decode`)."""
         if not isinstance(raw, dict):
-            raise MessageDecodeError(f"body must be a JSON object, got {type(raw).__name__}")
+            raise MessageDecodeError(f"a run must be a JSON object, got {type(raw).__name__}")
         missing = sorted({"execution_id", "job_id", "scheduled_at", "priority"} - raw.keys())
         if missing:
             raise MessageDecodeError(f"missing field(s): {', '.join(missing)}")
@@ -163,8 +177,58 @@ class RunMessage:
             raise MessageDecodeError(str(exc)) from exc
 
 
+def _load_json(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise MessageDecodeError(f"body is not JSON: {exc}") from exc
+
+
+def encode_runs(runs: Sequence[RunMessage]) -> bytes:
+    """The body of a broker message: one run as :meth:`RunMessage.encode`, several as ``{"runs": [...]}``.
+
+    A single run keeps the one-run format, so executors of the previous version read it, and ones of this
+    version read both."""
+    if len(runs) == 1:
+        return runs[0].encode()
+    if not runs:
+        raise ValueError("a message carries at least one run")
+    return json.dumps({"runs": [run.to_json() for run in runs]}, separators=(",", ":")).encode()
+
+
+def decode_runs(body: bytes) -> tuple[RunMessage, ...]:
+    """Parse a body produced by :func:`encode_runs`; raises :class:`MessageDecodeError` (see
+    :meth:`RunMessage.decode`). A body of several runs is rejected whole if any of them is invalid."""
+    raw = _load_json(body)
+    if isinstance(raw, dict) and "runs" in raw:
+        runs = raw["runs"]
+        if not isinstance(runs, list) or not runs:
+            raise MessageDecodeError("runs must be a non-empty JSON array")
+        return tuple(RunMessage.from_json(run) for run in runs)
+    if not isinstance(raw, dict):
+        raise MessageDecodeError(f"body must be a JSON object, got {type(raw).__name__}")
+    return (RunMessage.from_json(raw),)
+
+
+def pack_runs(
+    runs: Sequence[RunMessage], *, runs_per_message: int, max_priority: int
+) -> list[tuple[int, tuple[RunMessage, ...]]]:
+    """Group runs into broker messages: (broker priority, runs), each with at most ``runs_per_message`` runs
+    of one clamped priority, in publish order within a priority (priority, not order, decides across them)."""
+    by_priority: dict[int, list[RunMessage]] = {}
+    for run in runs:
+        by_priority.setdefault(clamp_priority(run.priority, max_priority), []).append(run)
+    return [
+        (priority, tuple(group[start : start + runs_per_message]))
+        for priority, group in by_priority.items()
+        for start in range(0, len(group), runs_per_message)
+    ]
+
+
 class Delivery(ABC):
-    """One delivery of a message to a consumer; the handler settles it exactly once.
+    """One delivery of a message, carrying one or more runs, to a consumer; the handler settles it exactly once.
+
+    The runs of one delivery are settled together: acknowledge only once every one of them is accounted for.
 
     ``ack`` removes the message from the queue. ``reject(requeue=True)`` hands it back for another (or the
     same) consumer, which then sees ``redelivered=True``; ``reject(requeue=False)`` drops it.
@@ -174,12 +238,21 @@ class Delivery(ABC):
     will be delivered again with ``redelivered=True``. Settling twice raises :class:`DeliveryAlreadySettled`.
     """
 
-    __slots__ = ("_settled", "message", "redelivered")
+    __slots__ = ("_settled", "messages", "redelivered")
 
-    def __init__(self, message: RunMessage, *, redelivered: bool) -> None:
-        self.message = message
+    def __init__(self, messages: tuple[RunMessage, ...], *, redelivered: bool) -> None:
+        if not messages:
+            raise ValueError("a delivery carries at least one run")
+        self.messages = messages
         self.redelivered = redelivered
         self._settled = False
+
+    @property
+    def message(self) -> RunMessage:
+        """The run of a one-run delivery; ValueError if it carries several (use ``messages``)."""
+        if len(self.messages) != 1:
+            raise ValueError(f"the delivery carries {len(self.messages)} runs; use .messages")
+        return self.messages[0]
 
     @property
     def settled(self) -> bool:
@@ -200,7 +273,8 @@ class Delivery(ABC):
         # Marked before the I/O so that two concurrent calls cannot both go through.
         if self._settled:
             raise DeliveryAlreadySettled(
-                f"cannot {action} execution {self.message.execution_id}: delivery already settled"
+                f"cannot {action} execution {self.messages[0].execution_id}"
+                f"{f' and {len(self.messages) - 1} more' if len(self.messages) > 1 else ''}: delivery already settled"
             )
         self._settled = True
 
@@ -209,11 +283,12 @@ class Delivery(ABC):
         """Send the settlement; never raises for a lost channel (see the class docstring)."""
 
     def _log_context(self) -> dict[str, Any]:
-        return {
-            "execution_id": self.message.execution_id,
-            "job_id": self.message.job_id,
-            "redelivered": self.redelivered,
-        }
+        first = self.messages[0]
+        context: dict[str, Any] = {"execution_id": first.execution_id, "job_id": first.job_id}
+        if len(self.messages) > 1:
+            context["runs"] = len(self.messages)
+        context["redelivered"] = self.redelivered
+        return context
 
 
 Handler = Callable[[Delivery], Awaitable[None]]
@@ -299,9 +374,10 @@ class Broker(ABC):
 
     @abstractmethod
     async def publish(self, messages: Sequence[RunMessage]) -> None:
-        """Enqueue ``messages`` durably; return only once the broker has confirmed every one of them.
+        """Enqueue these runs durably; return only once the broker has confirmed every one of them.
 
-        Messages are persistent and published concurrently (one batch of confirms, not one round trip each).
+        Runs are packed into broker messages by :func:`pack_runs` (the broker's ``runs_per_message``). Messages
+        are persistent and published concurrently (one batch of confirms, not one round trip each).
         Raises :class:`BrokerUnavailable` if any message is not confirmed within the broker's publish timeout;
         the caller then retries later (duplicates are tolerated downstream). An empty sequence is a no-op.
         """
@@ -317,6 +393,8 @@ class Broker(ABC):
     @abstractmethod
     async def queue_depth(self) -> int:
         """Messages ready in the queue (not counting delivered-but-unsettled ones), for metrics/autoscaling.
+
+        Broker messages, not runs: with ``runs_per_message`` above 1 a message carries up to that many runs.
 
         Raises :class:`BrokerUnavailable` when the broker does not answer in time.
         """
@@ -343,7 +421,7 @@ class HandlerTasks:
         return len(self._tasks)
 
     def spawn(self, delivery: Delivery) -> None:
-        task = asyncio.create_task(self._run(delivery), name=f"broker-handler-{delivery.message.execution_id}")
+        task = asyncio.create_task(self._run(delivery), name=f"broker-handler-{delivery.messages[0].execution_id}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 

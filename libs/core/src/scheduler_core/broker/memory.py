@@ -29,7 +29,8 @@ from .base import (
     RunMessage,
     check_max_priority,
     check_prefetch,
-    clamp_priority,
+    check_runs_per_message,
+    pack_runs,
 )
 
 log = structlog.get_logger(__name__)
@@ -41,7 +42,7 @@ class _Entry:
 
     neg_priority: int
     sequence: int
-    message: RunMessage = field(compare=False)
+    messages: tuple[RunMessage, ...] = field(compare=False)
     redelivered: bool = field(default=False, compare=False)
 
 
@@ -49,7 +50,7 @@ class _MemoryDelivery(Delivery):
     __slots__ = ("_consumer", "_entry", "_returned")
 
     def __init__(self, consumer: _MemoryConsumer, entry: _Entry) -> None:
-        super().__init__(entry.message, redelivered=entry.redelivered)
+        super().__init__(entry.messages, redelivered=entry.redelivered)
         self._consumer = consumer
         self._entry = entry
         # Set when the consumer closed and handed the message back to the queue.
@@ -109,11 +110,13 @@ class InMemoryBroker(Broker):
     """In-process implementation of :class:`~scheduler_core.broker.base.Broker` (see the module docstring).
 
     ``max_priority`` (1..255, default 10) is the top of the priority range, as ``x-max-priority`` is for
-    RabbitMQ: job priorities are clamped into ``0..max_priority`` before ordering.
+    RabbitMQ: job priorities are clamped into ``0..max_priority`` before ordering. ``runs_per_message``
+    (1..1000, default 1): runs of one priority that ``publish`` packs into one delivery.
     """
 
-    def __init__(self, max_priority: int = 10) -> None:
+    def __init__(self, max_priority: int = 10, runs_per_message: int = 1) -> None:
         self._max_priority = check_max_priority(max_priority)
+        self._runs_per_message = check_runs_per_message(runs_per_message)
         self._heap: list[_Entry] = []
         self._sequence = itertools.count()
         self._consumers: list[_MemoryConsumer] = []
@@ -146,8 +149,10 @@ class InMemoryBroker(Broker):
 
     async def publish(self, messages: Sequence[RunMessage]) -> None:
         self._check_open()
-        for message in messages:
-            self._push(_Entry(0, next(self._sequence), message), redelivered=False)
+        for priority, runs in pack_runs(
+            messages, runs_per_message=self._runs_per_message, max_priority=self._max_priority
+        ):
+            self._push(_Entry(-priority, next(self._sequence), runs), redelivered=False)
         self._dispatch()
 
     async def consume(self, handler: Handler, *, prefetch: int) -> Consumer:
@@ -168,7 +173,6 @@ class InMemoryBroker(Broker):
     def _push(self, entry: _Entry, *, redelivered: bool) -> None:
         if self._closed:
             return
-        entry.neg_priority = -clamp_priority(entry.message.priority, self._max_priority)
         entry.redelivered = entry.redelivered or redelivered
         heapq.heappush(self._heap, entry)
 

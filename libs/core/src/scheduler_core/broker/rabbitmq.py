@@ -48,7 +48,10 @@ from .base import (
     RunMessage,
     check_max_priority,
     check_prefetch,
-    clamp_priority,
+    check_runs_per_message,
+    decode_runs,
+    encode_runs,
+    pack_runs,
 )
 
 log = structlog.get_logger(__name__)
@@ -73,8 +76,8 @@ def redact_url(url: str) -> str:
 class _RabbitDelivery(Delivery):
     __slots__ = ("_incoming",)
 
-    def __init__(self, incoming: AbstractIncomingMessage, message: RunMessage) -> None:
-        super().__init__(message, redelivered=bool(incoming.redelivered))
+    def __init__(self, incoming: AbstractIncomingMessage, messages: tuple[RunMessage, ...]) -> None:
+        super().__init__(messages, redelivered=bool(incoming.redelivered))
         self._incoming = incoming
 
     async def _settle(self, *, ack: bool, requeue: bool) -> None:
@@ -124,7 +127,7 @@ class _RabbitConsumer(Consumer):
     async def _on_message(self, incoming: AbstractIncomingMessage) -> None:
         # Runs in an aiormq task that is cancelled if the channel closes: do only quick work here.
         try:
-            message = RunMessage.decode(incoming.body)
+            messages = decode_runs(incoming.body)
         except MessageDecodeError as exc:
             # Redelivering garbage cannot help; dropping it is logged with enough to find the publisher.
             log.error(
@@ -138,7 +141,7 @@ class _RabbitConsumer(Consumer):
             except CONNECTION_EXCEPTIONS as reject_exc:
                 log.warning("delivery_settle_lost", error=repr(reject_exc), ack=False)
             return
-        delivery = _RabbitDelivery(incoming, message)
+        delivery = _RabbitDelivery(incoming, messages)
         if self._cancelled:
             # Sent by the broker before it processed our basic.cancel: hand it straight back.
             await delivery.reject(requeue=True)
@@ -176,6 +179,7 @@ class RabbitMQBroker(Broker):
     * ``queue_name`` — the durable queue, declared on start (idempotent with the same arguments).
     * ``queue_type`` — ``"classic"`` (priorities honoured) or ``"quorum"`` (replicated, priority ignored).
     * ``max_priority`` — ``x-max-priority`` of a classic queue (1..255); job priorities are clamped into it.
+    * ``runs_per_message`` — runs of one priority that ``publish`` packs into one message (1..1000).
     * ``publish_timeout_s`` — bound on ``publish`` (all confirms), and on consumer set-up, ``queue_depth`` and
       closing; ``publish`` waits up to this long for a reconnect in progress.
     * ``connect_timeout_s`` — entering retries the first connection for this long, then raises
@@ -192,6 +196,7 @@ class RabbitMQBroker(Broker):
         *,
         queue_type: QueueType = "classic",
         max_priority: int = 10,
+        runs_per_message: int = 1,
         publish_timeout_s: float = 5.0,
         connect_timeout_s: float = 30.0,
         reconnect_interval_s: float = 2.0,
@@ -215,6 +220,7 @@ class RabbitMQBroker(Broker):
         self.queue_name = queue_name
         self.queue_type: QueueType = queue_type
         self._max_priority = check_max_priority(max_priority)
+        self._runs_per_message = check_runs_per_message(runs_per_message)
         self._publish_timeout_s = publish_timeout_s
         self._connect_timeout_s = connect_timeout_s
         self._reconnect_interval_s = reconnect_interval_s
@@ -274,6 +280,7 @@ class RabbitMQBroker(Broker):
             queue=self.queue_name,
             queue_type=self.queue_type,
             max_priority=self._max_priority,
+            runs_per_message=self._runs_per_message,
         )
 
     async def _connect(self) -> AbstractRobustConnection:
@@ -358,15 +365,17 @@ class RabbitMQBroker(Broker):
         started = loop.time()
         amqp_messages = [
             aio_pika.Message(
-                message.encode(),
+                encode_runs(runs),
                 delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                priority=clamp_priority(message.priority, self._max_priority),
+                priority=priority,
                 content_type="application/json",
                 # Not message_id: aiormq matches returned messages to their publish by message_id, which must
                 # therefore stay unique even if a batch carries the same execution twice.
-                correlation_id=message.execution_id,
+                correlation_id=runs[0].execution_id,
             )
-            for message in messages
+            for priority, runs in pack_runs(
+                messages, runs_per_message=self._runs_per_message, max_priority=self._max_priority
+            )
         ]
         try:
             async with asyncio.timeout(self._publish_timeout_s):
@@ -393,12 +402,14 @@ class RabbitMQBroker(Broker):
                 error=repr(failures[0]),
             )
             raise BrokerUnavailable(
-                f"{len(failures)} of {len(messages)} message(s) to {self.queue_name!r} not confirmed: {failures[0]!r}"
+                f"{len(failures)} of {len(amqp_messages)} message(s) ({len(messages)} runs) to {self.queue_name!r} "
+                f"not confirmed: {failures[0]!r}"
             )
         log.debug(
             "published",
             queue=self.queue_name,
             count=len(messages),
+            messages=len(amqp_messages),
             elapsed_ms=round((loop.time() - started) * 1000, 1),
         )
 
