@@ -12,15 +12,30 @@ import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, exists, func, insert, or_, select, text, update
+from sqlalchemy import (
+    Integer,
+    String,
+    Table,
+    bindparam,
+    column,
+    delete,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scheduler_core.db.models import (
     ExecutionStatus,
     InstanceStatus,
+    JsonDoc,
     ScheduledJob,
     ScheduledJobExecution,
     ScheduledJobLock,
@@ -29,6 +44,7 @@ from scheduler_core.db.models import (
     Trigger,
 )
 from scheduler_core.db.repository.clock import is_postgres, now_expr
+from scheduler_core.db.types import UTCDateTime
 
 
 class ClaimOutcome(enum.Enum):
@@ -86,9 +102,119 @@ _TASKS = cast(Table, TaskFunction.__table__)
 _LOCKS = cast(Table, ScheduledJobLock.__table__)
 _INSTANCES = cast(Table, SchedulerInstance.__table__)
 
-# Fenced on (running, owned by the caller): a stale executor's outcome changes nothing.
-_RECORD_OUTCOMES_POSTGRES = text(
+_PENDING, _RUNNING = int(ExecutionStatus.PENDING), int(ExecutionStatus.RUNNING)
+_MISSED, _SKIPPED = int(ExecutionStatus.MISSED), int(ExecutionStatus.SKIPPED)
+
+# --- PostgreSQL: statements written once, their batches passed as arrays. Whatever the batch size, each is
+# one entry in SQLAlchemy's compiled cache and one prepared statement per asyncpg connection.
+
+# Claim, step 1: the claimer's instance row FOR SHARE (ordered with the sweep's verdict, see claim_executions),
+# then, unless it is stopped, the pending runs with their jobs' rows locked in job-id order. One row at least:
+# a claimer with nothing to claim still learns its instance's status. `now` is read after every lock is taken
+# (a volatile output column is computed after the ORDER BY's sort, which drains the locking scan).
+_CLAIM_PENDING_POSTGRES = text(
+    f"""
+    WITH claimer AS (
+        SELECT status FROM scheduler_instance WHERE id = :instance_id FOR SHARE
+    ),
+    pending AS (
+        SELECT e.execution_id, e.job_id, e.scheduled_at, e.trigger, j.misfire_grace_time, j.max_instances,
+               j.parameters, j.timeout_seconds, t.key AS task_key
+        FROM unnest(CAST(:ids AS varchar[])) AS i (execution_id)
+        JOIN scheduled_job_execution AS e ON e.execution_id = i.execution_id
+        JOIN scheduled_job AS j ON j.id = e.job_id
+        JOIN task_function AS t ON t.id = j.task_function_id
+        WHERE e.status_id = {_PENDING}
+          AND NOT EXISTS (SELECT FROM claimer WHERE claimer.status = '{InstanceStatus.STOPPED}')
+        ORDER BY j.id, e.scheduled_at
+        FOR UPDATE OF j
+    )
+    SELECT (SELECT status FROM claimer) AS claimer_status, clock_timestamp() AS now,
+           p.execution_id, p.job_id, p.scheduled_at, p.trigger, p.misfire_grace_time, p.max_instances,
+           p.parameters, p.timeout_seconds, p.task_key
+    FROM (VALUES (1)) AS anchor (one) LEFT JOIN pending AS p ON true
+    ORDER BY p.job_id, p.scheduled_at
     """
+).columns(
+    column("claimer_status", String()),
+    column("now", UTCDateTime()),
+    column("execution_id", String()),
+    column("job_id", Integer()),
+    column("scheduled_at", UTCDateTime()),
+    column("trigger", String()),
+    column("misfire_grace_time", Integer()),
+    column("max_instances", Integer()),
+    column("parameters", JsonDoc),
+    column("timeout_seconds", Integer()),
+    column("task_key", String()),
+)
+
+# Claim, step 2, under the job locks of step 1: its own statement so that its snapshot, taken after those
+# locks, sees every claim of these jobs that committed before them. Live locks are counted per job; the
+# candidates still pending take the places left under max_instances in slot order and become running with
+# a lock; the others are closed as skipped, the missed ones (judged by step 1's caller) as missed.
+_CLAIM_DECIDE_POSTGRES = text(
+    f"""
+    WITH input AS (
+        SELECT i.execution_id, i.missed_reason
+        FROM unnest(CAST(:ids AS varchar[]), CAST(:missed_reasons AS text[])) AS i (execution_id, missed_reason)
+    ),
+    candidates AS (
+        SELECT e.execution_id, e.job_id, j.max_instances,
+               row_number() OVER (PARTITION BY e.job_id ORDER BY e.scheduled_at) AS place
+        FROM input AS i
+        JOIN scheduled_job_execution AS e ON e.execution_id = i.execution_id
+        JOIN scheduled_job AS j ON j.id = e.job_id
+        WHERE i.missed_reason IS NULL AND e.status_id = {_PENDING}
+    ),
+    live AS MATERIALIZED (
+        SELECT jobs.job_id,
+               (SELECT count(*) FROM scheduled_job_lock AS l
+                WHERE l.job_id = jobs.job_id AND l.expires_at > CAST(:now AS timestamptz)) AS running
+        FROM (SELECT DISTINCT c.job_id FROM candidates AS c) AS jobs
+    ),
+    verdicts AS (
+        SELECT c.execution_id,
+               CASE WHEN lv.running + c.place <= c.max_instances THEN {_RUNNING} ELSE {_SKIPPED} END AS status_id,
+               'skipped: ' || greatest(lv.running, c.max_instances)
+                   || ' run(s) of the job already running (max_instances=' || c.max_instances || ')' AS reason
+        FROM candidates AS c JOIN live AS lv ON lv.job_id = c.job_id
+        UNION ALL
+        SELECT i.execution_id, {_MISSED}, i.missed_reason FROM input AS i WHERE i.missed_reason IS NOT NULL
+    ),
+    changed AS (
+        UPDATE scheduled_job_execution AS e
+        SET status_id = v.status_id,
+            executor_id = CASE WHEN v.status_id = {_RUNNING} THEN CAST(:instance_id AS varchar)
+                               ELSE e.executor_id END,
+            host_name = CASE WHEN v.status_id = {_RUNNING} THEN CAST(:host_name AS varchar) ELSE e.host_name END,
+            started_at = CASE WHEN v.status_id = {_RUNNING} THEN CAST(:now AS timestamptz) ELSE e.started_at END,
+            completed_at = CASE WHEN v.status_id = {_RUNNING} THEN e.completed_at
+                                ELSE CAST(:now AS timestamptz) END,
+            error_message = CASE WHEN v.status_id = {_RUNNING} THEN e.error_message ELSE v.reason END
+        FROM verdicts AS v
+        WHERE e.execution_id = v.execution_id AND e.status_id = {_PENDING}
+        RETURNING e.execution_id, e.job_id, e.status_id, e.error_message
+    ),
+    locked AS (
+        INSERT INTO scheduled_job_lock (job_id, execution_id, locked_by, locked_at, expires_at)
+        SELECT c.job_id, c.execution_id, CAST(:instance_id AS varchar), CAST(:now AS timestamptz),
+               CAST(:expires_at AS timestamptz)
+        FROM changed AS c
+        WHERE c.status_id = {_RUNNING}
+    )
+    SELECT c.execution_id, c.status_id, c.error_message FROM changed AS c
+    """
+)
+
+# Fenced on (running, owned by the caller): a stale executor's outcome changes nothing. The caller's locks
+# of these runs are released either way, in the same statement.
+_RECORD_OUTCOMES_POSTGRES = text(
+    f"""
+    WITH released AS (
+        DELETE FROM scheduled_job_lock
+        WHERE execution_id = ANY(CAST(:ids AS varchar[])) AND locked_by = :instance_id
+    )
     UPDATE scheduled_job_execution AS e
     SET status_id = o.status_id,
         completed_at = clock_timestamp(),
@@ -99,10 +225,119 @@ _RECORD_OUTCOMES_POSTGRES = text(
     FROM unnest(CAST(:ids AS varchar[]), CAST(:statuses AS integer[]), CAST(:durations AS integer[]),
                 CAST(:results AS text[]), CAST(:errors AS text[]), CAST(:tracebacks AS text[]))
          AS o(execution_id, status_id, duration_ms, result_summary, error_message, error_traceback)
-    WHERE e.execution_id = o.execution_id AND e.status_id = 2 AND e.executor_id = :instance_id
+    WHERE e.execution_id = o.execution_id AND e.status_id = {_RUNNING} AND e.executor_id = :instance_id
     RETURNING e.execution_id
     """
 )
+
+# --- SQLite (embedded mode): Core statements, also built once; their batches are bound at execution.
+_execution, _job, _task, _lock, _instance = _EXECUTIONS.c, _JOBS.c, _TASKS.c, _LOCKS.c, _INSTANCES.c
+
+_INSTANCE_STATUS = select(_instance.status).where(_instance.id == bindparam("instance_id")).with_for_update(read=True)
+
+_SELECT_PENDING = (
+    select(
+        _execution.execution_id,
+        _execution.job_id,
+        _execution.scheduled_at,
+        _execution.trigger,
+        _job.misfire_grace_time,
+        _job.max_instances,
+        _job.parameters,
+        _job.timeout_seconds,
+        _task.key.label("task_key"),
+    )
+    .select_from(_EXECUTIONS.join(_JOBS, _job.id == _execution.job_id).join(_TASKS, _task.id == _job.task_function_id))
+    .where(_execution.execution_id.in_(bindparam("ids", expanding=True)), _execution.status_id == _PENDING)
+    .order_by(_job.id, _execution.scheduled_at)
+    .with_for_update(of=_JOBS)
+)
+
+_COUNT_LIVE_LOCKS = (
+    select(_lock.job_id, func.count())
+    .where(
+        _lock.job_id.in_(bindparam("job_ids", expanding=True)), _lock.expires_at > bindparam("now", type_=UTCDateTime())
+    )
+    .group_by(_lock.job_id)
+)
+
+_MARK_RUNNING = (
+    update(_EXECUTIONS)
+    .where(_execution.execution_id.in_(bindparam("ids", expanding=True)), _execution.status_id == _PENDING)
+    .values(
+        status_id=_RUNNING,
+        executor_id=bindparam("instance_id"),
+        host_name=bindparam("claimer_host"),
+        started_at=bindparam("now", type_=UTCDateTime()),
+    )
+    .returning(_execution.execution_id)
+)
+
+_INSERT_LOCKS = insert(_LOCKS)
+
+_CLOSE_PENDING = (
+    update(_EXECUTIONS)
+    .where(_execution.execution_id == bindparam("run_id"), _execution.status_id == _PENDING)
+    .values(
+        status_id=bindparam("closed_status"),
+        completed_at=bindparam("now", type_=UTCDateTime()),
+        error_message=bindparam("reason"),
+    )
+    .returning(_execution.execution_id)
+)
+
+_RECORD_OUTCOME = (
+    update(_EXECUTIONS)
+    .where(
+        _execution.execution_id == bindparam("run_id"),
+        _execution.status_id == _RUNNING,
+        _execution.executor_id == bindparam("instance_id"),
+    )
+    .values(
+        status_id=bindparam("outcome_status"),
+        completed_at=bindparam("now", type_=UTCDateTime()),
+        duration_ms=bindparam("duration"),
+        result_summary=bindparam("summary"),
+        error_message=bindparam("error"),
+        error_traceback=bindparam("traceback"),
+    )
+    .returning(_execution.execution_id)
+)
+
+_RELEASE_LOCKS = delete(_LOCKS).where(
+    _lock.execution_id.in_(bindparam("ids", expanding=True)), _lock.locked_by == bindparam("instance_id")
+)
+
+
+def _missed_reason(row: Any, now: datetime) -> str | None:
+    """Why a run picked up at `now` is missed, or None: scheduled runs only, later than their job's
+    misfire_grace_time in whole seconds."""
+    if row.trigger != Trigger.SCHEDULE:
+        return None
+    lateness = (now - row.scheduled_at).total_seconds()
+    if math.floor(lateness) <= row.misfire_grace_time:
+        return None
+    return (
+        f"missed: picked up {lateness:.1f} s after its scheduled time, "
+        f"past the job's misfire grace time of {row.misfire_grace_time} s"
+    )
+
+
+def _skipped_reason(running: int, max_instances: int) -> str:
+    # _CLAIM_DECIDE_POSTGRES writes the same text.
+    return f"skipped: {running} run(s) of the job already running (max_instances={max_instances})"
+
+
+def _claimed_run(row: Any, now: datetime) -> ClaimedRun:
+    return ClaimedRun(
+        execution_id=row.execution_id,
+        job_id=row.job_id,
+        scheduled_at=row.scheduled_at,
+        started_at=now,
+        task_key=row.task_key,
+        parameters=row.parameters,
+        timeout_seconds=row.timeout_seconds,
+    )
 
 
 class RunRepository:
@@ -137,147 +372,136 @@ class RunRepository:
         A claimer that the sweep has declared stopped (frozen past its instance timeout) claims nothing: every
         result is REFUSED. Its instance row is read FOR SHARE, so the sweep's verdict and this claim are
         ordered: either the claim commits first and the sweep then fails its runs, or it sees the verdict.
-        Five statements whatever the batch size."""
+
+        PostgreSQL: two statements whatever the batch size (one if nothing in the batch is pending or the
+        claimer is refused), each written once with the batch as array parameters. SQLite: four, plus one
+        per run closed as missed or skipped (in-process, a statement costs no round trip)."""
         if not execution_ids:
             return []
-        if not await self._instance_alive(session, instance_id):
+        if is_postgres(session):
+            results = await self._claim_postgres(session, execution_ids, instance_id, host_name, lock_ttl)
+        else:
+            results = await self._claim_stepwise(session, execution_ids, instance_id, host_name, lock_ttl)
+        if results is None:
             return [ClaimResult(ClaimOutcome.REFUSED, eid) for eid in execution_ids]
-        # Core statements on the tables: the hot path of every run, spared the ORM's per-statement work.
-        execution, job, task = _EXECUTIONS.c, _JOBS.c, _TASKS.c
-        wanted = list(dict.fromkeys(execution_ids))
-        query = (
-            select(
-                execution.execution_id,
-                execution.status_id,
-                execution.job_id,
-                execution.scheduled_at,
-                execution.trigger,
-                job.misfire_grace_time,
-                job.max_instances,
-                job.parameters,
-                job.timeout_seconds,
-                task.key,
-                now_expr(session).label("now"),
+        ordered = []
+        for eid in execution_ids:
+            # A repeated id: its first occurrence took the result, the others are duplicates.
+            result = results.pop(eid, None)
+            ordered.append(result if result is not None else ClaimResult(ClaimOutcome.ALREADY_HANDLED, eid))
+        return ordered
+
+    @staticmethod
+    async def _claim_postgres(
+        session: AsyncSession, execution_ids: Sequence[str], instance_id: str, host_name: str, lock_ttl: float
+    ) -> dict[str, ClaimResult] | None:
+        """Claim results by execution id (those not pending absent), or None if the claimer is refused."""
+        rows = (
+            await session.execute(
+                _CLAIM_PENDING_POSTGRES, {"ids": list(dict.fromkeys(execution_ids)), "instance_id": instance_id}
             )
-            .select_from(
-                _EXECUTIONS.join(_JOBS, job.id == execution.job_id).join(_TASKS, task.id == job.task_function_id)
-            )
-            .where(execution.execution_id.in_(wanted), execution.status_id == ExecutionStatus.PENDING)
-            .order_by(job.id, execution.scheduled_at)
-            .with_for_update(of=_JOBS)
-        )
-        rows = (await session.execute(query)).all()
-        results = {eid: ClaimResult(ClaimOutcome.ALREADY_HANDLED, eid) for eid in wanted}
-        if not rows:
-            return [results[eid] for eid in execution_ids]
+        ).all()
+        if rows[0].claimer_status == InstanceStatus.STOPPED:
+            return None
+        results: dict[str, ClaimResult] = {}
+        if rows[0].execution_id is None:  # the anchor row alone: nothing pending
+            return results
         now: datetime = rows[0].now
+        missed = [_missed_reason(row, now) for row in rows]
+        changed = await session.execute(
+            _CLAIM_DECIDE_POSTGRES,
+            {
+                "ids": [row.execution_id for row in rows],
+                "missed_reasons": missed,
+                "now": now,
+                "expires_at": now + timedelta(seconds=lock_ttl),
+                "instance_id": instance_id,
+                "host_name": host_name,
+            },
+        )
+        by_id = {row.execution_id: row for row in rows}
+        for execution_id, status_id, reason in changed.all():
+            if status_id == _RUNNING:
+                results[execution_id] = ClaimResult(
+                    ClaimOutcome.CLAIMED, execution_id, run=_claimed_run(by_id[execution_id], now)
+                )
+            else:
+                outcome = ClaimOutcome.MISSED if status_id == _MISSED else ClaimOutcome.SKIPPED
+                results[execution_id] = ClaimResult(outcome, execution_id, reason=reason)
+        return results
+
+    @staticmethod
+    async def _claim_stepwise(
+        session: AsyncSession, execution_ids: Sequence[str], instance_id: str, host_name: str, lock_ttl: float
+    ) -> dict[str, ClaimResult] | None:
+        """The same claim in Core statements, for SQLite."""
+        status = (await session.execute(_INSTANCE_STATUS, {"instance_id": instance_id})).scalar_one_or_none()
+        # An unregistered claimer (tests, tools) is not refused: only a verdict of the sweep stops a claim.
+        if status == InstanceStatus.STOPPED:
+            return None
+        results: dict[str, ClaimResult] = {}
+        rows = (await session.execute(_SELECT_PENDING, {"ids": list(dict.fromkeys(execution_ids))})).all()
+        if not rows:
+            return results
+        now = datetime.now(UTC)  # SQLite runs in this process: its clock is this host's
 
         # Counted after the job rows are locked: a fresh snapshot that sees every committed claim of them.
-        lock = _LOCKS.c
-        live_query = (
-            select(lock.job_id, func.count())
-            .where(lock.job_id.in_({row.job_id for row in rows}), lock.expires_at > now)
-            .group_by(lock.job_id)
-        )
         live: dict[int, int] = defaultdict(int)
-        for job_id, count in (await session.execute(live_query)).all():
+        counted = await session.execute(_COUNT_LIVE_LOCKS, {"job_ids": list({row.job_id for row in rows}), "now": now})
+        for job_id, count in counted.all():
             live[job_id] = count
 
         to_claim: list[Any] = []
         closed: list[tuple[str, ExecutionStatus, str]] = []
         for row in rows:
-            lateness = (now - row.scheduled_at).total_seconds()
-            if row.trigger == Trigger.SCHEDULE and math.floor(lateness) > row.misfire_grace_time:
-                reason = (
-                    f"missed: picked up {lateness:.1f} s after its scheduled time, "
-                    f"past the job's misfire grace time of {row.misfire_grace_time} s"
-                )
+            reason = _missed_reason(row, now)
+            if reason is not None:
                 closed.append((row.execution_id, ExecutionStatus.MISSED, reason))
             elif live[row.job_id] >= row.max_instances:
-                reason = (
-                    f"skipped: {live[row.job_id]} run(s) of the job already running (max_instances={row.max_instances})"
+                closed.append(
+                    (row.execution_id, ExecutionStatus.SKIPPED, _skipped_reason(live[row.job_id], row.max_instances))
                 )
-                closed.append((row.execution_id, ExecutionStatus.SKIPPED, reason))
             else:
                 live[row.job_id] += 1
                 to_claim.append(row)
 
-        claimed = await self._mark_running(session, [row.execution_id for row in to_claim], instance_id, host_name, now)
-        if claimed:
-            await session.execute(
-                insert(_LOCKS),
-                [
-                    {
-                        "job_id": row.job_id,
-                        "execution_id": row.execution_id,
-                        "locked_by": instance_id,
-                        "locked_at": now,
-                        "expires_at": now + timedelta(seconds=lock_ttl),
-                    }
-                    for row in to_claim
-                    if row.execution_id in claimed
-                ],
+        if to_claim:
+            marked = await session.execute(
+                _MARK_RUNNING,
+                {
+                    "ids": [row.execution_id for row in to_claim],
+                    "instance_id": instance_id,
+                    "claimer_host": host_name,
+                    "now": now,
+                },
             )
-        for row in to_claim:
-            if row.execution_id in claimed:
-                run = ClaimedRun(
-                    execution_id=row.execution_id,
-                    job_id=row.job_id,
-                    scheduled_at=row.scheduled_at,
-                    started_at=now,
-                    task_key=row.key,
-                    parameters=row.parameters,
-                    timeout_seconds=row.timeout_seconds,
+            claimed = {row[0] for row in marked.all()}
+            if claimed:
+                expires_at = now + timedelta(seconds=lock_ttl)
+                await session.execute(
+                    _INSERT_LOCKS,
+                    [
+                        {
+                            "job_id": row.job_id,
+                            "execution_id": row.execution_id,
+                            "locked_by": instance_id,
+                            "locked_at": now,
+                            "expires_at": expires_at,
+                        }
+                        for row in to_claim
+                        if row.execution_id in claimed
+                    ],
                 )
-                results[row.execution_id] = ClaimResult(ClaimOutcome.CLAIMED, row.execution_id, run=run)
-        for execution_id, status, reason in closed:
-            if await self._close_pending(session, execution_id, status, reason, now):
-                outcome = ClaimOutcome.MISSED if status == ExecutionStatus.MISSED else ClaimOutcome.SKIPPED
+            for row in to_claim:
+                if row.execution_id in claimed:
+                    run = _claimed_run(row, now)
+                    results[row.execution_id] = ClaimResult(ClaimOutcome.CLAIMED, row.execution_id, run=run)
+        for execution_id, closed_status, reason in closed:
+            closing = {"run_id": execution_id, "closed_status": int(closed_status), "now": now, "reason": reason}
+            if (await session.execute(_CLOSE_PENDING, closing)).first() is not None:
+                outcome = ClaimOutcome.MISSED if closed_status == ExecutionStatus.MISSED else ClaimOutcome.SKIPPED
                 results[execution_id] = ClaimResult(outcome, execution_id, reason=reason)
-        answered: set[str] = set()
-        ordered = []
-        for eid in execution_ids:
-            ordered.append(results[eid] if eid not in answered else ClaimResult(ClaimOutcome.ALREADY_HANDLED, eid))
-            answered.add(eid)
-        return ordered
-
-    @staticmethod
-    async def _instance_alive(session: AsyncSession, instance_id: str) -> bool:
-        instance = _INSTANCES.c
-        query = select(instance.status).where(instance.id == instance_id).with_for_update(read=True)
-        status = (await session.execute(query)).scalar_one_or_none()
-        # An unregistered claimer (tests, tools) is not refused: only a verdict of the sweep stops a claim.
-        return status != InstanceStatus.STOPPED
-
-    @staticmethod
-    async def _mark_running(
-        session: AsyncSession, execution_ids: list[str], instance_id: str, host_name: str, now: datetime
-    ) -> set[str]:
-        if not execution_ids:
-            return set()
-        execution = _EXECUTIONS.c
-        result = await session.execute(
-            update(_EXECUTIONS)
-            .where(execution.execution_id.in_(execution_ids), execution.status_id == ExecutionStatus.PENDING)
-            .values(status_id=ExecutionStatus.RUNNING, executor_id=instance_id, host_name=host_name, started_at=now)
-            .returning(execution.execution_id)
-        )
-        return {row[0] for row in result.all()}
-
-    @staticmethod
-    async def _close_pending(
-        session: AsyncSession, execution_id: str, status: ExecutionStatus, reason: str, now: datetime
-    ) -> bool:
-        result = await session.execute(
-            update(ScheduledJobExecution)
-            .where(
-                ScheduledJobExecution.execution_id == execution_id,
-                ScheduledJobExecution.status_id == ExecutionStatus.PENDING,
-            )
-            .values(status_id=status, completed_at=now, error_message=reason)
-            .returning(ScheduledJobExecution.id)
-        )
-        return result.scalar_one_or_none() is not None
+        return results
 
     async def finish_execution(
         self,
@@ -300,26 +524,21 @@ class RunRepository:
     ) -> set[str]:
         """Record outcomes, fenced: each only while its run is still `running` under instance_id. A stale
         executor (its run already failed by the sweep) changes nothing for that run. Releases the runs' locks
-        either way. Returns the execution ids whose outcome was recorded. Two statements per batch."""
+        either way. Returns the execution ids whose outcome was recorded. PostgreSQL: one statement per batch
+        (the batch as array parameters); SQLite: one per outcome, then one releasing the locks."""
         if not outcomes:
             return set()
         if is_postgres(session):
-            recorded = await self._record_outcomes_postgres(session, outcomes, instance_id)
-        else:
-            recorded = await self._record_outcomes_stepwise(session, outcomes, instance_id)
-        await session.execute(
-            delete(ScheduledJobLock).where(
-                ScheduledJobLock.execution_id.in_([o.execution_id for o in outcomes]),
-                ScheduledJobLock.locked_by == instance_id,
-            )
-        )
+            return await self._record_outcomes_postgres(session, outcomes, instance_id)
+        recorded = await self._record_outcomes_stepwise(session, outcomes, instance_id)
+        await session.execute(_RELEASE_LOCKS, {"ids": [o.execution_id for o in outcomes], "instance_id": instance_id})
         return recorded
 
     @staticmethod
     async def _record_outcomes_postgres(
         session: AsyncSession, outcomes: Sequence[RunOutcome], instance_id: str
     ) -> set[str]:
-        """One UPDATE for the whole batch, its rows passed as arrays (one prepared statement for any size)."""
+        """One UPDATE for the whole batch (and the DELETE of its locks), its rows passed as arrays."""
         result = await session.execute(
             _RECORD_OUTCOMES_POSTGRES,
             {
@@ -339,25 +558,20 @@ class RunRepository:
         session: AsyncSession, outcomes: Sequence[RunOutcome], instance_id: str
     ) -> set[str]:
         """One UPDATE per outcome, for SQLite (in-process, so a statement costs no round trip)."""
-        execution = ScheduledJobExecution
         recorded: set[str] = set()
         for o in outcomes:
             result = await session.execute(
-                update(execution)
-                .where(
-                    execution.execution_id == o.execution_id,
-                    execution.status_id == ExecutionStatus.RUNNING,
-                    execution.executor_id == instance_id,
-                )
-                .values(
-                    status_id=o.status,
-                    completed_at=now_expr(session),
-                    duration_ms=o.duration_ms,
-                    result_summary=o.result_summary,
-                    error_message=o.error_message,
-                    error_traceback=o.error_traceback,
-                )
-                .returning(execution.execution_id)
+                _RECORD_OUTCOME,
+                {
+                    "run_id": o.execution_id,
+                    "instance_id": instance_id,
+                    "outcome_status": int(o.status),
+                    "now": datetime.now(UTC),
+                    "duration": o.duration_ms,
+                    "summary": o.result_summary,
+                    "error": o.error_message,
+                    "traceback": o.error_traceback,
+                },
             )
             recorded.update(row[0] for row in result.all())
         return recorded
