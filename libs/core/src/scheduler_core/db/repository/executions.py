@@ -10,10 +10,11 @@ from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
+    Integer,
     Table,
     delete,
     func,
-    or_,
+    literal_column,
     select,
     update,
 )
@@ -32,6 +33,10 @@ from scheduler_core.db.repository.clock import is_postgres
 
 Execution = ScheduledJobExecution
 _OPEN = (ExecutionStatus.PENDING, ExecutionStatus.RUNNING)
+# `status_id = 1` rendered as a literal, not a bound parameter: the outbox's partial index is declared on
+# `status_id = 1 AND published_at IS NULL`, and a planner can only use it when the query's predicate visibly
+# implies the index's (a generic plan of `status_id = $1`, or SQLite's `status_id = ?`, does not).
+_PENDING_LITERAL: ColumnElement[int] = literal_column(str(int(ExecutionStatus.PENDING)), Integer())
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,18 +179,32 @@ class ExecutionRepository:
         self, session: AsyncSession, *, created_before: datetime, limit: int
     ) -> list[tuple[str, int, datetime, int]]:
         """Pending runs the broker never confirmed, written before `created_before` (or manual triggers,
-        which have no other publisher): (execution_id, job_id, scheduled_at, job priority), locked with
-        SKIP LOCKED so two timekeepers do not re-publish the same rows."""
+        which have no other publisher): (execution_id, job_id, scheduled_at, job priority), oldest first, locked
+        with SKIP LOCKED so two timekeepers do not re-publish the same rows.
+
+        Two range scans of the outbox's partial index (ordered by created_at, as the index is), not one query
+        with `created_before OR manual`: the OR cannot bound the index scan, which then reads the whole outbox
+        on every relay, even when nothing is due. The priority is a scalar subquery rather than a join so the
+        plan stays an ordered index scan that stops after `limit` rows whatever the outbox holds."""
         execution = ScheduledJobExecution
+        old = await self._outbox_rows(session, limit, execution.created_at < created_before)
+        if len(old) >= limit:
+            return old
+        manual = await self._outbox_rows(
+            session, limit - len(old), execution.created_at >= created_before, execution.trigger == Trigger.MANUAL
+        )
+        return old + manual
+
+    @staticmethod
+    async def _outbox_rows(
+        session: AsyncSession, limit: int, *conditions: ColumnElement[bool]
+    ) -> list[tuple[str, int, datetime, int]]:
+        execution = ScheduledJobExecution
+        priority = select(ScheduledJob.priority).where(ScheduledJob.id == execution.job_id).scalar_subquery()
         query = (
-            select(execution.execution_id, execution.job_id, execution.scheduled_at, ScheduledJob.priority)
-            .join(ScheduledJob, ScheduledJob.id == execution.job_id)
-            .where(
-                execution.status_id == ExecutionStatus.PENDING,
-                execution.published_at.is_(None),
-                or_(execution.created_at < created_before, execution.trigger == Trigger.MANUAL),
-            )
-            .order_by(execution.id)
+            select(execution.execution_id, execution.job_id, execution.scheduled_at, priority)
+            .where(execution.status_id == _PENDING_LITERAL, execution.published_at.is_(None), *conditions)
+            .order_by(execution.created_at)
             .limit(limit)
         )
         if is_postgres(session):
