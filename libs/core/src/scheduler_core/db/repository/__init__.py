@@ -5,9 +5,22 @@ Every method takes the caller's AsyncSession and never commits: transactions bel
 service layer, the timekeeper, the executor), so several repository calls can form one atomic step."""
 
 from scheduler_core.db.repository.clock import db_now, is_postgres, now_expr
-from scheduler_core.db.repository.executions import ExecutionFilters, ExecutionRepository, NewExecution
+from scheduler_core.db.repository.executions import (
+    ExecutionFilters,
+    ExecutionRepository,
+    NewExecution,
+    PublishedRun,
+)
 from scheduler_core.db.repository.instances import InstanceRepository
-from scheduler_core.db.repository.jobs import DueJob, JobAdvance, JobFilters, JobNotFound, JobRepository
+from scheduler_core.db.repository.jobs import (
+    DueClaim,
+    DueJob,
+    JobAdvance,
+    JobFilters,
+    JobNotFound,
+    JobRepository,
+    PassRecord,
+)
 from scheduler_core.db.repository.locks import LockRepository
 from scheduler_core.db.repository.lookups import LookupRepository, TaskFunctionSpec
 from scheduler_core.db.repository.runs import (
@@ -30,6 +43,7 @@ __all__ = [
     "ClaimOutcome",
     "ClaimResult",
     "ClaimedRun",
+    "DueClaim",
     "DueJob",
     "ExecutionFilters",
     "ExecutionRepository",
@@ -42,6 +56,8 @@ __all__ = [
     "LookupRepository",
     "NewExecution",
     "OrphanedRun",
+    "PassRecord",
+    "PublishedRun",
     "RunOutcome",
     "RunRepository",
     "SchedulerRepository",

@@ -12,10 +12,12 @@ from sqlalchemy import (
     ColumnElement,
     Integer,
     Table,
+    bindparam,
     delete,
     func,
     literal_column,
     select,
+    text,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -30,13 +32,33 @@ from scheduler_core.db.models import (
     Trigger,
 )
 from scheduler_core.db.repository.clock import is_postgres
+from scheduler_core.db.types import UTCDateTime
 
 Execution = ScheduledJobExecution
 _OPEN = (ExecutionStatus.PENDING, ExecutionStatus.RUNNING)
+_EXECUTIONS = cast(Table, ScheduledJobExecution.__table__)
 # `status_id = 1` rendered as a literal, not a bound parameter: the outbox's partial index is declared on
 # `status_id = 1 AND published_at IS NULL`, and a planner can only use it when the query's predicate visibly
 # implies the index's (a generic plan of `status_id = $1`, or SQLite's `status_id = ?`, does not).
 _PENDING_LITERAL: ColumnElement[int] = literal_column(str(int(ExecutionStatus.PENDING)), Integer())
+
+# Confirmations written without waiting: a row an executor holds locked at this instant (claiming or finishing
+# it) is skipped and left to the caller to retry, so the timekeeper's pass never waits on an executor's
+# transaction, and never deadlocks with one while it holds its claimed jobs' locks.
+MARK_PUBLISHED_SQL = """
+    UPDATE scheduled_job_execution AS e
+    SET published_at = m.published_at
+    FROM (
+        SELECT x.id, p.published_at
+        FROM unnest(CAST(:published_ids AS varchar[]), CAST(:published_ats AS timestamptz[]))
+             AS p(execution_id, published_at)
+        JOIN scheduled_job_execution AS x ON x.execution_id = p.execution_id
+        FOR UPDATE OF x SKIP LOCKED
+    ) AS m
+    WHERE e.id = m.id
+    RETURNING e.execution_id
+"""
+_MARK_PUBLISHED_POSTGRES = text(MARK_PUBLISHED_SQL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +74,14 @@ class NewExecution:
     coalesced_from: datetime | None = None
     error_message: str | None = None  # the reason, for rows written terminal (missed)
     completed_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PublishedRun:
+    """A run whose message the broker confirmed at `published_at` (the database clock's instant)."""
+
+    execution_id: str
+    published_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,33 +154,7 @@ class ExecutionRepository:
     async def create_executions(self, session: AsyncSession, rows: Sequence[NewExecution]) -> list[str]:
         """Insert many executions (a few multi-row statements); a row whose (job_id, scheduled_at) already exists is
         skipped, not an error (another timekeeper wrote it). Returns the execution ids actually written."""
-        if not rows:
-            return []
-        values = [
-            {
-                "execution_id": row.execution_id,
-                "job_id": row.job_id,
-                "scheduled_at": row.scheduled_at,
-                "status_id": int(row.status_id),
-                "trigger": row.trigger,
-                "coalesced_count": row.coalesced_count,
-                "coalesced_from": row.coalesced_from,
-                "error_message": row.error_message,
-                "completed_at": row.completed_at,
-            }
-            for row in rows
-        ]
-        insert_ = pg_insert if is_postgres(session) else sqlite_insert
-        table = cast(Table, ScheduledJobExecution.__table__)
-        statement = (
-            insert_(table)  # Core, not ORM: no per-row bookkeeping
-            .on_conflict_do_nothing(index_elements=["job_id", "scheduled_at"])
-            .returning(table.c.execution_id)
-        )
-        # executemany: SQLAlchemy packs the rows into multi-row INSERTs of a bounded size, so a pass with
-        # thousands of slots stays under the drivers' bound-parameter limits (32,767 for asyncpg).
-        result = await session.execute(statement, values)
-        return [row[0] for row in result.all()]
+        return await insert_executions(session, rows)
 
     async def mark_published(self, session: AsyncSession, execution_ids: Sequence[str], at: datetime) -> None:
         if not execution_ids:
@@ -160,6 +164,12 @@ class ExecutionRepository:
             .where(ScheduledJobExecution.execution_id.in_(execution_ids))
             .values(published_at=at)
         )
+
+    async def record_published(self, session: AsyncSession, runs: Sequence[PublishedRun]) -> list[str]:
+        """Set published_at of runs the broker confirmed, each to its own instant; returns the ids marked. On
+        PostgreSQL a row locked by another transaction right now is skipped (not waited for): the caller keeps
+        the ones missing from the result and retries them later."""
+        return await record_published(session, runs)
 
     async def forget_publications(self, session: AsyncSession) -> int:
         """Mark every pending run unpublished, so the outbox relay publishes it again. For a broker that
@@ -243,3 +253,65 @@ class ExecutionRepository:
             delete(execution).where(execution.id.in_(batch.scalar_subquery())).returning(execution.id)
         )
         return len(result.all())
+
+
+# --- the timekeeper's statements, shared with JobRepository.record_pass -----------------------------------
+
+
+async def insert_executions(session: AsyncSession, rows: Sequence[NewExecution]) -> list[str]:
+    """See ExecutionRepository.create_executions."""
+    if not rows:
+        return []
+    values = [
+        {
+            "execution_id": row.execution_id,
+            "job_id": row.job_id,
+            "scheduled_at": row.scheduled_at,
+            "status_id": int(row.status_id),
+            "trigger": row.trigger,
+            "coalesced_count": row.coalesced_count,
+            "coalesced_from": row.coalesced_from,
+            "error_message": row.error_message,
+            "completed_at": row.completed_at,
+        }
+        for row in rows
+    ]
+    insert_ = pg_insert if is_postgres(session) else sqlite_insert
+    statement = (
+        insert_(_EXECUTIONS)  # Core, not ORM: no per-row bookkeeping
+        .on_conflict_do_nothing(index_elements=["job_id", "scheduled_at"])
+        .returning(_EXECUTIONS.c.execution_id)
+    )
+    # executemany: SQLAlchemy packs the rows into multi-row INSERTs of a bounded size, so a pass with
+    # thousands of slots stays under the drivers' bound-parameter limits (32,767 for asyncpg).
+    result = await session.execute(statement, values)
+    return [row[0] for row in result.all()]
+
+
+_SET_PUBLISHED = (
+    update(_EXECUTIONS)
+    .where(_EXECUTIONS.c.execution_id == bindparam("b_execution_id"))
+    .values(published_at=bindparam("b_published_at", type_=UTCDateTime()))
+)
+
+
+async def record_published(session: AsyncSession, runs: Sequence[PublishedRun]) -> list[str]:
+    """See ExecutionRepository.record_published."""
+    if not runs:
+        return []
+    if is_postgres(session):
+        result = await session.execute(_MARK_PUBLISHED_POSTGRES, published_params(runs))
+        return [row[0] for row in result.all()]
+    # SQLite: one writer at a time (BEGIN IMMEDIATE), so nothing can be locked by someone else here.
+    await session.execute(
+        _SET_PUBLISHED, [{"b_execution_id": r.execution_id, "b_published_at": r.published_at} for r in runs]
+    )
+    return [r.execution_id for r in runs]
+
+
+def published_params(runs: Sequence[PublishedRun]) -> dict[str, list[Any]]:
+    """The array parameters of MARK_PUBLISHED_SQL."""
+    return {
+        "published_ids": [r.execution_id for r in runs],
+        "published_ats": [r.published_at for r in runs],
+    }

@@ -4,15 +4,36 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, bindparam, func, not_, select, update
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Integer,
+    Select,
+    String,
+    and_,
+    bindparam,
+    func,
+    not_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
 from scheduler_core.db.models import ScheduledJob
 from scheduler_core.db.repository.clock import is_postgres
+from scheduler_core.db.repository.executions import (
+    MARK_PUBLISHED_SQL,
+    NewExecution,
+    PublishedRun,
+    insert_executions,
+    published_params,
+    record_published,
+)
 from scheduler_core.db.types import UTCDateTime
 from scheduler_core.wakeup import WAKEUP_CHANNEL
 
@@ -58,6 +79,23 @@ class DueJob:
     priority: int
 
 
+@dataclass(frozen=True, slots=True)
+class DueClaim:
+    """The database's `now` and the due jobs claimed at that instant (next_run_at <= now), earliest first."""
+
+    now: datetime
+    jobs: list[DueJob]
+
+
+@dataclass(frozen=True, slots=True)
+class PassRecord:
+    """What a scheduling pass's write returned."""
+
+    written: list[str]  # execution ids inserted (a slot that already had a row is not among them)
+    marked: list[str]  # execution ids whose published_at was set
+    earliest: datetime | None  # the soonest next_run_at of any schedulable job, after this pass's advances
+
+
 _DUE_COLUMNS = (
     ScheduledJob.id,
     ScheduledJob.job_type_id,
@@ -79,6 +117,84 @@ def _schedulable() -> Any:
     # on PostgreSQL, "is_enabled = 1 ... is_paused = 0" on SQLite), so the planner can use that partial index.
     # `IS 1` / `IS true` would not match it: SQLite then scans the whole table on every timekeeper pass.
     return and_(ScheduledJob.is_enabled, ScheduledJob.is_active, not_(ScheduledJob.is_paused))
+
+
+# The schedulable predicate exactly as ix_scheduled_job_due declares it on PostgreSQL (see _schedulable).
+_SCHEDULABLE_SQL = "is_enabled AND is_active AND NOT is_paused"
+_DUE_SQL_COLUMNS = ", ".join(f'"{column.key}"' for column in _DUE_COLUMNS)
+
+# The claim and `now` in one round trip. statement_timestamp() is the instant the statement arrived; it is
+# stable within the statement (clock_timestamp() is volatile and could not bound the index scan), so the same
+# instant decides what is due and is returned to plan the runs. The LEFT JOIN returns one row when nothing is due.
+_CLAIM_DUE_POSTGRES = text(
+    f"""
+    WITH due AS (
+        SELECT {_DUE_SQL_COLUMNS}
+        FROM scheduled_job
+        WHERE {_SCHEDULABLE_SQL} AND next_run_at <= statement_timestamp()
+        ORDER BY next_run_at
+        LIMIT :limit
+        FOR UPDATE SKIP LOCKED
+    )
+    SELECT statement_timestamp() AS claimed_at, due.* FROM (VALUES (0)) AS one (x) LEFT JOIN due ON true
+    """
+).columns(
+    claimed_at=UTCDateTime(),
+    id=Integer(),
+    job_type_id=Integer(),
+    interval_seconds=Integer(),
+    interval_minutes=Integer(),
+    interval_hours=Integer(),
+    interval_days=Integer(),
+    cron_expression=String(),
+    timezone=String(),
+    next_run_at=UTCDateTime(),
+    misfire_grace_time=Integer(),
+    coalesce=Boolean(),
+    priority=Integer(),
+)
+
+# A pass's whole write in one statement: the previous passes' broker confirmations, the new execution rows,
+# the claimed jobs' advances, and the soonest next_run_at afterwards. The CTEs and the final SELECT share one
+# snapshot that does not see the CTEs' own changes, so the claimed jobs' new slots come from `advanced` and
+# their old rows are left out of the scan of the rest (an ordered scan of ix_scheduled_job_due that passes
+# over at most the claimed rows, each checked against a hashed set). Arrays, not VALUES lists: one prepared
+# statement whatever the batch size, and no bound-parameter limit.
+_RECORD_PASS_POSTGRES = text(
+    f"""
+    WITH marked AS ({MARK_PUBLISHED_SQL}),
+    inserted AS (
+        INSERT INTO scheduled_job_execution (
+            execution_id, job_id, scheduled_at, status_id, trigger, coalesced_count, coalesced_from,
+            error_message, completed_at
+        )
+        SELECT * FROM unnest(
+            CAST(:execution_ids AS varchar[]), CAST(:job_ids AS integer[]), CAST(:slots AS timestamptz[]),
+            CAST(:statuses AS integer[]), CAST(:triggers AS varchar[]), CAST(:coalesced_counts AS integer[]),
+            CAST(:coalesced_froms AS timestamptz[]), CAST(:errors AS text[]), CAST(:completed AS timestamptz[])
+        )
+        ON CONFLICT (job_id, scheduled_at) DO NOTHING
+        RETURNING execution_id
+    ),
+    advanced AS (
+        UPDATE scheduled_job AS j
+        SET next_run_at = a.next_run_at, last_run_at = COALESCE(a.last_run_at, j.last_run_at)
+        FROM unnest(
+            CAST(:advanced_ids AS integer[]), CAST(:next_runs AS timestamptz[]), CAST(:last_runs AS timestamptz[])
+        ) AS a(id, next_run_at, last_run_at)
+        WHERE j.id = a.id
+        RETURNING j.next_run_at
+    )
+    SELECT
+        ARRAY(SELECT execution_id FROM inserted) AS written,
+        ARRAY(SELECT execution_id FROM marked) AS marked,
+        LEAST(
+            (SELECT min(next_run_at) FROM advanced),
+            (SELECT min(next_run_at) FROM scheduled_job
+             WHERE {_SCHEDULABLE_SQL} AND id NOT IN (SELECT unnest(CAST(:advanced_ids AS integer[]))))
+        ) AS earliest
+    """
+).columns(earliest=UTCDateTime())
 
 
 class JobRepository:
@@ -159,6 +275,57 @@ class JobRepository:
             query = query.with_for_update(skip_locked=True)
         rows = (await session.execute(query)).all()
         return [DueJob(**row._asdict()) for row in rows]
+
+    async def claim_due(self, session: AsyncSession, limit: int) -> DueClaim:
+        """claim_due_jobs at the database's current instant, returned with the jobs (one round trip on
+        PostgreSQL). A job is claimed only once its slot has come: next_run_at <= the returned now."""
+        if not is_postgres(session):
+            now = datetime.now(UTC)  # SQLite runs in this process: its clock is this host's (see db_now)
+            return DueClaim(now, await self.claim_due_jobs(session, now, limit))
+        rows = (await session.execute(_CLAIM_DUE_POSTGRES, {"limit": limit})).all()
+        now = rows[0].claimed_at
+        assert isinstance(now, datetime)
+        jobs = [
+            DueJob(**{key: value for key, value in row._asdict().items() if key != "claimed_at"})
+            for row in rows
+            if row.id is not None  # the one row of an empty claim carries only claimed_at
+        ]
+        return DueClaim(now, jobs)
+
+    async def record_pass(
+        self,
+        session: AsyncSession,
+        rows: Sequence[NewExecution],
+        advances: Sequence[JobAdvance],
+        published: Sequence[PublishedRun] = (),
+    ) -> PassRecord:
+        """A scheduling pass's writes, in the transaction of its claim_due: insert `rows` (as create_executions:
+        a slot that already has a row is skipped), apply `advances` (as advance_jobs), set published_at of
+        `published` (as record_published: on PostgreSQL, rows locked by someone else right now are skipped and
+        missing from `marked`), then read the soonest next_run_at (as earliest_next_run_at). One statement on
+        PostgreSQL."""
+        if not is_postgres(session):
+            marked = await record_published(session, published)
+            written = await insert_executions(session, rows)
+            await self.advance_jobs(session, advances)
+            return PassRecord(written, marked, await self.earliest_next_run_at(session))
+        params: dict[str, Any] = {
+            **published_params(published),
+            "execution_ids": [r.execution_id for r in rows],
+            "job_ids": [r.job_id for r in rows],
+            "slots": [r.scheduled_at for r in rows],
+            "statuses": [int(r.status_id) for r in rows],
+            "triggers": [r.trigger for r in rows],
+            "coalesced_counts": [r.coalesced_count for r in rows],
+            "coalesced_froms": [r.coalesced_from for r in rows],
+            "errors": [r.error_message for r in rows],
+            "completed": [r.completed_at for r in rows],
+            "advanced_ids": [a.job_id for a in advances],
+            "next_runs": [a.next_run_at for a in advances],
+            "last_runs": [a.last_run_at for a in advances],
+        }
+        row = (await session.execute(_RECORD_PASS_POSTGRES, params)).one()
+        return PassRecord(list(row.written), list(row.marked), row.earliest)
 
     async def advance_jobs(self, session: AsyncSession, advances: Sequence[JobAdvance]) -> None:
         """Set next_run_at (and last_run_at where a run was fired) of many jobs in one executemany round trip."""
