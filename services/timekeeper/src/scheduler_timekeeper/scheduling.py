@@ -3,20 +3,33 @@
 One pass is one transaction over a batch of jobs claimed with SKIP LOCKED, so any number of timekeepers
 can run: each takes different jobs, and UNIQUE(job_id, scheduled_at) makes a second row for a slot
 impossible even if two ever met on one job. Execution rows are the outbox: the runs to publish are
-returned and published only after the commit."""
+returned and published only after the commit.
+
+The same transaction carries what the timekeeper's loop needs next, so a cycle costs one transaction (on
+PostgreSQL: BEGIN, the claim with the database's `now`, one write statement, COMMIT): the published_at of
+runs that earlier passes published, and the soonest next_run_at after this pass's advances."""
 
 from __future__ import annotations
 
+import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from scheduler_core.broker import RunMessage
 from scheduler_core.db.models import ExecutionStatus
-from scheduler_core.db.repository import DueJob, JobAdvance, NewExecution, SchedulerRepository, db_now
+from scheduler_core.db.repository import (
+    DueJob,
+    JobAdvance,
+    NewExecution,
+    PublishedRun,
+    SchedulerRepository,
+    db_now,
+)
 from scheduler_core.observability.metrics import Metrics
 from scheduler_core.schedule import (
     MisfirePlan,
@@ -35,11 +48,31 @@ MAX_SLOTS_PER_JOB = 1000
 
 
 @dataclass(frozen=True, slots=True)
+class DbClock:
+    """The database's `now` as a pass read it, and this process's monotonic clock at that moment: the
+    database's time at a later moment is extrapolated from the pair, without a round trip."""
+
+    now: datetime
+    monotonic: float
+
+    def at(self, monotonic: float) -> datetime:
+        """The database's time when this process's monotonic clock read `monotonic`."""
+        return self.now + timedelta(seconds=monotonic - self.monotonic)
+
+    def monotonic_at(self, instant: datetime) -> float:
+        """This process's monotonic clock when the database's clock reaches `instant`."""
+        return self.monotonic + (instant - self.now).total_seconds()
+
+
+@dataclass(frozen=True, slots=True)
 class PassResult:
     jobs: int  # jobs claimed
     to_publish: list[RunMessage]  # pending runs written in this pass
     missed: int  # rows written as missed
-    full_batch: bool  # the batch was full: more jobs may be due right now
+    more_due: bool  # the batch was full, or a job still has due slots: more work is due right now
+    clock: DbClock  # the instant the pass claimed at (nothing later than it was claimed)
+    earliest: datetime | None  # the soonest next_run_at after the pass (None: no job can fire)
+    marked: list[str]  # execution ids of `published` whose published_at the pass wrote
 
 
 def missed_reason(run: PlannedRun, now: datetime, grace: int) -> str:
@@ -68,10 +101,12 @@ class SchedulingPass:
         self._metrics = metrics
         self._batch_size = batch_size
 
-    async def run_once(self) -> PassResult:
+    async def run_once(self, published: Sequence[PublishedRun] = ()) -> PassResult:
+        """One pass; `published` are runs the broker confirmed since, whose published_at it writes too."""
         async with self._sessionmaker.begin() as session:
-            now = await db_now(session)
-            due = await self._repository.claim_due_jobs(session, now, self._batch_size)
+            claim = await self._repository.claim_due(session, self._batch_size)
+            clock = DbClock(claim.now, time.monotonic())
+            now, due = claim.now, claim.jobs
             rows: list[NewExecution] = []
             messages: dict[str, RunMessage] = {}
             advances: list[JobAdvance] = []
@@ -107,8 +142,8 @@ class SchedulingPass:
                     )
                 fired = plan.run[-1].scheduled_at if plan.run else None
                 advances.append(JobAdvance(job.id, plan.next_run_at, fired))
-            written = set(await self._repository.create_executions(session, rows))
-            await self._repository.advance_jobs(session, advances)
+            record = await self._repository.record_pass(session, rows, advances, published)
+        written = set(record.written)
 
         to_publish = [message for execution_id, message in messages.items() if execution_id in written]
         missed = sum(1 for row in rows if row.status_id == ExecutionStatus.MISSED and row.execution_id in written)
@@ -116,7 +151,10 @@ class SchedulingPass:
         self._metrics.missed.inc(missed)
         if missed:
             log.warning("runs_missed", count=missed)
-        return PassResult(len(due), to_publish, missed, full_batch=len(due) >= self._batch_size)
+        more_due = len(due) >= self._batch_size or any(
+            a.next_run_at is not None and a.next_run_at <= now for a in advances
+        )  # a job walked only MAX_SLOTS_PER_JOB of a long outage: its next slot is due already
+        return PassResult(len(due), to_publish, missed, more_due, clock, record.earliest, record.marked)
 
     async def schedule_unscheduled(self) -> int:
         """Give schedulable jobs without a next_run_at their first slot after now; returns how many."""
