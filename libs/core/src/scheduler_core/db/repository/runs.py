@@ -374,8 +374,8 @@ class RunRepository:
         ordered: either the claim commits first and the sweep then fails its runs, or it sees the verdict.
 
         PostgreSQL: two statements whatever the batch size (one if nothing in the batch is pending or the
-        claimer is refused), each written once with the batch as array parameters. SQLite: four, plus one
-        per run closed as missed or skipped (in-process, a statement costs no round trip)."""
+        claimer is refused), each written once with the batch as array parameters. SQLite: up to five, plus
+        one per run closed as missed or skipped (in-process, a statement costs no round trip)."""
         if not execution_ids:
             return []
         if is_postgres(session):
