@@ -106,7 +106,11 @@ _PENDING, _RUNNING = int(ExecutionStatus.PENDING), int(ExecutionStatus.RUNNING)
 _MISSED, _SKIPPED = int(ExecutionStatus.MISSED), int(ExecutionStatus.SKIPPED)
 
 # --- PostgreSQL: statements written once, their batches passed as arrays. Whatever the batch size, each is
-# one entry in SQLAlchemy's compiled cache and one prepared statement per asyncpg connection.
+# one entry in SQLAlchemy's compiled cache and one prepared statement per asyncpg connection, whose plan the
+# server caches (a generic plan). Runs are found by their unique execution_id (`= ANY(array)`); their status
+# is tested as `status_id + 0`, a condition no index serves: otherwise a generic plan may read every pending
+# (or running) run through ix_scheduled_job_execution_open for each batch, since it cannot know how many
+# ids the array holds.
 
 # Claim, step 1: the claimer's instance row FOR SHARE (ordered with the sweep's verdict, see claim_executions),
 # then, unless it is stopped, the pending runs with their jobs' rows locked in job-id order. One row at least:
@@ -120,11 +124,10 @@ _CLAIM_PENDING_POSTGRES = text(
     pending AS (
         SELECT e.execution_id, e.job_id, e.scheduled_at, e.trigger, j.misfire_grace_time, j.max_instances,
                j.parameters, j.timeout_seconds, t.key AS task_key
-        FROM unnest(CAST(:ids AS varchar[])) AS i (execution_id)
-        JOIN scheduled_job_execution AS e ON e.execution_id = i.execution_id
+        FROM scheduled_job_execution AS e
         JOIN scheduled_job AS j ON j.id = e.job_id
         JOIN task_function AS t ON t.id = j.task_function_id
-        WHERE e.status_id = {_PENDING}
+        WHERE e.execution_id = ANY(CAST(:ids AS varchar[])) AND e.status_id + 0 = {_PENDING}
           AND NOT EXISTS (SELECT FROM claimer WHERE claimer.status = '{InstanceStatus.STOPPED}')
         ORDER BY j.id, e.scheduled_at
         FOR UPDATE OF j
@@ -152,35 +155,34 @@ _CLAIM_PENDING_POSTGRES = text(
 # Claim, step 2, under the job locks of step 1: its own statement so that its snapshot, taken after those
 # locks, sees every claim of these jobs that committed before them. Live locks are counted per job; the
 # candidates still pending take the places left under max_instances in slot order and become running with
-# a lock; the others are closed as skipped, the missed ones (judged by step 1's caller) as missed.
+# a lock; the others are closed as skipped, the missed ones (judged by the caller from step 1) as missed.
 _CLAIM_DECIDE_POSTGRES = text(
     f"""
-    WITH input AS (
-        SELECT i.execution_id, i.missed_reason
-        FROM unnest(CAST(:ids AS varchar[]), CAST(:missed_reasons AS text[])) AS i (execution_id, missed_reason)
-    ),
-    candidates AS (
+    WITH candidates AS (
         SELECT e.execution_id, e.job_id, j.max_instances,
                row_number() OVER (PARTITION BY e.job_id ORDER BY e.scheduled_at) AS place
-        FROM input AS i
-        JOIN scheduled_job_execution AS e ON e.execution_id = i.execution_id
+        FROM scheduled_job_execution AS e
         JOIN scheduled_job AS j ON j.id = e.job_id
-        WHERE i.missed_reason IS NULL AND e.status_id = {_PENDING}
+        WHERE e.execution_id = ANY(CAST(:candidate_ids AS varchar[])) AND e.status_id + 0 = {_PENDING}
     ),
-    live AS MATERIALIZED (
-        SELECT jobs.job_id,
-               (SELECT count(*) FROM scheduled_job_lock AS l
-                WHERE l.job_id = jobs.job_id AND l.expires_at > CAST(:now AS timestamptz)) AS running
-        FROM (SELECT DISTINCT c.job_id FROM candidates AS c) AS jobs
+    counted AS (
+        -- Each job's live locks, counted once (for its first candidate) and passed to its other candidates.
+        SELECT c.execution_id, c.max_instances, c.place,
+               max(CASE WHEN c.place = 1 THEN
+                       (SELECT count(*) FROM scheduled_job_lock AS l
+                        WHERE l.job_id = c.job_id AND l.expires_at > CAST(:now AS timestamptz))
+                   END) OVER (PARTITION BY c.job_id) AS running
+        FROM candidates AS c
     ),
-    verdicts AS (
+    verdicts AS MATERIALIZED (  -- computed once, whatever the join below
         SELECT c.execution_id,
-               CASE WHEN lv.running + c.place <= c.max_instances THEN {_RUNNING} ELSE {_SKIPPED} END AS status_id,
-               'skipped: ' || greatest(lv.running, c.max_instances)
+               CASE WHEN c.running + c.place <= c.max_instances THEN {_RUNNING} ELSE {_SKIPPED} END AS status_id,
+               'skipped: ' || greatest(c.running, c.max_instances)
                    || ' run(s) of the job already running (max_instances=' || c.max_instances || ')' AS reason
-        FROM candidates AS c JOIN live AS lv ON lv.job_id = c.job_id
+        FROM counted AS c
         UNION ALL
-        SELECT i.execution_id, {_MISSED}, i.missed_reason FROM input AS i WHERE i.missed_reason IS NOT NULL
+        SELECT m.execution_id, {_MISSED}, m.reason
+        FROM unnest(CAST(:missed_ids AS varchar[]), CAST(:missed_reasons AS text[])) AS m (execution_id, reason)
     ),
     changed AS (
         UPDATE scheduled_job_execution AS e
@@ -193,7 +195,8 @@ _CLAIM_DECIDE_POSTGRES = text(
                                 ELSE CAST(:now AS timestamptz) END,
             error_message = CASE WHEN v.status_id = {_RUNNING} THEN e.error_message ELSE v.reason END
         FROM verdicts AS v
-        WHERE e.execution_id = v.execution_id AND e.status_id = {_PENDING}
+        WHERE e.execution_id = ANY(CAST(:candidate_ids AS varchar[]) || CAST(:missed_ids AS varchar[]))
+          AND e.execution_id = v.execution_id AND e.status_id + 0 = {_PENDING}
         RETURNING e.execution_id, e.job_id, e.status_id, e.error_message
     ),
     locked AS (
@@ -225,7 +228,8 @@ _RECORD_OUTCOMES_POSTGRES = text(
     FROM unnest(CAST(:ids AS varchar[]), CAST(:statuses AS integer[]), CAST(:durations AS integer[]),
                 CAST(:results AS text[]), CAST(:errors AS text[]), CAST(:tracebacks AS text[]))
          AS o(execution_id, status_id, duration_ms, result_summary, error_message, error_traceback)
-    WHERE e.execution_id = o.execution_id AND e.status_id = {_RUNNING} AND e.executor_id = :instance_id
+    WHERE e.execution_id = ANY(CAST(:ids AS varchar[])) AND e.execution_id = o.execution_id
+      AND e.status_id + 0 = {_RUNNING} AND e.executor_id = :instance_id
     RETURNING e.execution_id
     """
 )
@@ -397,9 +401,7 @@ class RunRepository:
     ) -> dict[str, ClaimResult] | None:
         """Claim results by execution id (those not pending absent), or None if the claimer is refused."""
         rows = (
-            await session.execute(
-                _CLAIM_PENDING_POSTGRES, {"ids": list(dict.fromkeys(execution_ids)), "instance_id": instance_id}
-            )
+            await session.execute(_CLAIM_PENDING_POSTGRES, {"ids": list(execution_ids), "instance_id": instance_id})
         ).all()
         if rows[0].claimer_status == InstanceStatus.STOPPED:
             return None
@@ -407,12 +409,22 @@ class RunRepository:
         if rows[0].execution_id is None:  # the anchor row alone: nothing pending
             return results
         now: datetime = rows[0].now
-        missed = [_missed_reason(row, now) for row in rows]
+        candidate_ids: list[str] = []
+        missed_ids: list[str] = []
+        missed_reasons: list[str] = []
+        for row in rows:
+            reason = _missed_reason(row, now)
+            if reason is None:
+                candidate_ids.append(row.execution_id)
+            else:
+                missed_ids.append(row.execution_id)
+                missed_reasons.append(reason)
         changed = await session.execute(
             _CLAIM_DECIDE_POSTGRES,
             {
-                "ids": [row.execution_id for row in rows],
-                "missed_reasons": missed,
+                "candidate_ids": candidate_ids,
+                "missed_ids": missed_ids,
+                "missed_reasons": missed_reasons,
                 "now": now,
                 "expires_at": now + timedelta(seconds=lock_ttl),
                 "instance_id": instance_id,
