@@ -11,7 +11,9 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
+import asyncpg
 from sqlalchemy import event, select, update
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from scheduler_core.db.engine import create_sessionmaker
@@ -23,6 +25,7 @@ from scheduler_core.db.repository import (
     RunOutcome,
     SchedulerRepository,
     db_now,
+    runs,
 )
 from tests.support.factories import interval_job, new_id, task_function
 
@@ -383,3 +386,63 @@ async def test_a_batch_costs_the_same_statements_whatever_its_size(pg_engine: As
     with _statements(pg_engine) as refused:
         assert {r.outcome for r in await _claim(maker, ids[:3], instance=dead)} == {ClaimOutcome.REFUSED}
     assert (len(nothing), len(refused)) == (1, 1)
+
+
+async def test_batches_find_their_runs_by_id_under_a_cached_generic_plan(pg_engine: AsyncEngine) -> None:
+    """The server caches one generic plan per prepared statement, blind to the arrays' lengths: each statement
+    must still reach its runs through the unique execution_id, never by reading every pending or running run
+    (ix_scheduled_job_execution_open), which would make a claim cost grow with the backlog."""
+    maker = create_sessionmaker(pg_engine)
+    now = await _now(maker)
+    async with maker.begin() as session:
+        job = await interval_job(session, next_run_at=None, max_instances=100)
+        history = [
+            NewExecution(new_id(), job.id, now - timedelta(seconds=10_000 + i), status_id=ExecutionStatus.SUCCESS)
+            for i in range(3000)
+        ]
+        pending = [NewExecution(new_id(), job.id, now - timedelta(seconds=i)) for i in range(300)]
+        await repo.create_executions(session, history + pending)
+    ids = [row.execution_id for row in pending[:3]]
+    async with pg_engine.connect() as connection:
+        await connection.exec_driver_sql("ANALYZE scheduled_job_execution")
+        await connection.commit()
+
+    statements = {
+        runs._CLAIM_PENDING_POSTGRES: ("'exec-1'", f"ARRAY{ids}"),
+        runs._CLAIM_DECIDE_POSTGRES: (
+            f"ARRAY{ids[:2]}",
+            "now()",
+            f"ARRAY{ids[2:]}",
+            "ARRAY['missed: late']",
+            "'exec-1'",
+            "'h'",
+            "now() + interval '1 minute'",
+        ),
+        runs._RECORD_OUTCOMES_POSTGRES: (
+            f"ARRAY{ids}",
+            "'exec-1'",
+            "ARRAY[3, 3, 3]",
+            "ARRAY[1, 1, 1]",
+            "ARRAY[NULL, NULL, NULL]::text[]",
+            "ARRAY[NULL, NULL, NULL]::text[]",
+            "ARRAY[NULL, NULL, NULL]::text[]",
+        ),
+    }
+    # A connection of its own: the plan cache mode and the prepared statements stay with it.
+    connection = await asyncpg.connect(
+        make_url(str(pg_engine.url)).set(drivername="postgresql").render_as_string(False)
+    )
+    try:
+        await connection.execute("BEGIN; SET LOCAL plan_cache_mode = force_generic_plan")
+        for number, (statement, args) in enumerate(statements.items()):
+            sql = statement.compile(dialect=pg_engine.dialect).string
+            await connection.execute(f"PREPARE claim_plan_{number} AS {sql}")
+            plan = "\n".join(
+                row[0] for row in await connection.fetch(f"EXPLAIN EXECUTE claim_plan_{number}({', '.join(args)})")
+            )
+            assert "$1" in plan or "$2" in plan, plan  # a generic plan
+            assert "ix_scheduled_job_execution_open" not in plan, plan
+            assert "uq_scheduled_job_execution_execution_id" in plan, plan
+        await connection.execute("ROLLBACK")
+    finally:
+        await connection.close()
