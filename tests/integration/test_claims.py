@@ -289,6 +289,34 @@ async def test_a_claim_waiting_for_a_job_counts_the_locks_committed_meanwhile(pg
     assert [(eid, lock.locked_by) for eid, lock in locks.items()] == [(first, "exec-1")]
 
 
+async def test_a_claim_and_the_timekeepers_pass_over_one_job_do_not_wait_for_each_other(pg_engine: AsyncEngine) -> None:
+    """While a pass holds a due job's row to write its next slot, an earlier run of that job is claimed at
+    once; while a claim of a job is in progress, a pass still takes that job (it is not skipped as locked)."""
+    maker = create_sessionmaker(pg_engine)
+    now = await _now(maker)
+    async with maker.begin() as session:
+        job = await interval_job(session, next_run_at=now - timedelta(seconds=1), max_instances=5)
+        first, second = new_id(), new_id()
+        await repo.create_executions(
+            session,
+            [
+                NewExecution(first, job.id, now - timedelta(seconds=3)),
+                NewExecution(second, job.id, now - timedelta(seconds=2)),
+            ],
+        )
+    async with maker.begin() as timekeeper:
+        claim = await repo.claim_due(timekeeper, 10)
+        assert [due.id for due in claim.jobs] == [job.id]
+        (result,) = await asyncio.wait_for(_claim(maker, [first]), timeout=5)
+        assert result.outcome is ClaimOutcome.CLAIMED
+    async with maker.begin() as claimer:
+        (held,) = await repo.claim_executions(claimer, [second], instance_id="exec-2", host_name="h", lock_ttl=60)
+        assert held.outcome is ClaimOutcome.CLAIMED
+        async with maker.begin() as timekeeper:
+            claim = await asyncio.wait_for(repo.claim_due(timekeeper, 10), timeout=5)
+            assert [due.id for due in claim.jobs] == [job.id]
+
+
 async def test_a_claim_waiting_on_the_sweeps_verdict_is_refused(pg_engine: AsyncEngine) -> None:
     maker = create_sessionmaker(pg_engine)
     instance = await _register(maker)

@@ -226,23 +226,33 @@ async def test_nothing_is_claimed_or_published_before_its_slot(sessionmaker: Mak
         assert later - earlier >= config.min_cycle - 0.002
 
 
-async def test_a_confirmation_for_a_row_held_by_an_executor_is_written_later(pg_engine: AsyncEngine) -> None:
-    """The row is locked (an executor claiming the run) when the confirmation is first written: it is skipped
-    without waiting and kept, and written once the row is free."""
+async def test_confirmations_mark_only_runs_still_pending_without_waiting_for_executors(
+    pg_engine: AsyncEngine,
+) -> None:
+    """A run an executor is claiming right now (its row locked) or has claimed needs no mark: the write skips
+    it without waiting and does not keep it; a run still pending is marked with its confirmation instant."""
     sessionmaker = create_sessionmaker(pg_engine)
     now = await _now(sessionmaker)
     async with sessionmaker.begin() as session:
         job = await interval_job(session, next_run_at=None)
-        held, free = new_id(), new_id()
+        held, claimed, free = new_id(), new_id(), new_id()
         await repo.create_executions(
-            session, [NewExecution(held, job.id, now), NewExecution(free, job.id, now + timedelta(seconds=1))]
+            session,
+            [NewExecution(eid, job.id, now + timedelta(seconds=i)) for i, eid in enumerate((held, claimed, free))],
+        )
+        await session.execute(
+            update(ScheduledJobExecution)
+            .where(ScheduledJobExecution.execution_id == claimed)
+            .values(status_id=ExecutionStatus.RUNNING)
         )
     broker = RecordingBroker()
     relay = OutboxRelay(sessionmaker, repo, broker, Metrics(), outbox_delay=5.0, batch_size=100)
     async with broker:
-        messages = [RunMessage(held, job.id, now, 0), RunMessage(free, job.id, now + timedelta(seconds=1), 0)]
+        messages = [
+            RunMessage(eid, job.id, now + timedelta(seconds=i), 0) for i, eid in enumerate((held, claimed, free))
+        ]
         assert await relay.publish(messages, DbClock(now, time.monotonic()))
-    assert relay.pending_confirmations == 2
+    assert relay.pending_confirmations == 3
 
     async with sessionmaker.begin() as executor:
         await executor.execute(
@@ -251,11 +261,30 @@ async def test_a_confirmation_for_a_row_held_by_an_executor_is_written_later(pg_
             .values(status_id=ExecutionStatus.RUNNING)
         )
         await asyncio.wait_for(relay.flush_confirmed(), timeout=5)
-        assert relay.pending_confirmations == 1
-    await relay.flush_confirmed()
-    assert relay.pending_confirmations == 0
+        assert relay.pending_confirmations == 0
     marked = {r.execution_id: r.published_at for r in await _executions(sessionmaker)}
     assert marked[free] is not None
-    held_at = marked[held]
-    assert held_at is not None
-    assert held_at >= now
+    assert marked[free] >= now
+    assert (marked[held], marked[claimed]) == (None, None)
+
+
+async def test_a_pass_writes_only_confirmations_older_than_the_mark_delay(pg_engine: AsyncEngine) -> None:
+    sessionmaker = create_sessionmaker(pg_engine)
+    now = await _now(sessionmaker)
+    async with sessionmaker.begin() as session:
+        job = await interval_job(session, next_run_at=None)
+        old, young = new_id(), new_id()
+        await repo.create_executions(
+            session, [NewExecution(old, job.id, now), NewExecution(young, job.id, now + timedelta(seconds=1))]
+        )
+    broker = RecordingBroker()
+    relay = OutboxRelay(sessionmaker, repo, broker, Metrics(), outbox_delay=5.0, batch_size=100)
+    assert relay.mark_delay == 1.0
+    async with broker:
+        assert await relay.publish([RunMessage(old, job.id, now, 0)], DbClock(now, time.monotonic()))
+        split = time.monotonic()
+        assert await relay.publish([RunMessage(young, job.id, now, 0)], DbClock(now, time.monotonic()))
+    assert [run.execution_id for run in relay.take_confirmed(confirmed_before=split)] == [old]
+    relay.confirmed_written()
+    assert relay.pending_confirmations == 1
+    assert OutboxRelay(sessionmaker, repo, broker, Metrics(), outbox_delay=1.0, batch_size=100).mark_delay == 0.5

@@ -7,16 +7,17 @@ since nothing else publishes them) and publishes them again. A message may there
 the executor's claim makes the second delivery a no-op.
 
 A confirmation is not written by a transaction of its own: it is kept here, with the instant the broker
-confirmed, until the next scheduling pass writes it in its transaction (or `flush_confirmed` does, before
-the timekeeper sleeps for longer or relays, and when it stops). Until then the row is unconfirmed in the
-database, which is harmless: the relay only takes rows older than outbox_delay, and passes run milliseconds
-apart while the timekeeper is busy. A run whose publish was not confirmed is never recorded, and the relay
-publishes it again after outbox_delay."""
+confirmed, and written by a scheduling pass at least MARK_DELAY_S later (or by `flush_confirmed`, before the
+timekeeper sleeps for longer or relays, and when it stops), and only for runs still pending then: by that time
+nearly every run has been claimed and needs no mark, so at a steady rate confirmations cost no writes, and the
+pass never holds the row of a run an executor is about to claim. Until then the row is unconfirmed in the
+database, which is harmless: the relay only takes rows older than outbox_delay. A run whose publish was not
+confirmed is never recorded, and the relay publishes it again after outbox_delay."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -33,17 +34,15 @@ log = structlog.get_logger(__name__)
 # Messages per publish call: RabbitMQ confirms about 4,000/s here, so a chunk stays well inside the
 # publish timeout (seconds) and a failure re-publishes at most one chunk's worth twice.
 PUBLISH_CHUNK = 1000
-# Writes a confirmation gets before it is dropped. A write skips a row that an executor holds locked at that
-# instant (it is claiming or finishing the run); such a row is free again milliseconds later. One that stays
-# unwritable (deleted, say) is dropped: were it still pending after outbox_delay, the relay would publish it
-# again, which is the guarantee anyway.
-MAX_MARK_ATTEMPTS = 5
+# Seconds a confirmation waits before a pass writes it (only if its run is still pending then). Well below
+# the default outbox_delay (5 s), so that a run waiting in a backlog is marked before the relay would take it.
+MARK_DELAY_S = 1.0
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class _Confirmation:
     run: PublishedRun
-    attempts: int = 0
+    at: float  # time.monotonic() of the confirmation
 
 
 class OutboxRelay:
@@ -62,6 +61,8 @@ class OutboxRelay:
         self._broker = broker
         self._metrics = metrics
         self._outbox_delay = timedelta(seconds=outbox_delay)
+        # Seconds: see MARK_DELAY_S; half the outbox delay when that is shorter (tests, impatient operators).
+        self.mark_delay = min(MARK_DELAY_S, outbox_delay / 2)
         self._batch_size = batch_size
         self._confirmed: list[_Confirmation] = []  # confirmed by the broker, published_at not written yet
         self._taken: list[_Confirmation] = []  # handed to a transaction that has not ended yet
@@ -78,39 +79,33 @@ class OutboxRelay:
             self._metrics.publish_failures.inc()
             log.warning("publish_unconfirmed", runs=len(messages), error=str(exc))
             return False
-        confirmed_at = clock.at(time.monotonic())
+        now = time.monotonic()
+        confirmed_at = clock.at(now)
         self._metrics.published.inc(len(messages))
-        self._confirmed.extend(_Confirmation(PublishedRun(m.execution_id, confirmed_at)) for m in messages)
+        self._confirmed.extend(_Confirmation(PublishedRun(m.execution_id, confirmed_at), now) for m in messages)
         return True
 
     @property
     def pending_confirmations(self) -> int:
         return len(self._confirmed)
 
-    def take_confirmed(self) -> list[PublishedRun]:
-        """Hand the confirmations over to a transaction that writes them; then call `confirmed_written` with
-        the ids it marked once it committed, or `confirmed_not_written` if it failed."""
+    def take_confirmed(self, *, confirmed_before: float | None = None) -> list[PublishedRun]:
+        """Hand the confirmations received before `confirmed_before` (monotonic; None: all) over to a
+        transaction that writes them; then call `confirmed_written` once it committed, or
+        `confirmed_not_written` if it failed."""
         assert not self._taken, "the previous transaction's confirmations were not settled"
-        self._taken, self._confirmed = self._confirmed, []
+        if confirmed_before is None:
+            self._taken, self._confirmed = self._confirmed, []
+        else:
+            # Kept in confirmation order: the ones old enough are a prefix.
+            split = next((i for i, c in enumerate(self._confirmed) if c.at >= confirmed_before), len(self._confirmed))
+            self._taken, self._confirmed = self._confirmed[:split], self._confirmed[split:]
         return [c.run for c in self._taken]
 
-    def confirmed_written(self, marked: Collection[str]) -> None:
-        """The transaction committed: keep the confirmations it could not write (rows locked at that instant)
-        for the next one, up to MAX_MARK_ATTEMPTS each."""
-        taken, self._taken = self._taken, []
-        if len(marked) == len(taken):
-            return
-        done = set(marked)
-        retry = []
-        for confirmation in taken:
-            if confirmation.run.execution_id in done:
-                continue
-            confirmation.attempts += 1
-            if confirmation.attempts < MAX_MARK_ATTEMPTS:
-                retry.append(confirmation)
-            else:
-                log.info("publish_confirmation_dropped", execution_id=confirmation.run.execution_id)
-        self._confirmed[:0] = retry
+    def confirmed_written(self) -> None:
+        """The transaction committed. Runs it did not mark were no longer pending (or being claimed at that
+        instant): they need no mark."""
+        self._taken = []
 
     def confirmed_not_written(self) -> None:
         """The transaction failed: its confirmations go back, to be written by the next one."""
@@ -124,11 +119,11 @@ class OutboxRelay:
         published = self.take_confirmed()
         try:
             async with self._sessionmaker.begin() as session:
-                marked = await self._repository.record_published(session, published)
+                await self._repository.record_published(session, published)
         except BaseException:
             self.confirmed_not_written()
             raise
-        self.confirmed_written(marked)
+        self.confirmed_written()
 
     async def relay_unpublished(self) -> int:
         """Publish every unconfirmed pending run that is due for relaying; returns how many went out."""

@@ -142,13 +142,13 @@ class TimekeeperService:
 
     async def _pass(self) -> PassResult:
         """One scheduling pass, carrying the confirmations received since the last; then start publishing."""
-        published = self.outbox.take_confirmed()
+        published = self.outbox.take_confirmed(confirmed_before=time.monotonic() - self.outbox.mark_delay)
         try:
             result = await self.scheduling.run_once(published)
         except BaseException:
             self.outbox.confirmed_not_written()
             raise
-        self.outbox.confirmed_written(result.marked)
+        self.outbox.confirmed_written()
         await self._publishing_done()
         if result.to_publish:
             self._publishing = asyncio.create_task(

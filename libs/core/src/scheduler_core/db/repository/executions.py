@@ -20,6 +20,7 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -42,10 +43,11 @@ _EXECUTIONS = cast(Table, ScheduledJobExecution.__table__)
 # implies the index's (a generic plan of `status_id = $1`, or SQLite's `status_id = ?`, does not).
 _PENDING_LITERAL: ColumnElement[int] = literal_column(str(int(ExecutionStatus.PENDING)), Integer())
 
-# Confirmations written without waiting: a row an executor holds locked at this instant (claiming or finishing
-# it) is skipped and left to the caller to retry, so the timekeeper's pass never waits on an executor's
-# transaction, and never deadlocks with one while it holds its claimed jobs' locks.
-MARK_PUBLISHED_SQL = """
+# Confirmations matter only for runs still pending (the relay looks at nothing else): a run already claimed is
+# not touched, which spares a row version per run and never locks a row an executor is about to claim. Written
+# without waiting: a row an executor holds locked at this instant (claiming it) is skipped, so the timekeeper's
+# pass never waits on an executor's transaction, and never deadlocks with one while it holds its jobs' rows.
+MARK_PUBLISHED_SQL = f"""
     UPDATE scheduled_job_execution AS e
     SET published_at = m.published_at
     FROM (
@@ -53,6 +55,7 @@ MARK_PUBLISHED_SQL = """
         FROM unnest(CAST(:published_ids AS varchar[]), CAST(:published_ats AS timestamptz[]))
              AS p(execution_id, published_at)
         JOIN scheduled_job_execution AS x ON x.execution_id = p.execution_id
+        WHERE x.status_id = {int(ExecutionStatus.PENDING)}
         FOR UPDATE OF x SKIP LOCKED
     ) AS m
     WHERE e.id = m.id
@@ -166,9 +169,9 @@ class ExecutionRepository:
         )
 
     async def record_published(self, session: AsyncSession, runs: Sequence[PublishedRun]) -> list[str]:
-        """Set published_at of runs the broker confirmed, each to its own instant; returns the ids marked. On
-        PostgreSQL a row locked by another transaction right now is skipped (not waited for): the caller keeps
-        the ones missing from the result and retries them later."""
+        """Set published_at of runs the broker confirmed that are still pending, each to its own instant;
+        returns the ids marked. On PostgreSQL a row locked by another transaction right now (an executor
+        claiming it) is skipped, not waited for."""
         return await record_published(session, runs)
 
     async def forget_publications(self, session: AsyncSession) -> int:
@@ -290,7 +293,7 @@ async def insert_executions(session: AsyncSession, rows: Sequence[NewExecution])
 
 _SET_PUBLISHED = (
     update(_EXECUTIONS)
-    .where(_EXECUTIONS.c.execution_id == bindparam("b_execution_id"))
+    .where(_EXECUTIONS.c.execution_id == bindparam("b_execution_id"), _EXECUTIONS.c.status_id == _PENDING_LITERAL)
     .values(published_at=bindparam("b_published_at", type_=UTCDateTime()))
 )
 
@@ -303,10 +306,14 @@ async def record_published(session: AsyncSession, runs: Sequence[PublishedRun]) 
         result = await session.execute(_MARK_PUBLISHED_POSTGRES, published_params(runs))
         return [row[0] for row in result.all()]
     # SQLite: one writer at a time (BEGIN IMMEDIATE), so nothing can be locked by someone else here.
-    await session.execute(
-        _SET_PUBLISHED, [{"b_execution_id": r.execution_id, "b_published_at": r.published_at} for r in runs]
-    )
-    return [r.execution_id for r in runs]
+    marked = []
+    for run in runs:
+        result = await session.execute(
+            _SET_PUBLISHED, {"b_execution_id": run.execution_id, "b_published_at": run.published_at}
+        )
+        if cast(CursorResult[Any], result).rowcount:
+            marked.append(run.execution_id)
+    return marked
 
 
 def published_params(runs: Sequence[PublishedRun]) -> dict[str, list[Any]]:

@@ -134,7 +134,7 @@ _CLAIM_DUE_POSTGRES = text(
         WHERE {_SCHEDULABLE_SQL} AND next_run_at <= statement_timestamp()
         ORDER BY next_run_at
         LIMIT :limit
-        FOR UPDATE SKIP LOCKED
+        FOR NO KEY UPDATE SKIP LOCKED
     )
     SELECT statement_timestamp() AS claimed_at, due.* FROM (VALUES (0)) AS one (x) LEFT JOIN due ON true
     """
@@ -272,7 +272,9 @@ class JobRepository:
             .limit(limit)
         )
         if is_postgres(session):
-            query = query.with_for_update(skip_locked=True)
+            # NO KEY UPDATE: only next_run_at/last_run_at change, so executors claiming earlier runs of these
+            # jobs (KEY SHARE, see runs.py) neither wait for this pass nor make it skip their jobs.
+            query = query.with_for_update(skip_locked=True, key_share=True)
         rows = (await session.execute(query)).all()
         return [DueJob(**row._asdict()) for row in rows]
 

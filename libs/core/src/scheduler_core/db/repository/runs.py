@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import (
+    Boolean,
     Integer,
     String,
     Table,
@@ -103,6 +104,9 @@ _LOCKS = cast(Table, ScheduledJobLock.__table__)
 _INSTANCES = cast(Table, SchedulerInstance.__table__)
 
 _PENDING, _RUNNING = int(ExecutionStatus.PENDING), int(ExecutionStatus.RUNNING)
+# First key of the two-key advisory locks claims take per job (the second is the job id): a constant of our
+# own ("JS" in ASCII), so that another application's advisory locks in the same database do not collide.
+CLAIM_LOCK_SPACE = 0x4A53
 _MISSED, _SKIPPED = int(ExecutionStatus.MISSED), int(ExecutionStatus.SKIPPED)
 
 # --- PostgreSQL: statements written once, their batches passed as arrays. Whatever the batch size, each is
@@ -113,9 +117,14 @@ _MISSED, _SKIPPED = int(ExecutionStatus.MISSED), int(ExecutionStatus.SKIPPED)
 # ids the array holds.
 
 # Claim, step 1: the claimer's instance row FOR SHARE (ordered with the sweep's verdict, see claim_executions),
-# then, unless it is stopped, the pending runs with their jobs' rows locked in job-id order. One row at least:
-# a claimer with nothing to claim still learns its instance's status. `now` is read after every lock is taken
-# (a volatile output column is computed after the ORDER BY's sort, which drains the locking scan).
+# then, unless it is stopped, the pending runs, and per job a transaction-scoped advisory lock taken in job-id
+# order (claimers of one job queue behind each other, so max_instances is counted by one at a time, and never
+# deadlock). Not a row lock on the job: the timekeeper holds its due jobs' rows (FOR NO KEY UPDATE) while it
+# writes their next slots, and a claim of the previous slot must not wait for that pass, nor make the pass skip
+# the job. FOR KEY SHARE only keeps the job from being deleted under the claim. One row at least: a claimer
+# with nothing to claim still learns its instance's status. Output columns are computed after the ORDER BY's
+# sort, row by row: each row's `now` is read after its own and every earlier row's lock, so the last row's
+# is after all of them.
 _CLAIM_PENDING_POSTGRES = text(
     f"""
     WITH claimer AS (
@@ -130,9 +139,10 @@ _CLAIM_PENDING_POSTGRES = text(
         WHERE e.execution_id = ANY(CAST(:ids AS varchar[])) AND e.status_id + 0 = {_PENDING}
           AND NOT EXISTS (SELECT FROM claimer WHERE claimer.status = '{InstanceStatus.STOPPED}')
         ORDER BY j.id, e.scheduled_at
-        FOR UPDATE OF j
+        FOR KEY SHARE OF j
     )
-    SELECT (SELECT status FROM claimer) AS claimer_status, clock_timestamp() AS now,
+    SELECT (SELECT status FROM claimer) AS claimer_status,
+           pg_advisory_xact_lock({CLAIM_LOCK_SPACE}, p.job_id) IS NULL AS locked, clock_timestamp() AS now,
            p.execution_id, p.job_id, p.scheduled_at, p.trigger, p.misfire_grace_time, p.max_instances,
            p.parameters, p.timeout_seconds, p.task_key
     FROM (VALUES (1)) AS anchor (one) LEFT JOIN pending AS p ON true
@@ -140,6 +150,7 @@ _CLAIM_PENDING_POSTGRES = text(
     """
 ).columns(
     column("claimer_status", String()),
+    column("locked", Boolean()),
     column("now", UTCDateTime()),
     column("execution_id", String()),
     column("job_id", Integer()),
@@ -408,7 +419,7 @@ class RunRepository:
         results: dict[str, ClaimResult] = {}
         if rows[0].execution_id is None:  # the anchor row alone: nothing pending
             return results
-        now: datetime = rows[0].now
+        now: datetime = rows[-1].now  # read after every job's lock (see _CLAIM_PENDING_POSTGRES)
         candidate_ids: list[str] = []
         missed_ids: list[str] = []
         missed_reasons: list[str] = []
