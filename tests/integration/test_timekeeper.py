@@ -263,8 +263,9 @@ async def test_confirmations_mark_only_runs_still_pending_without_waiting_for_ex
         await asyncio.wait_for(relay.flush_confirmed(), timeout=5)
         assert relay.pending_confirmations == 0
     marked = {r.execution_id: r.published_at for r in await _executions(sessionmaker)}
-    assert marked[free] is not None
-    assert marked[free] >= now
+    free_at = marked[free]
+    assert free_at is not None
+    assert free_at >= now
     assert (marked[held], marked[claimed]) == (None, None)
 
 
