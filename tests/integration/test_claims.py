@@ -129,7 +129,7 @@ async def test_a_mixed_batch_answers_every_id_in_input_order(sessionmaker: Maker
     by_id = {r.execution_id: r for r in reversed(results)}  # first occurrences
     assert by_id[ids["c2"]].reason == "skipped: 2 run(s) of the job already running (max_instances=2)"
     assert by_id[ids["c3"]].reason == "skipped: 2 run(s) of the job already running (max_instances=2)"
-    assert by_id[ids["f1"]].reason == "skipped: 2 run(s) of the job already running (max_instances=1)"
+    assert by_id[ids["f1"]].reason == "skipped: 1 run(s) of the job already running (max_instances=1)"
     late_reason = by_id[ids["late"]].reason
     assert late_reason is not None
     assert re.fullmatch(

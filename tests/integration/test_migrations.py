@@ -7,13 +7,21 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, inspect
+from sqlalchemy import Connection, inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from scheduler_core.db.engine import create_engine
-from scheduler_core.db.migration import SchemaNotReady, current_revision, ensure_migrated, head_revision, upgrade
+from scheduler_core.db.migration import (
+    SchemaNotReady,
+    alembic_config,
+    current_revision,
+    ensure_migrated,
+    head_revision,
+    upgrade,
+)
 from scheduler_core.db.models import Base
 from tests.support.databases import fresh_postgres_database, postgres_server, sqlite_url
 
@@ -132,3 +140,28 @@ async def test_upgrade_is_idempotent_and_seeds_the_primary_cleanup_job(empty_eng
             )
         ).all()
     assert [tuple(r) for r in rows] == [("0 3 * * *", True, "cleanup_history")]
+
+
+async def test_hot_tables_get_autovacuum_thresholds_on_postgresql_and_downgrade_resets_them(
+    empty_engine: AsyncEngine,
+) -> None:
+    await upgrade(empty_engine)
+    if empty_engine.dialect.name != "postgresql":
+        return  # nothing to set on SQLite; the upgrade above must simply succeed
+    query = text("SELECT relname, reloptions FROM pg_class WHERE relname = ANY(:names)")
+    names = ["scheduled_job_lock", "scheduled_job", "scheduled_job_execution"]
+    async with empty_engine.connect() as connection:
+        options = {row.relname: set(row.reloptions or []) for row in await connection.execute(query, {"names": names})}
+    assert {"autovacuum_vacuum_scale_factor=0", "autovacuum_vacuum_threshold=2000"} <= options["scheduled_job_lock"]
+    assert "autovacuum_vacuum_threshold=5000" in options["scheduled_job"]
+    assert "autovacuum_vacuum_scale_factor=0.05" in options["scheduled_job_execution"]
+    async with empty_engine.begin() as connection:
+        await connection.run_sync(_downgrade_to_0002)
+        reset = {row.relname: row.reloptions for row in await connection.execute(query, {"names": names})}
+    assert reset == dict.fromkeys(names)
+
+
+def _downgrade_to_0002(connection: Connection) -> None:
+    config = alembic_config()
+    config.attributes["connection"] = connection
+    command.downgrade(config, "0002")

@@ -177,18 +177,23 @@ _CLAIM_DECIDE_POSTGRES = text(
         WHERE e.execution_id = ANY(CAST(:candidate_ids AS varchar[])) AND e.status_id + 0 = {_PENDING}
     ),
     counted AS (
-        -- Each job's live locks, counted once (for its first candidate) and passed to its other candidates.
+        -- Each job's live locks, counted once (for its first candidate) and passed to its other candidates;
+        -- counted up to max_instances only, which decides the same verdicts. The LIMIT also makes it a plain
+        -- index scan, which marks the dead entries the lock table's churn leaves (a lock per run) so that
+        -- later counts skip them; a bitmap scan would revisit every one until vacuum.
         SELECT c.execution_id, c.max_instances, c.place,
                max(CASE WHEN c.place = 1 THEN
-                       (SELECT count(*) FROM scheduled_job_lock AS l
-                        WHERE l.job_id = c.job_id AND l.expires_at > CAST(:now AS timestamptz))
+                       (SELECT count(*) FROM (
+                            SELECT FROM scheduled_job_lock AS l
+                            WHERE l.job_id = c.job_id AND l.expires_at > CAST(:now AS timestamptz)
+                            LIMIT c.max_instances) AS live)
                    END) OVER (PARTITION BY c.job_id) AS running
         FROM candidates AS c
     ),
     verdicts AS MATERIALIZED (  -- computed once, whatever the join below
         SELECT c.execution_id,
                CASE WHEN c.running + c.place <= c.max_instances THEN {_RUNNING} ELSE {_SKIPPED} END AS status_id,
-               'skipped: ' || greatest(c.running, c.max_instances)
+               'skipped: ' || c.max_instances
                    || ' run(s) of the job already running (max_instances=' || c.max_instances || ')' AS reason
         FROM counted AS c
         UNION ALL
@@ -338,9 +343,9 @@ def _missed_reason(row: Any, now: datetime) -> str | None:
     )
 
 
-def _skipped_reason(running: int, max_instances: int) -> str:
-    # _CLAIM_DECIDE_POSTGRES writes the same text.
-    return f"skipped: {running} run(s) of the job already running (max_instances={max_instances})"
+def _skipped_reason(max_instances: int) -> str:
+    # _CLAIM_DECIDE_POSTGRES writes the same text. A run is skipped when at least max_instances are running.
+    return f"skipped: {max_instances} run(s) of the job already running (max_instances={max_instances})"
 
 
 def _claimed_run(row: Any, now: datetime) -> ClaimedRun:
@@ -481,9 +486,7 @@ class RunRepository:
             if reason is not None:
                 closed.append((row.execution_id, ExecutionStatus.MISSED, reason))
             elif live[row.job_id] >= row.max_instances:
-                closed.append(
-                    (row.execution_id, ExecutionStatus.SKIPPED, _skipped_reason(live[row.job_id], row.max_instances))
-                )
+                closed.append((row.execution_id, ExecutionStatus.SKIPPED, _skipped_reason(row.max_instances)))
             else:
                 live[row.job_id] += 1
                 to_claim.append(row)
