@@ -33,7 +33,7 @@ class JobschedulerStandalone(System):
     def describe(self) -> str:
         return (
             f"this product, standalone: 1 timekeeper + {self.executors} executors (default settings: "
-            "concurrency 16, batch 500), PostgreSQL + RabbitMQ classic priority queue"
+            "concurrency 64, 16 runs per message, batch 500), PostgreSQL + RabbitMQ classic priority queue"
         )
 
     def database_name(self) -> str:

@@ -80,7 +80,7 @@ class Settings(BaseSettings):
     )
 
     # --- executor ------------------------------------------------------------------------------------
-    executor_concurrency: int = Field(default=16, ge=1, description="Runs one executor process runs at once.")
+    executor_concurrency: int = Field(default=64, ge=1, description="Runs one executor process runs at once.")
     task_timeout: float = Field(default=3600.0, gt=0, description="Default run timeout (jobs may override).")
     shutdown_grace: float = Field(
         default=30.0, ge=0, description="On SIGTERM, seconds running tasks get to finish before being failed."
