@@ -16,11 +16,11 @@ Conventions:
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
-from typing import Final
+from typing import Any, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import CroniterBadDateError, CroniterError, croniter
@@ -232,6 +232,28 @@ def _never_fires(expression: str) -> bool:
     except CroniterBadDateError:
         return True
     return False
+
+
+# A job's schedule columns, as build_schedule takes them (the API's bodies use the same names).
+SCHEDULE_FIELDS: Final = (
+    "interval_seconds",
+    "interval_minutes",
+    "interval_hours",
+    "interval_days",
+    "cron_expression",
+    "timezone",
+)
+INTERVAL_FIELDS: Final = SCHEDULE_FIELDS[:4]
+
+
+def schedule_from_fields(fields: Mapping[str, Any]) -> Schedule:
+    """build_schedule over the SCHEDULE_FIELDS of a mapping (a missing field counts as not given)."""
+    return build_schedule(**{name: fields.get(name) for name in SCHEDULE_FIELDS})
+
+
+def schedule_of(job: object) -> Schedule:
+    """build_schedule over the SCHEDULE_FIELDS attributes of a stored job (an ORM row or a claimed job)."""
+    return build_schedule(**{name: getattr(job, name) for name in SCHEDULE_FIELDS})
 
 
 def build_schedule(

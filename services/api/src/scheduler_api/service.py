@@ -36,16 +36,17 @@ from scheduler_core.db.repository import (
 )
 from scheduler_core.retention import purge_history
 from scheduler_core.schedule import (
+    INTERVAL_FIELDS,
+    SCHEDULE_FIELDS,
     CronSchedule,
     Schedule,
     ScheduleError,
-    build_schedule,
     describe_schedule,
     next_fire_time,
+    schedule_from_fields,
+    schedule_of,
 )
 from scheduler_core.schemas import (
-    INTERVAL_FIELDS,
-    SCHEDULE_FIELDS,
     CleanupResponse,
     ExecutionStatusResponse,
     FieldError,
@@ -480,14 +481,7 @@ def _job_not_found(job_id: int) -> NotFound:
 
 def _checked_schedule(fields: Mapping[str, Any], problems: list[FieldError]) -> Schedule | None:
     try:
-        return build_schedule(
-            interval_seconds=fields.get("interval_seconds"),
-            interval_minutes=fields.get("interval_minutes"),
-            interval_hours=fields.get("interval_hours"),
-            interval_days=fields.get("interval_days"),
-            cron_expression=fields.get("cron_expression"),
-            timezone=fields.get("timezone"),
-        )
+        return schedule_from_fields(fields)
     except ScheduleError as exc:
         problems.append(FieldError(field=exc.field, reason=exc.reason))
         return None
@@ -528,7 +522,7 @@ def _job_schedule(job: ScheduledJob) -> Schedule:
     """The schedule of a stored job. Jobs are validated when written, so failing here means the row was changed
     behind the API's back: a conflict the operator fixes with a PUT."""
     try:
-        return build_schedule(**{name: getattr(job, name) for name in SCHEDULE_FIELDS})
+        return schedule_of(job)
     except ScheduleError as exc:
         raise Conflict(f"job {job.id} has an invalid schedule ({exc.field}: {exc.reason}); fix it with PUT") from exc
 
@@ -582,7 +576,7 @@ def _preview(schedule: Schedule, times: list[datetime]) -> SchedulePreviewRespon
 
 def _describe(job: ScheduledJob) -> str | None:
     try:
-        return describe_schedule(build_schedule(**{name: getattr(job, name) for name in SCHEDULE_FIELDS}))
+        return describe_schedule(schedule_of(job))
     except ScheduleError:
         return None
 

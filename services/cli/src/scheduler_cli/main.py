@@ -91,9 +91,7 @@ def api(port: PortOption = None, host: HostOption = None) -> None:
 
 @app.command()
 def timekeeper(
-    port: Annotated[
-        int | None, typer.Option("--port", help="Health/metrics port (default: SCHEDULER_HEALTH_PORT).")
-    ] = None,
+    port: HealthPortOption = None,
     host: HostOption = None,
 ) -> None:
     """Run a timekeeper: claims due jobs, writes and publishes their runs, sweeps lost runs."""
@@ -104,9 +102,7 @@ def timekeeper(
 
 @app.command()
 def executor(
-    port: Annotated[
-        int | None, typer.Option("--port", help="Health/metrics port (default: SCHEDULER_HEALTH_PORT).")
-    ] = None,
+    port: HealthPortOption = None,
     host: HostOption = None,
 ) -> None:
     """Run an executor: consumes runs and executes their task functions."""

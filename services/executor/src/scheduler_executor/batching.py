@@ -36,21 +36,14 @@ class Batcher(Generic[Item, Result]):
         self._drainer: asyncio.Task[None] | None = None
 
     async def submit(self, item: Item) -> Result:
-        future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
-        self._waiting.append((item, future))
-        if self._drainer is None or self._drainer.done():
-            self._drainer = asyncio.create_task(self._drain(), name="batcher-drain")
+        (future,) = self._enqueue([item])
         return await future
 
     async def submit_many(self, items: Sequence[Item]) -> list[Result | Exception]:
         """Submit several items at once; one result per item, in order, where an item whose batch failed gets
         that batch's exception instead (items may be split across batches, so some can succeed while others
         fail: every result is returned, none is dropped)."""
-        loop = asyncio.get_running_loop()
-        futures: list[asyncio.Future[Result]] = [loop.create_future() for _ in items]
-        self._waiting.extend(zip(items, futures, strict=True))
-        if self._drainer is None or self._drainer.done():
-            self._drainer = asyncio.create_task(self._drain(), name="batcher-drain")
+        futures = self._enqueue(items)
         try:
             await asyncio.wait(futures)
         except asyncio.CancelledError:
@@ -71,6 +64,15 @@ class Batcher(Generic[Item, Result]):
             else:
                 raise exc
         return results
+
+    def _enqueue(self, items: Sequence[Item]) -> list[asyncio.Future[Result]]:
+        """Queue the items for the next batch (starting the drainer if idle); one future per item."""
+        loop = asyncio.get_running_loop()
+        futures: list[asyncio.Future[Result]] = [loop.create_future() for _ in items]
+        self._waiting.extend(zip(items, futures, strict=True))
+        if self._drainer is None or self._drainer.done():
+            self._drainer = asyncio.create_task(self._drain(), name="batcher-drain")
+        return futures
 
     async def _drain(self) -> None:
         while self._waiting:

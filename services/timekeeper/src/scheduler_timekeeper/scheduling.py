@@ -36,9 +36,9 @@ from scheduler_core.schedule import (
     PlannedRun,
     Schedule,
     ScheduleError,
-    build_schedule,
     next_fire_time,
     plan_due_runs,
+    schedule_of,
 )
 
 log = structlog.get_logger(__name__)
@@ -72,7 +72,6 @@ class PassResult:
     more_due: bool  # the batch was full, or a job still has due slots: more work is due right now
     clock: DbClock  # the instant the pass claimed at (nothing later than it was claimed)
     earliest: datetime | None  # the soonest next_run_at after the pass (None: no job can fire)
-    marked: list[str]  # execution ids of `published` whose published_at the pass wrote
 
 
 def missed_reason(run: PlannedRun, now: datetime, grace: int) -> str:
@@ -154,7 +153,7 @@ class SchedulingPass:
         more_due = len(due) >= self._batch_size or any(
             a.next_run_at is not None and a.next_run_at <= now for a in advances
         )  # a job walked only MAX_SLOTS_PER_JOB of a long outage: its next slot is due already
-        return PassResult(len(due), to_publish, missed, more_due, clock, record.earliest, record.marked)
+        return PassResult(len(due), to_publish, missed, more_due, clock, record.earliest)
 
     async def schedule_unscheduled(self) -> int:
         """Give schedulable jobs without a next_run_at their first slot after now; returns how many."""
@@ -192,14 +191,7 @@ def job_schedule(job: DueJob) -> Schedule | None:
     around the API's validation): the job then stops firing (next_run_at NULL) and the log says why, rather
     than every pass failing on it."""
     try:
-        return build_schedule(
-            interval_seconds=job.interval_seconds,
-            interval_minutes=job.interval_minutes,
-            interval_hours=job.interval_hours,
-            interval_days=job.interval_days,
-            cron_expression=job.cron_expression,
-            timezone=job.timezone,
-        )
+        return schedule_of(job)
     except ScheduleError as exc:
         log.error("job_schedule_invalid", job_id=job.id, field=exc.field, reason=exc.reason)
         return None

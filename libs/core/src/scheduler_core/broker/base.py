@@ -61,25 +61,25 @@ def clamp_priority(priority: int, max_priority: int) -> int:
     return max(0, min(priority, max_priority))
 
 
+def _check_count(name: str, value: int, maximum: int) -> int:
+    if isinstance(value, bool) or not 1 <= value <= maximum:
+        raise ValueError(f"{name} must be an int in 1..{maximum}, got {value!r}")
+    return value
+
+
 def check_max_priority(max_priority: int) -> int:
     """Validate a ``max_priority`` constructor argument and return it."""
-    if isinstance(max_priority, bool) or not 1 <= max_priority <= MAX_SUPPORTED_PRIORITY:
-        raise ValueError(f"max_priority must be an int in 1..{MAX_SUPPORTED_PRIORITY}, got {max_priority!r}")
-    return max_priority
+    return _check_count("max_priority", max_priority, MAX_SUPPORTED_PRIORITY)
 
 
 def check_prefetch(prefetch: int) -> int:
     """Validate the ``prefetch`` argument of ``consume`` and return it."""
-    if isinstance(prefetch, bool) or not 1 <= prefetch <= MAX_PREFETCH:
-        raise ValueError(f"prefetch must be an int in 1..{MAX_PREFETCH}, got {prefetch!r}")
-    return prefetch
+    return _check_count("prefetch", prefetch, MAX_PREFETCH)
 
 
 def check_runs_per_message(runs_per_message: int) -> int:
     """Validate a ``runs_per_message`` constructor argument and return it."""
-    if isinstance(runs_per_message, bool) or not 1 <= runs_per_message <= MAX_RUNS_PER_MESSAGE:
-        raise ValueError(f"runs_per_message must be an int in 1..{MAX_RUNS_PER_MESSAGE}, got {runs_per_message!r}")
-    return runs_per_message
+    return _check_count("runs_per_message", runs_per_message, MAX_RUNS_PER_MESSAGE)
 
 
 def _is_int(value: object) -> bool:

@@ -48,21 +48,37 @@ class InlineSqliteConnection(aiosqlite.Connection):
     async def _execute(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         if not self._running or not self._connection:
             raise ValueError("Connection closed")
-        connection = self._connection
-        if connection.in_transaction:
+        try:
             return fn(*args, **kwargs)
+        except sqlite3.OperationalError as exc:
+            if not self._busy_before_transaction(exc):
+                raise
+            busy = exc
+        return await self._retry_while_busy(busy, fn, *args, **kwargs)
+
+    def _busy_before_transaction(self, exc: sqlite3.OperationalError) -> bool:
+        """SQLITE_BUSY from a statement run outside a transaction: it changed nothing and can be run again."""
+        busy = exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY
+        return busy and self._connection is not None and not self._connection.in_transaction
+
+    async def _retry_while_busy(
+        self, busy: sqlite3.OperationalError, fn: Callable[..., T], *args: Any, **kwargs: Any
+    ) -> T:
+        """Run `fn` again after async sleeps until the write lock is free; after SQLITE_BUSY_TIMEOUT_MS, raise
+        the last busy error."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + SQLITE_BUSY_TIMEOUT_MS / 1000
         pause = BUSY_RETRY_PAUSE_S[0]
-        while True:
+        while loop.time() + pause <= deadline:
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, BUSY_RETRY_PAUSE_S[1])
             try:
                 return fn(*args, **kwargs)
             except sqlite3.OperationalError as exc:
-                busy = exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY and not connection.in_transaction
-                if not busy or loop.time() + pause > deadline:
+                if not self._busy_before_transaction(exc):
                     raise
-            await asyncio.sleep(pause)
-            pause = min(pause * 2, BUSY_RETRY_PAUSE_S[1])
+                busy = exc
+        raise busy
 
 
 def _inline_sqlite_creator(database: str) -> Callable[[], InlineSqliteConnection]:

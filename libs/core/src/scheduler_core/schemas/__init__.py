@@ -7,8 +7,6 @@ from scheduler_core.schemas.errors import ErrorResponse, FieldError
 from scheduler_core.schemas.executions import ScheduledJobExecutionPage, ScheduledJobExecutionResponse
 from scheduler_core.schemas.health import HealthResponse, ReadinessResponse
 from scheduler_core.schemas.jobs import (
-    INTERVAL_FIELDS,
-    SCHEDULE_FIELDS,
     ScheduledJobCreate,
     ScheduledJobPage,
     ScheduledJobResponse,
@@ -23,9 +21,7 @@ from scheduler_core.schemas.status import SchedulerInstanceResponse, SchedulerSt
 __all__ = [
     "DB_INT_MAX",
     "DEFAULT_PER_PAGE",
-    "INTERVAL_FIELDS",
     "MAX_PER_PAGE",
-    "SCHEDULE_FIELDS",
     "CamelModel",
     "CamelRequest",
     "CleanupRequest",

@@ -22,16 +22,6 @@ MAX_INSTANCES_MAX: Final = 10
 # Longest IANA zone name the timezone column holds.
 TIMEZONE_MAX_LENGTH: Final = 64
 
-SCHEDULE_FIELDS: Final = (
-    "interval_seconds",
-    "interval_minutes",
-    "interval_hours",
-    "interval_days",
-    "cron_expression",
-    "timezone",
-)
-INTERVAL_FIELDS: Final = SCHEDULE_FIELDS[:4]
-
 
 class ScheduleFields(CamelRequest):
     """A schedule: one or more interval fields (summed) or a cron expression (with its time zone)."""
