@@ -45,6 +45,11 @@ class InlineSqliteConnection(aiosqlite.Connection):
     Only the connection is opened in aiosqlite's thread (its ``_connect``), hence ``check_same_thread=False``.
     """
 
+    @property
+    def sqlite(self) -> sqlite3.Connection:
+        """The sqlite3 connection itself, for statements run directly on it (db/repository/sqlite.py)."""
+        return self._conn
+
     async def _execute(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         if not self._running or not self._connection:
             raise ValueError("Connection closed")

@@ -3,6 +3,7 @@ recovery sweep, history pages and retention."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,7 +13,6 @@ from sqlalchemy import (
     ColumnElement,
     Integer,
     Table,
-    bindparam,
     delete,
     func,
     literal_column,
@@ -21,8 +21,6 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
@@ -33,10 +31,11 @@ from scheduler_core.db.models import (
     Trigger,
 )
 from scheduler_core.db.repository.clock import is_postgres
-from scheduler_core.db.types import UTCDateTime
+from scheduler_core.db.repository.sqlite import placeholders, sqlite_connection, to_instant
 
 Execution = ScheduledJobExecution
 _OPEN = (ExecutionStatus.PENDING, ExecutionStatus.RUNNING)
+_PENDING = int(ExecutionStatus.PENDING)
 _EXECUTIONS = cast(Table, ScheduledJobExecution.__table__)
 # `status_id = 1` rendered as a literal, not a bound parameter: the outbox's partial index is declared on
 # `status_id = 1 AND published_at IS NULL`, and a planner can only use it when the query's predicate visibly
@@ -279,9 +278,10 @@ async def insert_executions(session: AsyncSession, rows: Sequence[NewExecution])
         }
         for row in rows
     ]
-    insert_ = pg_insert if is_postgres(session) else sqlite_insert
+    if not is_postgres(session):
+        return insert_executions_sqlite(await sqlite_connection(session), rows)
     statement = (
-        insert_(_EXECUTIONS)  # Core, not ORM: no per-row bookkeeping
+        pg_insert(_EXECUTIONS)  # Core, not ORM: no per-row bookkeeping
         .on_conflict_do_nothing(index_elements=["job_id", "scheduled_at"])
         .returning(_EXECUTIONS.c.execution_id)
     )
@@ -291,29 +291,75 @@ async def insert_executions(session: AsyncSession, rows: Sequence[NewExecution])
     return [row[0] for row in result.all()]
 
 
-_SET_PUBLISHED = (
-    update(_EXECUTIONS)
-    .where(_EXECUTIONS.c.execution_id == bindparam("b_execution_id"), _EXECUTIONS.c.status_id == _PENDING_LITERAL)
-    .values(published_at=bindparam("b_published_at", type_=UTCDateTime()))
+# --- SQLite (embedded mode): plain statements on the transaction's sqlite3 connection (see sqlite.py). One
+# writer at a time (BEGIN IMMEDIATE), so no row here can be locked by someone else.
+_INSERT_EXECUTION_SQLITE = """
+    INSERT INTO scheduled_job_execution (
+        execution_id, job_id, scheduled_at, status_id, trigger, coalesced_count, coalesced_from, error_message,
+        completed_at
+    )
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (job_id, scheduled_at) DO NOTHING
+"""
+_SET_PUBLISHED_SQLITE = (
+    f"UPDATE scheduled_job_execution SET published_at = ? WHERE execution_id = ? AND status_id = {_PENDING}"
 )
+# Which of a batch's execution ids are stored (a slot that already had a row kept its own id).
+_STORED_IDS_SQLITE = "SELECT execution_id FROM scheduled_job_execution WHERE execution_id IN ({})"
+# Ids per IN list: under SQLite's default limit of bound parameters (32,766 since 3.32; 999 before).
+_SQLITE_IN_CHUNK = 500
+
+
+def insert_executions_sqlite(connection: sqlite3.Connection, rows: Sequence[NewExecution]) -> list[str]:
+    """insert_executions on SQLite: one executemany; the ids actually written are looked up only when some
+    slot already had a row (executemany reports how many rows it wrote, not which)."""
+    if not rows:
+        return []
+    cursor = connection.executemany(
+        _INSERT_EXECUTION_SQLITE,
+        [
+            (
+                row.execution_id,
+                row.job_id,
+                to_instant(row.scheduled_at),
+                int(row.status_id),
+                row.trigger,
+                row.coalesced_count,
+                to_instant(row.coalesced_from),
+                row.error_message,
+                to_instant(row.completed_at),
+            )
+            for row in rows
+        ],
+    )
+    ids = [row.execution_id for row in rows]
+    if cursor.rowcount == len(rows):
+        return ids
+    stored: set[str] = set()
+    for start in range(0, len(ids), _SQLITE_IN_CHUNK):
+        chunk = ids[start : start + _SQLITE_IN_CHUNK]
+        found = connection.execute(_STORED_IDS_SQLITE.format(placeholders(len(chunk))), chunk)
+        stored.update(row[0] for row in found)
+    return [execution_id for execution_id in ids if execution_id in stored]
+
+
+def record_published_sqlite(connection: sqlite3.Connection, runs: Sequence[PublishedRun]) -> list[str]:
+    """record_published on SQLite: one UPDATE per run (each a few µs in-process), so the ids marked are known."""
+    marked = []
+    for run in runs:
+        if connection.execute(_SET_PUBLISHED_SQLITE, (to_instant(run.published_at), run.execution_id)).rowcount:
+            marked.append(run.execution_id)
+    return marked
 
 
 async def record_published(session: AsyncSession, runs: Sequence[PublishedRun]) -> list[str]:
     """See ExecutionRepository.record_published."""
     if not runs:
         return []
-    if is_postgres(session):
-        result = await session.execute(_MARK_PUBLISHED_POSTGRES, published_params(runs))
-        return [row[0] for row in result.all()]
-    # SQLite: one writer at a time (BEGIN IMMEDIATE), so nothing can be locked by someone else here.
-    marked = []
-    for run in runs:
-        result = await session.execute(
-            _SET_PUBLISHED, {"b_execution_id": run.execution_id, "b_published_at": run.published_at}
-        )
-        if cast(CursorResult[Any], result).rowcount:
-            marked.append(run.execution_id)
-    return marked
+    if not is_postgres(session):
+        return record_published_sqlite(await sqlite_connection(session), runs)
+    result = await session.execute(_MARK_PUBLISHED_POSTGRES, published_params(runs))
+    return [row[0] for row in result.all()]
 
 
 def published_params(runs: Sequence[PublishedRun]) -> dict[str, list[Any]]:

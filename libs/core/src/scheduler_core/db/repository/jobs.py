@@ -30,10 +30,11 @@ from scheduler_core.db.repository.executions import (
     MARK_PUBLISHED_SQL,
     NewExecution,
     PublishedRun,
-    insert_executions,
+    insert_executions_sqlite,
     published_params,
-    record_published,
+    record_published_sqlite,
 )
+from scheduler_core.db.repository.sqlite import from_instant, sqlite_connection, to_instant
 from scheduler_core.db.types import UTCDateTime
 from scheduler_core.wakeup import WAKEUP_CHANNEL
 
@@ -197,6 +198,58 @@ _RECORD_PASS_POSTGRES = text(
 ).columns(earliest=UTCDateTime())
 
 
+# --- SQLite (embedded mode): the same claim and pass as plain statements on the transaction's sqlite3
+# connection (see repository/sqlite.py for why). One writer at a time (BEGIN IMMEDIATE): nothing to skip.
+_CLAIM_DUE_SQLITE = f"""
+    SELECT {_DUE_SQL_COLUMNS}
+    FROM scheduled_job
+    WHERE is_enabled = 1 AND is_active = 1 AND is_paused = 0 AND next_run_at <= ?
+    ORDER BY next_run_at
+    LIMIT ?
+"""
+_ADVANCE_SQLITE = "UPDATE scheduled_job SET next_run_at = ?, last_run_at = COALESCE(?, last_run_at) WHERE id = ?"
+_EARLIEST_SQLITE = "SELECT min(next_run_at) FROM scheduled_job WHERE is_enabled = 1 AND is_active = 1 AND is_paused = 0"
+
+
+async def _claim_due_sqlite(session: AsyncSession, limit: int) -> DueClaim:
+    connection = await sqlite_connection(session)
+    now = datetime.now(UTC)  # SQLite runs in this process: its clock is this host's (see db_now)
+    jobs = [
+        DueJob(
+            id=row[0],
+            job_type_id=row[1],
+            interval_seconds=row[2],
+            interval_minutes=row[3],
+            interval_hours=row[4],
+            interval_days=row[5],
+            cron_expression=row[6],
+            timezone=row[7],
+            next_run_at=from_instant(row[8]),
+            misfire_grace_time=row[9],
+            coalesce=bool(row[10]),
+            priority=row[11],
+        )
+        for row in connection.execute(_CLAIM_DUE_SQLITE, (to_instant(now), limit))
+    ]
+    return DueClaim(now, jobs)
+
+
+async def _record_pass_sqlite(
+    session: AsyncSession,
+    rows: Sequence[NewExecution],
+    advances: Sequence[JobAdvance],
+    published: Sequence[PublishedRun],
+) -> PassRecord:
+    connection = await sqlite_connection(session)
+    marked = record_published_sqlite(connection, published)
+    written = insert_executions_sqlite(connection, rows)
+    connection.executemany(
+        _ADVANCE_SQLITE, [(to_instant(a.next_run_at), to_instant(a.last_run_at), a.job_id) for a in advances]
+    )
+    (earliest,) = connection.execute(_EARLIEST_SQLITE).fetchone()
+    return PassRecord(written, marked, from_instant(earliest))
+
+
 class JobRepository:
     # --- reference methods ------------------------------------------------------------------------
 
@@ -282,8 +335,7 @@ class JobRepository:
         """claim_due_jobs at the database's current instant, returned with the jobs (one round trip on
         PostgreSQL). A job is claimed only once its slot has come: next_run_at <= the returned now."""
         if not is_postgres(session):
-            now = datetime.now(UTC)  # SQLite runs in this process: its clock is this host's (see db_now)
-            return DueClaim(now, await self.claim_due_jobs(session, now, limit))
+            return await _claim_due_sqlite(session, limit)
         rows = (await session.execute(_CLAIM_DUE_POSTGRES, {"limit": limit})).all()
         now = rows[0].claimed_at
         assert isinstance(now, datetime)
@@ -307,10 +359,7 @@ class JobRepository:
         missing from `marked`), then read the soonest next_run_at (as earliest_next_run_at). One statement on
         PostgreSQL."""
         if not is_postgres(session):
-            marked = await record_published(session, published)
-            written = await insert_executions(session, rows)
-            await self.advance_jobs(session, advances)
-            return PassRecord(written, marked, await self.earliest_next_run_at(session))
+            return await _record_pass_sqlite(session, rows, advances, published)
         params: dict[str, Any] = {
             **published_params(published),
             "execution_ids": [r.execution_id for r in rows],

@@ -20,12 +20,9 @@ from sqlalchemy import (
     Integer,
     String,
     Table,
-    bindparam,
     column,
     delete,
     exists,
-    func,
-    insert,
     or_,
     select,
     text,
@@ -45,6 +42,7 @@ from scheduler_core.db.models import (
     Trigger,
 )
 from scheduler_core.db.repository.clock import is_postgres, now_expr
+from scheduler_core.db.repository.sqlite import from_instant, from_json, placeholders, sqlite_connection, to_instant
 from scheduler_core.db.types import UTCDateTime
 
 
@@ -250,83 +248,63 @@ _RECORD_OUTCOMES_POSTGRES = text(
     """
 )
 
-# --- SQLite (embedded mode): Core statements, also built once; their batches are bound at execution.
-_execution, _job, _task, _lock, _instance = _EXECUTIONS.c, _JOBS.c, _TASKS.c, _LOCKS.c, _INSTANCES.c
+# --- SQLite (embedded mode): plain statements on the transaction's sqlite3 connection (see sqlite.py). The
+# transaction holds SQLite's one write lock (BEGIN IMMEDIATE), which does what the row and advisory locks do
+# on PostgreSQL: nobody else claims, passes or finishes until it commits. `{}` takes an IN list's placeholders.
+_INSTANCE_STATUS_SQLITE = "SELECT status FROM scheduler_instance WHERE id = ?"
 
-_INSTANCE_STATUS = select(_instance.status).where(_instance.id == bindparam("instance_id")).with_for_update(read=True)
+_SELECT_PENDING_SQLITE = f"""
+    SELECT e.execution_id, e.job_id, e.scheduled_at, e.trigger, j.misfire_grace_time, j.max_instances,
+           j.parameters, j.timeout_seconds, t.key
+    FROM scheduled_job_execution AS e
+    JOIN scheduled_job AS j ON j.id = e.job_id
+    JOIN task_function AS t ON t.id = j.task_function_id
+    WHERE e.execution_id IN ({{}}) AND e.status_id = {_PENDING}
+    ORDER BY j.id, e.scheduled_at
+"""
 
-_SELECT_PENDING = (
-    select(
-        _execution.execution_id,
-        _execution.job_id,
-        _execution.scheduled_at,
-        _execution.trigger,
-        _job.misfire_grace_time,
-        _job.max_instances,
-        _job.parameters,
-        _job.timeout_seconds,
-        _task.key.label("task_key"),
-    )
-    .select_from(_EXECUTIONS.join(_JOBS, _job.id == _execution.job_id).join(_TASKS, _task.id == _job.task_function_id))
-    .where(_execution.execution_id.in_(bindparam("ids", expanding=True)), _execution.status_id == _PENDING)
-    .order_by(_job.id, _execution.scheduled_at)
-    .with_for_update(of=_JOBS)
-)
+_COUNT_LIVE_LOCKS_SQLITE = """
+    SELECT job_id, count(*) FROM scheduled_job_lock WHERE job_id IN ({}) AND expires_at > ? GROUP BY job_id
+"""
 
-_COUNT_LIVE_LOCKS = (
-    select(_lock.job_id, func.count())
-    .where(
-        _lock.job_id.in_(bindparam("job_ids", expanding=True)), _lock.expires_at > bindparam("now", type_=UTCDateTime())
-    )
-    .group_by(_lock.job_id)
-)
+_MARK_RUNNING_SQLITE = f"""
+    UPDATE scheduled_job_execution
+    SET status_id = {_RUNNING}, executor_id = ?, host_name = ?, started_at = ?
+    WHERE execution_id IN ({{}}) AND status_id = {_PENDING}
+    RETURNING execution_id
+"""
 
-_MARK_RUNNING = (
-    update(_EXECUTIONS)
-    .where(_execution.execution_id.in_(bindparam("ids", expanding=True)), _execution.status_id == _PENDING)
-    .values(
-        status_id=_RUNNING,
-        executor_id=bindparam("instance_id"),
-        host_name=bindparam("claimer_host"),
-        started_at=bindparam("now", type_=UTCDateTime()),
-    )
-    .returning(_execution.execution_id)
-)
+_INSERT_LOCK_SQLITE = """
+    INSERT INTO scheduled_job_lock (job_id, execution_id, locked_by, locked_at, expires_at) VALUES (?, ?, ?, ?, ?)
+"""
 
-_INSERT_LOCKS = insert(_LOCKS)
+_CLOSE_PENDING_SQLITE = f"""
+    UPDATE scheduled_job_execution SET status_id = ?, completed_at = ?, error_message = ?
+    WHERE execution_id = ? AND status_id = {_PENDING}
+"""
 
-_CLOSE_PENDING = (
-    update(_EXECUTIONS)
-    .where(_execution.execution_id == bindparam("run_id"), _execution.status_id == _PENDING)
-    .values(
-        status_id=bindparam("closed_status"),
-        completed_at=bindparam("now", type_=UTCDateTime()),
-        error_message=bindparam("reason"),
-    )
-    .returning(_execution.execution_id)
-)
+_RECORD_OUTCOME_SQLITE = f"""
+    UPDATE scheduled_job_execution
+    SET status_id = ?, completed_at = ?, duration_ms = ?, result_summary = ?, error_message = ?, error_traceback = ?
+    WHERE execution_id = ? AND status_id = {_RUNNING} AND executor_id = ?
+"""
 
-_RECORD_OUTCOME = (
-    update(_EXECUTIONS)
-    .where(
-        _execution.execution_id == bindparam("run_id"),
-        _execution.status_id == _RUNNING,
-        _execution.executor_id == bindparam("instance_id"),
-    )
-    .values(
-        status_id=bindparam("outcome_status"),
-        completed_at=bindparam("now", type_=UTCDateTime()),
-        duration_ms=bindparam("duration"),
-        result_summary=bindparam("summary"),
-        error_message=bindparam("error"),
-        error_traceback=bindparam("traceback"),
-    )
-    .returning(_execution.execution_id)
-)
+_RELEASE_LOCKS_SQLITE = "DELETE FROM scheduled_job_lock WHERE execution_id IN ({}) AND locked_by = ?"
 
-_RELEASE_LOCKS = delete(_LOCKS).where(
-    _lock.execution_id.in_(bindparam("ids", expanding=True)), _lock.locked_by == bindparam("instance_id")
-)
+
+@dataclass(frozen=True, slots=True)
+class _PendingRow:
+    """A pending run as _SELECT_PENDING_SQLITE reads it (the names _missed_reason and _claimed_run read)."""
+
+    execution_id: str
+    job_id: int
+    scheduled_at: datetime
+    trigger: str
+    misfire_grace_time: int
+    max_instances: int
+    parameters: dict[str, Any] | None
+    timeout_seconds: int | None
+    task_key: str
 
 
 def _missed_reason(row: Any, now: datetime) -> str | None:
@@ -401,7 +379,7 @@ class RunRepository:
         if is_postgres(session):
             results = await self._claim_postgres(session, execution_ids, instance_id, host_name, lock_ttl)
         else:
-            results = await self._claim_stepwise(session, execution_ids, instance_id, host_name, lock_ttl)
+            results = await self._claim_sqlite(session, execution_ids, instance_id, host_name, lock_ttl)
         if results is None:
             return [ClaimResult(ClaimOutcome.REFUSED, eid) for eid in execution_ids]
         ordered = []
@@ -459,27 +437,37 @@ class RunRepository:
         return results
 
     @staticmethod
-    async def _claim_stepwise(
+    async def _claim_sqlite(
         session: AsyncSession, execution_ids: Sequence[str], instance_id: str, host_name: str, lock_ttl: float
     ) -> dict[str, ClaimResult] | None:
-        """The same claim in Core statements, for SQLite."""
-        status = (await session.execute(_INSTANCE_STATUS, {"instance_id": instance_id})).scalar_one_or_none()
+        """The same claim on SQLite, under the transaction's write lock."""
+        connection = await sqlite_connection(session)
+        status = connection.execute(_INSTANCE_STATUS_SQLITE, (instance_id,)).fetchone()
         # An unregistered claimer (tests, tools) is not refused: only a verdict of the sweep stops a claim.
-        if status == InstanceStatus.STOPPED:
+        if status is not None and status[0] == InstanceStatus.STOPPED:
             return None
         results: dict[str, ClaimResult] = {}
-        rows = (await session.execute(_SELECT_PENDING, {"ids": list(dict.fromkeys(execution_ids))})).all()
+        unique = list(dict.fromkeys(execution_ids))
+        rows = [
+            _PendingRow(eid, job_id, from_instant(slot), trigger, grace, limit, from_json(parameters), timeout, key)
+            for eid, job_id, slot, trigger, grace, limit, parameters, timeout, key in connection.execute(
+                _SELECT_PENDING_SQLITE.format(placeholders(len(unique))), unique
+            )
+        ]
         if not rows:
             return results
         now = datetime.now(UTC)  # SQLite runs in this process: its clock is this host's
+        stored_now = to_instant(now)
 
-        # Counted after the job rows are locked: a fresh snapshot that sees every committed claim of them.
         live: dict[int, int] = defaultdict(int)
-        counted = await session.execute(_COUNT_LIVE_LOCKS, {"job_ids": list({row.job_id for row in rows}), "now": now})
-        for job_id, count in counted.all():
+        job_ids = list({row.job_id for row in rows})
+        counted = connection.execute(
+            _COUNT_LIVE_LOCKS_SQLITE.format(placeholders(len(job_ids))), [*job_ids, stored_now]
+        )
+        for job_id, count in counted:
             live[job_id] = count
 
-        to_claim: list[Any] = []
+        to_claim: list[_PendingRow] = []
         closed: list[tuple[str, ExecutionStatus, str]] = []
         for row in rows:
             reason = _missed_reason(row, now)
@@ -492,39 +480,27 @@ class RunRepository:
                 to_claim.append(row)
 
         if to_claim:
-            marked = await session.execute(
-                _MARK_RUNNING,
-                {
-                    "ids": [row.execution_id for row in to_claim],
-                    "instance_id": instance_id,
-                    "claimer_host": host_name,
-                    "now": now,
-                },
+            ids = [row.execution_id for row in to_claim]
+            marked = connection.execute(
+                _MARK_RUNNING_SQLITE.format(placeholders(len(ids))), [instance_id, host_name, stored_now, *ids]
             )
-            claimed = {row[0] for row in marked.all()}
-            if claimed:
-                expires_at = now + timedelta(seconds=lock_ttl)
-                await session.execute(
-                    _INSERT_LOCKS,
-                    [
-                        {
-                            "job_id": row.job_id,
-                            "execution_id": row.execution_id,
-                            "locked_by": instance_id,
-                            "locked_at": now,
-                            "expires_at": expires_at,
-                        }
-                        for row in to_claim
-                        if row.execution_id in claimed
-                    ],
-                )
+            claimed = {row[0] for row in marked}
+            expires_at = to_instant(now + timedelta(seconds=lock_ttl))
+            connection.executemany(
+                _INSERT_LOCK_SQLITE,
+                [
+                    (row.job_id, row.execution_id, instance_id, stored_now, expires_at)
+                    for row in to_claim
+                    if row.execution_id in claimed
+                ],
+            )
             for row in to_claim:
                 if row.execution_id in claimed:
                     run = _claimed_run(row, now)
                     results[row.execution_id] = ClaimResult(ClaimOutcome.CLAIMED, row.execution_id, run=run)
         for execution_id, closed_status, reason in closed:
-            closing = {"run_id": execution_id, "closed_status": int(closed_status), "now": now, "reason": reason}
-            if (await session.execute(_CLOSE_PENDING, closing)).first() is not None:
+            closing = (int(closed_status), stored_now, reason, execution_id)
+            if connection.execute(_CLOSE_PENDING_SQLITE, closing).rowcount:
                 outcome = ClaimOutcome.MISSED if closed_status == ExecutionStatus.MISSED else ClaimOutcome.SKIPPED
                 results[execution_id] = ClaimResult(outcome, execution_id, reason=reason)
         return results
@@ -556,9 +532,7 @@ class RunRepository:
             return set()
         if is_postgres(session):
             return await self._record_outcomes_postgres(session, outcomes, instance_id)
-        recorded = await self._record_outcomes_stepwise(session, outcomes, instance_id)
-        await session.execute(_RELEASE_LOCKS, {"ids": [o.execution_id for o in outcomes], "instance_id": instance_id})
-        return recorded
+        return await self._record_outcomes_sqlite(session, outcomes, instance_id)
 
     @staticmethod
     async def _record_outcomes_postgres(
@@ -580,26 +554,29 @@ class RunRepository:
         return {row[0] for row in result.all()}
 
     @staticmethod
-    async def _record_outcomes_stepwise(
+    async def _record_outcomes_sqlite(
         session: AsyncSession, outcomes: Sequence[RunOutcome], instance_id: str
     ) -> set[str]:
-        """One UPDATE per outcome, for SQLite (in-process, so a statement costs no round trip)."""
+        """One UPDATE per outcome (a few µs each in-process, and the ids recorded are known), then one DELETE
+        releasing the caller's locks of the batch."""
+        connection = await sqlite_connection(session)
+        completed_at = to_instant(datetime.now(UTC))
         recorded: set[str] = set()
         for o in outcomes:
-            result = await session.execute(
-                _RECORD_OUTCOME,
-                {
-                    "run_id": o.execution_id,
-                    "instance_id": instance_id,
-                    "outcome_status": int(o.status),
-                    "now": datetime.now(UTC),
-                    "duration": o.duration_ms,
-                    "summary": o.result_summary,
-                    "error": o.error_message,
-                    "traceback": o.error_traceback,
-                },
+            values = (
+                int(o.status),
+                completed_at,
+                o.duration_ms,
+                o.result_summary,
+                o.error_message,
+                o.error_traceback,
+                o.execution_id,
+                instance_id,
             )
-            recorded.update(row[0] for row in result.all())
+            if connection.execute(_RECORD_OUTCOME_SQLITE, values).rowcount:
+                recorded.add(o.execution_id)
+        ids = [o.execution_id for o in outcomes]
+        connection.execute(_RELEASE_LOCKS_SQLITE.format(placeholders(len(ids))), [*ids, instance_id])
         return recorded
 
     async def fail_runs_of_instance(
