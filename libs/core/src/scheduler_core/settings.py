@@ -73,6 +73,12 @@ class Settings(BaseSettings):
     timekeeper_max_sleep: float = Field(
         default=5.0, gt=0, description="Longest idle sleep; wake-ups on job changes come sooner."
     )
+    timekeeper_min_cycle: float = Field(
+        default=0.02,
+        ge=0,
+        le=1,
+        description="Seconds from a pass that claimed due jobs to the next: slots due closer together share one pass.",
+    )
     outbox_delay: float = Field(
         default=5.0,
         ge=0,

@@ -16,6 +16,7 @@ def config_from(settings: Settings) -> TimekeeperConfig:
     return TimekeeperConfig(
         batch_size=settings.timekeeper_batch_size,
         max_sleep=settings.timekeeper_max_sleep,
+        min_cycle=settings.timekeeper_min_cycle,
         outbox_delay=settings.outbox_delay,
         sweep_interval=settings.sweep_interval,
         instance_timeout=settings.instance_timeout,

@@ -50,11 +50,12 @@ class TimekeeperConfig:
     instance_timeout: float = 20.0
     # Seconds: the shortest time from the start of a pass that claimed jobs to the start of the next pass. A
     # slot due sooner waits for that next pass, which takes every slot due by then, instead of every distinct
-    # due instant costing a cycle of its own. 4 ms: with slots spread evenly over the second, 1,000 runs/s ask
-    # for at most 250 cycles/s instead of 1,000 (a cycle's fixed cost, about 4 PostgreSQL round trips and a
-    # publish, then stays a small share of a core), and a slot waits at most 4 ms longer (2 ms on average),
-    # which leaves most of a 10 ms start-lateness budget to publishing and the executor's claim.
-    min_cycle: float = 0.004
+    # due instant costing a cycle of its own (a transaction, a publish, and smaller claim batches for the
+    # executors). Measured at 500 runs/s with slots spread evenly over the second, standalone (benchmarks.run,
+    # steady): 4 ms gave p99 lateness 99.5 ms at 3.59 s CPU per 1,000 runs (the cycles' fixed cost filling the
+    # cores), 10 ms 56 ms at 3.57 s, 20 ms 41-47 ms at 2.1-2.3 s, 30 ms 52 ms, 50 ms 77 ms. At 1,000 runs/s a
+    # pass takes longer than this anyway. A slot waits at most this long for its pass (half on average).
+    min_cycle: float = 0.02
 
 
 class TimekeeperService:
