@@ -10,13 +10,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 from sqlalchemy.dialects import sqlite
-from sqlalchemy.dialects.sqlite import DATETIME
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from scheduler_core.db.engine import create_sessionmaker
 from scheduler_core.db.models import ScheduledJob, ScheduledJobExecution
 from scheduler_core.db.repository import JobAdvance, NewExecution, SchedulerRepository
 from scheduler_core.db.repository.sqlite import from_instant, sqlite_connection, to_instant
+from scheduler_core.db.types import UTCDateTime
 from tests.support.databases import empty_tables
 from tests.support.factories import interval_job, new_id
 
@@ -32,9 +32,11 @@ INSTANTS = [
 
 @pytest.mark.parametrize("instant", INSTANTS, ids=str)
 def test_an_instant_is_written_as_sqlalchemy_writes_it_and_read_back_equal(instant: datetime) -> None:
-    bind = DATETIME().bind_processor(sqlite.dialect())
+    # What SQLAlchemy writes for the models' instant columns on SQLite.
+    dialect = sqlite.dialect()
+    bind = UTCDateTime().dialect_impl(dialect).bind_processor(dialect)
     assert bind is not None
-    assert to_instant(instant) == bind(instant.astimezone(UTC).replace(tzinfo=None))
+    assert to_instant(instant) == bind(instant)
     assert from_instant(to_instant(instant)) == instant
     assert from_instant("2026-11-30 12:00:00") == datetime(2026, 11, 30, 12, tzinfo=UTC)  # CURRENT_TIMESTAMP's text
 
