@@ -6,6 +6,7 @@ differ per invocation (ports, data directory)."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import sys
 from collections.abc import Coroutine
 from datetime import timedelta
@@ -51,6 +52,15 @@ def load_settings(**overrides: Any) -> Settings:
 
 
 def run(coroutine: Coroutine[Any, Any, None]) -> None:
+    """Run a role until it returns; the exceptions a role ends with become exit codes with a message."""
+    # The garbage collector: what start-up imported and built (modules, models, the app) lives as long as the
+    # process, so it is moved out of the collector's view, and a collection comes after 10,000 new container
+    # objects rather than 700 (a run allocates dozens). Embedded at 1,000 runs/s (benchmarks.run): p99
+    # lateness 100-132 ms -> 49-53 ms (full collections walked the start-up objects), 0.65 -> 0.59-0.63 s
+    # CPU per 1,000 runs.
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 10, 10)
     try:
         # uvloop: the roles spend most of their time in socket I/O (asyncpg, AMQP), where it is much faster.
         uvloop.run(coroutine)
