@@ -474,3 +474,50 @@ async def test_batches_find_their_runs_by_id_under_a_cached_generic_plan(pg_engi
         await connection.execute("ROLLBACK")
     finally:
         await connection.close()
+
+
+async def test_the_sweep_records_missed_the_scheduled_runs_pending_past_their_grace_time(sessionmaker: Maker) -> None:
+    """close_unclaimed_runs applies the claim's rule (whole seconds of lateness above the grace) without a claim:
+    late scheduled runs become missed with the reason, on time, manual, and running runs are left alone."""
+    now = await _now(sessionmaker)
+    async with sessionmaker.begin() as session:
+        task_id = await task_function(session)
+        short = await interval_job(session, next_run_at=None, misfire_grace_time=2, task_function_id=task_id)
+        long = await interval_job(session, next_run_at=None, misfire_grace_time=60, task_function_id=task_id)
+        ids = {name: new_id() for name in ("late", "edge", "within", "manual", "running")}
+        await repo.create_executions(
+            session,
+            [
+                NewExecution(ids["late"], short.id, now - timedelta(seconds=10)),
+                # 2.5 s late: whole seconds 2, not above the grace of 2 s.
+                NewExecution(ids["edge"], short.id, now - timedelta(seconds=2.5)),
+                NewExecution(ids["within"], long.id, now - timedelta(seconds=30)),
+                NewExecution(ids["manual"], short.id, now - timedelta(seconds=20), trigger="manual"),
+                NewExecution(ids["running"], short.id, now - timedelta(seconds=30)),
+            ],
+        )
+    [running] = await _claim(sessionmaker, [ids["running"]])
+    assert running.outcome is ClaimOutcome.CLAIMED
+    async with sessionmaker.begin() as session:
+        closed = await repo.close_unclaimed_runs(session, now, limit=100)
+    assert [(run.execution_id, run.job_id) for run in closed] == [(ids["late"], short.id)]
+    assert closed[0].reason.startswith("missed: not claimed by any executor within the job's misfire grace time of 2 s")
+
+    rows = await _executions(sessionmaker, list(ids.values()))
+    assert rows[ids["late"]].status_id == ExecutionStatus.MISSED
+    assert (rows[ids["late"]].error_message, rows[ids["late"]].completed_at) == (closed[0].reason, now)
+    assert {name: rows[ids[name]].status_id for name in ("edge", "within", "manual", "running")} == {
+        "edge": ExecutionStatus.PENDING,
+        "within": ExecutionStatus.PENDING,
+        "manual": ExecutionStatus.PENDING,
+        "running": ExecutionStatus.RUNNING,
+    }
+    # A claim that comes after the sweep finds the run handled.
+    [late] = await _claim(sessionmaker, [ids["late"]])
+    assert late.outcome is ClaimOutcome.ALREADY_HANDLED
+    # At most `limit` per call, oldest slots first.
+    async with sessionmaker.begin() as session:
+        first = await repo.close_unclaimed_runs(session, now + timedelta(seconds=3600), limit=1)
+        rest = await repo.close_unclaimed_runs(session, now + timedelta(seconds=3600), limit=10)
+    assert [run.execution_id for run in first] == [ids["within"]]
+    assert [run.execution_id for run in rest] == [ids["edge"]]

@@ -40,6 +40,14 @@ class RabbitAdmin:
             channel = await connection.channel(publisher_confirms=True)
             await channel.default_exchange.publish(aio_pika.Message(body), routing_key=queue_name)
 
+    async def purge_queue(self, name: str) -> int:
+        """Drop every ready message of the queue (as an operator's purge would); returns how many."""
+        async with await aio_pika.connect(self.url) as connection:
+            channel = await connection.channel()
+            queue = await channel.get_queue(name, ensure=True)
+            purged = await queue.purge()
+            return int(purged.message_count)
+
     async def delete_queues(self, names: list[str] | None = None) -> None:
         async with await aio_pika.connect(self.url) as connection:
             channel = await connection.channel()

@@ -4,7 +4,12 @@ Detection bound for a run whose executor died: the executor's instance is declar
 heartbeat is older than instance_timeout, and its run's lock expires lock_ttl after its last renewal;
 whichever comes first, the next sweep (every sweep_interval) fails the run. So a killed executor's run is
 marked failed at most min(instance_timeout, lock_ttl) + heartbeat_interval + sweep_interval seconds after
-the kill (defaults: 20 + 5 + 5 = 30 s)."""
+the kill (defaults: 20 + 5 + 5 = 30 s).
+
+It also records missed the scheduled runs still pending past their job's misfire grace time, which the claim
+would record missed anyway: a run whose message the broker lost after confirming it is then missed, with the
+reason, grace time + sweep_interval after its slot at most (up to UNCLAIMED_PER_SWEEP runs per sweep), instead
+of pending for ever."""
 
 from __future__ import annotations
 
@@ -17,6 +22,11 @@ from scheduler_core.db.repository import OrphanedRun, SchedulerRepository, db_no
 from scheduler_core.observability.metrics import Metrics
 
 log = structlog.get_logger(__name__)
+
+# Unclaimed runs recorded missed per sweep at most; the rest wait for the next sweep.
+UNCLAIMED_PER_SWEEP = 1000
+# Execution ids named in the log line of a sweep that recorded unclaimed runs missed (the history has them all).
+LOGGED_IDS = 10
 
 
 class RecoverySweep:
@@ -38,6 +48,7 @@ class RecoverySweep:
             now = await db_now(session)
             silent = await self._repository.mark_silent_instances_stopped(session, now - self._instance_timeout)
             orphans = await self._repository.fail_orphaned_runs(session, now)
+            unclaimed = await self._repository.close_unclaimed_runs(session, now, UNCLAIMED_PER_SWEEP)
         self._metrics.sweeps.inc()
         for instance_id in silent:
             log.warning("instance_declared_stopped", instance_id=instance_id)
@@ -50,4 +61,14 @@ class RecoverySweep:
                 reason=orphan.reason,
             )
         self._metrics.orphans.inc(len(orphans))
+        if unclaimed:
+            # One line per sweep, not per run: an outage of every executor leaves a run per job per slot.
+            log.warning(
+                "unclaimed_runs_missed",
+                count=len(unclaimed),
+                jobs=len({run.job_id for run in unclaimed}),
+                execution_ids=[run.execution_id for run in unclaimed[:LOGGED_IDS]],
+                reason=unclaimed[0].reason,
+            )
+            self._metrics.missed.inc(len(unclaimed))
         return orphans

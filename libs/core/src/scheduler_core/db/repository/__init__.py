@@ -30,6 +30,7 @@ from scheduler_core.db.repository.runs import (
     OrphanedRun,
     RunOutcome,
     RunRepository,
+    UnclaimedRun,
 )
 
 
@@ -62,6 +63,7 @@ __all__ = [
     "RunRepository",
     "SchedulerRepository",
     "TaskFunctionSpec",
+    "UnclaimedRun",
     "db_now",
     "is_postgres",
     "now_expr",

@@ -23,6 +23,7 @@ from sqlalchemy import (
     column,
     delete,
     exists,
+    literal_column,
     or_,
     select,
     text,
@@ -85,6 +86,15 @@ class RunOutcome:
     result_summary: str | None = None
     error_message: str | None = None
     error_traceback: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UnclaimedRun:
+    """A scheduled run nobody claimed within its job's misfire grace time, now recorded missed."""
+
+    execution_id: str
+    job_id: int
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,6 +328,13 @@ def _missed_reason(row: Any, now: datetime) -> str | None:
     return (
         f"missed: picked up {lateness:.1f} s after its scheduled time, "
         f"past the job's misfire grace time of {row.misfire_grace_time} s"
+    )
+
+
+def _unclaimed_reason(lateness: float, grace: int) -> str:
+    return (
+        f"missed: not claimed by any executor within the job's misfire grace time of {grace} s (still pending "
+        f"{lateness:.1f} s after its scheduled time: no executor was consuming, or the broker lost its message)"
     )
 
 
@@ -602,6 +619,47 @@ class RunRepository:
             )
         )
         return failed
+
+    async def close_unclaimed_runs(self, session: AsyncSession, now: datetime, limit: int) -> list[UnclaimedRun]:
+        """Record missed the scheduled runs still pending past their job's misfire grace time (the rule of the
+        claim: whole seconds of lateness above the grace), up to `limit`, oldest slots first.
+
+        Whoever claimed such a run now would record it missed, so this changes no verdict; it only comes without
+        a claim. That matters when none will come: the broker confirmed the run's message and then lost it (a
+        purged or deleted queue, a lost node), so the outbox will not publish it again, and the run would stay
+        pending for ever, silently. Manual runs have no grace time and are left alone. A run an executor claims
+        concurrently is not touched (status re-checked in the UPDATE)."""
+        execution, job = ScheduledJobExecution, ScheduledJob
+        # Bounded by the smallest possible grace (0 s): the candidates are at least a second late; the open
+        # runs' partial index serves the pending status (a literal, as its predicate needs).
+        candidates = (
+            await session.execute(
+                select(execution.execution_id, execution.job_id, execution.scheduled_at, job.misfire_grace_time)
+                .join(job, job.id == execution.job_id)
+                .where(
+                    execution.status_id == literal_column(str(_PENDING), Integer()),
+                    execution.trigger == Trigger.SCHEDULE,
+                    execution.scheduled_at < now - timedelta(seconds=1),
+                )
+                .order_by(execution.scheduled_at)
+                .limit(limit)
+            )
+        ).all()
+        closed: list[UnclaimedRun] = []
+        for execution_id, job_id, scheduled_at, grace in candidates:
+            lateness = (now - scheduled_at).total_seconds()
+            if math.floor(lateness) <= grace:
+                continue
+            reason = _unclaimed_reason(lateness, grace)
+            result = await session.execute(
+                update(execution)
+                .where(execution.execution_id == execution_id, execution.status_id == ExecutionStatus.PENDING)
+                .values(status_id=ExecutionStatus.MISSED, completed_at=now, error_message=reason)
+                .returning(execution.execution_id)
+            )
+            if result.first() is not None:
+                closed.append(UnclaimedRun(execution_id, job_id, reason))
+        return closed
 
     async def fail_orphaned_runs(self, session: AsyncSession, now: datetime) -> list[OrphanedRun]:
         """Fail `running` runs whose executor is gone: its instance is stopped (the sweep marks silent

@@ -1,0 +1,74 @@
+"""A run whose message the broker confirmed and then lost is not left pending for ever (guarantee 2): the queue
+is purged while no executor consumes it, so the outbox, which saw the messages confirmed, will not publish them
+again; the sweep records those runs missed with the reason once their job's misfire grace time has passed, and
+the slots after them run as usual."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from scheduler_core.db.models import ExecutionStatus, ScheduledJobExecution
+from tests.faults.history import history_report
+from tests.support.cluster import Cluster, create_job, eventually, execution, executions, settle
+from tests.support.pipeline import FAST_TIMEKEEPER, Pipeline
+from tests.support.rabbit import RabbitAdmin
+
+# Seconds. The job's grace time; a run is missed once its lateness in whole seconds exceeds it (the claim's
+# rule), and the sweep runs every FAST_TIMEKEEPER.sweep_interval.
+GRACE_S = 1
+BOUND_S = GRACE_S + 1 + FAST_TIMEKEEPER.sweep_interval
+# Scheduling noise on a loaded 2-core machine.
+SLACK_S = 1.5
+
+
+async def confirmed_pending(engine: AsyncEngine, job_id: int) -> ScheduledJobExecution | None:
+    """A pending run of the job whose message the broker confirmed (published_at is written after that)."""
+    rows = await executions(engine, job_id)
+    confirmed = [r for r in rows if r.status_id == ExecutionStatus.PENDING and r.published_at is not None]
+    return confirmed[0] if confirmed else None
+
+
+@pytest.mark.timeout(40)
+async def test_a_run_whose_confirmed_message_was_lost_is_recorded_missed_after_its_grace_time(
+    pg_engine: AsyncEngine, cluster: Cluster, local: Pipeline, rabbit: RabbitAdmin, tmp_path: Path
+) -> None:
+    log = tmp_path / "starts.log"
+    job = await create_job(
+        pg_engine, interval_seconds=1, first_in=0.2, misfire_grace_time=GRACE_S, parameters={"log": str(log)}
+    )
+    await local.start_timekeeper()  # and no executor yet: the runs wait in the queue
+    lost = await eventually(lambda: confirmed_pending(pg_engine, job.job_id), 10, "a run confirmed by the broker")
+    assert await rabbit.purge_queue(cluster.queue) >= 1
+
+    async def recorded_missed() -> ScheduledJobExecution | None:
+        row = await execution(pg_engine, lost.execution_id)
+        return row if row.status_id != ExecutionStatus.PENDING else None
+
+    recorded = await eventually(recorded_missed, BOUND_S + SLACK_S + 5, "the lost run to leave pending")
+    assert recorded.status_id == ExecutionStatus.MISSED
+    assert recorded.completed_at is not None
+    after_slot = (recorded.completed_at - recorded.scheduled_at).total_seconds()
+    print(f"run lost by the broker recorded missed {after_slot:.2f} s after its slot: {recorded.error_message}")
+    assert after_slot <= BOUND_S + SLACK_S
+    assert f"not claimed by any executor within the job's misfire grace time of {GRACE_S} s" in (
+        recorded.error_message or ""
+    )
+
+    # The slots after the purge run once an executor consumes the queue.
+    executor = await local.start_executor()
+
+    async def later_success() -> bool | None:
+        rows = await executions(pg_engine, job.job_id)
+        ok = [r for r in rows if r.status_id == ExecutionStatus.SUCCESS and r.executor_id == executor.instance.id]
+        return True if ok else None
+
+    await eventually(later_success, 15, "a later slot to succeed")
+    await local.timekeepers[0].stop()
+    await settle(pg_engine)
+    report = await history_report(pg_engine, [job], [log])
+    assert not report.lost, report
+    assert not report.duplicated, report
+    assert not report.unexpected, report
