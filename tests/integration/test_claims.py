@@ -493,7 +493,7 @@ async def test_the_sweep_records_missed_the_scheduled_runs_pending_past_their_gr
                 NewExecution(ids["edge"], short.id, now - timedelta(seconds=2.5)),
                 NewExecution(ids["within"], long.id, now - timedelta(seconds=30)),
                 NewExecution(ids["manual"], short.id, now - timedelta(seconds=20), trigger="manual"),
-                NewExecution(ids["running"], short.id, now - timedelta(seconds=30)),
+                NewExecution(ids["running"], long.id, now - timedelta(seconds=20)),
             ],
         )
     [running] = await _claim(sessionmaker, [ids["running"]])

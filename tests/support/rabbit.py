@@ -46,7 +46,7 @@ class RabbitAdmin:
             channel = await connection.channel()
             queue = await channel.get_queue(name, ensure=True)
             purged = await queue.purge()
-            return int(purged.message_count)
+            return purged.message_count or 0
 
     async def delete_queues(self, names: list[str] | None = None) -> None:
         async with await aio_pika.connect(self.url) as connection:
