@@ -264,6 +264,8 @@ async def insert_executions(session: AsyncSession, rows: Sequence[NewExecution])
     """See ExecutionRepository.create_executions."""
     if not rows:
         return []
+    if not is_postgres(session):
+        return insert_executions_sqlite(await sqlite_connection(session), rows)
     values = [
         {
             "execution_id": row.execution_id,
@@ -278,8 +280,6 @@ async def insert_executions(session: AsyncSession, rows: Sequence[NewExecution])
         }
         for row in rows
     ]
-    if not is_postgres(session):
-        return insert_executions_sqlite(await sqlite_connection(session), rows)
     statement = (
         pg_insert(_EXECUTIONS)  # Core, not ORM: no per-row bookkeeping
         .on_conflict_do_nothing(index_elements=["job_id", "scheduled_at"])
