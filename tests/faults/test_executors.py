@@ -29,6 +29,7 @@ from tests.support.cluster import (
     instance_of_pid,
     log_events,
     settle,
+    succeeded_on,
 )
 from tests.support.pipeline import Pipeline
 from tests.support.tasks import read_log
@@ -167,7 +168,7 @@ async def test_sigstopped_executor_past_its_lease_has_its_late_outcome_rejected(
     assert "run_outcome_rejected" in log_events(victim), victim.log_tail()
 
     await eventually(
-        lambda: _succeeded_on(pg_engine, job.job_id, rescuer.instance.id), 15, "a later slot to run elsewhere"
+        lambda: succeeded_on(pg_engine, job.job_id, rescuer.instance.id), 15, "a later slot to run elsewhere"
     )
     await local.timekeepers[0].stop()
     await settle(pg_engine)
@@ -191,7 +192,7 @@ async def test_an_executor_declared_dead_claims_no_run_when_it_resumes(
     victim_id = await eventually(lambda: instance_of_pid(pg_engine, victim.pid), 10, "victim instance")
     job = await create_job(pg_engine, interval_seconds=1, first_in=0.2, parameters={"log": str(log)})
     await local.start_timekeeper()
-    await eventually(lambda: _succeeded_on(pg_engine, job.job_id, victim_id), 15, "the victim to run a slot")
+    await eventually(lambda: succeeded_on(pg_engine, job.job_id, victim_id), 15, "the victim to run a slot")
 
     victim.kill(signal.SIGSTOP)
     frozen_at = await db_now(pg_engine)
@@ -235,12 +236,6 @@ async def _ended(ends: Path, execution_id: str) -> bool | None:
 
 async def _exited(returncode: int | None) -> int | None:
     return returncode
-
-
-async def _succeeded_on(engine: AsyncEngine, job_id: int, instance_id: str) -> bool | None:
-    rows = await executions(engine, job_id)
-    ok = [r for r in rows if r.status_id == ExecutionStatus.SUCCESS and r.executor_id == instance_id]
-    return True if ok else None
 
 
 @pytest.mark.timeout(40)

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from scheduler_core.db.models import ExecutionStatus, ScheduledJobExecution
 from tests.faults.history import history_report
-from tests.support.cluster import Cluster, create_job, eventually, execution, executions, settle
+from tests.support.cluster import Cluster, create_job, eventually, execution, executions, settle, succeeded_on
 from tests.support.pipeline import FAST_TIMEKEEPER, Pipeline
 from tests.support.rabbit import RabbitAdmin
 
@@ -59,13 +59,7 @@ async def test_a_run_whose_confirmed_message_was_lost_is_recorded_missed_after_i
 
     # The slots after the purge run once an executor consumes the queue.
     executor = await local.start_executor()
-
-    async def later_success() -> bool | None:
-        rows = await executions(pg_engine, job.job_id)
-        ok = [r for r in rows if r.status_id == ExecutionStatus.SUCCESS and r.executor_id == executor.instance.id]
-        return True if ok else None
-
-    await eventually(later_success, 15, "a later slot to succeed")
+    await eventually(lambda: succeeded_on(pg_engine, job.job_id, executor.instance.id), 15, "a later slot to succeed")
     await local.timekeepers[0].stop()
     await settle(pg_engine)
     report = await history_report(pg_engine, [job], [log])

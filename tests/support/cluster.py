@@ -210,6 +210,13 @@ async def execution(engine: AsyncEngine, execution_id: str) -> ScheduledJobExecu
         return (await session.execute(query)).scalar_one()
 
 
+async def succeeded_on(engine: AsyncEngine, job_id: int, instance_id: str) -> bool | None:
+    """True once a run of the job succeeded on that executor instance (an `eventually` probe)."""
+    rows = await executions(engine, job_id)
+    ok = [r for r in rows if r.status_id == ExecutionStatus.SUCCESS and r.executor_id == instance_id]
+    return True if ok else None
+
+
 async def next_run_times(engine: AsyncEngine) -> dict[int, datetime | None]:
     async with create_sessionmaker(engine)() as session:
         rows = (await session.execute(select(ScheduledJob.id, ScheduledJob.next_run_at))).all()

@@ -77,8 +77,10 @@ class Executor:
         self._instance = instance
         self._config = config
         self._slots = asyncio.Semaphore(config.concurrency)
-        # The runs counter's child per outcome, looked up once rather than by label for every run.
-        self._runs_ended = {status: metrics.runs.labels(status=status.name.lower()) for status in ExecutionStatus}
+        # The runs counter's child per final status, looked up once rather than by label for every run.
+        self._runs_by_status = {
+            status: metrics.runs.labels(status=status.name.lower()) for status in ExecutionStatus if status.is_terminal
+        }
         # Threads are started on demand, so an executor of async tasks never starts one.
         self._threads = ThreadPoolExecutor(max_workers=config.concurrency, thread_name_prefix="task")
         self._consumer: Consumer | None = None
@@ -120,7 +122,7 @@ class Executor:
                 failed = await self._repository.fail_runs_of_instance(
                     session, self._instance.id, self._abandoned, reason
                 )
-            self._metrics.runs.labels(status="failed").inc(failed)
+            self._runs_by_status[ExecutionStatus.FAILED].inc(failed)
             log.warning("executor_abandoned_runs", runs=self._abandoned, reason=reason)
         await self._claims.close()
         await self._finishes.close()
@@ -221,11 +223,11 @@ class Executor:
                 self._metrics.duplicates.inc()
                 log.info("duplicate_delivery_ignored")
             elif claim.outcome is ClaimOutcome.MISSED:
-                self._metrics.runs.labels(status="missed").inc()
+                self._runs_by_status[ExecutionStatus.MISSED].inc()
                 self._metrics.missed.inc()
                 log.warning("run_missed", reason=claim.reason)
             elif claim.outcome is ClaimOutcome.SKIPPED:
-                self._metrics.runs.labels(status="skipped").inc()
+                self._runs_by_status[ExecutionStatus.SKIPPED].inc()
                 log.warning("run_skipped", reason=claim.reason)
 
     async def _claim_batch(self, execution_ids: list[str]) -> list[ClaimResult]:
@@ -266,7 +268,7 @@ class Executor:
             finally:
                 self._running.pop(execution_id, None)
             if recorded:
-                self._runs_ended[outcome.status].inc()
+                self._runs_by_status[outcome.status].inc()
                 self._metrics.run_duration.observe(outcome.duration_ms / 1000)
                 # Successes at debug: the history holds every run; at a thousand runs a second an info line
                 # each would cost more CPU than the run. Failures are warnings, with the reason.

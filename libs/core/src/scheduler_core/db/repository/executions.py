@@ -40,7 +40,7 @@ _EXECUTIONS = cast(Table, ScheduledJobExecution.__table__)
 # `status_id = 1` rendered as a literal, not a bound parameter: the outbox's partial index is declared on
 # `status_id = 1 AND published_at IS NULL`, and a planner can only use it when the query's predicate visibly
 # implies the index's (a generic plan of `status_id = $1`, or SQLite's `status_id = ?`, does not).
-_PENDING_LITERAL: ColumnElement[int] = literal_column(str(int(ExecutionStatus.PENDING)), Integer())
+PENDING_LITERAL: ColumnElement[int] = literal_column(str(int(ExecutionStatus.PENDING)), Integer())
 
 # Confirmations matter only for runs still pending (the relay looks at nothing else): a run already claimed is
 # not touched, which spares a row version per run and never locks a row an executor is about to claim. Written
@@ -215,7 +215,7 @@ class ExecutionRepository:
         priority = select(ScheduledJob.priority).where(ScheduledJob.id == execution.job_id).scalar_subquery()
         query = (
             select(execution.execution_id, execution.job_id, execution.scheduled_at, priority)
-            .where(execution.status_id == _PENDING_LITERAL, execution.published_at.is_(None), *conditions)
+            .where(execution.status_id == PENDING_LITERAL, execution.published_at.is_(None), *conditions)
             .order_by(execution.created_at)
             .limit(limit)
         )
@@ -265,7 +265,7 @@ async def insert_executions(session: AsyncSession, rows: Sequence[NewExecution])
     if not rows:
         return []
     if not is_postgres(session):
-        return insert_executions_sqlite(await sqlite_connection(session), rows)
+        return _insert_executions_sqlite(await sqlite_connection(session), rows)
     values = [
         {
             "execution_id": row.execution_id,
@@ -310,7 +310,7 @@ _STORED_IDS_SQLITE = "SELECT execution_id FROM scheduled_job_execution WHERE exe
 _SQLITE_IN_CHUNK = 500
 
 
-def insert_executions_sqlite(connection: sqlite3.Connection, rows: Sequence[NewExecution]) -> list[str]:
+def _insert_executions_sqlite(connection: sqlite3.Connection, rows: Sequence[NewExecution]) -> list[str]:
     """insert_executions on SQLite: one executemany; the ids actually written are looked up only when some
     slot already had a row (executemany reports how many rows it wrote, not which)."""
     if not rows:
@@ -343,7 +343,7 @@ def insert_executions_sqlite(connection: sqlite3.Connection, rows: Sequence[NewE
     return [execution_id for execution_id in ids if execution_id in stored]
 
 
-def record_published_sqlite(connection: sqlite3.Connection, runs: Sequence[PublishedRun]) -> list[str]:
+def _record_published_sqlite(connection: sqlite3.Connection, runs: Sequence[PublishedRun]) -> list[str]:
     """record_published on SQLite: one UPDATE per run (each a few µs in-process), so the ids marked are known."""
     marked = []
     for run in runs:
@@ -357,7 +357,7 @@ async def record_published(session: AsyncSession, runs: Sequence[PublishedRun]) 
     if not runs:
         return []
     if not is_postgres(session):
-        return record_published_sqlite(await sqlite_connection(session), runs)
+        return _record_published_sqlite(await sqlite_connection(session), runs)
     result = await session.execute(_MARK_PUBLISHED_POSTGRES, published_params(runs))
     return [row[0] for row in result.all()]
 

@@ -30,9 +30,9 @@ from scheduler_core.db.repository.executions import (
     MARK_PUBLISHED_SQL,
     NewExecution,
     PublishedRun,
-    insert_executions_sqlite,
+    insert_executions,
     published_params,
-    record_published_sqlite,
+    record_published,
 )
 from scheduler_core.db.repository.sqlite import from_instant, sqlite_connection, to_instant
 from scheduler_core.db.types import UTCDateTime
@@ -198,8 +198,9 @@ _RECORD_PASS_POSTGRES = text(
 ).columns(earliest=UTCDateTime())
 
 
-# --- SQLite (embedded mode): the same claim and pass as plain statements on the transaction's sqlite3
-# connection (see repository/sqlite.py for why). One writer at a time (BEGIN IMMEDIATE): nothing to skip.
+# --- SQLite (embedded mode): claim_due_jobs, advance_jobs and earliest_next_run_at as plain statements on the
+# transaction's sqlite3 connection (see repository/sqlite.py for why); record_pass on SQLite is those calls.
+# One writer at a time (BEGIN IMMEDIATE): nothing to skip or lock.
 _CLAIM_DUE_SQLITE = f"""
     SELECT {_DUE_SQL_COLUMNS}
     FROM scheduled_job
@@ -211,43 +212,13 @@ _ADVANCE_SQLITE = "UPDATE scheduled_job SET next_run_at = ?, last_run_at = COALE
 _EARLIEST_SQLITE = "SELECT min(next_run_at) FROM scheduled_job WHERE is_enabled = 1 AND is_active = 1 AND is_paused = 0"
 
 
-async def _claim_due_sqlite(session: AsyncSession, limit: int) -> DueClaim:
-    connection = await sqlite_connection(session)
-    now = datetime.now(UTC)  # SQLite runs in this process: its clock is this host's (see db_now)
-    jobs = [
-        DueJob(
-            id=row[0],
-            job_type_id=row[1],
-            interval_seconds=row[2],
-            interval_minutes=row[3],
-            interval_hours=row[4],
-            interval_days=row[5],
-            cron_expression=row[6],
-            timezone=row[7],
-            next_run_at=from_instant(row[8]),
-            misfire_grace_time=row[9],
-            coalesce=bool(row[10]),
-            priority=row[11],
-        )
-        for row in connection.execute(_CLAIM_DUE_SQLITE, (to_instant(now), limit))
-    ]
-    return DueClaim(now, jobs)
-
-
-async def _record_pass_sqlite(
-    session: AsyncSession,
-    rows: Sequence[NewExecution],
-    advances: Sequence[JobAdvance],
-    published: Sequence[PublishedRun],
-) -> PassRecord:
-    connection = await sqlite_connection(session)
-    marked = record_published_sqlite(connection, published)
-    written = insert_executions_sqlite(connection, rows)
-    connection.executemany(
-        _ADVANCE_SQLITE, [(to_instant(a.next_run_at), to_instant(a.last_run_at), a.job_id) for a in advances]
-    )
-    (earliest,) = connection.execute(_EARLIEST_SQLITE).fetchone()
-    return PassRecord(written, marked, from_instant(earliest))
+def _due_job_sqlite(row: Sequence[Any]) -> DueJob:
+    """A _CLAIM_DUE_SQLITE row (the _DUE_COLUMNS, in DueJob's order), its instant and flag converted."""
+    job_id, job_type_id, seconds, minutes, hours, days, cron, timezone, next_run_at, grace, coalesce, priority = row
+    return DueJob(
+        job_id, job_type_id, seconds, minutes, hours, days, cron, timezone,
+        from_instant(next_run_at), grace, bool(coalesce), priority,
+    )  # fmt: skip
 
 
 class JobRepository:
@@ -318,6 +289,9 @@ class JobRepository:
     async def claim_due_jobs(self, session: AsyncSession, now: datetime, limit: int) -> list[DueJob]:
         """Schedulable jobs whose next_run_at <= now, earliest first, row-locked with SKIP LOCKED so that
         concurrent timekeepers each take a disjoint batch instead of waiting on one another."""
+        if not is_postgres(session):
+            connection = await sqlite_connection(session)
+            return [_due_job_sqlite(row) for row in connection.execute(_CLAIM_DUE_SQLITE, (to_instant(now), limit))]
         query = (
             select(*_DUE_COLUMNS)
             .where(_schedulable(), ScheduledJob.next_run_at <= now)
@@ -335,7 +309,8 @@ class JobRepository:
         """claim_due_jobs at the database's current instant, returned with the jobs (one round trip on
         PostgreSQL). A job is claimed only once its slot has come: next_run_at <= the returned now."""
         if not is_postgres(session):
-            return await _claim_due_sqlite(session, limit)
+            now = datetime.now(UTC)  # SQLite runs in this process: its clock is this host's (see db_now)
+            return DueClaim(now, await self.claim_due_jobs(session, now, limit))
         rows = (await session.execute(_CLAIM_DUE_POSTGRES, {"limit": limit})).all()
         now = rows[0].claimed_at
         assert isinstance(now, datetime)
@@ -359,7 +334,10 @@ class JobRepository:
         missing from `marked`), then read the soonest next_run_at (as earliest_next_run_at). One statement on
         PostgreSQL."""
         if not is_postgres(session):
-            return await _record_pass_sqlite(session, rows, advances, published)
+            marked = await record_published(session, published)
+            written = await insert_executions(session, rows)
+            await self.advance_jobs(session, advances)
+            return PassRecord(written, marked, await self.earliest_next_run_at(session))
         params: dict[str, Any] = {
             **published_params(published),
             "execution_ids": [r.execution_id for r in rows],
@@ -381,6 +359,10 @@ class JobRepository:
     async def advance_jobs(self, session: AsyncSession, advances: Sequence[JobAdvance]) -> None:
         """Set next_run_at (and last_run_at where a run was fired) of many jobs in one executemany round trip."""
         if not advances:
+            return
+        if not is_postgres(session):
+            values = [(to_instant(a.next_run_at), to_instant(a.last_run_at), a.job_id) for a in advances]
+            (await sqlite_connection(session)).executemany(_ADVANCE_SQLITE, values)
             return
         table = ScheduledJob.__table__
         statement = (
@@ -411,6 +393,9 @@ class JobRepository:
 
     async def earliest_next_run_at(self, session: AsyncSession) -> datetime | None:
         """The soonest slot of any schedulable job: how long a timekeeper may sleep."""
+        if not is_postgres(session):
+            earliest: str | None = (await sqlite_connection(session)).execute(_EARLIEST_SQLITE).fetchone()[0]
+            return from_instant(earliest)
         query = select(func.min(ScheduledJob.next_run_at)).where(_schedulable())
         value = (await session.execute(query)).scalar_one_or_none()
         return value if isinstance(value, datetime) or value is None else None

@@ -20,10 +20,10 @@ from sqlalchemy import (
     Integer,
     String,
     Table,
+    case,
     column,
     delete,
     exists,
-    literal_column,
     or_,
     select,
     text,
@@ -43,6 +43,7 @@ from scheduler_core.db.models import (
     Trigger,
 )
 from scheduler_core.db.repository.clock import is_postgres, now_expr
+from scheduler_core.db.repository.executions import PENDING_LITERAL
 from scheduler_core.db.repository.sqlite import from_instant, from_json, placeholders, sqlite_connection, to_instant
 from scheduler_core.db.types import UTCDateTime
 
@@ -323,12 +324,17 @@ def _missed_reason(row: Any, now: datetime) -> str | None:
     if row.trigger != Trigger.SCHEDULE:
         return None
     lateness = (now - row.scheduled_at).total_seconds()
-    if math.floor(lateness) <= row.misfire_grace_time:
+    if not _past_grace(lateness, row.misfire_grace_time):
         return None
     return (
         f"missed: picked up {lateness:.1f} s after its scheduled time, "
         f"past the job's misfire grace time of {row.misfire_grace_time} s"
     )
+
+
+def _past_grace(lateness: float, grace: int) -> bool:
+    """The misfire rule: a scheduled run is missed once its lateness in whole seconds exceeds the grace time."""
+    return math.floor(lateness) > grace
 
 
 def _unclaimed_reason(lateness: float, grace: int) -> str:
@@ -637,7 +643,7 @@ class RunRepository:
                 select(execution.execution_id, execution.job_id, execution.scheduled_at, job.misfire_grace_time)
                 .join(job, job.id == execution.job_id)
                 .where(
-                    execution.status_id == literal_column(str(_PENDING), Integer()),
+                    execution.status_id == PENDING_LITERAL,
                     execution.trigger == Trigger.SCHEDULE,
                     execution.scheduled_at < now - timedelta(seconds=1),
                 )
@@ -645,21 +651,26 @@ class RunRepository:
                 .limit(limit)
             )
         ).all()
-        closed: list[UnclaimedRun] = []
+        late: dict[str, tuple[int, str]] = {}  # execution id -> (job id, reason)
         for execution_id, job_id, scheduled_at, grace in candidates:
             lateness = (now - scheduled_at).total_seconds()
-            if math.floor(lateness) <= grace:
-                continue
-            reason = _unclaimed_reason(lateness, grace)
-            result = await session.execute(
-                update(execution)
-                .where(execution.execution_id == execution_id, execution.status_id == ExecutionStatus.PENDING)
-                .values(status_id=ExecutionStatus.MISSED, completed_at=now, error_message=reason)
-                .returning(execution.execution_id)
+            if _past_grace(lateness, grace):
+                late[execution_id] = (job_id, _unclaimed_reason(lateness, grace))
+        if not late:
+            return []
+        # One UPDATE for all of them, each with its own reason.
+        result = await session.execute(
+            update(execution)
+            .where(execution.execution_id.in_(list(late)), execution.status_id == ExecutionStatus.PENDING)
+            .values(
+                status_id=ExecutionStatus.MISSED,
+                completed_at=now,
+                error_message=case({eid: reason for eid, (_, reason) in late.items()}, value=execution.execution_id),
             )
-            if result.first() is not None:
-                closed.append(UnclaimedRun(execution_id, job_id, reason))
-        return closed
+            .returning(execution.execution_id)
+        )
+        closed = {row[0] for row in result.all()}
+        return [UnclaimedRun(eid, job_id, reason) for eid, (job_id, reason) in late.items() if eid in closed]
 
     async def fail_orphaned_runs(self, session: AsyncSession, now: datetime) -> list[OrphanedRun]:
         """Fail `running` runs whose executor is gone: its instance is stopped (the sweep marks silent
