@@ -41,10 +41,16 @@ DETECTION_BOUND_S = 3.0
 SLACK_S = 1.5
 
 
-async def running_on(engine: AsyncEngine, job_id: int, instance_id: str) -> str | None:
-    """The execution id of a run of the job that `instance_id` is running, if any."""
+async def running_on(engine: AsyncEngine, job_id: int, instance_id: str, log: Path) -> str | None:
+    """The execution id of a run of the job that `instance_id` is running and whose task has started (its
+    start is in `log`), if any: a run claimed ahead of its slot is running before its task starts."""
     rows = await executions(engine, job_id)
-    running = [r for r in rows if r.status_id == ExecutionStatus.RUNNING and r.executor_id == instance_id]
+    started = {line[0] for line in read_log(log)}
+    running = [
+        r
+        for r in rows
+        if r.status_id == ExecutionStatus.RUNNING and r.executor_id == instance_id and r.execution_id in started
+    ]
     return running[0].execution_id if running else None
 
 
@@ -70,7 +76,7 @@ async def test_sigkilled_executor_run_is_failed_within_the_bound_and_the_next_sl
     )
     await local.start_timekeeper()
 
-    first = await eventually(lambda: running_on(pg_engine, job.job_id, victim_id), 15, "the victim to start a run")
+    first = await eventually(lambda: running_on(pg_engine, job.job_id, victim_id, log), 15, "the victim to start a run")
     killed_at = time.time()
     victim.kill()
     hold.unlink()  # runs after this one finish at once
@@ -131,7 +137,7 @@ async def test_sigstopped_executor_past_its_lease_has_its_late_outcome_rejected(
     )
     await local.start_timekeeper()
 
-    first = await eventually(lambda: running_on(pg_engine, job.job_id, victim_id), 15, "the victim to start a run")
+    first = await eventually(lambda: running_on(pg_engine, job.job_id, victim_id, log), 15, "the victim to start a run")
     victim.kill(signal.SIGSTOP)
     stopped_at = time.time()
     hold.unlink()  # the task would finish now, were its process running

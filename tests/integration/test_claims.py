@@ -169,6 +169,52 @@ async def test_a_mixed_batch_answers_every_id_in_input_order(sessionmaker: Maker
     assert {eid for eid, lock in locks.items() if lock.locked_by == "exec-1"} == {ids["c1"], ids["manual"]}
 
 
+async def test_runs_ahead_of_their_slot_are_claimed_to_start_at_it_or_left_pending_while_their_job_is_full(
+    sessionmaker: Maker,
+) -> None:
+    """Runs come up to the timekeeper's look-ahead early: one claimed ahead starts at its slot (started_at, and
+    start_in by the database's clock); one whose job is at max_instances is not skipped before its slot but
+    left pending (NOT_DUE, with the seconds until its slot), and skipped if still full once it is due."""
+    now = await _now(sessionmaker)
+    async with sessionmaker.begin() as session:
+        task_id = await task_function(session)
+        free = await interval_job(session, next_run_at=None, task_function_id=task_id)
+        full = await interval_job(session, next_run_at=None, max_instances=1, task_function_id=task_id)
+        ids = {name: new_id() for name in ("early", "waiting", "overdue")}
+        await repo.create_executions(
+            session,
+            [
+                NewExecution(ids["early"], free.id, now + timedelta(seconds=30)),
+                NewExecution(ids["waiting"], full.id, now + timedelta(seconds=30)),
+                NewExecution(ids["overdue"], full.id, now - timedelta(seconds=1)),
+            ],
+        )
+        assert await repo.acquire_lock(session, full.id, new_id(), "exec-other", ttl=600)
+
+    early, waiting = await _claim(sessionmaker, [ids["early"], ids["waiting"]])
+    after = await _now(sessionmaker)
+
+    assert early.outcome is ClaimOutcome.CLAIMED
+    assert early.run is not None
+    assert early.run.started_at == now + timedelta(seconds=30)
+    assert 30 - (after - now).total_seconds() <= early.run.start_in <= 30
+    assert waiting.outcome is ClaimOutcome.NOT_DUE
+    assert (waiting.run, waiting.reason) == (None, None)
+    assert 30 - (after - now).total_seconds() <= waiting.due_in <= 30
+
+    rows = await _executions(sessionmaker, list(ids.values()))
+    assert (rows[ids["early"]].status_id, rows[ids["early"]].started_at) == (
+        ExecutionStatus.RUNNING,
+        now + timedelta(seconds=30),
+    )
+    assert (await _locks(sessionmaker))[ids["early"]].locked_at <= after
+    assert (rows[ids["waiting"]].status_id, rows[ids["waiting"]].completed_at) == (ExecutionStatus.PENDING, None)
+
+    # Once due, a full job's run is skipped as before.
+    (overdue,) = await _claim(sessionmaker, [ids["overdue"]])
+    assert overdue.outcome is ClaimOutcome.SKIPPED
+
+
 async def test_a_claimer_declared_dead_is_refused_the_whole_batch(sessionmaker: Maker) -> None:
     now = await _now(sessionmaker)
     async with sessionmaker.begin() as session:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from scheduler_core.db.engine import create_sessionmaker
 from scheduler_core.db.models import ExecutionStatus, JobType, ScheduledJobExecution, Trigger
 from scheduler_core.db.repository import NewExecution, SchedulerRepository, db_now
 from scheduler_executor.executor import ExecutorConfig
-from tests.support.pipeline import FAST_EXECUTOR, pipeline
+from tests.support.pipeline import FAST_EXECUTOR, FAST_TIMEKEEPER, pipeline
 from tests.support.rabbit import RabbitAdmin
 from tests.support.tasks import read_log
 
@@ -258,3 +259,34 @@ async def test_runs_packed_into_messages_each_start_once_within_each_executors_c
         assert own, "both executors took part"
         assert max_overlap(own) <= 3, "an executor ran more tasks at once than its concurrency"
     assert sum(e.metrics.consumed._value.get() for e in executors) == len(rows)
+
+
+async def test_runs_delivered_ahead_of_their_slot_start_at_it_and_wait_for_a_busy_job_rather_than_skip(
+    pg_engine: AsyncEngine, postgres_url: str, rabbit: RabbitAdmin, tmp_path: Path
+) -> None:
+    """A 1.5-s look-ahead on a 2-s job whose runs take 1 s (max_instances 1): each run is written, published
+    and delivered while the one before it still runs. It must neither start before its slot nor be skipped
+    for the run still going: it is claimed again at its slot, when that one has finished."""
+    log = tmp_path / "starts.log"
+    async with pipeline(postgres_url, rabbit.broker_factory()) as p:
+        await p.start_executor()
+        await p.start_timekeeper(replace(FAST_TIMEKEEPER, lookahead=1.5))
+        job_id = await create_job(
+            pg_engine, first_in=2.0, interval_seconds=2, max_instances=1, parameters={"log": str(log), "seconds": 1.0}
+        )
+        p.wake()
+        await asyncio.sleep(7.5)  # slots at 2, 4 and 6 s
+        await p.timekeepers[0].stop()
+        rows = [r for r in await wait_until_settled(pg_engine) if r.job_id == job_id]
+
+    assert len(rows) >= 3
+    assert [ExecutionStatus(r.status_id).name for r in rows] == ["SUCCESS"] * len(rows)
+    for row in rows:
+        assert row.created_at < row.scheduled_at - timedelta(seconds=0.5), "not written ahead of its slot"
+        assert row.started_at is not None
+        assert row.started_at >= row.scheduled_at
+    starts = {line[0]: float(line[3]) for line in read_log(log)}
+    for row in rows:
+        slot = row.scheduled_at.timestamp()
+        # The task's own clock reading (this host's, as is the database's here): at its slot, not before.
+        assert slot <= starts[row.execution_id] < slot + 1.0

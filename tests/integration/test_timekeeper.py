@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -147,7 +148,7 @@ async def test_confirmed_runs_are_marked_and_never_relayed(sessionmaker: Maker) 
     assert max(published.values()) == 1, "a confirmed run was published again"
     for row in rows:
         assert row.published_at is not None
-        assert row.published_at >= row.scheduled_at
+        assert row.published_at >= row.scheduled_at - timedelta(seconds=CONFIG.lookahead)
 
 
 async def test_a_run_whose_publish_was_not_confirmed_is_relayed_after_the_outbox_delay(
@@ -193,13 +194,19 @@ async def test_slots_due_within_the_minimum_cycle_are_written_by_one_pass(sessio
         (first_started, _), (second_started, _) = working
         assert second_started - first_started >= config.min_cycle - 0.002
     for _, result in log.passes:
-        assert all(m.scheduled_at <= result.clock.now for m in result.to_publish), "a run was claimed early"
+        assert result.horizon == result.clock.now + timedelta(seconds=config.lookahead)
+        assert all(m.scheduled_at <= result.horizon for m in result.to_publish), "a run was claimed early"
 
 
-async def test_nothing_is_claimed_or_published_before_its_slot(sessionmaker: Maker) -> None:
-    """Sixty slots 3 ms apart with the default minimum cycle: every pass claims only what is due at its own
-    database instant, the runs go out after that, and every slot is written exactly once."""
-    config = replace(CONFIG, max_sleep=5.0, sweep_interval=5.0)
+@pytest.mark.parametrize("lookahead", [0.0, 0.1])
+async def test_nothing_is_claimed_or_published_more_than_the_lookahead_before_its_slot(
+    sessionmaker: Maker, lookahead: float
+) -> None:
+    """Sixty slots 3 ms apart with the default minimum cycle: every pass claims only what is due by its own
+    database instant plus the look-ahead (none: due at that instant), the runs go out after that, and every
+    slot is written exactly once."""
+    config = replace(CONFIG, max_sleep=5.0, sweep_interval=5.0, lookahead=lookahead)
+    ahead = timedelta(seconds=lookahead)
     start = (await _now(sessionmaker)) + timedelta(milliseconds=400)
     slots = [start + timedelta(milliseconds=3 * i) for i in range(60)]
     await _jobs_at(sessionmaker, slots, seconds=3600)
@@ -212,14 +219,15 @@ async def test_nothing_is_claimed_or_published_before_its_slot(sessionmaker: Mak
     assert max(broker.confirmed_ids().values()) == 1
     claimed_at: dict[str, datetime] = {}
     for _, result in log.passes:
+        assert result.horizon == result.clock.now + ahead
         for message in result.to_publish:
-            assert message.scheduled_at <= result.clock.now, "a run was claimed before its slot"
+            assert message.scheduled_at <= result.horizon, "a run was claimed more than the look-ahead early"
             claimed_at[message.execution_id] = result.clock.now
     assert set(claimed_at) == {r.execution_id for r in rows}
     # Published after its pass claimed it (the database's instant, carried over to the publish).
     for row in rows:
         assert row.published_at is not None
-        assert row.published_at >= claimed_at[row.execution_id] >= row.scheduled_at
+        assert row.published_at >= claimed_at[row.execution_id] >= row.scheduled_at - ahead
     working = log.with_jobs()
     assert len(working) < len(slots), "one pass per slot: the minimum cycle did not batch anything"
     for (earlier, _), (later, _) in itertools.pairwise(working):

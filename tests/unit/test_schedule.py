@@ -790,3 +790,39 @@ def test_plan_due_runs_truncation_continues_without_loss_or_overlap(coalesce: bo
 def test_plan_due_runs_rejects_bad_arguments(kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         plan_due_runs(MINUTE_JOB, T0, T0, **kwargs)  # type: ignore[arg-type]
+
+
+# plan_due_runs with a horizon: slots planned ahead of their time
+
+
+def test_plan_due_runs_takes_slots_up_to_the_horizon_and_judges_lateness_at_now() -> None:
+    # The slot 40 ms ahead of now is planned (never late); next_run_at moves past the horizon.
+    plan = plan_due_runs(
+        IntervalSchedule(1), T0, T0 - seconds(0.04), misfire_grace_time=0, coalesce=False, horizon=T0 + seconds(0.01)
+    )
+    assert plan == MisfirePlan(run=[run(T0)], missed=[], next_run_at=T0 + seconds(1), truncated=False)
+
+
+def test_plan_due_runs_before_the_horizon_is_nothing_due() -> None:
+    plan = plan_due_runs(
+        MINUTE_JOB, T0, T0 - seconds(1), misfire_grace_time=0, coalesce=True, horizon=T0 - seconds(0.5)
+    )
+    assert plan == MisfirePlan(run=[], missed=[], next_run_at=T0, truncated=False)
+
+
+def test_plan_due_runs_with_a_horizon_still_misses_late_slots() -> None:
+    # Two late slots missed, the on-time ones (one of them ahead of now) folded into one run at the latest.
+    plan = plan_due_runs(
+        IntervalSchedule(1), T0, T0 + seconds(3.5), misfire_grace_time=1, coalesce=True, horizon=T0 + seconds(4)
+    )
+    assert plan == MisfirePlan(
+        run=[run(T0 + seconds(4), 3, T0 + seconds(2))],
+        missed=[run(T0 + seconds(1), 2, T0)],
+        next_run_at=T0 + seconds(5),
+        truncated=False,
+    )
+
+
+def test_plan_due_runs_refuses_a_horizon_before_now() -> None:
+    with pytest.raises(ValueError, match="horizon must not be before now"):
+        plan_due_runs(MINUTE_JOB, T0, T0, misfire_grace_time=0, coalesce=True, horizon=T0 - seconds(1))

@@ -562,34 +562,39 @@ def plan_due_runs(
     misfire_grace_time: int,
     coalesce: bool,
     limit: int = 1000,
+    horizon: datetime | None = None,
 ) -> MisfirePlan:
-    """Decide what happens to the slots of one job that are due at ``now``.
+    """Decide what happens to the slots of one job that are due at ``now``, or by ``horizon``.
 
     ``next_run_at`` is the job's first unhandled slot (normally a fire instant; it is the interval
-    anchor). The slots are ``next_run_at`` and the fire instants after it, up to and including ``now``,
+    anchor). The slots are ``next_run_at`` and the fire instants after it, up to and including
+    ``horizon`` (default ``now``; later than ``now`` when runs are planned ahead of their slots),
     at most ``limit`` of them per call. A slot is late if ``floor((now - slot) in seconds) >
     misfire_grace_time`` (whole seconds: grace 0 tolerates sub-second lateness); late slots are missed,
-    on-time slots run. Late slots always precede on-time ones.
+    on-time slots run (a slot after ``now`` is never late). Late slots always precede on-time ones.
 
     ``coalesce=False``: one PlannedRun (count 1) per on-time slot in ``run`` and per late slot in
     ``missed``. ``coalesce=True``: the on-time slots fold into one run for the latest of them and the
     late slots into one missed row for the latest late slot (count = slots folded, ``coalesced_from`` =
     earliest of them). Nothing is dropped: the counts over ``run`` + ``missed`` add up to the slots walked.
 
-    ``next_run_at`` of the plan is the first fire instant after ``now`` (None if the schedule never
+    ``next_run_at`` of the plan is the first fire instant after ``horizon`` (None if the schedule never
     fires again) unless ``truncated``: then ``limit`` stopped the walk and it is the first slot not yet
-    handled (<= now), where the caller's next call continues without loss or overlap. If
-    ``next_run_at > now`` nothing is due and it comes back unchanged.
+    handled (<= horizon), where the caller's next call continues without loss or overlap. If
+    ``next_run_at > horizon`` nothing is due and it comes back unchanged.
 
-    Raises ValueError for naive datetimes, a negative grace time or ``limit < 1``.
+    Raises ValueError for naive datetimes, a negative grace time, ``limit < 1`` or ``horizon < now``.
     """
     first = _as_utc(next_run_at, "next_run_at")
     now = _as_utc(now, "now")
+    until = now if horizon is None else _as_utc(horizon, "horizon")
     if misfire_grace_time < 0:
         raise ValueError(f"misfire_grace_time must be >= 0 seconds, got {misfire_grace_time}")
     if limit < 1:
         raise ValueError(f"limit must be >= 1, got {limit}")
-    if first > now:
+    if until < now:
+        raise ValueError(f"horizon must not be before now, got {until.isoformat()} < {now.isoformat()}")
+    if first > until:
         return MisfirePlan(run=[], missed=[], next_run_at=first, truncated=False)
 
     late: list[datetime] = []
@@ -597,11 +602,12 @@ def plan_due_runs(
     following: datetime | None = first
     truncated = False
     slots = _instants(schedule, first, first)
-    while following is not None and following <= now:
+    while following is not None and following <= until:
         if len(late) + len(on_time) == limit:
             truncated = True
             break
-        # Whole seconds of lateness, floored: timedelta // timedelta is exact integer division.
+        # Whole seconds of lateness, floored: timedelta // timedelta is exact integer division (a slot ahead
+        # of now has a negative lateness, never past the grace time).
         if (now - following) // _SECOND > misfire_grace_time:
             late.append(following)
         else:

@@ -79,6 +79,12 @@ class Settings(BaseSettings):
         le=1,
         description="Seconds from a pass that claimed due jobs to the next: slots due closer together share one pass.",
     )
+    timekeeper_lookahead: float = Field(
+        default=0.05,
+        ge=0,
+        le=1,
+        description="Seconds ahead of its slot a run is written and published, so that it starts on time.",
+    )
     outbox_delay: float = Field(
         default=5.0,
         ge=0,

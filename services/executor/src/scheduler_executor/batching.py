@@ -1,9 +1,11 @@
 """Opportunistic batching: callers submit one item each and await its result; items submitted while a batch
 is being written go together into the next one.
 
-There is no timer: an item submitted to an idle batcher is flushed on the next turn of the event loop (with
-whatever else arrived in that turn), so a quiet executor adds no latency, and a busy one turns a thousand
-claims a second into a few dozen transactions."""
+By default there is no timer: an item submitted to an idle batcher is flushed on the next turn of the event
+loop (with whatever else arrived in that turn), so a quiet executor adds no latency, and a busy one turns a
+thousand claims a second into a few dozen transactions. Items that trickle in one at a time (outcomes of runs
+started at their own slots, a millisecond apart) share nothing that way: a `linger` holds the first item of a
+batch that long for the ones that follow (and so at most one batch is written per linger)."""
 
 from __future__ import annotations
 
@@ -24,13 +26,16 @@ class Batcher(Generic[Item, Result]):
         flush: Flush[Item, Result],
         *,
         max_batch: int,
+        linger: float = 0.0,
         on_orphan: Callable[[Item, Result], None] | None = None,
     ) -> None:
         """flush(items) must return one result per item, in order; if it raises, every caller of that batch
         gets the exception. on_orphan(item, result) receives results whose caller stopped waiting (it was
-        cancelled while its batch was being written), so that nothing the flush did goes unaccounted."""
+        cancelled while its batch was being written), so that nothing the flush did goes unaccounted. linger:
+        seconds from the first item submitted to an idle batcher, or from the end of a write, to the next."""
         self._flush = flush
         self._max_batch = max_batch
+        self._linger = linger
         self._on_orphan = on_orphan
         self._waiting: list[tuple[Item, asyncio.Future[Result]]] = []
         self._drainer: asyncio.Task[None] | None = None
@@ -76,6 +81,9 @@ class Batcher(Generic[Item, Result]):
 
     async def _drain(self) -> None:
         while self._waiting:
+            if self._linger > 0:
+                # Before every batch, not only the first: what arrived during a write is not a batch yet.
+                await asyncio.sleep(self._linger)
             batch, self._waiting = self._waiting[: self._max_batch], self._waiting[self._max_batch :]
             live = [(item, future) for item, future in batch if not future.cancelled()]
             if not live:

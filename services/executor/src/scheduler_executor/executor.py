@@ -43,6 +43,11 @@ CLAIM_RETRY_DELAY_S = 1.0
 FINISH_RETRY_DELAY_S = 0.5
 # Claims (or outcomes) written in one transaction at most.
 MAX_BATCH = 200
+# Seconds an outcome waits for others to share its transaction. Runs claimed ahead of their slots start at
+# them, so their outcomes arrive one at a time (1 ms apart at 1,000 runs/s) rather than a message's worth at
+# once; this is what lets them be written a batch at a time again. It delays when the outcome and the release
+# of the run's lock are recorded, not the run.
+FINISH_LINGER_S = 0.02
 # Characters of a task's return value kept as result_summary.
 SUMMARY_MAX_CHARS = 2000
 
@@ -91,7 +96,9 @@ class Executor:
         self._claims: Batcher[str, ClaimResult] = Batcher(
             self._claim_batch, max_batch=MAX_BATCH, on_orphan=self._claimed_for_nobody
         )
-        self._finishes: Batcher[RunOutcome, bool] = Batcher(self._finish_batch, max_batch=MAX_BATCH)
+        self._finishes: Batcher[RunOutcome, bool] = Batcher(
+            self._finish_batch, max_batch=MAX_BATCH, linger=FINISH_LINGER_S
+        )
 
     @property
     def running_executions(self) -> list[str]:
@@ -135,22 +142,35 @@ class Executor:
     async def _on_delivery(self, delivery: Delivery) -> None:
         """Claim the delivery's runs as task slots free up (at least one at a time, all at once when the
         executor has room), start each claimed run, and ack once every run of the message is claimed: a crash
-        before that redelivers the message, whose runs already claimed are then duplicates and ignored."""
+        before that redelivers the message, whose runs already claimed are then duplicates and ignored.
+
+        Runs arrive up to the timekeeper's look-ahead before their slot and are claimed at once: a claimed run
+        waits for its slot in its own task (_run_claimed). One whose job is at max_instances right now is not
+        due yet (ClaimOutcome.NOT_DUE) and is claimed again at its slot."""
         self._metrics.consumed.inc(len(delivery.messages))
-        remaining = [message.execution_id for message in delivery.messages]
+        unclaimed = [message.execution_id for message in delivery.messages]
         started: list[asyncio.Task[None]] = []
         try:
-            while remaining:
-                # The message stays unacked while it waits for a slot: if we die meanwhile it is redelivered.
-                taken = await self._take_slots(len(remaining))
-                chunk, remaining = remaining[:taken], remaining[taken:]
-                if self._stopping:
-                    self._release_slots(taken)
-                    await delivery.reject(requeue=True)
-                    break
-                if not await self._claim(delivery, chunk, started):
-                    break
-            else:
+            handed_back = False
+            while unclaimed and not handed_back:
+                remaining: list[str] = unclaimed
+                not_due: list[tuple[str, float]] = []
+                while remaining:
+                    # The message stays unacked while it waits for a slot: if we die meanwhile it is redelivered.
+                    taken = await self._take_slots(len(remaining))
+                    chunk, remaining = remaining[:taken], remaining[taken:]
+                    if self._stopping:
+                        self._release_slots(taken)
+                        await delivery.reject(requeue=True)
+                        handed_back = True
+                        break
+                    if not await self._claim(delivery, chunk, started, not_due):
+                        handed_back = True
+                        break
+                unclaimed = [execution_id for execution_id, _ in not_due]
+                if unclaimed and not handed_back:
+                    await asyncio.sleep(max(due_in for _, due_in in not_due))  # within the look-ahead
+            if not handed_back:
                 await delivery.ack()
             if started:
                 await asyncio.gather(*started)
@@ -175,9 +195,16 @@ class Executor:
         for _ in range(count):
             self._slots.release()
 
-    async def _claim(self, delivery: Delivery, execution_ids: list[str], started: list[asyncio.Task[None]]) -> bool:
-        """Claim these runs of the delivery (one slot taken for each) and start the claimed ones; False if the
-        delivery was handed back (the caller stops)."""
+    async def _claim(
+        self,
+        delivery: Delivery,
+        execution_ids: list[str],
+        started: list[asyncio.Task[None]],
+        not_due: list[tuple[str, float]],
+    ) -> bool:
+        """Claim these runs of the delivery (one slot taken for each), start the claimed ones and add the ones
+        not due yet to `not_due` (with seconds until their slot); False if the delivery was handed back (the
+        caller stops)."""
         try:
             claims = await self._claims.submit_many(execution_ids)
         except asyncio.CancelledError:
@@ -197,7 +224,9 @@ class Executor:
                 started.append(asyncio.create_task(self._run_claimed(claim.run), name=f"run-{claim.execution_id}"))
                 continue
             self._slots.release()
-            if claim.outcome is ClaimOutcome.REFUSED:
+            if claim.outcome is ClaimOutcome.NOT_DUE:
+                not_due.append((claim.execution_id, claim.due_in))
+            elif claim.outcome is ClaimOutcome.REFUSED:
                 refused = True
             else:
                 self._count_unclaimed(claim)
@@ -253,6 +282,9 @@ class Executor:
             self._metrics.start_lateness.observe(max(0.0, (claim.started_at - claim.scheduled_at).total_seconds()))
             self._metrics.running.inc()
             try:
+                if claim.start_in > 0:
+                    # Claimed ahead of its slot (the timekeeper's look-ahead): its task starts at the slot.
+                    await asyncio.sleep(claim.start_in)
                 outcome = await self._execute(claim)
             except asyncio.CancelledError:
                 # Cancelled by shutdown past its grace period: stop() records the failure.

@@ -17,6 +17,7 @@ def config_from(settings: Settings) -> TimekeeperConfig:
         batch_size=settings.timekeeper_batch_size,
         max_sleep=settings.timekeeper_max_sleep,
         min_cycle=settings.timekeeper_min_cycle,
+        lookahead=settings.timekeeper_lookahead,
         outbox_delay=settings.outbox_delay,
         sweep_interval=settings.sweep_interval,
         instance_timeout=settings.instance_timeout,

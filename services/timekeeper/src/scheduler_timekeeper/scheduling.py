@@ -1,5 +1,9 @@
 """The scheduling pass: claim due jobs, write one execution per due slot, advance next_run_at.
 
+A slot is due once it is at most the look-ahead away: its run is written and published that much ahead of its
+time, so that it reaches an executor before it and starts on time (the executor holds it until its slot; see
+scheduler_executor). Misfires are still judged against the pass's real `now`.
+
 One pass is one transaction over a batch of jobs claimed with SKIP LOCKED, so any number of timekeepers
 can run: each takes different jobs, and UNIQUE(job_id, scheduled_at) makes a second row for a slot
 impossible even if two ever met on one job. Execution rows are the outbox: the runs to publish are
@@ -70,7 +74,8 @@ class PassResult:
     to_publish: list[RunMessage]  # pending runs written in this pass
     missed: int  # rows written as missed
     more_due: bool  # the batch was full, or a job still has due slots: more work is due right now
-    clock: DbClock  # the instant the pass claimed at (nothing later than it was claimed)
+    clock: DbClock  # the instant the pass claimed at
+    horizon: datetime  # slots up to this instant (the clock's now plus the look-ahead) were taken
     earliest: datetime | None  # the soonest next_run_at after the pass (None: no job can fire)
 
 
@@ -94,23 +99,25 @@ class SchedulingPass:
         metrics: Metrics,
         *,
         batch_size: int,
+        lookahead: float = 0.0,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._repository = repository
         self._metrics = metrics
         self._batch_size = batch_size
+        self._lookahead = lookahead  # seconds: slots due this soon are written and published already
 
     async def run_once(self, published: Sequence[PublishedRun] = ()) -> PassResult:
         """One pass; `published` are runs the broker confirmed since, whose published_at it writes too."""
         async with self._sessionmaker.begin() as session:
-            claim = await self._repository.claim_due(session, self._batch_size)
+            claim = await self._repository.claim_due(session, self._batch_size, self._lookahead)
             clock = DbClock(claim.now, time.monotonic())
-            now, due = claim.now, claim.jobs
+            now, due, horizon = claim.now, claim.jobs, claim.horizon
             rows: list[NewExecution] = []
             messages: dict[str, RunMessage] = {}
             advances: list[JobAdvance] = []
             for job in due:
-                plan = self._plan(job, now)
+                plan = self._plan(job, now, horizon)
                 if plan is None:
                     advances.append(JobAdvance(job.id, None))
                     continue
@@ -151,9 +158,9 @@ class SchedulingPass:
         if missed:
             log.warning("runs_missed", count=missed)
         more_due = len(due) >= self._batch_size or any(
-            a.next_run_at is not None and a.next_run_at <= now for a in advances
+            a.next_run_at is not None and a.next_run_at <= horizon for a in advances
         )  # a job walked only MAX_SLOTS_PER_JOB of a long outage: its next slot is due already
-        return PassResult(len(due), to_publish, missed, more_due, clock, record.earliest)
+        return PassResult(len(due), to_publish, missed, more_due, clock, horizon, record.earliest)
 
     async def schedule_unscheduled(self) -> int:
         """Give schedulable jobs without a next_run_at their first slot after now; returns how many."""
@@ -171,7 +178,7 @@ class SchedulingPass:
         return len(advances)
 
     @staticmethod
-    def _plan(job: DueJob, now: datetime) -> MisfirePlan | None:
+    def _plan(job: DueJob, now: datetime, horizon: datetime) -> MisfirePlan | None:
         schedule = job_schedule(job)
         if schedule is None:
             return None
@@ -183,6 +190,7 @@ class SchedulingPass:
             misfire_grace_time=job.misfire_grace_time,
             coalesce=job.coalesce,
             limit=MAX_SLOTS_PER_JOB,
+            horizon=horizon,
         )
 
 

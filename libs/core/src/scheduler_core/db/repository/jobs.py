@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -82,10 +82,12 @@ class DueJob:
 
 @dataclass(frozen=True, slots=True)
 class DueClaim:
-    """The database's `now` and the due jobs claimed at that instant (next_run_at <= now), earliest first."""
+    """The database's `now` and the jobs claimed at that instant whose slot is due by `horizon` (now plus the
+    look-ahead: next_run_at <= horizon), earliest first."""
 
     now: datetime
     jobs: list[DueJob]
+    horizon: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,20 +129,25 @@ _DUE_SQL_COLUMNS = ", ".join(f'"{column.key}"' for column in _DUE_COLUMNS)
 # The claim and `now` in one round trip. statement_timestamp() is the instant the statement arrived; it is
 # stable within the statement (clock_timestamp() is volatile and could not bound the index scan), so the same
 # instant decides what is due and is returned to plan the runs. The LEFT JOIN returns one row when nothing is due.
+# The claim's horizon: the statement's own instant (one value throughout the statement) plus the look-ahead. A
+# stable expression, not a subquery, so that the due index's scan is bounded by it in a generic plan too.
+_HORIZON_SQL = "(statement_timestamp() + CAST(:lookahead AS double precision) * interval '1 second')"
 _CLAIM_DUE_POSTGRES = text(
     f"""
     WITH due AS (
         SELECT {_DUE_SQL_COLUMNS}
         FROM scheduled_job
-        WHERE {_SCHEDULABLE_SQL} AND next_run_at <= statement_timestamp()
+        WHERE {_SCHEDULABLE_SQL} AND next_run_at <= {_HORIZON_SQL}
         ORDER BY next_run_at
         LIMIT :limit
         FOR NO KEY UPDATE SKIP LOCKED
     )
-    SELECT statement_timestamp() AS claimed_at, due.* FROM (VALUES (0)) AS one (x) LEFT JOIN due ON true
+    SELECT statement_timestamp() AS claimed_at, {_HORIZON_SQL} AS horizon, due.*
+    FROM (VALUES (0)) AS one (x) LEFT JOIN due ON true
     """
 ).columns(
     claimed_at=UTCDateTime(),
+    horizon=UTCDateTime(),
     id=Integer(),
     job_type_id=Integer(),
     interval_seconds=Integer(),
@@ -286,15 +293,16 @@ class JobRepository:
         )
         return (await session.execute(query)).scalar_one_or_none()
 
-    async def claim_due_jobs(self, session: AsyncSession, now: datetime, limit: int) -> list[DueJob]:
-        """Schedulable jobs whose next_run_at <= now, earliest first, row-locked with SKIP LOCKED so that
+    async def claim_due_jobs(self, session: AsyncSession, due_by: datetime, limit: int) -> list[DueJob]:
+        """Schedulable jobs whose next_run_at <= due_by, earliest first, row-locked with SKIP LOCKED so that
         concurrent timekeepers each take a disjoint batch instead of waiting on one another."""
         if not is_postgres(session):
             connection = await sqlite_connection(session)
-            return [_due_job_sqlite(row) for row in connection.execute(_CLAIM_DUE_SQLITE, (to_instant(now), limit))]
+            found = connection.execute(_CLAIM_DUE_SQLITE, (to_instant(due_by), limit))
+            return [_due_job_sqlite(row) for row in found]
         query = (
             select(*_DUE_COLUMNS)
-            .where(_schedulable(), ScheduledJob.next_run_at <= now)
+            .where(_schedulable(), ScheduledJob.next_run_at <= due_by)
             .order_by(ScheduledJob.next_run_at)
             .limit(limit)
         )
@@ -305,21 +313,24 @@ class JobRepository:
         rows = (await session.execute(query)).all()
         return [DueJob(**row._asdict()) for row in rows]
 
-    async def claim_due(self, session: AsyncSession, limit: int) -> DueClaim:
+    async def claim_due(self, session: AsyncSession, limit: int, lookahead: float = 0.0) -> DueClaim:
         """claim_due_jobs at the database's current instant, returned with the jobs (one round trip on
-        PostgreSQL). A job is claimed only once its slot has come: next_run_at <= the returned now."""
+        PostgreSQL). A job is claimed once its slot is at most `lookahead` seconds away: next_run_at <= the
+        returned now + lookahead (the returned horizon)."""
         if not is_postgres(session):
             now = datetime.now(UTC)  # SQLite runs in this process: its clock is this host's (see db_now)
-            return DueClaim(now, await self.claim_due_jobs(session, now, limit))
-        rows = (await session.execute(_CLAIM_DUE_POSTGRES, {"limit": limit})).all()
-        now = rows[0].claimed_at
+            horizon = now + timedelta(seconds=lookahead)
+            return DueClaim(now, await self.claim_due_jobs(session, horizon, limit), horizon)
+        rows = (await session.execute(_CLAIM_DUE_POSTGRES, {"limit": limit, "lookahead": lookahead})).all()
+        now, horizon = rows[0].claimed_at, rows[0].horizon
         assert isinstance(now, datetime)
+        assert isinstance(horizon, datetime)
         jobs = [
-            DueJob(**{key: value for key, value in row._asdict().items() if key != "claimed_at"})
+            DueJob(**{key: value for key, value in row._asdict().items() if key not in ("claimed_at", "horizon")})
             for row in rows
-            if row.id is not None  # the one row of an empty claim carries only claimed_at
+            if row.id is not None  # the one row of an empty claim carries only claimed_at and horizon
         ]
-        return DueClaim(now, jobs)
+        return DueClaim(now, jobs, horizon)
 
     async def record_pass(
         self,

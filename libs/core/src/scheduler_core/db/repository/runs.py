@@ -54,6 +54,9 @@ class ClaimOutcome(enum.Enum):
     MISSED = "missed"  # picked up after its grace time; recorded as missed
     SKIPPED = "skipped"  # max_instances runs already running; recorded as skipped
     REFUSED = "refused"  # the claimer was declared dead by the sweep: nothing claimed, it must stop
+    # Ahead of its slot, with max_instances runs of its job running now: left pending, to be claimed again at
+    # its slot (those runs may have finished by then), so that a run delivered early is never skipped early.
+    NOT_DUE = "not_due"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,10 +66,13 @@ class ClaimedRun:
     execution_id: str
     job_id: int
     scheduled_at: datetime
-    started_at: datetime
+    started_at: datetime  # recorded start: the claim's instant, or the slot if the run was claimed ahead of it
     task_key: str
     parameters: dict[str, Any] | None
     timeout_seconds: int | None
+    # Seconds from the claim to started_at, by the database's clock: how long the executor holds the run
+    # before starting its task (0 unless it was claimed ahead of its slot).
+    start_in: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +81,7 @@ class ClaimResult:
     execution_id: str
     run: ClaimedRun | None = None  # set when outcome is CLAIMED
     reason: str | None = None  # set when outcome is MISSED or SKIPPED
+    due_in: float = 0.0  # NOT_DUE: seconds until the run's slot, by the database's clock
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,11 +182,13 @@ _CLAIM_PENDING_POSTGRES = text(
 # Claim, step 2, under the job locks of step 1: its own statement so that its snapshot, taken after those
 # locks, sees every claim of these jobs that committed before them. Live locks are counted per job; the
 # candidates still pending take the places left under max_instances in slot order and become running with
-# a lock; the others are closed as skipped, the missed ones (judged by the caller from step 1) as missed.
+# a lock (started at the later of now and their slot); the others are closed as skipped, unless their slot is
+# still ahead (left pending and returned with a NULL status: not due), and the missed ones (judged by the caller
+# from step 1) as missed.
 _CLAIM_DECIDE_POSTGRES = text(
     f"""
     WITH candidates AS (
-        SELECT e.execution_id, e.job_id, j.max_instances,
+        SELECT e.execution_id, e.job_id, e.scheduled_at, j.max_instances,
                row_number() OVER (PARTITION BY e.job_id ORDER BY e.scheduled_at) AS place
         FROM scheduled_job_execution AS e
         JOIN scheduled_job AS j ON j.id = e.job_id
@@ -190,7 +199,7 @@ _CLAIM_DECIDE_POSTGRES = text(
         -- counted up to max_instances only, which decides the same verdicts. The LIMIT also makes it a plain
         -- index scan, which marks the dead entries the lock table's churn leaves (a lock per run) so that
         -- later counts skip them; a bitmap scan would revisit every one until vacuum.
-        SELECT c.execution_id, c.max_instances, c.place,
+        SELECT c.execution_id, c.scheduled_at, c.max_instances, c.place,
                max(CASE WHEN c.place = 1 THEN
                        (SELECT count(*) FROM (
                             SELECT FROM scheduled_job_lock AS l
@@ -201,7 +210,9 @@ _CLAIM_DECIDE_POSTGRES = text(
     ),
     verdicts AS MATERIALIZED (  -- computed once, whatever the join below
         SELECT c.execution_id,
-               CASE WHEN c.running + c.place <= c.max_instances THEN {_RUNNING} ELSE {_SKIPPED} END AS status_id,
+               CASE WHEN c.running + c.place <= c.max_instances THEN {_RUNNING}
+                    WHEN c.scheduled_at > CAST(:now AS timestamptz) THEN NULL  -- not due: decided at its slot
+                    ELSE {_SKIPPED} END AS status_id,
                'skipped: ' || c.max_instances
                    || ' run(s) of the job already running (max_instances=' || c.max_instances || ')' AS reason
         FROM counted AS c
@@ -215,13 +226,14 @@ _CLAIM_DECIDE_POSTGRES = text(
             executor_id = CASE WHEN v.status_id = {_RUNNING} THEN CAST(:instance_id AS varchar)
                                ELSE e.executor_id END,
             host_name = CASE WHEN v.status_id = {_RUNNING} THEN CAST(:host_name AS varchar) ELSE e.host_name END,
-            started_at = CASE WHEN v.status_id = {_RUNNING} THEN CAST(:now AS timestamptz) ELSE e.started_at END,
+            started_at = CASE WHEN v.status_id = {_RUNNING} THEN GREATEST(CAST(:now AS timestamptz), e.scheduled_at)
+                              ELSE e.started_at END,
             completed_at = CASE WHEN v.status_id = {_RUNNING} THEN e.completed_at
                                 ELSE CAST(:now AS timestamptz) END,
             error_message = CASE WHEN v.status_id = {_RUNNING} THEN e.error_message ELSE v.reason END
         FROM verdicts AS v
         WHERE e.execution_id = ANY(CAST(:candidate_ids AS varchar[]) || CAST(:missed_ids AS varchar[]))
-          AND e.execution_id = v.execution_id AND e.status_id + 0 = {_PENDING}
+          AND e.execution_id = v.execution_id AND v.status_id IS NOT NULL AND e.status_id + 0 = {_PENDING}
         RETURNING e.execution_id, e.job_id, e.status_id, e.error_message
     ),
     locked AS (
@@ -232,6 +244,8 @@ _CLAIM_DECIDE_POSTGRES = text(
         WHERE c.status_id = {_RUNNING}
     )
     SELECT c.execution_id, c.status_id, c.error_message FROM changed AS c
+    UNION ALL
+    SELECT v.execution_id, NULL, NULL FROM verdicts AS v WHERE v.status_id IS NULL
     """
 )
 
@@ -278,9 +292,10 @@ _COUNT_LIVE_LOCKS_SQLITE = """
     SELECT job_id, count(*) FROM scheduled_job_lock WHERE job_id IN ({}) AND expires_at > ? GROUP BY job_id
 """
 
+# max() of two instants as stored text: one fixed-width format, so the text order is the time order.
 _MARK_RUNNING_SQLITE = f"""
     UPDATE scheduled_job_execution
-    SET status_id = {_RUNNING}, executor_id = ?, host_name = ?, started_at = ?
+    SET status_id = {_RUNNING}, executor_id = ?, host_name = ?, started_at = max(?, scheduled_at)
     WHERE execution_id IN ({{}}) AND status_id = {_PENDING}
     RETURNING execution_id
 """
@@ -350,15 +365,22 @@ def _skipped_reason(max_instances: int) -> str:
 
 
 def _claimed_run(row: Any, now: datetime) -> ClaimedRun:
+    # A run claimed ahead of its slot starts at the slot (_CLAIM_DECIDE_POSTGRES records the same instant).
+    started_at = max(now, row.scheduled_at)
     return ClaimedRun(
         execution_id=row.execution_id,
         job_id=row.job_id,
         scheduled_at=row.scheduled_at,
-        started_at=now,
+        started_at=started_at,
         task_key=row.task_key,
         parameters=row.parameters,
         timeout_seconds=row.timeout_seconds,
+        start_in=(started_at - now).total_seconds(),
     )
+
+
+def _not_due(execution_id: str, scheduled_at: datetime, now: datetime) -> ClaimResult:
+    return ClaimResult(ClaimOutcome.NOT_DUE, execution_id, due_in=(scheduled_at - now).total_seconds())
 
 
 class RunRepository:
@@ -386,9 +408,12 @@ class RunRepository:
         (and so that concurrent claims of one job see each other's locks): a run that is not pending is left
         alone (a duplicate delivery); a scheduled run picked up more than its job's misfire_grace_time (whole
         seconds) after its slot is recorded missed; a run beyond max_instances live locks (earlier slots
-        first) is recorded skipped; the others become running, owned by instance_id, with a lock that
-        expires lock_ttl seconds from now unless renewed. An id repeated in the batch (a message delivered
-        twice at once) is claimed for its first occurrence only; the others are ALREADY_HANDLED.
+        first) is recorded skipped, or left pending as NOT_DUE if its slot is still ahead (runs are delivered
+        up to the timekeeper's look-ahead early); the others become running, owned by instance_id, with a
+        lock that expires lock_ttl seconds from now unless renewed, and started_at the later of now and
+        their slot (ClaimedRun.start_in says how long the executor waits to start one claimed early). An id
+        repeated in the batch (a message delivered twice at once) is claimed for its first occurrence only; the
+        others are ALREADY_HANDLED.
 
         A claimer that the sweep has declared stopped (frozen past its instance timeout) claims nothing: every
         result is REFUSED. Its instance row is read FOR SHARE, so the sweep's verdict and this claim are
@@ -450,7 +475,9 @@ class RunRepository:
         )
         by_id = {row.execution_id: row for row in rows}
         for execution_id, status_id, reason in changed.all():
-            if status_id == _RUNNING:
+            if status_id is None:
+                results[execution_id] = _not_due(execution_id, by_id[execution_id].scheduled_at, now)
+            elif status_id == _RUNNING:
                 results[execution_id] = ClaimResult(
                     ClaimOutcome.CLAIMED, execution_id, run=_claimed_run(by_id[execution_id], now)
                 )
@@ -496,6 +523,8 @@ class RunRepository:
             reason = _missed_reason(row, now)
             if reason is not None:
                 closed.append((row.execution_id, ExecutionStatus.MISSED, reason))
+            elif live[row.job_id] >= row.max_instances and row.scheduled_at > now:
+                results[row.execution_id] = _not_due(row.execution_id, row.scheduled_at, now)
             elif live[row.job_id] >= row.max_instances:
                 closed.append((row.execution_id, ExecutionStatus.SKIPPED, _skipped_reason(row.max_instances)))
             else:
