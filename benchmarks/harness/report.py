@@ -257,8 +257,10 @@ def stages(results: Sequence[RunResult]) -> list[str]:
         "## Where this product's lateness comes from",
         "",
         "From its execution rows: slot → row written by the timekeeper (`created_at`, the start of its "
-        "transaction; SQLite's default has 1 s resolution) → broker confirmed (`published_at`) → claimed by an "
-        "executor (`started_at`) → finished (`completed_at`). p50 / p99 in ms, over every run that started.",
+        "transaction; SQLite's default has 1 s resolution; negative: written ahead of the slot, by the "
+        "look-ahead) → broker confirmed (`published_at`) → claimed by an executor (`started_at`: the claim, or the "
+        "slot for a run claimed ahead of it) → finished (`completed_at`). p50 / p99 in ms, over every run that "
+        "started.",
         "",
         "| system | scenario | leg | " + " | ".join(names) + " | executions by status |",
         "|---|---|---|" + "---|" * len(names) + "---|",

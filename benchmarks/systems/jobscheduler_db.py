@@ -128,7 +128,8 @@ def _pick(ordered: list[float], q: float) -> float:
 def stage_percentiles(rows: Sequence[Any]) -> dict[str, dict[str, float]]:
     """Where a run's lateness comes from, in ms (p50/p99/max over the runs that started): slot -> row written
     by the timekeeper (created_at: its transaction's start) -> broker confirmed (published_at) -> claimed by an
-    executor (started_at) -> finished (completed_at). Database clock throughout."""
+    executor (started_at: the claim, or the slot for a run claimed ahead of it) -> finished (completed_at).
+    Database clock throughout."""
     stages: dict[str, list[float]] = {"slot->written": [], "written->published": [], "published->claimed": []}
     stages["claimed->finished"] = []
     for scheduled, created, published, started, completed in rows:
