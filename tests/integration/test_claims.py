@@ -567,3 +567,48 @@ async def test_the_sweep_records_missed_the_scheduled_runs_pending_past_their_gr
         rest = await repo.close_unclaimed_runs(session, now + timedelta(seconds=3600), limit=10)
     assert [run.execution_id for run in first] == [ids["within"]]
     assert [run.execution_id for run in rest] == [ids["edge"]]
+
+
+async def test_manual_runs_pending_long_after_their_confirmed_publish_go_back_to_the_outbox(
+    sessionmaker: Maker,
+) -> None:
+    """forget_stale_manual_publications: manual runs still pending whose message was confirmed before the bound
+    become unpublished (the relay's to publish again), oldest confirmation first and at most `limit`; recent,
+    unconfirmed, scheduled and running runs are left alone."""
+    now = await _now(sessionmaker)
+    async with sessionmaker.begin() as session:
+        task_id = await task_function(session)
+        job = await interval_job(session, next_run_at=None, task_function_id=task_id)
+        ids = {name: new_id() for name in ("oldest", "old", "recent", "unconfirmed", "scheduled", "running")}
+        await repo.create_executions(
+            session,
+            [
+                NewExecution(ids[name], job.id, now - timedelta(seconds=400 + i), trigger="manual")
+                for i, name in enumerate(("oldest", "old", "recent", "unconfirmed", "running"))
+            ]
+            + [NewExecution(ids["scheduled"], job.id, now - timedelta(seconds=600))],
+        )
+        confirmed_ago = {"oldest": 360, "old": 320, "recent": 60, "scheduled": 600, "running": 600}
+        for name, ago in confirmed_ago.items():
+            await repo.mark_published(session, [ids[name]], now - timedelta(seconds=ago))
+    [running] = await _claim(sessionmaker, [ids["running"]])
+    assert running.outcome is ClaimOutcome.CLAIMED
+
+    bound = now - timedelta(seconds=300)
+    async with sessionmaker.begin() as session:
+        first = await repo.forget_stale_manual_publications(session, published_before=bound, limit=1)
+        rest = await repo.forget_stale_manual_publications(session, published_before=bound, limit=10)
+    assert (first, rest) == ([ids["oldest"]], [ids["old"]])
+
+    rows = await _executions(sessionmaker, list(ids.values()))
+    published = {name: rows[ids[name]].published_at for name in ids}
+    assert published["oldest"] is None
+    assert published["old"] is None
+    assert published["unconfirmed"] is None
+    assert published["recent"] == now - timedelta(seconds=60)
+    assert published["scheduled"] == now - timedelta(seconds=600)
+    assert published["running"] == now - timedelta(seconds=600)
+    # The relay takes them: manual runs in the outbox are published at once.
+    async with sessionmaker.begin() as session:
+        outbox = await repo.unpublished_runs(session, created_before=now - timedelta(seconds=3600), limit=10)
+    assert {row[0] for row in outbox} == {ids["oldest"], ids["old"], ids["unconfirmed"]}

@@ -90,6 +90,11 @@ class Settings(BaseSettings):
         ge=0,
         description="An unconfirmed pending run older than this is re-published by the sweep.",
     )
+    lost_message_timeout: float = Field(
+        default=300.0,
+        gt=0,
+        description="A manual run still pending this long after the broker confirmed its message is published again.",
+    )
 
     # --- executor ------------------------------------------------------------------------------------
     executor_concurrency: int = Field(default=64, ge=1, description="Runs one executor process runs at once.")

@@ -19,6 +19,7 @@ def config_from(settings: Settings) -> TimekeeperConfig:
         min_cycle=settings.timekeeper_min_cycle,
         lookahead=settings.timekeeper_lookahead,
         outbox_delay=settings.outbox_delay,
+        lost_message_timeout=settings.lost_message_timeout,
         sweep_interval=settings.sweep_interval,
         instance_timeout=settings.instance_timeout,
     )

@@ -9,7 +9,9 @@ the kill (defaults: 20 + 5 + 5 = 30 s).
 It also records missed the scheduled runs still pending past their job's misfire grace time, which the claim
 would record missed anyway: a run whose message the broker lost after confirming it is then missed, with the
 reason, grace time + sweep_interval after its slot at most (up to UNCLAIMED_PER_SWEEP runs per sweep), instead
-of pending for ever."""
+of pending for ever. A manual run has no grace time: one still pending lost_message_timeout after the broker
+confirmed its message goes back to the outbox, and the relay that follows the sweep publishes it again (a
+duplicate delivery, should the first message still be in a queue, is ignored by the claim)."""
 
 from __future__ import annotations
 
@@ -37,11 +39,13 @@ class RecoverySweep:
         metrics: Metrics,
         *,
         instance_timeout: float,
+        lost_message_timeout: float = 300.0,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._repository = repository
         self._metrics = metrics
         self._instance_timeout = timedelta(seconds=instance_timeout)
+        self._lost_message_timeout = timedelta(seconds=lost_message_timeout)
 
     async def run_once(self) -> list[OrphanedRun]:
         async with self._sessionmaker.begin() as session:
@@ -49,6 +53,9 @@ class RecoverySweep:
             silent = await self._repository.mark_silent_instances_stopped(session, now - self._instance_timeout)
             orphans = await self._repository.fail_orphaned_runs(session, now)
             unclaimed = await self._repository.close_unclaimed_runs(session, now, UNCLAIMED_PER_SWEEP)
+            requeued = await self._repository.forget_stale_manual_publications(
+                session, published_before=now - self._lost_message_timeout, limit=UNCLAIMED_PER_SWEEP
+            )
         self._metrics.sweeps.inc()
         for instance_id in silent:
             log.warning("instance_declared_stopped", instance_id=instance_id)
@@ -71,4 +78,14 @@ class RecoverySweep:
                 reason=unclaimed[0].reason,
             )
             self._metrics.missed.inc(len(unclaimed))
+        if requeued:
+            log.warning(
+                "manual_runs_republished",
+                count=len(requeued),
+                execution_ids=requeued[:LOGGED_IDS],
+                reason=(
+                    f"still pending {self._lost_message_timeout.total_seconds():g} s after the broker confirmed "
+                    "their message: it may have been lost"
+                ),
+            )
         return orphans

@@ -47,6 +47,9 @@ class TimekeeperConfig:
     batch_size: int = 500
     max_sleep: float = 5.0
     outbox_delay: float = 5.0
+    # Seconds a manual run may stay pending after the broker confirmed its message before it is published
+    # again (see recovery.py): long enough that a run merely waiting in a backlog is rarely sent twice.
+    lost_message_timeout: float = 300.0
     sweep_interval: float = 5.0
     instance_timeout: float = 20.0
     # Seconds: the shortest time from the start of a pass that claimed jobs to the start of the next pass. A
@@ -93,7 +96,13 @@ class TimekeeperService:
             outbox_delay=config.outbox_delay,
             batch_size=config.batch_size,
         )
-        self.recovery = RecoverySweep(sessionmaker, repository, metrics, instance_timeout=config.instance_timeout)
+        self.recovery = RecoverySweep(
+            sessionmaker,
+            repository,
+            metrics,
+            instance_timeout=config.instance_timeout,
+            lost_message_timeout=config.lost_message_timeout,
+        )
         self._publishing: asyncio.Task[bool] | None = None
         self._stopping = False
 

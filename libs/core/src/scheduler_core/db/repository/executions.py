@@ -187,6 +187,37 @@ class ExecutionRepository:
         )
         return len(result.all())
 
+    async def forget_stale_manual_publications(
+        self, session: AsyncSession, *, published_before: datetime, limit: int
+    ) -> list[str]:
+        """Mark unpublished the manual runs still pending whose message the broker confirmed before
+        `published_before`, up to `limit`, oldest confirmation first; returns their ids. The relay then publishes
+        them again.
+
+        A manual run has no grace time, so unlike a scheduled one (closed as missed by the sweep past its
+        job's misfire grace time) nothing else ends it if the broker lost its confirmed message (a purged or
+        deleted queue, a lost node): it would stay pending for ever. If the message was not lost, only slow to
+        be consumed, the extra copy is a duplicate delivery, which the claim ignores."""
+        execution = ScheduledJobExecution
+        # Pending runs are few and the open runs' partial index finds them (a literal, as its predicate needs).
+        stale = (
+            select(execution.execution_id)
+            .where(
+                execution.status_id == PENDING_LITERAL,
+                execution.trigger == Trigger.MANUAL,
+                execution.published_at < published_before,
+            )
+            .order_by(execution.published_at)
+            .limit(limit)
+        )
+        result = await session.execute(
+            update(execution)
+            .where(execution.execution_id.in_(stale), execution.status_id == ExecutionStatus.PENDING)
+            .values(published_at=None)
+            .returning(execution.execution_id)
+        )
+        return [row[0] for row in result.all()]
+
     async def unpublished_runs(
         self, session: AsyncSession, *, created_before: datetime, limit: int
     ) -> list[tuple[str, int, datetime, int]]:
