@@ -151,26 +151,14 @@ class Executor:
         unclaimed = [message.execution_id for message in delivery.messages]
         started: list[asyncio.Task[None]] = []
         try:
-            handed_back = False
-            while unclaimed and not handed_back:
-                remaining: list[str] = unclaimed
-                not_due: list[tuple[str, float]] = []
-                while remaining:
-                    # The message stays unacked while it waits for a slot: if we die meanwhile it is redelivered.
-                    taken = await self._take_slots(len(remaining))
-                    chunk, remaining = remaining[:taken], remaining[taken:]
-                    if self._stopping:
-                        self._release_slots(taken)
-                        await delivery.reject(requeue=True)
-                        handed_back = True
-                        break
-                    if not await self._claim(delivery, chunk, started, not_due):
-                        handed_back = True
-                        break
+            while unclaimed:
+                not_due = await self._claim_as_slots_free(delivery, unclaimed, started)
+                if not_due is None:
+                    break  # handed back
                 unclaimed = [execution_id for execution_id, _ in not_due]
-                if unclaimed and not handed_back:
+                if not_due:
                     await asyncio.sleep(max(due_in for _, due_in in not_due))  # within the look-ahead
-            if not handed_back:
+            else:
                 await delivery.ack()
             if started:
                 await asyncio.gather(*started)
@@ -180,6 +168,25 @@ class Executor:
                 task.cancel()
             await asyncio.gather(*started, return_exceptions=True)
             raise
+
+    async def _claim_as_slots_free(
+        self, delivery: Delivery, execution_ids: list[str], started: list[asyncio.Task[None]]
+    ) -> list[tuple[str, float]] | None:
+        """Claim these runs of the delivery as task slots free up and start the claimed ones; returns the runs
+        not due yet, with seconds until their slot, or None if the delivery was handed back (the caller stops)."""
+        not_due: list[tuple[str, float]] = []
+        remaining = execution_ids
+        while remaining:
+            # The message stays unacked while it waits for a slot: if we die meanwhile it is redelivered.
+            taken = await self._take_slots(len(remaining))
+            chunk, remaining = remaining[:taken], remaining[taken:]
+            if self._stopping:
+                self._release_slots(taken)
+                await delivery.reject(requeue=True)
+                return None
+            if not await self._claim(delivery, chunk, started, not_due):
+                return None
+        return not_due
 
     async def _take_slots(self, wanted: int) -> int:
         """Wait for a free task slot, then take up to `wanted` of those free now; returns how many."""

@@ -8,7 +8,7 @@ the kill (defaults: 20 + 5 + 5 = 30 s).
 
 It also records missed the scheduled runs still pending past their job's misfire grace time, which the claim
 would record missed anyway: a run whose message the broker lost after confirming it is then missed, with the
-reason, grace time + sweep_interval after its slot at most (up to UNCLAIMED_PER_SWEEP runs per sweep), instead
+reason, grace time + sweep_interval after its slot at most (up to RUNS_PER_SWEEP runs per sweep), instead
 of pending for ever. A manual run has no grace time: one still pending lost_message_timeout after the broker
 confirmed its message goes back to the outbox, and the relay that follows the sweep publishes it again (a
 duplicate delivery, should the first message still be in a queue, is ignored by the claim)."""
@@ -25,9 +25,9 @@ from scheduler_core.observability.metrics import Metrics
 
 log = structlog.get_logger(__name__)
 
-# Unclaimed runs recorded missed per sweep at most; the rest wait for the next sweep.
-UNCLAIMED_PER_SWEEP = 1000
-# Execution ids named in the log line of a sweep that recorded unclaimed runs missed (the history has them all).
+# Unclaimed runs recorded missed, and manual runs published again, per sweep at most; the rest wait for the next.
+RUNS_PER_SWEEP = 1000
+# Execution ids named in a sweep's log line about unclaimed or republished runs (the history has them all).
 LOGGED_IDS = 10
 
 
@@ -39,7 +39,7 @@ class RecoverySweep:
         metrics: Metrics,
         *,
         instance_timeout: float,
-        lost_message_timeout: float = 300.0,
+        lost_message_timeout: float,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._repository = repository
@@ -52,9 +52,9 @@ class RecoverySweep:
             now = await db_now(session)
             silent = await self._repository.mark_silent_instances_stopped(session, now - self._instance_timeout)
             orphans = await self._repository.fail_orphaned_runs(session, now)
-            unclaimed = await self._repository.close_unclaimed_runs(session, now, UNCLAIMED_PER_SWEEP)
+            unclaimed = await self._repository.close_unclaimed_runs(session, now, RUNS_PER_SWEEP)
             requeued = await self._repository.forget_stale_manual_publications(
-                session, published_before=now - self._lost_message_timeout, limit=UNCLAIMED_PER_SWEEP
+                session, published_before=now - self._lost_message_timeout, limit=RUNS_PER_SWEEP
             )
         self._metrics.sweeps.inc()
         for instance_id in silent:

@@ -99,7 +99,7 @@ class SchedulingPass:
         metrics: Metrics,
         *,
         batch_size: int,
-        lookahead: float = 0.0,
+        lookahead: float,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._repository = repository

@@ -85,6 +85,7 @@ class TimekeeperService:
         self._wakeup = wakeup
         self._metrics = metrics
         self._config = config
+        self._lookahead = timedelta(seconds=config.lookahead)
         self.scheduling = SchedulingPass(
             sessionmaker, repository, metrics, batch_size=config.batch_size, lookahead=config.lookahead
         )
@@ -156,7 +157,7 @@ class TimekeeperService:
         if result.earliest <= result.horizon:
             # Due by the pass's own horizon, yet not claimed by it: another timekeeper holds it right now.
             return time.monotonic() + CONTENDED_SLEEP_S
-        wake_at = result.clock.monotonic_at(result.earliest - timedelta(seconds=self._config.lookahead))
+        wake_at = result.clock.monotonic_at(result.earliest - self._lookahead)
         if result.jobs:
             wake_at = max(wake_at, started + self._config.min_cycle)
         return wake_at

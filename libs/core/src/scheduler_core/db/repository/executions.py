@@ -176,16 +176,7 @@ class ExecutionRepository:
     async def forget_publications(self, session: AsyncSession) -> int:
         """Mark every pending run unpublished, so the outbox relay publishes it again. For a broker that
         keeps nothing across restarts (embedded mode's in-process queue): call it once at start-up."""
-        result = await session.execute(
-            update(ScheduledJobExecution)
-            .where(
-                ScheduledJobExecution.status_id == ExecutionStatus.PENDING,
-                ScheduledJobExecution.published_at.is_not(None),
-            )
-            .values(published_at=None)
-            .returning(ScheduledJobExecution.id)
-        )
-        return len(result.all())
+        return len(await self._forget_publications(session))
 
     async def forget_stale_manual_publications(
         self, session: AsyncSession, *, published_before: datetime, limit: int
@@ -199,20 +190,28 @@ class ExecutionRepository:
         deleted queue, a lost node): it would stay pending for ever. If the message was not lost, only slow to
         be consumed, the extra copy is a duplicate delivery, which the claim ignores."""
         execution = ScheduledJobExecution
+        return await self._forget_publications(
+            session, execution.trigger == Trigger.MANUAL, execution.published_at < published_before, limit=limit
+        )
+
+    @staticmethod
+    async def _forget_publications(
+        session: AsyncSession, *conditions: ColumnElement[bool], limit: int | None = None
+    ) -> list[str]:
+        """Clear published_at of the pending runs with a confirmed publish that meet `conditions`, oldest
+        confirmation first, up to `limit` (None: all); returns their ids."""
+        execution = ScheduledJobExecution
         # Pending runs are few and the open runs' partial index finds them (a literal, as its predicate needs).
-        stale = (
+        chosen = (
             select(execution.execution_id)
-            .where(
-                execution.status_id == PENDING_LITERAL,
-                execution.trigger == Trigger.MANUAL,
-                execution.published_at < published_before,
-            )
+            .where(execution.status_id == PENDING_LITERAL, execution.published_at.is_not(None), *conditions)
             .order_by(execution.published_at)
             .limit(limit)
         )
         result = await session.execute(
             update(execution)
-            .where(execution.execution_id.in_(stale), execution.status_id == ExecutionStatus.PENDING)
+            # Re-checked here: a run claimed while this statement waited for its row is left alone.
+            .where(execution.execution_id.in_(chosen), execution.status_id == ExecutionStatus.PENDING)
             .values(published_at=None)
             .returning(execution.execution_id)
         )
@@ -344,8 +343,6 @@ _SQLITE_IN_CHUNK = 500
 def _insert_executions_sqlite(connection: sqlite3.Connection, rows: Sequence[NewExecution]) -> list[str]:
     """insert_executions on SQLite: one executemany; the ids actually written are looked up only when some
     slot already had a row (executemany reports how many rows it wrote, not which)."""
-    if not rows:
-        return []
     cursor = connection.executemany(
         _INSERT_EXECUTION_SQLITE,
         [

@@ -523,10 +523,11 @@ class RunRepository:
             reason = _missed_reason(row, now)
             if reason is not None:
                 closed.append((row.execution_id, ExecutionStatus.MISSED, reason))
-            elif live[row.job_id] >= row.max_instances and row.scheduled_at > now:
-                results[row.execution_id] = _not_due(row.execution_id, row.scheduled_at, now)
             elif live[row.job_id] >= row.max_instances:
-                closed.append((row.execution_id, ExecutionStatus.SKIPPED, _skipped_reason(row.max_instances)))
+                if row.scheduled_at > now:
+                    results[row.execution_id] = _not_due(row.execution_id, row.scheduled_at, now)
+                else:
+                    closed.append((row.execution_id, ExecutionStatus.SKIPPED, _skipped_reason(row.max_instances)))
             else:
                 live[row.job_id] += 1
                 to_claim.append(row)
