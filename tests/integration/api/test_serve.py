@@ -53,7 +53,13 @@ async def test_serve_answers_until_stopped(pg_engine: AsyncEngine, tokens: Token
                     except httpx.TransportError:
                         assert not server.done(), server
                         await asyncio.sleep(0.05)
-            status = (await client.get(f"{API}/status")).json()
+                # The server listens just before the instance row says running (one more commit): wait for it.
+                while True:
+                    status = (await client.get(f"{API}/status")).json()
+                    mine = [i for i in status["instances"] if i["id"] == status["instanceId"]]
+                    if mine and mine[0]["status"] != InstanceStatus.STARTING:
+                        break
+                    await asyncio.sleep(0.05)
     finally:
         stop.set()
         async with asyncio.timeout(STOP_DEADLINE_S):
