@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from scheduler_core.db.engine import create_engine, create_sessionmaker
+from scheduler_core.store import Store
+from scheduler_core.store.engine import create_engine, create_sessionmaker
 from tests.support.databases import (
     empty_tables,
     fresh_postgres_database,
@@ -19,6 +20,7 @@ from tests.support.databases import (
     sqlite_url,
 )
 from tests.support.rabbit import RabbitAdmin
+from tests.support.stores import store_for
 
 BACKENDS = ("postgresql", "sqlite")
 
@@ -81,3 +83,14 @@ async def pg_engine(engines: dict[str, AsyncEngine]) -> AsyncEngine:
 @pytest.fixture
 def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return create_sessionmaker(engine)
+
+
+@pytest.fixture
+def store(engine: AsyncEngine) -> Store:
+    """The store of the `engine` fixture's backend (so, each test that uses it runs on both)."""
+    return store_for(engine)
+
+
+@pytest.fixture
+def pg_store(pg_engine: AsyncEngine) -> Store:
+    return store_for(pg_engine)

@@ -22,10 +22,11 @@ from pathlib import Path
 from typing import Any, cast
 
 from sqlalchemy import Table, func, insert, select
+from sqlalchemy.engine import make_url
 
 from benchmarks.bench_tasks import TASK_KEY
-from scheduler_core.db.engine import create_engine, is_sqlite
-from scheduler_core.db.models import ExecutionStatus, JobType, ScheduledJob, ScheduledJobExecution, TaskFunction
+from scheduler_core.store.engine import create_engine
+from scheduler_core.store.models import ExecutionStatus, JobType, ScheduledJob, ScheduledJobExecution, TaskFunction
 from scheduler_core.wakeup import WAKEUP_CHANNEL
 
 # Jobs' settings in every system: every slot runs (no coalescing, no misfire window in the way), and a job may
@@ -64,7 +65,7 @@ async def load(url: str, jobs: list[list[Any]]) -> None:
                     for job_id, first, period in jobs[offset : offset + CHUNK]
                 ]
                 await connection.execute(insert(table), rows)
-            if not is_sqlite(url):
+            if make_url(url).get_backend_name() == "postgresql":
                 await connection.execute(select(func.pg_notify(WAKEUP_CHANNEL, "")))
     finally:
         await engine.dispose()

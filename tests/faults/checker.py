@@ -34,8 +34,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
-from scheduler_core.db.models import ExecutionStatus, Trigger
 from scheduler_core.schedule import Schedule, fire_times_between
+from scheduler_core.store.models import ExecutionStatus, Trigger
 
 # Upper bound on the slots of one job in one check (a 1-s schedule over a 10-minute suite is 600).
 MAX_SLOTS = 100_000

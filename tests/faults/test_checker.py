@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from scheduler_core.db.models import ExecutionStatus, Trigger
 from scheduler_core.schedule import CronSchedule, IntervalSchedule
+from scheduler_core.store.models import ExecutionStatus, Trigger
 from tests.faults.checker import ExpectedJob, Report, RunRecord, TaskStart, check, read_starts
 
 # Milliseconds each; the timeout keeps the whole faults suite's sum of timeouts under 10 minutes.

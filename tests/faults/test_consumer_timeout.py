@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from scheduler_core.db.models import ExecutionStatus
+from scheduler_core.store.models import ExecutionStatus
 from tests.faults.history import history_report
 from tests.support.cluster import Cluster, create_job, eventually, execution, executions, log_events, settle
 from tests.support.outages import consumer_timeout_lowered, rabbit_env

@@ -12,14 +12,13 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from scheduler_core.broker import RunMessage
-from scheduler_core.db.engine import create_sessionmaker
-from scheduler_core.db.models import ExecutionStatus
-from scheduler_core.db.repository import NewExecution, SchedulerRepository, db_now
+from scheduler_core.store import NewExecution
+from scheduler_core.store.engine import create_sessionmaker
+from scheduler_core.store.models import ExecutionStatus
 from tests.faults.checker import ExpectedJob, check, read_starts, records_of
 from tests.support.cluster import Cluster, create_job, eventually, executions, scrape_metrics, settle
 from tests.support.rabbit import RabbitAdmin
-
-repo = SchedulerRepository()
+from tests.support.stores import store_of
 
 RUNS = 20
 COPIES = 3
@@ -35,10 +34,10 @@ async def test_each_message_injected_three_times_starts_its_task_once(
     # by hand, as pending scheduled runs, and only the injected messages can start them.
     job = await create_job(pg_engine, first_in=3600, max_instances=RUNS, parameters={"log": str(log)})
     async with create_sessionmaker(pg_engine).begin() as session:
-        first = await db_now(session) - timedelta(seconds=RUNS)
+        first = await store_of(session).clock.now(session) - timedelta(seconds=RUNS)
         slots = [first + timedelta(seconds=i) for i in range(RUNS)]
         rows = [NewExecution(str(uuid.uuid4()), job.job_id, slot) for slot in slots]
-        assert len(await repo.create_executions(session, rows)) == RUNS
+        assert len(await store_of(session).outbox.add(session, rows)) == RUNS
 
     for row in rows:
         body = RunMessage(row.execution_id, job.job_id, row.scheduled_at, priority=0).encode()

@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from scheduler_core.db.engine import create_sessionmaker
-from scheduler_core.db.models import ExecutionStatus, InstanceStatus, ScheduledJobLock, SchedulerInstance
+from scheduler_core.store.engine import create_sessionmaker
+from scheduler_core.store.models import ExecutionStatus, InstanceStatus, ScheduledJobLock, SchedulerInstance
 from tests.faults.checker import read_starts
 from tests.faults.history import history_report
 from tests.support.cluster import (

@@ -14,13 +14,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from scheduler_core.db.engine import create_sessionmaker
-from scheduler_core.db.models import ExecutionStatus, ScheduledJobExecution, Trigger
-from scheduler_core.db.repository import NewExecution, SchedulerRepository, db_now
+from scheduler_core.store import NewExecution
+from scheduler_core.store.engine import create_sessionmaker
+from scheduler_core.store.models import ExecutionStatus, ScheduledJobExecution, Trigger
 from tests.faults.history import history_report
 from tests.support.cluster import Cluster, create_job, eventually, execution, executions, settle, succeeded_on
 from tests.support.pipeline import FAST_TIMEKEEPER, Pipeline
 from tests.support.rabbit import RabbitAdmin
+from tests.support.stores import store_of
 from tests.support.tasks import read_log
 
 # Seconds. The job's grace time; a run is missed once its lateness in whole seconds exceeds it (the claim's
@@ -88,9 +89,9 @@ async def test_a_manual_run_whose_confirmed_message_was_lost_is_published_again_
     await local.start_timekeeper(replace(FAST_TIMEKEEPER, lost_message_timeout=LOST_MESSAGE_TIMEOUT_S))
     execution_id = str(uuid.uuid4())
     async with create_sessionmaker(pg_engine).begin() as session:
-        now = await db_now(session)
+        now = await store_of(session).clock.now(session)
         run = NewExecution(execution_id, job.job_id, now, trigger=Trigger.MANUAL)
-        assert await SchedulerRepository().create_executions(session, [run]) == [execution_id]
+        assert await store_of(session).outbox.add(session, [run]) == [execution_id]
     local.wake()  # the relay publishes manual runs at once; no executor consumes yet
     lost = await eventually(lambda: confirmed_pending(pg_engine, job.job_id), 10, "the manual run confirmed")
     assert lost.execution_id == execution_id

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from scheduler_core.db.models import ExecutionStatus
+from scheduler_core.store.models import ExecutionStatus
 from tests.faults.checker import Report
 from tests.faults.history import history_report
 from tests.support.cluster import (

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from scheduler_core.db.models import ExecutionStatus
+from scheduler_core.store.models import ExecutionStatus
 from tests.faults.history import history_report
 from tests.support.cluster import Cluster, create_job, db_now, next_run_times, scrape_metrics, settle
 from tests.support.pipeline import Pipeline

@@ -13,8 +13,8 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from scheduler_core.db.engine import create_engine
-from scheduler_core.db.migration import (
+from scheduler_core.store.engine import create_engine
+from scheduler_core.store.migration import (
     SchemaNotReady,
     alembic_config,
     current_revision,
@@ -22,7 +22,7 @@ from scheduler_core.db.migration import (
     head_revision,
     upgrade,
 )
-from scheduler_core.db.models import Base
+from scheduler_core.store.models import Base
 from tests.support.databases import fresh_postgres_database, postgres_server, sqlite_url
 
 # Every table and column of the reference (job-scheduler-reference.md), by name.

@@ -17,24 +17,22 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from scheduler_core.broker import RunMessage
-from scheduler_core.db.engine import create_sessionmaker
-from scheduler_core.db.models import ExecutionStatus, JobType, ScheduledJobExecution, Trigger
-from scheduler_core.db.repository import NewExecution, SchedulerRepository, db_now
-from scheduler_executor.executor import ExecutorConfig
+from scheduler_core.store import NewExecution
+from scheduler_core.store.engine import create_sessionmaker
+from scheduler_core.store.models import ExecutionStatus, JobType, ScheduledJobExecution, Trigger
 from tests.support.pipeline import FAST_EXECUTOR, FAST_TIMEKEEPER, pipeline
 from tests.support.rabbit import RabbitAdmin
+from tests.support.stores import store_of
 from tests.support.tasks import read_log
-
-repo = SchedulerRepository()
 
 
 async def create_job(engine: AsyncEngine, *, first_in: float = 1.0, **fields: Any) -> int:
     """A job on the `record` task whose first slot is `first_in` seconds from the database's now."""
     maker = create_sessionmaker(engine)
     async with maker.begin() as session:
-        task = await repo.get_task_function_by_key(session, "record")
+        task = await store_of(session).lookups.task_function_by_key(session, "record")
         assert task is not None, "an executor registers the test tasks first"
-        now = await db_now(session)
+        now = await store_of(session).clock.now(session)
         data = {
             "task_function_id": task.id,
             "job_type_id": JobType.INTERVAL,
@@ -42,7 +40,7 @@ async def create_job(engine: AsyncEngine, *, first_in: float = 1.0, **fields: An
             "next_run_at": now + timedelta(seconds=first_in),
             **fields,
         }
-        job = await repo.create_job(session, data)
+        job = await store_of(session).jobs.create(session, data)
         return job.id
 
 
@@ -118,8 +116,10 @@ async def test_a_message_delivered_three_times_starts_the_task_once(
         execution_id = str(uuid.uuid4())
         maker = create_sessionmaker(pg_engine)
         async with maker.begin() as session:
-            now = await db_now(session)
-            await repo.create_executions(session, [NewExecution(execution_id, job_id, now, trigger=Trigger.MANUAL)])
+            now = await store_of(session).clock.now(session)
+            await store_of(session).outbox.add(
+                session, [NewExecution(execution_id, job_id, now, trigger=Trigger.MANUAL)]
+            )
         message = RunMessage(execution_id, job_id, now, priority=0)
         async with factory() as publisher:
             await publisher.publish([message, message, message])
@@ -180,7 +180,7 @@ async def test_higher_priority_jobs_start_first_from_a_backlog(
             assert asyncio.get_running_loop().time() < deadline, "runs were not published"
             await asyncio.sleep(0.1)
         await timekeeper.stop()
-        await p.start_executor(ExecutorConfig(concurrency=1, lock_ttl=3, task_timeout=10, shutdown_grace=1))
+        await p.start_executor(replace(FAST_EXECUTOR, concurrency=1, task_timeout=10, shutdown_grace=1))
         await wait_until_settled(pg_engine)
 
     order = [int(line[1]) for line in read_log(log)]
@@ -233,7 +233,7 @@ async def test_runs_packed_into_messages_each_start_once_within_each_executors_c
     """30 jobs due at the same instants: each pass's runs travel 16 to a message, and an executor with 3 task
     slots takes a message's runs as slots free up (claiming them in chunks, acking once all are claimed)."""
     log, ends = tmp_path / "starts.log", tmp_path / "ends.log"
-    narrow = ExecutorConfig(concurrency=3, lock_ttl=3.0, task_timeout=60.0, shutdown_grace=5.0)
+    narrow = replace(FAST_EXECUTOR, concurrency=3)
     async with pipeline(postgres_url, rabbit.broker_factory(runs_per_message=16)) as p:
         executors = [await p.start_executor(narrow), await p.start_executor(narrow)]
         # Each run sleeps 50 ms: 30 runs a second on 6 slots keeps every slot busy part of the time.

@@ -25,11 +25,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from scheduler_api.app import create_app
 from scheduler_core.auth.tokens import mint_super_admin_token
-from scheduler_core.db.engine import create_sessionmaker
-from scheduler_core.db.models import ExecutionStatus
-from scheduler_core.db.repository import NewExecution, SchedulerRepository, TaskFunctionSpec, db_now
+from scheduler_core.store import NewExecution, TaskFunctionSpec
+from scheduler_core.store.engine import create_sessionmaker
+from scheduler_core.store.models import ExecutionStatus
 from scheduler_core.tasks import TaskRegistry
 from tests.integration.api.support import SECRET, api_settings
+from tests.support.stores import store_of
 
 # Examples per operation: enough to reach every documented status of each route in a few seconds.
 EXAMPLES_PER_OPERATION = 25
@@ -46,21 +47,22 @@ AUTH = {"Authorization": f"Bearer {mint_super_admin_token(api_settings(), SECRET
 @pytest.fixture
 async def seeded(pg_engine: AsyncEngine) -> str:
     """Task functions, jobs 1-3 (so generated ids often exist) and a few runs; returns the database URL."""
-    repository = SchedulerRepository()
     maker = create_sessionmaker(pg_engine)
     async with maker.begin() as session:
         specs = TaskRegistry.from_modules(["scheduler_core.tasks.builtin"]).specs()
-        await repository.upsert_task_functions(session, [*specs, TaskFunctionSpec("spare", "Spare", "احتياط")])
-        noop = await repository.get_task_function_by_key(session, "noop")
+        await store_of(session).lookups.upsert_task_functions(
+            session, [*specs, TaskFunctionSpec("spare", "Spare", "احتياط")]
+        )
+        noop = await store_of(session).lookups.task_function_by_key(session, "noop")
         assert noop is not None
-        now = await db_now(session)
+        now = await store_of(session).clock.now(session)
         schedules: list[dict[str, Any]] = [
             {"job_type_id": 1, "interval_minutes": 5},
             {"job_type_id": 2, "cron_expression": "0 2 * * *", "timezone": "Europe/Berlin"},
             {"job_type_id": 1, "interval_seconds": 30, "is_enabled": False, "next_run_at": None},
         ]
         for index, schedule in enumerate(schedules):
-            job = await repository.create_job(
+            job = await store_of(session).jobs.create(
                 session,
                 {
                     "task_function_id": noop.id,
@@ -69,7 +71,7 @@ async def seeded(pg_engine: AsyncEngine) -> str:
                 }
                 | schedule,
             )
-            await repository.create_executions(
+            await store_of(session).outbox.add(
                 session,
                 [
                     NewExecution(str(uuid.uuid4()), job.id, now - timedelta(minutes=minute), status_id=status)

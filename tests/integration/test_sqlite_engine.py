@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import event, text
 
-from scheduler_core.db.engine import create_engine
+from scheduler_core.store.engine import create_engine
 
 
 async def test_statements_run_on_the_event_loop_thread_with_wal_and_immediate_transactions(

@@ -20,21 +20,24 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from scheduler_core.broker import BrokerUnavailable, InMemoryBroker, RunMessage
-from scheduler_core.db.engine import create_sessionmaker
-from scheduler_core.db.models import ExecutionStatus, ScheduledJobExecution
-from scheduler_core.db.repository import NewExecution, PublishedRun, SchedulerRepository, db_now
 from scheduler_core.observability.metrics import Metrics
+from scheduler_core.store import NewExecution, PublishedRun
+from scheduler_core.store.engine import create_sessionmaker
+from scheduler_core.store.models import ExecutionStatus, ScheduledJobExecution
 from scheduler_core.wakeup import LocalWakeup
 from scheduler_timekeeper.outbox import OutboxRelay
 from scheduler_timekeeper.scheduling import DbClock, PassResult
 from scheduler_timekeeper.service import TimekeeperConfig, TimekeeperService
+from tests.support.configs import timekeeper_config
 from tests.support.factories import interval_job, new_id
+from tests.support.stores import store_of, store_of_maker
 
-repo = SchedulerRepository()
 Maker = async_sessionmaker[AsyncSession]
 
 # Short delays so that a relay, if it were going to republish something, does so within the test.
-CONFIG = TimekeeperConfig(batch_size=200, max_sleep=0.5, outbox_delay=0.4, sweep_interval=0.2, instance_timeout=30)
+CONFIG = timekeeper_config(
+    timekeeper_batch_size=200, timekeeper_max_sleep=0.5, outbox_delay=0.4, sweep_interval=0.2, instance_timeout=30
+)
 # SQLite's created_at (CURRENT_TIMESTAMP) has whole seconds: a row looks up to 1 s older to the relay there.
 SQLITE_CREATED_AT_RESOLUTION_S = 1.0
 
@@ -93,7 +96,9 @@ async def running(
     sessionmaker: Maker, broker: RecordingBroker, config: TimekeeperConfig = CONFIG
 ) -> AsyncIterator[PassLog]:
     """A timekeeper service running until the block ends, its passes logged."""
-    service = TimekeeperService(sessionmaker, repo, broker, LocalWakeup(), Metrics(), config_for(sessionmaker, config))
+    service = TimekeeperService(
+        sessionmaker, store_of_maker(sessionmaker), broker, LocalWakeup(), Metrics(), config_for(sessionmaker, config)
+    )
     log = PassLog()
     run_once = service.scheduling.run_once
 
@@ -116,7 +121,7 @@ async def running(
 
 async def _now(sessionmaker: Maker) -> datetime:
     async with sessionmaker() as session:
-        return await db_now(session)
+        return await store_of(session).clock.now(session)
 
 
 async def _executions(sessionmaker: Maker) -> list[ScheduledJobExecution]:
@@ -244,7 +249,7 @@ async def test_confirmations_mark_only_runs_still_pending_without_waiting_for_ex
     async with sessionmaker.begin() as session:
         job = await interval_job(session, next_run_at=None)
         held, claimed, free = new_id(), new_id(), new_id()
-        await repo.create_executions(
+        await store_of(session).outbox.add(
             session,
             [NewExecution(eid, job.id, now + timedelta(seconds=i)) for i, eid in enumerate((held, claimed, free))],
         )
@@ -254,7 +259,7 @@ async def test_confirmations_mark_only_runs_still_pending_without_waiting_for_ex
             .values(status_id=ExecutionStatus.RUNNING)
         )
     broker = RecordingBroker()
-    relay = OutboxRelay(sessionmaker, repo, broker, Metrics(), outbox_delay=5.0, batch_size=100)
+    relay = OutboxRelay(sessionmaker, store_of_maker(sessionmaker), broker, Metrics(), outbox_delay=5.0, batch_size=100)
     async with broker:
         messages = [
             RunMessage(eid, job.id, now + timedelta(seconds=i), 0) for i, eid in enumerate((held, claimed, free))
@@ -283,11 +288,11 @@ async def test_a_pass_writes_only_confirmations_older_than_the_mark_delay(pg_eng
     async with sessionmaker.begin() as session:
         job = await interval_job(session, next_run_at=None)
         old, young = new_id(), new_id()
-        await repo.create_executions(
+        await store_of(session).outbox.add(
             session, [NewExecution(old, job.id, now), NewExecution(young, job.id, now + timedelta(seconds=1))]
         )
     broker = RecordingBroker()
-    relay = OutboxRelay(sessionmaker, repo, broker, Metrics(), outbox_delay=5.0, batch_size=100)
+    relay = OutboxRelay(sessionmaker, store_of_maker(sessionmaker), broker, Metrics(), outbox_delay=5.0, batch_size=100)
     assert relay.mark_delay == 1.0
     async with broker:
         assert await relay.publish([RunMessage(old, job.id, now, 0)], DbClock(now, time.monotonic()))
@@ -296,4 +301,9 @@ async def test_a_pass_writes_only_confirmations_older_than_the_mark_delay(pg_eng
     assert [run.execution_id for run in relay.take_confirmed(confirmed_before=split)] == [old]
     relay.confirmed_written()
     assert relay.pending_confirmations == 1
-    assert OutboxRelay(sessionmaker, repo, broker, Metrics(), outbox_delay=1.0, batch_size=100).mark_delay == 0.5
+    assert (
+        OutboxRelay(
+            sessionmaker, store_of_maker(sessionmaker), broker, Metrics(), outbox_delay=1.0, batch_size=100
+        ).mark_delay
+        == 0.5
+    )

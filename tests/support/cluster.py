@@ -19,17 +19,15 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from scheduler_core.db.engine import create_sessionmaker
-from scheduler_core.db.models import ExecutionStatus, JobType, ScheduledJob, ScheduledJobExecution, SchedulerInstance
-from scheduler_core.db.repository import SchedulerRepository
-from scheduler_core.db.repository import db_now as repository_db_now
 from scheduler_core.schedule import IntervalSchedule
+from scheduler_core.store.engine import create_sessionmaker
+from scheduler_core.store.models import ExecutionStatus, JobType, ScheduledJob, ScheduledJobExecution, SchedulerInstance
 from scheduler_core.tasks import TaskRegistry
 from tests.support.processes import TEST_TASK_MODULES, RoleProcess, service_env, start_role
+from tests.support.stores import store_for, store_of
 
 T = TypeVar("T")
 
-repo = SchedulerRepository()
 
 # Environment every role of a cluster gets on top of service_env's fast heartbeats (seconds): timekeepers
 # sleep at most 1 s, so that a missed wake-up costs a second, not five.
@@ -155,7 +153,9 @@ async def register_test_tasks(engine: AsyncEngine) -> None:
     """Put the test task functions in the catalogue (what an executor does at start), so jobs can be created
     before any executor runs."""
     async with create_sessionmaker(engine).begin() as session:
-        await repo.upsert_task_functions(session, TaskRegistry.from_modules(TEST_TASK_MODULES).specs())
+        await store_for(engine).lookups.upsert_task_functions(
+            session, TaskRegistry.from_modules(TEST_TASK_MODULES).specs()
+        )
 
 
 async def create_job(
@@ -171,12 +171,13 @@ async def create_job(
 ) -> JobRef:
     """An interval job whose first slot is `first_slot`, or `first_in` seconds from the database's now; timekeepers
     are woken."""
+    store = store_for(engine)
     async with create_sessionmaker(engine).begin() as session:
-        function = await repo.get_task_function_by_key(session, task)
+        function = await store.lookups.task_function_by_key(session, task)
         assert function is not None, f"task {task!r} is not registered (register_test_tasks)"
         if first_slot is None:
-            first_slot = await repository_db_now(session) + timedelta(seconds=first_in)
-        job = await repo.create_job(
+            first_slot = await store.clock.now(session) + timedelta(seconds=first_in)
+        job = await store.jobs.create(
             session,
             {
                 "task_function_id": function.id,
@@ -187,13 +188,13 @@ async def create_job(
                 **fields,
             },
         )
-        await repo.notify_schedule_changed(session)
+        await store.jobs.notify_changed(session)
         return JobRef(job.id, interval_seconds, first_slot, tracks_starts)
 
 
 async def db_now(engine: AsyncEngine) -> datetime:
     async with create_sessionmaker(engine)() as session:
-        return await repository_db_now(session)
+        return await store_of(session).clock.now(session)
 
 
 async def executions(engine: AsyncEngine, job_id: int | None = None) -> list[ScheduledJobExecution]:

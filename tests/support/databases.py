@@ -14,8 +14,8 @@ import asyncpg
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from scheduler_core.db.engine import create_engine
-from scheduler_core.db.migration import upgrade
+from scheduler_core.store.engine import create_engine
+from scheduler_core.store.migration import upgrade
 
 DEFAULT_POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 

@@ -1,4 +1,4 @@
-"""Rows for tests, written through the repository like production code does."""
+"""Rows for tests, written through the store like production code does."""
 
 from __future__ import annotations
 
@@ -8,15 +8,15 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from scheduler_core.db.models import JobType, ScheduledJob
-from scheduler_core.db.repository import SchedulerRepository, TaskFunctionSpec
-
-repo = SchedulerRepository()
+from scheduler_core.store import TaskFunctionSpec
+from scheduler_core.store.models import JobType, ScheduledJob
+from tests.support.stores import store_of
 
 
 async def task_function(session: AsyncSession, key: str = "noop") -> int:
-    await repo.upsert_task_functions(session, [TaskFunctionSpec(key=key, name_en=key.title(), name_ar="مهمة")])
-    found = await repo.get_task_function_by_key(session, key)
+    lookups = store_of(session).lookups
+    await lookups.upsert_task_functions(session, [TaskFunctionSpec(key=key, name_en=key.title(), name_ar="مهمة")])
+    found = await lookups.task_function_by_key(session, key)
     assert found is not None
     return found.id
 
@@ -33,7 +33,7 @@ async def interval_job(
         "name_en": f"job {uuid.uuid4().hex[:6]}",
         **fields,
     }
-    return await repo.create_job(session, data)
+    return await store_of(session).jobs.create(session, data)
 
 
 def new_id() -> str:

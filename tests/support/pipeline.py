@@ -10,23 +10,38 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 
 from scheduler_core.broker import Broker
-from scheduler_core.db.engine import create_engine, create_sessionmaker
-from scheduler_core.db.models import InstanceStatus
-from scheduler_core.db.repository import SchedulerRepository
 from scheduler_core.instance import InstanceHeartbeat
 from scheduler_core.observability.metrics import Metrics
+from scheduler_core.store import Store
+from scheduler_core.store.backends import backend_for
+from scheduler_core.store.engine import create_engine, create_sessionmaker
+from scheduler_core.store.models import InstanceStatus
 from scheduler_core.tasks import TaskRegistry
 from scheduler_core.wakeup import LocalWakeup
 from scheduler_executor.executor import Executor, ExecutorConfig
 from scheduler_timekeeper.service import TimekeeperConfig, TimekeeperService
+from tests.support.configs import executor_config, timekeeper_config
 
 TASK_MODULES = ["scheduler_core.tasks.builtin", "tests.support.tasks"]
 
-FAST_TIMEKEEPER = TimekeeperConfig(
-    batch_size=200, max_sleep=1.0, outbox_delay=1.0, sweep_interval=0.5, instance_timeout=2.0
-)
-FAST_EXECUTOR = ExecutorConfig(concurrency=8, lock_ttl=3.0, task_timeout=60.0, shutdown_grace=5.0)
 HEARTBEAT_S = 0.5
+FAST_TIMEKEEPER = timekeeper_config(
+    timekeeper_batch_size=200,
+    timekeeper_max_sleep=1.0,
+    outbox_delay=1.0,
+    sweep_interval=0.5,
+    heartbeat_interval=HEARTBEAT_S,
+    instance_timeout=2.0,
+    lock_ttl=3.0,
+)
+FAST_EXECUTOR = executor_config(
+    executor_concurrency=8,
+    heartbeat_interval=HEARTBEAT_S,
+    instance_timeout=2.0,
+    lock_ttl=3.0,
+    task_timeout=60.0,
+    shutdown_grace=5.0,
+)
 
 
 @dataclass
@@ -41,10 +56,13 @@ class Pipeline:
     database_url: str
     broker_factory: Callable[[], Broker]
     stack: AsyncExitStack = field(default_factory=AsyncExitStack)
-    repository: SchedulerRepository = field(default_factory=SchedulerRepository)
+    store: Store = field(init=False)
     timekeepers: list[Running] = field(default_factory=list)
     executors: list[Running] = field(default_factory=list)
     wakeups: list[LocalWakeup] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.store = backend_for(self.database_url).store()
 
     async def start_timekeeper(self, config: TimekeeperConfig = FAST_TIMEKEEPER) -> Running:
         engine = create_engine(self.database_url, pool_size=5)
@@ -55,10 +73,12 @@ class Pipeline:
         self.wakeups.append(wakeup)
         metrics = Metrics()
         instance = await self.stack.enter_async_context(
-            InstanceHeartbeat(sessionmaker, self.repository, role="timekeeper", mode="standalone", interval=HEARTBEAT_S)
+            InstanceHeartbeat(
+                sessionmaker, self.store.instances, role="timekeeper", mode="standalone", interval=HEARTBEAT_S
+            )
         )
         await instance.set_status(InstanceStatus.RUNNING)
-        service = TimekeeperService(sessionmaker, self.repository, broker, wakeup, metrics, config)
+        service = TimekeeperService(sessionmaker, self.store, broker, wakeup, metrics, config)
         stop = asyncio.Event()
         task = asyncio.create_task(service.run(stop))
 
@@ -78,11 +98,13 @@ class Pipeline:
         broker = await self.stack.enter_async_context(self.broker_factory())
         metrics = Metrics()
         instance = await self.stack.enter_async_context(
-            InstanceHeartbeat(sessionmaker, self.repository, role="executor", mode="standalone", interval=HEARTBEAT_S)
+            InstanceHeartbeat(
+                sessionmaker, self.store.instances, role="executor", mode="standalone", interval=HEARTBEAT_S
+            )
         )
         executor = Executor(
             sessionmaker,
-            self.repository,
+            self.store,
             broker,
             TaskRegistry.from_modules(TASK_MODULES),
             metrics,

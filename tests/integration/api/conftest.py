@@ -13,10 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from scheduler_api.app import create_app
 from scheduler_core.bootstrap import Database
-from scheduler_core.db.engine import create_sessionmaker
-from scheduler_core.db.models import TaskFunction
-from scheduler_core.db.repository import SchedulerRepository, TaskFunctionSpec
 from scheduler_core.settings import Settings
+from scheduler_core.store import TaskFunctionSpec
+from scheduler_core.store.models import TaskFunction
 from scheduler_core.tasks import TaskRegistry
 from tests.integration.api.support import INSTANCE_ID, ScheduleChanges, TaskIds, Tokens, api_settings, open_client
 
@@ -33,7 +32,7 @@ def tokens(settings: Settings) -> Tokens:
 
 @pytest.fixture
 def database(engine: AsyncEngine) -> Database:
-    return Database(engine.url.render_as_string(hide_password=False), engine, create_sessionmaker(engine))
+    return Database.of(engine)
 
 
 @pytest.fixture
@@ -61,16 +60,16 @@ async def anonymous(app: FastAPI) -> AsyncIterator[AsyncClient]:
 
 
 @pytest.fixture
-async def tasks(sessionmaker: async_sessionmaker[AsyncSession]) -> TaskIds:
-    repository = SchedulerRepository()
+async def tasks(sessionmaker: async_sessionmaker[AsyncSession], database: Database) -> TaskIds:
+    lookups = database.store.lookups
     specs = [
         *TaskRegistry.from_modules(["scheduler_core.tasks.builtin"]).specs(),
         TaskFunctionSpec("retired", "Retired task", "مهمة قديمة"),
     ]
     async with sessionmaker.begin() as session:
-        await repository.upsert_task_functions(session, specs)
+        await lookups.upsert_task_functions(session, specs)
         # No executor provides it any more (what an operator sees after removing a task module).
         await session.execute(update(TaskFunction).where(TaskFunction.key == "retired").values(is_active=False))
     async with sessionmaker() as session:
-        functions = await repository.get_task_functions(session)
+        functions = await lookups.task_functions(session)
     return TaskIds({function.key: function.id for function in functions})

@@ -13,9 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from scheduler_api.app import create_app
 from scheduler_core.bootstrap import Database
-from scheduler_core.db.engine import create_sessionmaker
-from scheduler_core.db.models import ExecutionStatus, Trigger
-from scheduler_core.db.repository import SchedulerRepository
+from scheduler_core.store.engine import create_sessionmaker
+from scheduler_core.store.models import ExecutionStatus, Trigger
 from tests.integration.api.support import (
     API,
     INSTANCE_ID,
@@ -30,9 +29,9 @@ from tests.integration.api.support import (
     parse_instant,
 )
 from tests.support.factories import task_function
+from tests.support.stores import store_of
 
 CLOCK_SLACK = timedelta(seconds=5)
-repo = SchedulerRepository()
 
 
 async def act(client: AsyncClient, job_id: int, action: str) -> tuple[int, dict[str, object]]:
@@ -160,7 +159,7 @@ async def test_trigger_writes_a_pending_manual_run(
     assert fired["lastRunAt"] is not None
     assert schedule_changes.calls == 2  # the timekeeper is woken to publish the run
     async with sessionmaker() as session:
-        execution = await repo.get_execution(session, execution_id)
+        execution = await store_of(session).history.get(session, execution_id)
     assert execution is not None
     assert (execution.job_id, execution.status_id, execution.trigger) == (
         job["id"],
@@ -210,7 +209,7 @@ async def test_concurrent_enables_serialise_on_the_job_lock(pg_engine: AsyncEngi
         task_id = await task_function(session)
     app = create_app(
         api_settings(),
-        Database(pg_engine.url.render_as_string(hide_password=False), pg_engine, maker),
+        Database.of(pg_engine),
         instance_id=INSTANCE_ID,
     )
     async with open_client(app, tokens.headers()) as client:

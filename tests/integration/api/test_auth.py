@@ -25,7 +25,6 @@ from scheduler_api.app import API_PREFIX, create_app
 from scheduler_api.auth import AuthConfigError, TokenVerifier
 from scheduler_core.auth.tokens import NoSecretConfigured, mint_super_admin_token
 from scheduler_core.bootstrap import Database
-from scheduler_core.db.engine import create_sessionmaker
 from scheduler_core.settings import Settings
 from tests.integration.api.support import API, INSTANCE_ID, OTHER_SECRET, SECRET, Tokens, api_settings, open_client
 from tests.support.factories import task_function
@@ -63,7 +62,7 @@ def test_the_matrix_sees_every_endpoint_of_the_reference() -> None:
 
 
 def database_of(engine: AsyncEngine) -> Database:
-    return Database(engine.url.render_as_string(hide_password=False), engine, create_sessionmaker(engine))
+    return Database.of(engine)
 
 
 @pytest.fixture(scope="module")

@@ -9,12 +9,11 @@ from httpx import AsyncClient
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from scheduler_core.db.models import ExecutionStatus, ScheduledJobExecution
-from scheduler_core.db.repository import NewExecution, SchedulerRepository, db_now
+from scheduler_core.store import NewExecution
+from scheduler_core.store.models import ExecutionStatus, ScheduledJobExecution
 from tests.integration.api.support import API, TaskIds, create_job, interval_body
 from tests.support.factories import new_id
-
-repo = SchedulerRepository()
+from tests.support.stores import store_of
 
 
 async def age_runs(
@@ -23,11 +22,13 @@ async def age_runs(
     """Write runs of the job, each created `days` days ago; returns them by execution id."""
     written = {}
     async with sessionmaker.begin() as session:
-        now = await db_now(session)
+        now = await store_of(session).clock.now(session)
         for index, (status, days) in enumerate(runs):
             execution_id = new_id()
             scheduled = now - timedelta(days=days, minutes=index)
-            await repo.create_executions(session, [NewExecution(execution_id, job_id, scheduled, status_id=status)])
+            await store_of(session).outbox.add(
+                session, [NewExecution(execution_id, job_id, scheduled, status_id=status)]
+            )
             await session.execute(
                 update(ScheduledJobExecution)
                 .where(ScheduledJobExecution.execution_id == execution_id)

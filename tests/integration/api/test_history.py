@@ -7,10 +7,11 @@ from datetime import UTC, datetime, timedelta
 from httpx import AsyncClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from scheduler_core.db.models import ExecutionStatus
-from scheduler_core.db.repository import NewExecution, SchedulerRepository
+from scheduler_core.store import NewExecution
+from scheduler_core.store.models import ExecutionStatus
 from tests.integration.api.support import API, TaskIds, create_job, interval_body, parse_instant
 from tests.support.factories import new_id
+from tests.support.stores import store_of
 
 # Every field of the reference's TypeScript `ScheduledJobExecution`, and ours.
 REFERENCE_EXECUTION_FIELDS = {
@@ -30,7 +31,6 @@ REFERENCE_EXECUTION_FIELDS = {
 }
 OUR_EXECUTION_FIELDS = {"errorTraceback", "trigger", "coalescedCount", "coalescedFrom", "createdAt"}
 
-repo = SchedulerRepository()
 START = datetime(2030, 1, 7, 10, 0, tzinfo=UTC)
 
 
@@ -50,7 +50,7 @@ async def write_runs(
         for index, status in enumerate(statuses)
     ]
     async with sessionmaker.begin() as session:
-        written = await repo.create_executions(session, rows)
+        written = await store_of(session).outbox.add(session, rows)
     assert len(written) == len(rows)
     return [row.execution_id for row in rows]
 

@@ -10,7 +10,6 @@ import pytest
 from httpx import AsyncClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from scheduler_core.db.repository import SchedulerRepository
 from tests.integration.api.support import (
     API,
     SUBJECT,
@@ -21,6 +20,7 @@ from tests.integration.api.support import (
     interval_body,
     parse_instant,
 )
+from tests.support.stores import store_of
 
 # Every field of the reference's TypeScript `ScheduledJob` (optional ones may be null, never missing).
 REFERENCE_JOB_FIELDS = {
@@ -61,8 +61,6 @@ OUR_JOB_FIELDS = {
 }
 # Seconds of slack between the test's clock and the database's when checking computed instants.
 CLOCK_SLACK = timedelta(seconds=5)
-
-repo = SchedulerRepository()
 
 
 def assert_close(actual: datetime, expected: datetime) -> None:
@@ -332,7 +330,7 @@ async def test_delete_is_soft(
     assert (await client.get(f"{API}/jobs")).json()["total"] == 0
     assert (await client.delete(f"{API}/jobs/{job['id']}")).status_code == 404
     async with sessionmaker() as session:
-        row = await repo.get_job_by_id(session, job["id"], include_deleted=True)
+        row = await store_of(session).jobs.get(session, job["id"], include_deleted=True)
     assert row is not None
     assert (row.is_active, row.next_run_at) == (False, None)
 
@@ -342,7 +340,7 @@ async def test_a_primary_job_cannot_be_deleted(
 ) -> None:
     job = await create_job(client, interval_body(tasks.noop))
     async with sessionmaker.begin() as session:
-        await repo.update_job(session, job["id"], {"is_primary": True})
+        await store_of(session).jobs.update(session, job["id"], {"is_primary": True})
 
     response = await client.delete(f"{API}/jobs/{job['id']}")
 
@@ -373,7 +371,7 @@ async def test_an_edit_form_sending_every_field_back_is_accepted_for_a_retired_t
 ) -> None:
     job = await create_job(client, interval_body(tasks.noop, priority=3))
     async with sessionmaker.begin() as session:  # the task's module was removed from every executor
-        await repo.update_job(session, job["id"], {"task_function_id": tasks.inactive})
+        await store_of(session).jobs.update(session, job["id"], {"task_function_id": tasks.inactive})
 
     response = await client.put(
         f"{API}/jobs/{job['id']}", json={"taskFunctionId": tasks.inactive, "priority": 3, "nameEn": "renamed"}

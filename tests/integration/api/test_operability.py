@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -12,9 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from scheduler_api.app import create_app
 from scheduler_core.bootstrap import Database
-from scheduler_core.db.engine import create_engine, create_sessionmaker
-from scheduler_core.db.repository import SchedulerRepository
 from scheduler_core.observability.metrics import Metrics
+from scheduler_core.store.engine import create_engine
 from tests.integration.api.support import API, INSTANCE_ID, Tokens, api_settings, open_client
 
 
@@ -51,7 +52,7 @@ async def test_readyz_is_503_while_the_database_is_down() -> None:
 
     gone = create_engine("postgresql+asyncpg://nobody@127.0.0.1:1/none", pool_size=1)
     try:
-        unreachable = Database("postgresql+asyncpg://nobody@127.0.0.1:1/none", gone, create_sessionmaker(gone))
+        unreachable = Database.of(gone)
         app = create_app(api_settings(), unreachable, instance_id=INSTANCE_ID, broker_ping=broker_up)
         async with open_client(app) as client:
             response = await client.get("/readyz")
@@ -123,20 +124,21 @@ async def test_unknown_paths_and_methods_get_json_errors(client: AsyncClient) ->
     assert wrong_method.json()["error"] == "method_not_allowed"
 
 
-class BrokenRepository(SchedulerRepository):
-    """A repository whose status queries fail: a bug (RuntimeError) or an unreachable database."""
+def broken(database: Database, failure: Exception) -> Database:
+    """The database with a store whose job counts fail: a bug (RuntimeError) or an unreachable database."""
+    jobs = copy.copy(database.store.jobs)
 
-    def __init__(self, failure: Exception) -> None:
-        self._failure = failure
+    async def count(session: AsyncSession) -> tuple[int, int]:
+        raise failure
 
-    async def count_jobs(self, session: AsyncSession) -> tuple[int, int]:
-        raise self._failure
+    jobs.count = count  # type: ignore[method-assign]
+    return dataclasses.replace(database, store=dataclasses.replace(database.store, jobs=jobs))
 
 
 async def status_of_broken_app(database: Database, tokens: Tokens, failure: Exception) -> Response:
-    """GET /status from an app whose repository fails; the client shows the app's own 500 answer instead of
+    """GET /status from an app whose store fails; the client shows the app's own 500 answer instead of
     re-raising the exception (ServerErrorMiddleware re-raises after answering, for the server to log)."""
-    app = create_app(api_settings(), database, instance_id=INSTANCE_ID, repository=BrokenRepository(failure))
+    app = create_app(api_settings(), broken(database, failure), instance_id=INSTANCE_ID)
     async with (
         LifespanManager(app) as manager,
         AsyncClient(

@@ -15,14 +15,14 @@ from httpx import AsyncClient
 from scheduler_api.app import create_app
 from scheduler_core.bootstrap import Database
 from scheduler_core.broker import InMemoryBroker
-from scheduler_core.db.repository import SchedulerRepository
 from scheduler_core.instance import InstanceHeartbeat
 from scheduler_core.observability.metrics import Metrics
 from scheduler_core.tasks import TaskRegistry
 from scheduler_core.wakeup import LocalWakeup
-from scheduler_executor.executor import Executor, ExecutorConfig
-from scheduler_timekeeper.service import TimekeeperConfig, TimekeeperService
+from scheduler_executor.executor import Executor
+from scheduler_timekeeper.service import TimekeeperService
 from tests.integration.api.support import API, Tokens, api_settings, create_job, open_client, parse_instant
+from tests.support.configs import executor_config, timekeeper_config
 
 # Seconds a triggered run may take to reach its final status (it takes milliseconds when all is well).
 RUN_DEADLINE_S = 15.0
@@ -38,32 +38,32 @@ class Pipeline:
 
 @pytest.fixture
 async def pipeline(database: Database, tokens: Tokens) -> AsyncIterator[Pipeline]:
-    repository = SchedulerRepository()
+    store = database.store
     metrics = Metrics()
     wakeup = LocalWakeup()
     stop = asyncio.Event()
     async with (
         InMemoryBroker() as broker,
-        InstanceHeartbeat(database.sessionmaker, repository, role="embedded", mode="embedded", interval=0.2) as me,
+        InstanceHeartbeat(database.sessionmaker, store.instances, role="embedded", mode="embedded", interval=0.2) as me,
     ):
         executor = Executor(
             database.sessionmaker,
-            repository,
+            store,
             broker,
             TaskRegistry.from_modules(["scheduler_core.tasks.builtin"]),
             metrics,
             me,
-            ExecutorConfig(concurrency=2, lock_ttl=10.0, task_timeout=10.0, shutdown_grace=1.0),
+            executor_config(executor_concurrency=2, lock_ttl=20.0, task_timeout=10.0, shutdown_grace=1.0),
         )
         await executor.start()  # also publishes the built-in tasks to the catalogue
         timekeeper = TimekeeperService(
             database.sessionmaker,
-            repository,
+            store,
             broker,
             wakeup,
             metrics,
             # A long idle sleep: only the API's wake-up can make the relay publish the run in time.
-            TimekeeperConfig(max_sleep=60.0, outbox_delay=60.0, sweep_interval=60.0, instance_timeout=30.0),
+            timekeeper_config(timekeeper_max_sleep=60.0, outbox_delay=60.0, sweep_interval=60.0, instance_timeout=30.0),
         )
         running = asyncio.create_task(timekeeper.run(stop), name="test-timekeeper")
         app = create_app(
@@ -73,7 +73,6 @@ async def pipeline(database: Database, tokens: Tokens) -> AsyncIterator[Pipeline
             mode="embedded",
             on_schedule_change=wakeup.notify,
             metrics=metrics,
-            repository=repository,
         )
         try:
             async with open_client(app, tokens.headers()) as client:

@@ -12,11 +12,11 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from scheduler_api.main import serve
-from scheduler_core.db.engine import create_sessionmaker
-from scheduler_core.db.migration import SchemaNotReady
-from scheduler_core.db.models import InstanceStatus
-from scheduler_core.db.repository import SchedulerRepository
+from scheduler_core.store.engine import create_sessionmaker
+from scheduler_core.store.migration import SchemaNotReady
+from scheduler_core.store.models import InstanceStatus
 from tests.integration.api.support import API, Tokens, api_settings
+from tests.support.stores import store_of
 
 # Seconds the server gets to start answering, and to stop once asked.
 START_DEADLINE_S = 15.0
@@ -70,6 +70,6 @@ async def test_serve_answers_until_stopped(pg_engine: AsyncEngine, tokens: Token
     [me] = [instance for instance in status["instances"] if instance["id"] == status["instanceId"]]
     assert (me["role"], me["mode"], me["status"]) == ("api", "standalone", InstanceStatus.RUNNING)
     async with create_sessionmaker(pg_engine)() as session:
-        row = await SchedulerRepository().get_instance(session, status["instanceId"])
+        row = await store_of(session).instances.get(session, status["instanceId"])
     assert row is not None
     assert row.status == InstanceStatus.STOPPED  # marked stopped on the way out

@@ -8,10 +8,11 @@ from httpx import AsyncClient
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from scheduler_core.db.models import ExecutionStatus, InstanceStatus, SchedulerInstance
-from scheduler_core.db.repository import NewExecution, SchedulerRepository, db_now
+from scheduler_core.store import NewExecution
+from scheduler_core.store.models import ExecutionStatus, InstanceStatus, SchedulerInstance
 from tests.integration.api.support import API, INSTANCE_ID, TaskIds, create_job, interval_body, parse_instant
 from tests.support.factories import new_id
+from tests.support.stores import store_of
 
 # Every field of the reference's TypeScript `SchedulerStatus`, and ours.
 REFERENCE_STATUS_FIELDS = {
@@ -38,13 +39,11 @@ INSTANCE_FIELDS = {
     "isLive",
 }
 
-repo = SchedulerRepository()
-
 
 async def register(sessionmaker: async_sessionmaker[AsyncSession], role: str, *, silent_for: float = 0.0) -> str:
     instance_id = new_id()
     async with sessionmaker.begin() as session:
-        await repo.register_instance(
+        await store_of(session).instances.register(
             session,
             {
                 "id": instance_id,
@@ -57,7 +56,7 @@ async def register(sessionmaker: async_sessionmaker[AsyncSession], role: str, *,
             },
         )
         if silent_for:
-            last = await db_now(session) - timedelta(seconds=silent_for)
+            last = await store_of(session).clock.now(session) - timedelta(seconds=silent_for)
             await session.execute(
                 update(SchedulerInstance).where(SchedulerInstance.id == instance_id).values(last_heartbeat=last)
             )
@@ -90,15 +89,15 @@ async def test_status_counts_live_instances_jobs_and_running_runs(
     silent = await register(sessionmaker, "executor", silent_for=600)  # crashed, not yet swept
     stopped = await register(sessionmaker, "executor")
     async with sessionmaker.begin() as session:
-        await repo.set_instance_status(session, stopped, InstanceStatus.STOPPED)
+        await store_of(session).instances.set_status(session, stopped, InstanceStatus.STOPPED)
     job = await create_job(client, interval_body(tasks.noop))
     await create_job(client, interval_body(tasks.noop, isEnabled=False))
     deleted = await create_job(client, interval_body(tasks.noop))
     await client.delete(f"{API}/jobs/{deleted['id']}")
     running_id = new_id()
     async with sessionmaker.begin() as session:
-        now = await db_now(session)
-        await repo.create_executions(
+        now = await store_of(session).clock.now(session)
+        await store_of(session).outbox.add(
             session,
             [
                 NewExecution(running_id, job["id"], now, status_id=ExecutionStatus.RUNNING),

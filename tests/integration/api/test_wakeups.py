@@ -6,8 +6,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from scheduler_api.app import create_app
 from scheduler_core.bootstrap import Database
-from scheduler_core.db.engine import create_sessionmaker
-from scheduler_core.db.listener import PostgresWakeup
+from scheduler_core.store.engine import create_sessionmaker
+from scheduler_core.store.postgres.listener import PostgresWakeup
 from tests.integration.api.support import API, INSTANCE_ID, Tokens, api_settings, create_job, open_client
 from tests.support.factories import task_function
 
@@ -22,7 +22,7 @@ async def test_changes_notify_listening_timekeepers(pg_engine: AsyncEngine, toke
     maker = create_sessionmaker(pg_engine)
     async with maker.begin() as session:
         task_id = await task_function(session)
-    app = create_app(api_settings(), Database(url, pg_engine, maker), instance_id=INSTANCE_ID)
+    app = create_app(api_settings(), Database.of(pg_engine), instance_id=INSTANCE_ID)
     async with PostgresWakeup(url) as wakeup, open_client(app, tokens.headers()) as client:
         assert await wakeup.wait(NOTIFY_WAIT_S)  # the listener's own wake-up once it is listening
 

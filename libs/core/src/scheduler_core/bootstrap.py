@@ -13,28 +13,42 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from scheduler_core.broker import Broker, InMemoryBroker, RabbitMQBroker
-from scheduler_core.db.engine import create_engine, create_sessionmaker, is_sqlite
-from scheduler_core.db.migration import ensure_migrated, upgrade
-from scheduler_core.db.repository import SchedulerRepository
 from scheduler_core.instance import InstanceHeartbeat
 from scheduler_core.observability.health import health_app
 from scheduler_core.observability.http_server import HttpServer
 from scheduler_core.observability.logging import configure_logging
 from scheduler_core.observability.metrics import Metrics
 from scheduler_core.settings import Settings
+from scheduler_core.store import Store
+from scheduler_core.store.backend import Backend
+from scheduler_core.store.backends import backend_for
+from scheduler_core.store.engine import create_sessionmaker
+from scheduler_core.store.migration import ensure_migrated, upgrade
+from scheduler_core.wakeup import Wakeup
 
 log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
 class Database:
+    """An open database: its engine and sessions, and the backend's store (chosen once, from the URL)."""
+
     url: str
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
+    backend: Backend
+    store: Store
 
-    @property
-    def is_sqlite(self) -> bool:
-        return is_sqlite(self.url)
+    @classmethod
+    def of(cls, engine: AsyncEngine) -> Database:
+        """The database an engine opens, with its backend's store."""
+        url = engine.url.render_as_string(hide_password=False)
+        backend = backend_for(url)
+        return cls(url, engine, create_sessionmaker(engine), backend, backend.store())
+
+    def wakeup(self) -> Wakeup:
+        """What wakes this process's timekeeper when another process changes a job."""
+        return self.backend.wakeup(self.url)
 
     async def ping(self) -> bool:
         try:
@@ -51,13 +65,13 @@ async def open_database(settings: Settings, *, migrate: bool, pre_ping: bool = T
     otherwise a schema that is not at head stops start-up with SchemaNotReady (standalone services).
     pre_ping: see create_engine."""
     url = settings.resolved_database_url()
-    engine = create_engine(url, pool_size=settings.database_pool_size, pre_ping=pre_ping)
+    engine = backend_for(url).create_engine(url, pool_size=settings.database_pool_size, pre_ping=pre_ping)
     try:
         if migrate:
             await upgrade(engine)
         else:
             await ensure_migrated(engine)
-        yield Database(url, engine, create_sessionmaker(engine))
+        yield Database.of(engine)
     finally:
         await engine.dispose()
 
@@ -98,7 +112,6 @@ class RoleRuntime:
     broker: Broker
     instance: InstanceHeartbeat
     metrics: Metrics
-    repository: SchedulerRepository
     stop: asyncio.Event
 
     def health_server(self) -> HttpServer:
@@ -116,18 +129,17 @@ async def standalone_role(
     if stop is None:
         stop = asyncio.Event()
         stop_on_signals(stop)
-    repository = SchedulerRepository()
     async with (
         # Only the API serves requests that cannot be retried by the role itself.
         open_database(settings, migrate=False, pre_ping=role == "api") as database,
         build_broker(settings) as broker,
         InstanceHeartbeat(
             database.sessionmaker,
-            repository,
+            database.store.instances,
             role=role,
             mode="standalone",
             interval=settings.heartbeat_interval,
             name=settings.instance_name,
         ) as instance,
     ):
-        yield RoleRuntime(settings, database, broker, instance, Metrics(), repository, stop)
+        yield RoleRuntime(settings, database, broker, instance, Metrics(), stop)

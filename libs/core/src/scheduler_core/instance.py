@@ -16,8 +16,8 @@ from typing import Self
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from scheduler_core.db.models import InstanceStatus
-from scheduler_core.db.repository import SchedulerRepository
+from scheduler_core.store.instances import InstanceStore
+from scheduler_core.store.models import InstanceStatus
 
 log = structlog.get_logger(__name__)
 
@@ -33,7 +33,7 @@ class InstanceHeartbeat:
     def __init__(
         self,
         sessionmaker: async_sessionmaker[AsyncSession],
-        repository: SchedulerRepository,
+        instances: InstanceStore,
         *,
         role: str,
         mode: str,
@@ -46,7 +46,7 @@ class InstanceHeartbeat:
         self.mode = mode
         self.name = (name or f"{role}@{self.host_name}:{os.getpid()}")[:255]
         self._sessionmaker = sessionmaker
-        self._repository = repository
+        self._instances = instances
         self._interval = interval
         self._hooks: list[BeatHook] = []
         self._task: asyncio.Task[None] | None = None
@@ -58,7 +58,7 @@ class InstanceHeartbeat:
 
     async def __aenter__(self) -> Self:
         async with self._sessionmaker.begin() as session:
-            await self._repository.register_instance(
+            await self._instances.register(
                 session,
                 {
                     "id": self.id,
@@ -80,18 +80,18 @@ class InstanceHeartbeat:
                 await self._task
         try:
             async with self._sessionmaker.begin() as session:
-                await self._repository.set_instance_status(session, self.id, InstanceStatus.STOPPED)
+                await self._instances.set_status(session, self.id, InstanceStatus.STOPPED)
         except Exception as exc:  # the database may be gone at shutdown; the sweep will mark us stopped
             log.warning("instance_stop_not_recorded", instance_id=self.id, error=str(exc))
 
     async def set_status(self, status: str) -> None:
         async with self._sessionmaker.begin() as session:
-            await self._repository.update_heartbeat(session, self.id, status)
+            await self._instances.heartbeat(session, self.id, status)
 
     async def beat(self) -> None:
         """One heartbeat (and the hooks), in one transaction."""
         async with self._sessionmaker.begin() as session:
-            alive = await self._repository.update_heartbeat(session, self.id)
+            alive = await self._instances.heartbeat(session, self.id)
             if not alive:
                 if not self.lost.is_set():
                     log.error("instance_declared_dead", instance_id=self.id)

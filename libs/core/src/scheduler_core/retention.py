@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from scheduler_core.db.repository import SchedulerRepository, db_now
+from scheduler_core.store import Store
 
 DEFAULT_RETENTION_DAYS = 30
 # Rows per DELETE; each batch is its own transaction so a large purge never holds locks for long.
@@ -16,7 +16,7 @@ DELETE_BATCH_SIZE = 1000
 
 async def purge_history(
     sessionmaker: async_sessionmaker[AsyncSession],
-    repository: SchedulerRepository,
+    store: Store,
     retention_days: int,
     *,
     batch_size: int = DELETE_BATCH_SIZE,
@@ -25,11 +25,11 @@ async def purge_history(
     if retention_days < 0:
         raise ValueError("retention_days must be >= 0")
     async with sessionmaker() as session:
-        cutoff = await db_now(session) - timedelta(days=retention_days)
+        cutoff = await store.clock.now(session) - timedelta(days=retention_days)
     deleted = 0
     while True:
         async with sessionmaker.begin() as session:
-            batch = await repository.delete_executions_before(session, cutoff, batch_size)
+            batch = await store.history.delete_before(session, cutoff, batch_size)
         deleted += batch
         if batch < batch_size:
             return deleted

@@ -1,7 +1,7 @@
 """Wake-ups: how a timekeeper learns, without polling, that a job was created, changed or triggered.
 
 The timekeeper otherwise sleeps exactly until the earliest next_run_at; a wake-up makes it look again at
-once. `LocalWakeup` serves one process (embedded mode); `scheduler_core.db.listener.PostgresWakeup` carries
+once. `LocalWakeup` serves one process (embedded mode); `scheduler_core.store.postgres.listener.PostgresWakeup` carries
 PostgreSQL NOTIFY between processes (the API's transactions send it through the repository)."""
 
 from __future__ import annotations

@@ -19,9 +19,8 @@ from scheduler_api.dependencies import require_super_admin
 from scheduler_api.errors import error_responses, install_error_handlers
 from scheduler_api.request_metrics import RequestMetrics
 from scheduler_api.routers import cleanup, health, history, jobs, lookups, preview, status
-from scheduler_api.service import SchedulerService, ServiceConfig
+from scheduler_api.services import ServiceConfig, build_services
 from scheduler_core.bootstrap import Database, open_database
-from scheduler_core.db.repository import SchedulerRepository
 from scheduler_core.observability.health import ReadinessCheck
 from scheduler_core.observability.metrics import Metrics
 from scheduler_core.settings import Mode, Settings
@@ -45,7 +44,6 @@ def create_app(
     broker_ping: ReadinessCheck | None = None,
     on_schedule_change: Callable[[], None] | None = None,
     metrics: Metrics | None = None,
-    repository: SchedulerRepository | None = None,
     token_verifier: TokenVerifier | None = None,
 ) -> FastAPI:
     """The API application.
@@ -60,7 +58,6 @@ def create_app(
     metrics: the registry /metrics exposes (shared with the other roles in embedded mode).
     token_verifier: overrides the verifier built from settings (SCHEDULER_JWT_* / SCHEDULER_JWKS_URL).
     """
-    repository = repository or SchedulerRepository()
     metrics = metrics or Metrics()
     verifier = token_verifier or TokenVerifier.from_settings(settings, generate_secret=mode == "embedded")
     config = ServiceConfig(
@@ -76,8 +73,8 @@ def create_app(
             opened = database
             if opened is None:
                 opened = await stack.enter_async_context(open_database(settings, migrate=False))
-            app.state.service = SchedulerService(
-                opened.sessionmaker, repository, config, on_schedule_change=on_schedule_change
+            app.state.services = build_services(
+                opened.sessionmaker, opened.store, config, on_schedule_change=on_schedule_change
             )
             app.state.readiness = {"database": opened.ping} | ({"broker": broker_ping} if broker_ping else {})
             yield

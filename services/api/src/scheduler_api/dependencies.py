@@ -9,7 +9,14 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from scheduler_api.auth import Principal, TokenVerifier
 from scheduler_api.errors import Unauthorized
-from scheduler_api.service import SchedulerService
+from scheduler_api.services import Services
+from scheduler_api.services.actions import ActionService
+from scheduler_api.services.cleanup import CleanupService
+from scheduler_api.services.history import HistoryService
+from scheduler_api.services.jobs import JobService
+from scheduler_api.services.lookups import LookupService
+from scheduler_api.services.preview import PreviewService
+from scheduler_api.services.status import StatusService
 
 # auto_error=False: a missing token is answered by our own 401 (JSON body and WWW-Authenticate challenge).
 bearer = HTTPBearer(
@@ -19,11 +26,39 @@ bearer = HTTPBearer(
 )
 
 
-def get_service(request: Request) -> SchedulerService:
-    service = getattr(request.app.state, "service", None)
-    if not isinstance(service, SchedulerService):
-        raise RuntimeError("the API's lifespan has not started: no SchedulerService")
-    return service
+def get_services(request: Request) -> Services:
+    services = getattr(request.app.state, "services", None)
+    if not isinstance(services, Services):
+        raise RuntimeError("the API's lifespan has not started: no services")
+    return services
+
+
+def _jobs(request: Request) -> JobService:
+    return get_services(request).jobs
+
+
+def _actions(request: Request) -> ActionService:
+    return get_services(request).actions
+
+
+def _history(request: Request) -> HistoryService:
+    return get_services(request).history
+
+
+def _status(request: Request) -> StatusService:
+    return get_services(request).status
+
+
+def _cleanup(request: Request) -> CleanupService:
+    return get_services(request).cleanup
+
+
+def _lookups(request: Request) -> LookupService:
+    return get_services(request).lookups
+
+
+def _preview(request: Request) -> PreviewService:
+    return get_services(request).preview
 
 
 def get_verifier(request: Request) -> TokenVerifier:
@@ -43,5 +78,11 @@ async def require_super_admin(
     return await verifier.verify(credentials.credentials)
 
 
-Service = Annotated[SchedulerService, Depends(get_service)]
+Jobs = Annotated[JobService, Depends(_jobs)]
+Actions = Annotated[ActionService, Depends(_actions)]
+History = Annotated[HistoryService, Depends(_history)]
+Status = Annotated[StatusService, Depends(_status)]
+Cleanup = Annotated[CleanupService, Depends(_cleanup)]
+Lookups = Annotated[LookupService, Depends(_lookups)]
+Preview = Annotated[PreviewService, Depends(_preview)]
 SuperAdmin = Annotated[Principal, Depends(require_super_admin)]

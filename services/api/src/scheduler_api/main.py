@@ -8,9 +8,9 @@ from typing import Final
 
 from scheduler_api.app import create_app
 from scheduler_core.bootstrap import standalone_role
-from scheduler_core.db.models import InstanceStatus
 from scheduler_core.observability.http_server import HttpServer
 from scheduler_core.settings import Settings
+from scheduler_core.store.models import InstanceStatus
 
 # Seconds between checks that the HTTP server is still running while waiting for a stop.
 SERVER_CHECK_INTERVAL_S: Final = 0.5
@@ -32,7 +32,6 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
             mode="standalone",
             broker_ping=role.broker.ping,
             metrics=role.metrics,
-            repository=role.repository,
         )
         async with HttpServer(app, settings.host, settings.port, lifespan="on") as server:
             await role.instance.set_status(InstanceStatus.RUNNING)

@@ -13,19 +13,16 @@ import structlog
 from scheduler_api.app import create_app
 from scheduler_core.auth.tokens import jwt_secret, mint_super_admin_token
 from scheduler_core.bootstrap import build_broker, open_database, stop_on_signals
-from scheduler_core.db.models import InstanceStatus
-from scheduler_core.db.repository import SchedulerRepository
 from scheduler_core.instance import InstanceHeartbeat
 from scheduler_core.observability.http_server import HttpServer
 from scheduler_core.observability.logging import configure_logging
 from scheduler_core.observability.metrics import Metrics
 from scheduler_core.settings import Settings
+from scheduler_core.store.models import InstanceStatus
 from scheduler_core.tasks import TaskRegistry
 from scheduler_core.wakeup import LocalWakeup
-from scheduler_executor.executor import Executor
-from scheduler_executor.main import config_from as executor_config
-from scheduler_timekeeper.main import config_from as timekeeper_config
-from scheduler_timekeeper.service import TimekeeperService
+from scheduler_executor.executor import Executor, ExecutorConfig
+from scheduler_timekeeper.service import TimekeeperConfig, TimekeeperService
 
 log = structlog.get_logger(__name__)
 
@@ -55,27 +52,33 @@ async def serve_embedded(
         stop = asyncio.Event()
         stop_on_signals(stop)
     metrics = Metrics()
-    repository = SchedulerRepository()
     wakeup = LocalWakeup()
     registry = TaskRegistry.from_modules(settings.task_modules)
     async with open_database(settings, migrate=True) as database, build_broker(settings, embedded=True) as broker:
         # The in-process queue starts empty: every pending run must be published again.
+        store = database.store
         async with database.sessionmaker.begin() as session:
-            await repository.forget_publications(session)
+            await store.outbox.forget_all(session)
         async with InstanceHeartbeat(
             database.sessionmaker,
-            repository,
+            store.instances,
             role="embedded",
             mode="embedded",
             interval=settings.heartbeat_interval,
             name=settings.instance_name,
         ) as instance:
             executor = Executor(
-                database.sessionmaker, repository, broker, registry, metrics, instance, executor_config(settings)
+                database.sessionmaker,
+                store,
+                broker,
+                registry,
+                metrics,
+                instance,
+                ExecutorConfig.from_settings(settings),
             )
             await executor.start()
             timekeeper = TimekeeperService(
-                database.sessionmaker, repository, broker, wakeup, metrics, timekeeper_config(settings)
+                database.sessionmaker, store, broker, wakeup, metrics, TimekeeperConfig.from_settings(settings)
             )
             timekeeper_stop = asyncio.Event()
             timekeeper_task = asyncio.create_task(timekeeper.run(timekeeper_stop), name="timekeeper")
@@ -87,7 +90,6 @@ async def serve_embedded(
                 broker_ping=broker.ping,
                 on_schedule_change=wakeup.notify,
                 metrics=metrics,
-                repository=repository,
             )
             try:
                 async with HttpServer(app, settings.host, settings.port, lifespan="on") as server:

@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from scheduler_cli.settings import load_settings
 from scheduler_core.auth.tokens import NoSecretConfigured, jwt_secret, mint_super_admin_token
 from scheduler_core.settings import Settings
 
@@ -82,8 +83,6 @@ def describe_error(response: httpx.Response) -> str:
 
 
 def client() -> ApiClient:
-    from scheduler_cli.main import load_settings
-
     return ApiClient(load_settings())
 
 

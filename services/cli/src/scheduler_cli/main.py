@@ -15,13 +15,12 @@ from typing import Annotated, Any
 
 import typer
 import uvloop
-from pydantic import ValidationError
 
 from scheduler_cli.jobs import jobs_app
+from scheduler_cli.settings import load_settings
 from scheduler_core.broker import BrokerUnavailable
-from scheduler_core.db.migration import SchemaNotReady
 from scheduler_core.instance import InstanceLost
-from scheduler_core.settings import Settings
+from scheduler_core.store.migration import SchemaNotReady
 
 app = typer.Typer(
     name="jobscheduler",
@@ -37,18 +36,6 @@ HealthPortOption = Annotated[
     int | None, typer.Option("--port", help="Health/metrics port (default: SCHEDULER_HEALTH_PORT).")
 ]
 HostOption = Annotated[str | None, typer.Option("--host", help="Bind address (default: SCHEDULER_HOST).")]
-
-
-def load_settings(**overrides: Any) -> Settings:
-    """Settings from the environment, with the given flags on top; a bad value is a clear error, exit 2."""
-    try:
-        base = Settings()
-        return base.model_copy(update={k: v for k, v in overrides.items() if v is not None})
-    except ValidationError as exc:
-        for error in exc.errors():
-            name = "SCHEDULER_" + "_".join(str(part) for part in error["loc"]).upper()
-            typer.echo(f"error: {name}: {error['msg']}", err=True)
-        raise typer.Exit(2) from None
 
 
 def run(coroutine: Coroutine[Any, Any, None]) -> None:
@@ -142,8 +129,8 @@ def stack(
 @app.command()
 def migrate() -> None:
     """Bring the database at SCHEDULER_DATABASE_URL to the latest schema (one transaction)."""
-    from scheduler_core.db.engine import open_engine
-    from scheduler_core.db.migration import current_revision, head_revision, upgrade
+    from scheduler_core.store.engine import open_engine
+    from scheduler_core.store.migration import current_revision, head_revision, upgrade
 
     settings = load_settings()
 

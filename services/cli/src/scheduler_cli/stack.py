@@ -16,16 +16,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-import asyncpg
 import structlog
 from sqlalchemy.engine import make_url
 
 from scheduler_core.auth.tokens import jwt_secret, mint_super_admin_token
 from scheduler_core.bootstrap import stop_on_signals
-from scheduler_core.db.engine import open_engine
-from scheduler_core.db.migration import upgrade
 from scheduler_core.observability.logging import configure_logging
 from scheduler_core.settings import Settings
+from scheduler_core.store.backends import backend_for
+from scheduler_core.store.engine import open_engine
+from scheduler_core.store.migration import upgrade
 
 log = structlog.get_logger(__name__)
 
@@ -41,22 +41,6 @@ class Child:
     pump: asyncio.Task[None] | None = None
 
 
-async def ensure_database(url: str) -> None:
-    """Create the PostgreSQL database named in url if it does not exist (a local convenience)."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "postgresql" or not parsed.database:
-        return
-    admin = parsed.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
-    connection = await asyncpg.connect(admin)
-    try:
-        exists = await connection.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", parsed.database)
-        if not exists:
-            await connection.execute(f'CREATE DATABASE "{parsed.database}"')
-            log.info("database_created", database=parsed.database)
-    finally:
-        await connection.close()
-
-
 async def serve_stack(
     settings: Settings, *, timekeepers: int, executors: int, log_file: Path | None, stop: asyncio.Event | None = None
 ) -> int:
@@ -66,7 +50,7 @@ async def serve_stack(
         stop = asyncio.Event()
         stop_on_signals(stop)
     url = settings.resolved_database_url()
-    await ensure_database(url)
+    await backend_for(url).ensure_database(url)
     async with open_engine(url, pool_size=1) as engine:
         await upgrade(engine)
     secret = jwt_secret(settings, generate=True)

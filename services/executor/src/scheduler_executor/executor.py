@@ -13,26 +13,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
-import functools
-import sys
 import time
-import traceback
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import structlog
-from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from scheduler_core import verdicts
 from scheduler_core.broker import Broker, Consumer, Delivery
-from scheduler_core.db.models import ExecutionStatus
-from scheduler_core.db.repository import ClaimedRun, ClaimOutcome, ClaimResult, RunOutcome, SchedulerRepository
 from scheduler_core.instance import InstanceHeartbeat
 from scheduler_core.observability.logging import bind_run
 from scheduler_core.observability.metrics import Metrics
-from scheduler_core.tasks import TaskContext, TaskRegistry, UnknownTask
+from scheduler_core.settings import Settings
+from scheduler_core.store import ClaimedRun, ClaimOutcome, ClaimResult, RunOutcome, Store
+from scheduler_core.store.models import ExecutionStatus
+from scheduler_core.tasks import TaskRegistry
 from scheduler_executor.batching import Batcher
+from scheduler_executor.invocation import TaskInvocation
 
 log = structlog.get_logger(__name__)
 
@@ -48,26 +45,32 @@ MAX_BATCH = 200
 # once; this is what lets them be written a batch at a time again. It delays when the outcome and the release
 # of the run's lock are recorded, not the run.
 FINISH_LINGER_S = 0.02
-# Characters of a task's return value kept as result_summary.
-SUMMARY_MAX_CHARS = 2000
 
 
 @dataclass(frozen=True, slots=True)
 class ExecutorConfig:
-    # Task slots. A slot is taken before the run is claimed (so nothing is claimed that cannot start at once)
-    # and held while the task runs: at high rates the claim's round trips, not the tasks, occupy most slots,
-    # and 16 capped one executor near 250 no-op runs/s on the benchmark machine where 64 reached 475.
-    concurrency: int = 64
-    lock_ttl: float = 60.0
-    task_timeout: float = 3600.0
-    shutdown_grace: float = 30.0
+    """The settings an executor uses (Settings documents each, with its unit and default)."""
+
+    concurrency: int
+    lock_ttl: float
+    task_timeout: float
+    shutdown_grace: float
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ExecutorConfig:
+        return cls(
+            concurrency=settings.executor_concurrency,
+            lock_ttl=settings.lock_ttl,
+            task_timeout=settings.task_timeout,
+            shutdown_grace=settings.shutdown_grace,
+        )
 
 
 class Executor:
     def __init__(
         self,
         sessionmaker: async_sessionmaker[AsyncSession],
-        repository: SchedulerRepository,
+        store: Store,
         broker: Broker,
         registry: TaskRegistry,
         metrics: Metrics,
@@ -75,7 +78,7 @@ class Executor:
         config: ExecutorConfig,
     ) -> None:
         self._sessionmaker = sessionmaker
-        self._repository = repository
+        self._store = store
         self._broker = broker
         self._registry = registry
         self._metrics = metrics
@@ -86,8 +89,9 @@ class Executor:
         self._runs_by_status = {
             status: metrics.runs.labels(status=status.name.lower()) for status in ExecutionStatus if status.is_terminal
         }
-        # Threads are started on demand, so an executor of async tasks never starts one.
-        self._threads = ThreadPoolExecutor(max_workers=config.concurrency, thread_name_prefix="task")
+        self._invocation = TaskInvocation(
+            registry, sessionmaker, store, concurrency=config.concurrency, task_timeout=config.task_timeout
+        )
         self._consumer: Consumer | None = None
         self._running: dict[str, ClaimedRun] = {}  # runs this process executes now, by execution_id
         self._abandoned: list[str] = []  # runs cancelled by shutdown, to be failed with a reason
@@ -107,7 +111,7 @@ class Executor:
     async def start(self) -> None:
         """Publish our task functions to the catalogue, then start consuming."""
         async with self._sessionmaker.begin() as session:
-            await self._repository.upsert_task_functions(session, self._registry.specs())
+            await self._store.lookups.upsert_task_functions(session, self._registry.specs())
         self._instance.add_hook(self._renew_locks)
         self._consumer = await self._broker.consume(self._on_delivery, prefetch=self._config.concurrency)
         log.info("executor_started", instance_id=self._instance.id, tasks=len(self._registry.definitions()))
@@ -121,20 +125,14 @@ class Executor:
                 log.info("executor_draining", running=len(self._running), grace_s=self._config.shutdown_grace)
             await self._consumer.cancel(grace_s=self._config.shutdown_grace)
         if self._abandoned:
-            reason = (
-                f"executor shut down: the task did not finish within the {self._config.shutdown_grace:g} s "
-                "shutdown grace period and was cancelled"
-            )
+            reason = verdicts.abandoned_at_shutdown(self._config.shutdown_grace)
             async with self._sessionmaker.begin() as session:
-                failed = await self._repository.fail_runs_of_instance(
-                    session, self._instance.id, self._abandoned, reason
-                )
+                failed = await self._store.outcomes.fail_held(session, self._instance.id, self._abandoned, reason)
             self._runs_by_status[ExecutionStatus.FAILED].inc(failed)
             log.warning("executor_abandoned_runs", runs=self._abandoned, reason=reason)
         await self._claims.close()
         await self._finishes.close()
-        # Threads of timed-out or abandoned sync tasks cannot be stopped: do not wait for them.
-        self._threads.shutdown(wait=False, cancel_futures=True)
+        self._invocation.close()
         log.info("executor_stopped", instance_id=self._instance.id)
 
     # --- per delivery (each in its own task, owned by the consumer) --------------------------------------
@@ -268,7 +266,7 @@ class Executor:
 
     async def _claim_batch(self, execution_ids: list[str]) -> list[ClaimResult]:
         async with self._sessionmaker.begin() as session:
-            return await self._repository.claim_executions(
+            return await self._store.claims.claim(
                 session,
                 execution_ids,
                 instance_id=self._instance.id,
@@ -296,7 +294,7 @@ class Executor:
                     await asyncio.sleep(claim.start_in)
                     lateness += time.monotonic() - start_at
                 self._metrics.start_lateness.observe(max(0.0, lateness))
-                outcome = await self._execute(claim)
+                outcome = await self._invocation.invoke(claim)
             except asyncio.CancelledError:
                 # Cancelled by shutdown past its grace period: stop() records the failure.
                 self._abandoned.append(execution_id)
@@ -322,60 +320,6 @@ class Executor:
             else:
                 log.warning("run_outcome_rejected", status=outcome.status.name.lower(), reason="no longer the owner")
 
-    async def _execute(self, claim: ClaimedRun) -> RunOutcome:
-        """Run the task function with its timeout; never raises except on cancellation."""
-        started = time.monotonic()
-
-        execution_id = claim.execution_id
-
-        def elapsed_ms() -> int:
-            return int((time.monotonic() - started) * 1000)
-
-        try:
-            definition = self._registry.get(claim.task_key)
-            params = definition.parse_parameters(claim.parameters)
-        except UnknownTask as exc:
-            return RunOutcome(
-                execution_id, ExecutionStatus.FAILED, elapsed_ms(), error_message=f"{exc} on this executor"
-            )
-        except ValidationError as exc:
-            return RunOutcome(
-                execution_id, ExecutionStatus.FAILED, elapsed_ms(), error_message=f"invalid task parameters: {exc}"
-            )
-
-        context = TaskContext(claim.execution_id, claim.job_id, claim.scheduled_at, self._sessionmaker)
-        timeout = float(claim.timeout_seconds or self._config.task_timeout)
-        try:
-            async with asyncio.timeout(timeout) as deadline:
-                if definition.is_async:
-                    result = await definition.function(context, params)  # type: ignore[misc]
-                else:
-                    # Sync tasks run in a worker thread of our own pool, one per slot (asyncio's default pool
-                    # has min(32, cores + 4) threads, fewer than the slots); a timed-out thread cannot be
-                    # killed and finishes in the background, but its result is discarded.
-                    call = functools.partial(contextvars.copy_context().run, definition.function, context, params)
-                    result = await asyncio.get_running_loop().run_in_executor(self._threads, call)
-        except TimeoutError:
-            if not deadline.expired():
-                return self._failure(execution_id, elapsed_ms())
-            message = f"timed out after {timeout:g} s"
-            return RunOutcome(execution_id, ExecutionStatus.FAILED, elapsed_ms(), error_message=message)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            return self._failure(execution_id, elapsed_ms())
-        summary = None if result is None else str(result)[:SUMMARY_MAX_CHARS]
-        return RunOutcome(execution_id, ExecutionStatus.SUCCESS, elapsed_ms(), result_summary=summary)
-
-    @staticmethod
-    def _failure(execution_id: str, duration_ms: int) -> RunOutcome:
-        exc = sys.exception()  # called from an except block: the task's exception
-        message = f"{type(exc).__name__}: {exc}" if exc is not None else "task failed"
-        error = traceback.format_exc()
-        return RunOutcome(
-            execution_id, ExecutionStatus.FAILED, duration_ms, error_message=message, error_traceback=error
-        )
-
     async def _finish(self, outcome: RunOutcome) -> bool:
         """Record the outcome; retried while the database is unreachable (our lock keeps being renewed, so
         the run is not declared lost meanwhile unless this whole process is)."""
@@ -390,13 +334,13 @@ class Executor:
 
     async def _finish_batch(self, outcomes: list[RunOutcome]) -> list[bool]:
         async with self._sessionmaker.begin() as session:
-            recorded = await self._repository.finish_executions(session, outcomes, instance_id=self._instance.id)
+            recorded = await self._store.outcomes.finish(session, outcomes, instance_id=self._instance.id)
         return [outcome.execution_id in recorded for outcome in outcomes]
 
     async def _renew_locks(self, session: AsyncSession) -> None:
         """Renew the locks of the runs this process is executing (only those: a lock of a run nobody here
         runs any more must expire so that the sweep fails it)."""
         if self._running:
-            await self._repository.renew_locks(
-                session, self._instance.id, self._config.lock_ttl, execution_ids=list(self._running)
+            await self._store.outcomes.renew_leases(
+                session, self._instance.id, self._config.lock_ttl, list(self._running)
             )

@@ -6,20 +6,11 @@ import asyncio
 import contextlib
 
 from scheduler_core.bootstrap import standalone_role
-from scheduler_core.db.models import InstanceStatus
 from scheduler_core.instance import InstanceLost
 from scheduler_core.settings import Settings
+from scheduler_core.store.models import InstanceStatus
 from scheduler_core.tasks import TaskRegistry
 from scheduler_executor.executor import Executor, ExecutorConfig
-
-
-def config_from(settings: Settings) -> ExecutorConfig:
-    return ExecutorConfig(
-        concurrency=settings.executor_concurrency,
-        lock_ttl=settings.lock_ttl,
-        task_timeout=settings.task_timeout,
-        shutdown_grace=settings.shutdown_grace,
-    )
 
 
 async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
@@ -28,12 +19,12 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     async with standalone_role(settings, "executor", stop) as role, role.health_server():
         executor = Executor(
             role.database.sessionmaker,
-            role.repository,
+            role.database.store,
             role.broker,
             registry,
             role.metrics,
             role.instance,
-            config_from(settings),
+            ExecutorConfig.from_settings(settings),
         )
         await executor.start()
         await role.instance.set_status(InstanceStatus.RUNNING)

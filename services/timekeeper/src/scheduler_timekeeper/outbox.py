@@ -25,8 +25,8 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from scheduler_core.broker import Broker, BrokerUnavailable, RunMessage
-from scheduler_core.db.repository import PublishedRun, SchedulerRepository, db_now
 from scheduler_core.observability.metrics import Metrics
+from scheduler_core.store import PublishedRun, Store
 from scheduler_timekeeper.scheduling import DbClock
 
 log = structlog.get_logger(__name__)
@@ -49,7 +49,7 @@ class OutboxRelay:
     def __init__(
         self,
         sessionmaker: async_sessionmaker[AsyncSession],
-        repository: SchedulerRepository,
+        store: Store,
         broker: Broker,
         metrics: Metrics,
         *,
@@ -57,7 +57,7 @@ class OutboxRelay:
         batch_size: int,
     ) -> None:
         self._sessionmaker = sessionmaker
-        self._repository = repository
+        self._store = store
         self._broker = broker
         self._metrics = metrics
         self._outbox_delay = timedelta(seconds=outbox_delay)
@@ -119,7 +119,7 @@ class OutboxRelay:
         published = self.take_confirmed()
         try:
             async with self._sessionmaker.begin() as session:
-                await self._repository.record_published(session, published)
+                await self._store.outbox.record_published(session, published)
         except BaseException:
             self.confirmed_not_written()
             raise
@@ -130,13 +130,13 @@ class OutboxRelay:
         relayed = 0
         while True:
             async with self._sessionmaker.begin() as session:
-                now = await db_now(session)
-                rows = await self._repository.unpublished_runs(
+                now = await self._store.clock.now(session)
+                rows = await self._store.outbox.unpublished(
                     session, created_before=now - self._outbox_delay, limit=self._batch_size
                 )
                 if not rows:
                     return relayed
-                messages = [RunMessage(eid, job_id, at, priority) for eid, job_id, at, priority in rows]
+                messages = [RunMessage(r.execution_id, r.job_id, r.scheduled_at, r.priority) for r in rows]
                 try:
                     # Published while the rows stay locked (SKIP LOCKED keeps other relays off them).
                     await self._broker.publish(messages)
@@ -144,7 +144,7 @@ class OutboxRelay:
                     self._metrics.publish_failures.inc()
                     log.warning("relay_unconfirmed", runs=len(messages), error=str(exc))
                     return relayed
-                await self._repository.mark_published(session, [m.execution_id for m in messages], now)
+                await self._store.outbox.mark_published(session, [m.execution_id for m in messages], now)
             self._metrics.published.inc(len(messages))
             relayed += len(messages)
             log.info("outbox_relayed", runs=len(messages))

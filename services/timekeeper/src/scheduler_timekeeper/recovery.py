@@ -20,8 +20,8 @@ from datetime import timedelta
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from scheduler_core.db.repository import OrphanedRun, SchedulerRepository, db_now
 from scheduler_core.observability.metrics import Metrics
+from scheduler_core.store import OrphanedRun, Store
 
 log = structlog.get_logger(__name__)
 
@@ -35,25 +35,27 @@ class RecoverySweep:
     def __init__(
         self,
         sessionmaker: async_sessionmaker[AsyncSession],
-        repository: SchedulerRepository,
+        store: Store,
         metrics: Metrics,
         *,
         instance_timeout: float,
         lost_message_timeout: float,
     ) -> None:
         self._sessionmaker = sessionmaker
-        self._repository = repository
+        self._store = store
         self._metrics = metrics
         self._instance_timeout = timedelta(seconds=instance_timeout)
         self._lost_message_timeout = timedelta(seconds=lost_message_timeout)
 
     async def run_once(self) -> list[OrphanedRun]:
         async with self._sessionmaker.begin() as session:
-            now = await db_now(session)
-            silent = await self._repository.mark_silent_instances_stopped(session, now - self._instance_timeout)
-            orphans = await self._repository.fail_orphaned_runs(session, now)
-            unclaimed = await self._repository.close_unclaimed_runs(session, now, RUNS_PER_SWEEP)
-            requeued = await self._repository.forget_stale_manual_publications(
+            now = await self._store.clock.now(session)
+            silent = await self._store.sweeps.stop_silent_instances(
+                session, silent_since=now - self._instance_timeout, now=now
+            )
+            orphans = await self._store.sweeps.fail_orphaned(session, now)
+            unclaimed = await self._store.sweeps.close_unclaimed(session, now, RUNS_PER_SWEEP)
+            requeued = await self._store.outbox.forget_stale_manual(
                 session, published_before=now - self._lost_message_timeout, limit=RUNS_PER_SWEEP
             )
         self._metrics.sweeps.inc()

@@ -24,26 +24,19 @@ from datetime import datetime, timedelta
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from scheduler_core import verdicts
 from scheduler_core.broker import RunMessage
-from scheduler_core.db.models import ExecutionStatus
-from scheduler_core.db.repository import (
-    DueJob,
-    JobAdvance,
-    NewExecution,
-    PublishedRun,
-    SchedulerRepository,
-    db_now,
-)
 from scheduler_core.observability.metrics import Metrics
 from scheduler_core.schedule import (
     MisfirePlan,
-    PlannedRun,
     Schedule,
     ScheduleError,
     next_fire_time,
     plan_due_runs,
     schedule_of,
 )
+from scheduler_core.store import DueJob, JobAdvance, NewExecution, PublishedRun, Store
+from scheduler_core.store.models import ExecutionStatus
 
 log = structlog.get_logger(__name__)
 
@@ -79,30 +72,18 @@ class PassResult:
     earliest: datetime | None  # the soonest next_run_at after the pass (None: no job can fire)
 
 
-def missed_reason(run: PlannedRun, now: datetime, grace: int) -> str:
-    late = (now - run.scheduled_at).total_seconds()
-    if run.coalesced_count > 1:
-        assert run.coalesced_from is not None
-        return (
-            f"missed: {run.coalesced_count} slots from {run.coalesced_from.isoformat()} to "
-            f"{run.scheduled_at.isoformat()} were past the misfire grace time of {grace} s when the "
-            f"timekeeper reached them (latest {late:.1f} s late)"
-        )
-    return f"missed: the timekeeper reached this slot {late:.1f} s late, past the misfire grace time of {grace} s"
-
-
 class SchedulingPass:
     def __init__(
         self,
         sessionmaker: async_sessionmaker[AsyncSession],
-        repository: SchedulerRepository,
+        store: Store,
         metrics: Metrics,
         *,
         batch_size: int,
         lookahead: float,
     ) -> None:
         self._sessionmaker = sessionmaker
-        self._repository = repository
+        self._store = store
         self._metrics = metrics
         self._batch_size = batch_size
         self._lookahead = lookahead  # seconds: slots due this soon are written and published already
@@ -110,7 +91,7 @@ class SchedulingPass:
     async def run_once(self, published: Sequence[PublishedRun] = ()) -> PassResult:
         """One pass; `published` are runs the broker confirmed since, whose published_at it writes too."""
         async with self._sessionmaker.begin() as session:
-            claim = await self._repository.claim_due(session, self._batch_size, self._lookahead)
+            claim = await self._store.passes.claim_due(session, self._batch_size, self._lookahead)
             clock = DbClock(claim.now, time.monotonic())
             now, due, horizon = claim.now, claim.jobs, claim.horizon
             rows: list[NewExecution] = []
@@ -142,13 +123,19 @@ class SchedulingPass:
                             status_id=ExecutionStatus.MISSED,
                             coalesced_count=run.coalesced_count,
                             coalesced_from=run.coalesced_from,
-                            error_message=missed_reason(run, now, job.misfire_grace_time),
+                            error_message=verdicts.missed_at_pass(
+                                run.scheduled_at,
+                                now,
+                                job.misfire_grace_time,
+                                coalesced_from=run.coalesced_from,
+                                coalesced_count=run.coalesced_count,
+                            ),
                             completed_at=now,
                         )
                     )
                 fired = plan.run[-1].scheduled_at if plan.run else None
                 advances.append(JobAdvance(job.id, plan.next_run_at, fired))
-            record = await self._repository.record_pass(session, rows, advances, published)
+            record = await self._store.passes.record(session, rows, advances, published)
         written = set(record.written)
 
         to_publish = [message for execution_id, message in messages.items() if execution_id in written]
@@ -165,15 +152,15 @@ class SchedulingPass:
     async def schedule_unscheduled(self) -> int:
         """Give schedulable jobs without a next_run_at their first slot after now; returns how many."""
         async with self._sessionmaker.begin() as session:
-            jobs = await self._repository.claim_unscheduled_jobs(session, self._batch_size)
+            jobs = await self._store.passes.claim_unscheduled(session, self._batch_size)
             if not jobs:
                 return 0
-            now = await db_now(session)
+            now = await self._store.clock.now(session)
             advances: list[JobAdvance] = []
             for job in jobs:
                 schedule = job_schedule(job)
                 advances.append(JobAdvance(job.id, None if schedule is None else next_fire_time(schedule, now)))
-            await self._repository.advance_jobs(session, advances)
+            await self._store.passes.advance(session, advances)
         log.info("jobs_scheduled", count=len(advances))
         return len(advances)
 

@@ -22,8 +22,9 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from scheduler_core.broker import Broker
-from scheduler_core.db.repository import SchedulerRepository
 from scheduler_core.observability.metrics import Metrics
+from scheduler_core.settings import Settings
+from scheduler_core.store import Store
 from scheduler_core.wakeup import Wakeup
 from scheduler_timekeeper.outbox import OutboxRelay
 from scheduler_timekeeper.recovery import RecoverySweep
@@ -44,54 +45,52 @@ IDLE_FLUSH_S = 0.1
 
 @dataclass(frozen=True, slots=True)
 class TimekeeperConfig:
-    batch_size: int = 500
-    max_sleep: float = 5.0
-    outbox_delay: float = 5.0
-    # Seconds a manual run may stay pending after the broker confirmed its message before it is published
-    # again (see recovery.py): long enough that a run merely waiting in a backlog is rarely sent twice.
-    lost_message_timeout: float = 300.0
-    sweep_interval: float = 5.0
-    instance_timeout: float = 20.0
-    # Seconds: the shortest time from the start of a pass that claimed jobs to the start of the next pass. A
-    # slot due sooner waits for that next pass, which takes every slot due by then, instead of every distinct
-    # due instant costing a cycle of its own (a transaction, a publish, and smaller claim batches for the
-    # executors). Measured at 500 runs/s with slots spread evenly over the second, standalone (benchmarks.run,
-    # steady): 4 ms gave p99 lateness 99.5 ms at 3.59 s CPU per 1,000 runs (the cycles' fixed cost filling the
-    # cores), 10 ms 56 ms at 3.57 s, 20 ms 41-47 ms at 2.1-2.3 s, 30 ms 52 ms, 50 ms 77 ms. At 1,000 runs/s a
-    # pass takes longer than this anyway. A slot waits at most this long for its pass (half on average).
-    min_cycle: float = 0.02
-    # Seconds: a slot is written and published this long before it is due, so that the cycle's wait, the
-    # write, the publish and the executor's claim happen before the slot instead of after it; the executor
-    # starts the run at its slot (see scheduler_executor). It should exceed min_cycle plus a pass's write and
-    # publish, with room for a loaded machine; the executor holds a task slot for a run from its claim, so
-    # concurrency / lookahead bounds one executor's rate (64 / 0.05 s = 1,280 runs/s). The price: a pause,
-    # edit or deletion of a job less than this long before a slot no longer stops that slot's run, and a run
-    # shows as running up to this long before it starts.
-    lookahead: float = 0.05
+    """The settings a timekeeper uses (Settings documents each, with its unit and default)."""
+
+    batch_size: int
+    max_sleep: float
+    outbox_delay: float
+    lost_message_timeout: float
+    sweep_interval: float
+    instance_timeout: float
+    min_cycle: float
+    lookahead: float
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> TimekeeperConfig:
+        return cls(
+            batch_size=settings.timekeeper_batch_size,
+            max_sleep=settings.timekeeper_max_sleep,
+            outbox_delay=settings.outbox_delay,
+            lost_message_timeout=settings.lost_message_timeout,
+            sweep_interval=settings.sweep_interval,
+            instance_timeout=settings.instance_timeout,
+            min_cycle=settings.timekeeper_min_cycle,
+            lookahead=settings.timekeeper_lookahead,
+        )
 
 
 class TimekeeperService:
     def __init__(
         self,
         sessionmaker: async_sessionmaker[AsyncSession],
-        repository: SchedulerRepository,
+        store: Store,
         broker: Broker,
         wakeup: Wakeup,
         metrics: Metrics,
         config: TimekeeperConfig,
     ) -> None:
         self._sessionmaker = sessionmaker
-        self._repository = repository
         self._wakeup = wakeup
         self._metrics = metrics
         self._config = config
         self._lookahead = timedelta(seconds=config.lookahead)
         self.scheduling = SchedulingPass(
-            sessionmaker, repository, metrics, batch_size=config.batch_size, lookahead=config.lookahead
+            sessionmaker, store, metrics, batch_size=config.batch_size, lookahead=config.lookahead
         )
         self.outbox = OutboxRelay(
             sessionmaker,
-            repository,
+            store,
             broker,
             metrics,
             outbox_delay=config.outbox_delay,
@@ -99,7 +98,7 @@ class TimekeeperService:
         )
         self.recovery = RecoverySweep(
             sessionmaker,
-            repository,
+            store,
             metrics,
             instance_timeout=config.instance_timeout,
             lost_message_timeout=config.lost_message_timeout,

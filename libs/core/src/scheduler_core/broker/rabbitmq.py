@@ -17,6 +17,10 @@ first. ``quorum`` is replicated across a cluster but RabbitMQ (before 4.0) ignor
 queues: messages are then delivered in publish order, so priority only comes from the order the timekeeper
 publishes in. Changing ``queue_type`` or ``max_priority`` of an existing queue makes the declaration fail with
 ``PRECONDITION_FAILED``: the queue must be deleted (or renamed) first.
+
+This module holds :class:`RabbitMQBroker`: the queue's declaration, the broker's lifecycle, publishing and the
+queue's counters. The first connection and its retries live in ``rabbitmq_connection``, consumers and their
+deliveries in ``rabbitmq_consumer``.
 """
 
 from __future__ import annotations
@@ -27,147 +31,23 @@ from typing import Any, Literal
 
 import aio_pika
 import structlog
-from aio_pika.abc import (
-    AbstractIncomingMessage,
-    AbstractRobustChannel,
-    AbstractRobustConnection,
-    AbstractRobustQueue,
-)
-from aio_pika.exceptions import CONNECTION_EXCEPTIONS, ChannelPreconditionFailed
+from aio_pika.abc import AbstractRobustChannel, AbstractRobustConnection
+from aio_pika.exceptions import ChannelPreconditionFailed
 from pamqp.commands import Basic
-from yarl import URL
 
-from .base import (
-    Broker,
-    BrokerUnavailable,
-    Consumer,
-    Delivery,
-    Handler,
-    HandlerTasks,
-    MessageDecodeError,
-    RunMessage,
-    check_max_priority,
-    check_prefetch,
-    check_runs_per_message,
-    decode_runs,
-    encode_runs,
-    pack_runs,
-)
+from .base import Broker
+from .consumer import Consumer, Handler
+from .errors import BrokerUnavailable
+from .limits import check_max_priority, check_prefetch, check_runs_per_message
+from .message import RunMessage, encode_runs, pack_runs
+from .rabbitmq_connection import UNAVAILABLE, connect, redact_url
+from .rabbitmq_consumer import RabbitConsumer
+
+__all__ = ["QueueType", "RabbitMQBroker", "redact_url"]
 
 log = structlog.get_logger(__name__)
 
 QueueType = Literal["classic", "quorum"]
-
-# Errors that mean "the broker or the connection is not usable right now" (aio-pika's own list: AMQP errors,
-# OSError/ConnectionError, RuntimeError for "connection not opened"), plus our own timeouts.
-_UNAVAILABLE = (TimeoutError, *CONNECTION_EXCEPTIONS)
-# Longest single connection attempt, in seconds; a slow handshake is retried until connect_timeout_s.
-_MAX_ATTEMPT_S = 10.0
-# Pause between connection attempts at start-up, in seconds: doubles from the first value up to the second.
-_RETRY_PAUSE_S = (0.25, 5.0)
-
-
-def redact_url(url: str) -> str:
-    """The AMQP URL without its password, for logs and error messages."""
-    parsed = URL(url)
-    return str(parsed.with_password(None)) if parsed.password is not None else str(parsed)
-
-
-class _RabbitDelivery(Delivery):
-    __slots__ = ("_incoming",)
-
-    def __init__(self, incoming: AbstractIncomingMessage, messages: tuple[RunMessage, ...]) -> None:
-        super().__init__(messages, redelivered=bool(incoming.redelivered))
-        self._incoming = incoming
-
-    async def _settle(self, *, ack: bool, requeue: bool) -> None:
-        try:
-            if ack:
-                await self._incoming.ack()
-            else:
-                await self._incoming.reject(requeue=requeue)
-        except CONNECTION_EXCEPTIONS as exc:
-            # The channel that carried the delivery is gone (consumer closed, connection dropped): RabbitMQ
-            # has requeued the message already and will redeliver it. Delivery tags are per channel, so it
-            # cannot be settled on the re-opened channel either.
-            log.warning("delivery_settle_lost", error=repr(exc), ack=ack, **self._log_context())
-
-
-class _RabbitConsumer(Consumer):
-    def __init__(
-        self,
-        broker: RabbitMQBroker,
-        channel: AbstractRobustChannel,
-        handler: Handler,
-        prefetch: int,
-        op_timeout_s: float,
-    ) -> None:
-        self._broker = broker
-        self._channel = channel
-        self._prefetch = prefetch
-        self._op_timeout_s = op_timeout_s
-        self._queue: AbstractRobustQueue | None = None
-        self._tag: str | None = None
-        self._handlers = HandlerTasks(handler, queue=broker.queue_name)
-        self._cancelled = False
-
-    @property
-    def in_flight(self) -> int:
-        return len(self._handlers)
-
-    async def register(self) -> None:
-        """Apply the prefetch window and subscribe; aio-pika re-does both after a reconnect."""
-        await self._channel.set_qos(prefetch_count=self._prefetch)
-        self._queue = await self._channel.declare_queue(
-            self._broker.queue_name, durable=True, arguments=self._broker.queue_arguments
-        )
-        self._tag = await self._queue.consume(self._on_message, no_ack=False)
-        log.info("consumer_started", queue=self._broker.queue_name, consumer=self._tag, prefetch=self._prefetch)
-
-    async def _on_message(self, incoming: AbstractIncomingMessage) -> None:
-        # Runs in an aiormq task that is cancelled if the channel closes: do only quick work here.
-        try:
-            messages = decode_runs(incoming.body)
-        except MessageDecodeError as exc:
-            # Redelivering garbage cannot help; dropping it is logged with enough to find the publisher.
-            log.error(
-                "message_decode_failed",
-                queue=self._broker.queue_name,
-                error=str(exc),
-                body_prefix=incoming.body[:200].decode("utf-8", "replace"),
-            )
-            try:
-                await incoming.reject(requeue=False)
-            except CONNECTION_EXCEPTIONS as reject_exc:
-                log.warning("delivery_settle_lost", error=repr(reject_exc), ack=False)
-            return
-        delivery = _RabbitDelivery(incoming, messages)
-        if self._cancelled:
-            # Sent by the broker before it processed our basic.cancel: hand it straight back.
-            await delivery.reject(requeue=True)
-            return
-        self._handlers.spawn(delivery)
-
-    async def cancel(self, *, grace_s: float = 0.0) -> None:
-        if self._cancelled:
-            return
-        self._cancelled = True
-        self._broker._consumers.discard(self)
-        if self._queue is not None and self._tag is not None:
-            try:
-                async with asyncio.timeout(self._op_timeout_s):
-                    # Also removes the consumer from aio-pika's restore list, even if this times out.
-                    await self._queue.cancel(self._tag)
-            except _UNAVAILABLE as exc:
-                log.warning("consumer_cancel_failed", consumer=self._tag, error=repr(exc))
-        await self._handlers.stop(grace_s)
-        try:
-            async with asyncio.timeout(self._op_timeout_s):
-                # Closing the channel is what makes RabbitMQ requeue this consumer's unacked messages.
-                await self._channel.close()
-        except _UNAVAILABLE as exc:
-            log.warning("consumer_channel_close_failed", consumer=self._tag, error=repr(exc))
-        log.info("consumer_cancelled", queue=self._broker.queue_name, consumer=self._tag)
 
 
 class RabbitMQBroker(Broker):
@@ -229,7 +109,7 @@ class RabbitMQBroker(Broker):
         self._connection: AbstractRobustConnection | None = None
         self._publish_channel: AbstractRobustChannel | None = None
         self._admin_channel: AbstractRobustChannel | None = None
-        self._consumers: set[_RabbitConsumer] = set()
+        self._consumers: set[RabbitConsumer] = set()
         self._closing = False
         # Tracks outages for logging only; aio-pika owns the actual connection state.
         self._connected = False
@@ -246,7 +126,12 @@ class RabbitMQBroker(Broker):
     async def start(self) -> None:
         if self._connection is not None or self._closing:
             raise RuntimeError("RabbitMQBroker can be started once")
-        connection = await self._connect()
+        connection = await connect(
+            self._url,
+            connect_timeout_s=self._connect_timeout_s,
+            reconnect_interval_s=self._reconnect_interval_s,
+            connection_name=self._connection_name,
+        )
         try:
             async with asyncio.timeout(self._publish_timeout_s):
                 # on_return_raises: an unroutable message (queue deleted) fails its publish instead of being
@@ -260,7 +145,7 @@ class RabbitMQBroker(Broker):
             await connection.close()
             log.error("queue_declare_failed", queue=self.queue_name, arguments=self.queue_arguments)
             raise
-        except _UNAVAILABLE as exc:
+        except UNAVAILABLE as exc:
             await connection.close()
             raise BrokerUnavailable(
                 f"RabbitMQ at {self._safe_url} did not set up queue {self.queue_name!r}: {exc!r}"
@@ -283,44 +168,6 @@ class RabbitMQBroker(Broker):
             runs_per_message=self._runs_per_message,
         )
 
-    async def _connect(self) -> AbstractRobustConnection:
-        """First connection, retried with backoff until connect_timeout_s; aio-pika handles later losses."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._connect_timeout_s
-        pause = _RETRY_PAUSE_S[0]
-        attempt = 0
-        error: BaseException | None = None
-        while True:
-            attempt += 1
-            connection = aio_pika.RobustConnection(
-                URL(self._url),
-                reconnect_interval=self._reconnect_interval_s,
-                client_properties={"connection_name": self._connection_name},
-            )
-            bound = asyncio.timeout_at(deadline)
-            try:
-                async with bound:
-                    await connection.connect(timeout=min(_MAX_ATTEMPT_S, self._connect_timeout_s))
-            except _UNAVAILABLE as exc:
-                await connection.close()
-                # Our own deadline cutting an attempt short says less than the previous attempt's error.
-                if not (bound.expired() and error is not None):
-                    error = exc
-            else:
-                if attempt > 1:
-                    log.info("broker_connected", url=self._safe_url, attempts=attempt)
-                return connection
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                log.error("broker_connect_failed", url=self._safe_url, attempts=attempt, error=repr(error))
-                raise BrokerUnavailable(
-                    f"cannot connect to RabbitMQ at {self._safe_url} within {self._connect_timeout_s:g} s "
-                    f"({attempt} attempts); last error: {error!r}"
-                ) from error
-            log.warning("broker_connect_retry", url=self._safe_url, attempt=attempt, error=repr(error))
-            await asyncio.sleep(min(pause, remaining))
-            pause = min(pause * 2, _RETRY_PAUSE_S[1])
-
     async def close(self) -> None:
         if self._closing:
             return
@@ -332,7 +179,7 @@ class RabbitMQBroker(Broker):
             try:
                 async with asyncio.timeout(self._publish_timeout_s):
                     await self._connection.close()
-            except _UNAVAILABLE as exc:
+            except UNAVAILABLE as exc:
                 log.warning("broker_close_failed", url=self._safe_url, error=repr(exc))
             log.info("broker_closed", url=self._safe_url, queue=self.queue_name)
 
@@ -386,7 +233,7 @@ class RabbitMQBroker(Broker):
                     *(exchange.publish(m, routing_key=self.queue_name, mandatory=True) for m in amqp_messages),
                     return_exceptions=True,
                 )
-        except _UNAVAILABLE as exc:
+        except UNAVAILABLE as exc:
             log.warning("publish_failed", queue=self.queue_name, count=len(messages), error=repr(exc) or "timeout")
             raise BrokerUnavailable(
                 f"{len(messages)} message(s) to {self.queue_name!r} not confirmed within "
@@ -422,9 +269,17 @@ class RabbitMQBroker(Broker):
                 await connection.ready()
                 channel = connection.channel(publisher_confirms=False)
                 await channel.initialize()
-                consumer = _RabbitConsumer(self, channel, handler, prefetch, self._publish_timeout_s)
+                consumer = RabbitConsumer(
+                    channel,
+                    handler,
+                    queue_name=self.queue_name,
+                    queue_arguments=self.queue_arguments,
+                    prefetch=prefetch,
+                    op_timeout_s=self._publish_timeout_s,
+                    on_cancel=self._consumers.discard,
+                )
                 await consumer.register()
-        except _UNAVAILABLE as exc:
+        except UNAVAILABLE as exc:
             await self._close_quietly(channel)
             raise BrokerUnavailable(
                 f"cannot register a consumer on {self.queue_name!r} at {self._safe_url}: {exc!r}"
@@ -442,7 +297,7 @@ class RabbitMQBroker(Broker):
         try:
             async with asyncio.timeout(1.0):
                 await channel.close()
-        except _UNAVAILABLE:
+        except UNAVAILABLE:
             pass
 
     async def _ready_count(self, channel: AbstractRobustChannel, timeout_s: float) -> int:
@@ -457,7 +312,7 @@ class RabbitMQBroker(Broker):
         _, _, channel = self._require()
         try:
             return await self._ready_count(channel, self._publish_timeout_s)
-        except _UNAVAILABLE as exc:
+        except UNAVAILABLE as exc:
             raise BrokerUnavailable(f"queue depth of {self.queue_name!r} unavailable: {exc!r}") from exc
 
     async def ping(self) -> bool:

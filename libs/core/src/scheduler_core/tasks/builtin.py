@@ -9,7 +9,6 @@ from typing import Literal
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
-from scheduler_core.db.repository import SchedulerRepository
 from scheduler_core.retention import DEFAULT_RETENTION_DAYS, purge_history
 from scheduler_core.tasks.registry import NoParameters, TaskContext, TaskRouter
 
@@ -122,5 +121,5 @@ class CleanupParams(Strict):
     description_ar="يحذف عمليات التنفيذ المنتهية الأقدم من فترة الاحتفاظ (لا يحذف الجارية).",
 )
 async def cleanup_history(ctx: TaskContext, params: CleanupParams) -> str:
-    deleted = await purge_history(ctx.sessionmaker, SchedulerRepository(), params.retention_days)
+    deleted = await purge_history(ctx.sessionmaker, ctx.store, params.retention_days)
     return f"Cleaned up {deleted} execution records older than {params.retention_days} days"

@@ -27,7 +27,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from scheduler_core.db.repository import TaskFunctionSpec
+from scheduler_core.store import Store, TaskFunctionSpec
 
 # A task returns an optional one-line summary of what it did, recorded as the run's result_summary.
 TaskFunction = Callable[..., Awaitable[str | None] | str | None]
@@ -54,6 +54,7 @@ class TaskContext:
     scheduled_at: datetime
     # The executor's database access, for tasks that maintain the scheduler itself (history cleanup).
     sessionmaker: async_sessionmaker[AsyncSession]
+    store: Store
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from scheduler_api.dependencies import Service
+from scheduler_api.dependencies import History
 from scheduler_api.errors import error_responses
 from scheduler_api.routers.query import JobId, PageNumber, PerPage, StatusFilter
-from scheduler_core.db.repository import ExecutionFilters
 from scheduler_core.schemas import DEFAULT_PER_PAGE, ScheduledJobExecutionPage
+from scheduler_core.store import ExecutionFilters
 
 router = APIRouter(tags=["history"])
 
@@ -21,7 +21,7 @@ router = APIRouter(tags=["history"])
 )
 async def get_job_history(
     job_id: JobId,
-    service: Service,
+    service: History,
     page: PageNumber = 1,
     per_page: PerPage = DEFAULT_PER_PAGE,
     status_id: StatusFilter = None,
@@ -37,7 +37,7 @@ async def get_job_history(
     summary="Runs of all jobs, newest first",
 )
 async def get_all_history(
-    service: Service,
+    service: History,
     page: PageNumber = 1,
     per_page: PerPage = DEFAULT_PER_PAGE,
     status_id: StatusFilter = None,

@@ -6,10 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from scheduler_api.dependencies import Service, SuperAdmin
+from scheduler_api.dependencies import Actions, Jobs, SuperAdmin
 from scheduler_api.errors import error_responses
 from scheduler_api.routers.query import JobId, PageNumber, PerPage
-from scheduler_core.db.repository import JobFilters
 from scheduler_core.schemas import (
     DB_INT_MAX,
     DEFAULT_PER_PAGE,
@@ -20,6 +19,7 @@ from scheduler_core.schemas import (
     ScheduledJobResponse,
     ScheduledJobUpdate,
 )
+from scheduler_core.store import JobFilters
 
 router = APIRouter(tags=["jobs"])
 
@@ -31,13 +31,13 @@ router = APIRouter(tags=["jobs"])
     responses=error_responses(422),
     summary="Create a job (interval or cron, from the fields given)",
 )
-async def create_job(body: ScheduledJobCreate, service: Service, caller: SuperAdmin) -> ScheduledJobResponse:
+async def create_job(body: ScheduledJobCreate, service: Jobs, caller: SuperAdmin) -> ScheduledJobResponse:
     return await service.create_job(body, caller.audit_id)
 
 
 @router.get("/jobs", response_model=ScheduledJobPage, responses=error_responses(422), summary="List jobs (not deleted)")
 async def list_jobs(
-    service: Service,
+    service: Jobs,
     page: PageNumber = 1,
     per_page: PerPage = DEFAULT_PER_PAGE,
     is_enabled: Annotated[bool | None, Query(description="Only enabled (true) or disabled (false) jobs.")] = None,
@@ -56,7 +56,7 @@ async def list_jobs(
     responses=error_responses(404, 422),
     summary="Get a job, with its next and last run",
 )
-async def get_job(job_id: JobId, service: Service) -> ScheduledJobResponse:
+async def get_job(job_id: JobId, service: Jobs) -> ScheduledJobResponse:
     return await service.get_job(job_id)
 
 
@@ -67,7 +67,7 @@ async def get_job(job_id: JobId, service: Service) -> ScheduledJobResponse:
     summary="Update a job (partial: only the fields given change)",
 )
 async def update_job(
-    job_id: JobId, body: ScheduledJobUpdate, service: Service, caller: SuperAdmin
+    job_id: JobId, body: ScheduledJobUpdate, service: Jobs, caller: SuperAdmin
 ) -> ScheduledJobResponse:
     return await service.update_job(job_id, body, caller.audit_id)
 
@@ -78,7 +78,7 @@ async def update_job(
     responses=error_responses(404, 409, 422),
     summary="Delete a job (soft: isActive becomes false; history is kept)",
 )
-async def delete_job(job_id: JobId, service: Service, caller: SuperAdmin) -> ScheduledJobResponse:
+async def delete_job(job_id: JobId, service: Jobs, caller: SuperAdmin) -> ScheduledJobResponse:
     return await service.delete_job(job_id, caller.audit_id)
 
 
@@ -89,6 +89,6 @@ async def delete_job(job_id: JobId, service: Service, caller: SuperAdmin) -> Sch
     summary="enable | disable | trigger (run now) | pause | resume",
 )
 async def perform_action(
-    job_id: JobId, body: JobActionRequest, service: Service, caller: SuperAdmin
+    job_id: JobId, body: JobActionRequest, service: Actions, caller: SuperAdmin
 ) -> JobActionResponse:
     return await service.perform_action(job_id, body.action, caller.audit_id)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from scheduler_api.dependencies import Service
+from scheduler_api.dependencies import Lookups
 from scheduler_api.errors import error_responses
 from scheduler_core.schemas import ExecutionStatusResponse, JobTypeResponse, TaskFunctionResponse
 
@@ -20,7 +20,7 @@ router = APIRouter(tags=["lookups"])
     summary="Task functions a job can run",
 )
 async def get_task_functions(
-    service: Service,
+    service: Lookups,
     include_inactive: Annotated[
         bool, Query(description="Also those no executor provides any more (jobs cannot be created with them).")
     ] = False,
@@ -29,10 +29,10 @@ async def get_task_functions(
 
 
 @router.get("/job-types", response_model=list[JobTypeResponse], summary="Job types (1 interval, 2 cron)")
-async def get_job_types(service: Service) -> list[JobTypeResponse]:
+async def get_job_types(service: Lookups) -> list[JobTypeResponse]:
     return await service.get_job_types()
 
 
 @router.get("/execution-statuses", response_model=list[ExecutionStatusResponse], summary="Execution statuses")
-async def get_execution_statuses(service: Service) -> list[ExecutionStatusResponse]:
+async def get_execution_statuses(service: Lookups) -> list[ExecutionStatusResponse]:
     return await service.get_execution_statuses()

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from scheduler_api.dependencies import Service
+from scheduler_api.dependencies import Preview
 from scheduler_api.errors import error_responses
 from scheduler_api.routers.query import JobId
 from scheduler_core.schemas.preview import (
@@ -25,7 +25,7 @@ router = APIRouter(tags=["schedule"])
     responses=error_responses(422),
     summary="Next fire times of a schedule, as if a job with it were created now",
 )
-async def preview_schedule(body: SchedulePreviewRequest, service: Service) -> SchedulePreviewResponse:
+async def preview_schedule(body: SchedulePreviewRequest, service: Preview) -> SchedulePreviewResponse:
     return await service.preview_schedule(body)
 
 
@@ -37,7 +37,7 @@ async def preview_schedule(body: SchedulePreviewRequest, service: Service) -> Sc
 )
 async def preview_job(
     job_id: JobId,
-    service: Service,
+    service: Preview,
     count: Annotated[int, Query(ge=1, le=MAX_PREVIEW_COUNT, description="Fire times wanted.")] = DEFAULT_PREVIEW_COUNT,
 ) -> SchedulePreviewResponse:
     return await service.preview_job(job_id, count)

@@ -1,1 +1,0 @@
-"""Persistence: models, engine factory, migrations and the repositories (the only code that speaks SQL)."""

@@ -1,0 +1,78 @@
+"""Persistence: the only package that speaks SQL.
+
+One interface per noun, each stating its contract (what is atomic, idempotent, fenced):
+
+    clock.py      the database's instant            jobs.py       jobs as the API edits them
+    passes.py     the timekeeper's scheduling pass  outbox.py     runs written and relayed to the broker
+    claims.py     the executor's claim of a run     outcomes.py   the fenced finish, lease renewals
+    sweeps.py     the recovery sweep                instances.py  service processes and their heartbeats
+    history.py    runs as the API lists them        lookups.py    task functions, job types, statuses
+
+Two implementations: `postgres/` (standalone services) and `sqlite/` (embedded mode), one module per noun each;
+`portable/` holds the SQLAlchemy statements both run unchanged. The backend is chosen once, from the database
+URL, by `backends.backend_for`; a `Store` bundles its implementations. Every method takes the caller's
+AsyncSession and never commits: transactions belong to the caller, so several calls can form one atomic step.
+`tests/contract/store/` is the one suite that says what a store must do, run against both backends."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from scheduler_core.store.claims import ClaimedRun, ClaimOutcome, ClaimResult, ClaimStore
+from scheduler_core.store.clock import Clock
+from scheduler_core.store.history import ExecutionFilters, HistoryStore
+from scheduler_core.store.instances import InstanceStore
+from scheduler_core.store.jobs import JobFilters, JobNotFound, JobStore
+from scheduler_core.store.lookups import LookupStore, TaskFunctionSpec
+from scheduler_core.store.outbox import NewExecution, OutboxRun, OutboxStore, PublishedRun
+from scheduler_core.store.outcomes import OutcomeStore, RunOutcome
+from scheduler_core.store.passes import DueClaim, DueJob, JobAdvance, PassRecord, PassStore
+from scheduler_core.store.sweeps import OrphanedRun, SweepStore, UnclaimedRun
+
+
+@dataclass(frozen=True, slots=True)
+class Store:
+    """One backend's implementation of every noun."""
+
+    clock: Clock
+    jobs: JobStore
+    passes: PassStore
+    outbox: OutboxStore
+    claims: ClaimStore
+    outcomes: OutcomeStore
+    sweeps: SweepStore
+    instances: InstanceStore
+    history: HistoryStore
+    lookups: LookupStore
+
+
+__all__ = [
+    "ClaimOutcome",
+    "ClaimResult",
+    "ClaimStore",
+    "ClaimedRun",
+    "Clock",
+    "DueClaim",
+    "DueJob",
+    "ExecutionFilters",
+    "HistoryStore",
+    "InstanceStore",
+    "JobAdvance",
+    "JobFilters",
+    "JobNotFound",
+    "JobStore",
+    "LookupStore",
+    "NewExecution",
+    "OrphanedRun",
+    "OutboxRun",
+    "OutboxStore",
+    "OutcomeStore",
+    "PassRecord",
+    "PassStore",
+    "PublishedRun",
+    "RunOutcome",
+    "Store",
+    "SweepStore",
+    "TaskFunctionSpec",
+    "UnclaimedRun",
+]

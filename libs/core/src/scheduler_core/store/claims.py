@@ -1,0 +1,78 @@
+"""The executor's claim: a delivered run becomes `running` under the claimer's lease, or is closed with its
+verdict (missed, skipped), or is left for later (not due yet)."""
+
+from __future__ import annotations
+
+import enum
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+
+class ClaimOutcome(enum.Enum):
+    CLAIMED = "claimed"  # now running under this executor's lock
+    ALREADY_HANDLED = "already_handled"  # not pending (a duplicate delivery) or unknown
+    MISSED = "missed"  # picked up after its grace time; recorded as missed
+    SKIPPED = "skipped"  # max_instances runs already running; recorded as skipped
+    REFUSED = "refused"  # the claimer was declared dead by the sweep: nothing claimed, it must stop
+    # Ahead of its slot, with max_instances runs of its job running now: left pending, to be claimed again at
+    # its slot (those runs may have finished by then), so that a run delivered early is never skipped early.
+    NOT_DUE = "not_due"
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedRun:
+    """A run this executor now owns, with what it needs to execute it."""
+
+    execution_id: str
+    job_id: int
+    scheduled_at: datetime
+    started_at: datetime  # recorded start: the claim's instant, or the slot if the run was claimed ahead of it
+    task_key: str
+    parameters: dict[str, Any] | None
+    timeout_seconds: int | None
+    # Seconds from the claim to started_at, by the database's clock: how long the executor holds the run
+    # before starting its task (0 unless it was claimed ahead of its slot).
+    start_in: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimResult:
+    outcome: ClaimOutcome
+    execution_id: str
+    run: ClaimedRun | None = None  # set when outcome is CLAIMED
+    reason: str | None = None  # set when outcome is MISSED or SKIPPED
+    due_in: float = 0.0  # NOT_DUE: seconds until the run's slot, by the database's clock
+
+
+class ClaimStore(ABC):
+    @abstractmethod
+    async def claim(
+        self,
+        session: AsyncSession,
+        execution_ids: Sequence[str],
+        *,
+        instance_id: str,
+        host_name: str,
+        lock_ttl: float,
+    ) -> list[ClaimResult]:
+        """Claim pending runs for this executor, each atomically with its lock; one result per id, in input
+        order. The verdicts are scheduler_core.verdicts' rules:
+
+        - a run that is not pending (a duplicate delivery) or unknown is ALREADY_HANDLED, and left alone; an id
+          repeated in the batch (a message delivered twice at once) is claimed for its first occurrence only;
+        - a scheduled run picked up past its job's misfire grace time is recorded missed (MISSED, with reason);
+        - per job, in slot order, runs take the places left under max_instances live locks and become running,
+          owned by instance_id, with a lock that expires lock_ttl seconds from now unless renewed, and started_at
+          the later of now and their slot (ClaimedRun.start_in: how long to wait before starting the task);
+        - a run beyond max_instances is recorded skipped, or left pending as NOT_DUE if its slot is still ahead
+          (runs are delivered up to the look-ahead early, and those running may have finished by its slot).
+
+        Claims of one job are serialised (counted by one claimer at a time), claims of different jobs are not,
+        and concurrent claimers never deadlock. A claimer the sweep declared stopped claims nothing: every result
+        is REFUSED. Its instance row is read under a lock that orders the claim with the sweep's verdict: either
+        the claim commits first and the sweep then fails its runs, or the claim sees the verdict."""

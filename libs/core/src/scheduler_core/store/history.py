@@ -1,0 +1,42 @@
+"""History: runs as the API lists them, the runs in progress, and retention."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from scheduler_core.store.models import ScheduledJobExecution
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionFilters:
+    status_id: int | None = None
+
+
+class HistoryStore(ABC):
+    """Every execution returned is loaded with its status (the API's responses name it)."""
+
+    @abstractmethod
+    async def page(
+        self, session: AsyncSession, job_id: int | None, filters: ExecutionFilters, page: int, per_page: int
+    ) -> tuple[list[ScheduledJobExecution], int]:
+        """A page of runs, newest first (1-based `page`; job_id None: across all jobs), and how many match."""
+
+    @abstractmethod
+    async def get(self, session: AsyncSession, execution_id: str) -> ScheduledJobExecution | None:
+        """One run by its execution id, read afresh."""
+
+    @abstractmethod
+    async def count_running(self, session: AsyncSession) -> int: ...
+
+    @abstractmethod
+    async def running(self, session: AsyncSession, limit: int) -> list[ScheduledJobExecution]:
+        """Up to `limit` running runs, longest running first."""
+
+    @abstractmethod
+    async def delete_before(self, session: AsyncSession, cutoff: datetime, batch_size: int) -> int:
+        """Delete up to batch_size finished runs created before cutoff; returns how many. Pending and running
+        runs are never deleted. The caller commits between batches, so no transaction holds locks for long."""

@@ -1,0 +1,263 @@
+"""SQLAlchemy models: the reference's seven tables with its exact names, plus the columns the design needs.
+
+Additions to the reference, each named for what it means:
+- scheduled_job: next_run_at (first unhandled slot; indexed for "due now"), is_paused, timezone,
+  parameters (task arguments), timeout_seconds.
+- scheduled_job_execution: UNIQUE(job_id, scheduled_at), trigger, coalesced_count/coalesced_from,
+  published_at (outbox confirmation), status ids 5 (missed) and 6 (skipped).
+- task_function: parameters_schema (JSON schema of the task's declared parameters).
+- scheduler_instance: role (api/timekeeper/executor/embedded).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import IntEnum
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+    func,
+    text,
+    true,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from scheduler_core.store.types import UTCDateTime
+
+# Explicit constraint names so Alembic migrations are reproducible on every backend.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# 64-bit ids on PostgreSQL (executions grow without bound); SQLite needs plain INTEGER for rowid aliasing.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+# JSONB on PostgreSQL, JSON text elsewhere.
+JsonDoc = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
+
+
+class JobType(IntEnum):
+    INTERVAL = 1
+    CRON = 2
+
+
+class ExecutionStatus(IntEnum):
+    """Ids 1-4 keep the reference's meaning; 5 and 6 are terminal states the design adds."""
+
+    PENDING = 1
+    RUNNING = 2
+    SUCCESS = 3
+    FAILED = 4
+    MISSED = 5  # not started: claimed after scheduled_at + misfire_grace_time
+    SKIPPED = 6  # not started: max_instances runs of the job were already running
+
+    @property
+    def is_terminal(self) -> bool:
+        return self not in (ExecutionStatus.PENDING, ExecutionStatus.RUNNING)
+
+
+class Trigger:
+    """Why an execution exists (scheduled_job_execution.trigger)."""
+
+    SCHEDULE = "schedule"
+    MANUAL = "manual"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime()}
+
+
+class TaskFunction(Base):
+    __tablename__ = "task_function"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(100), unique=True, nullable=False)
+    name_en: Mapped[str] = mapped_column(String(255), nullable=False)
+    name_ar: Mapped[str] = mapped_column(String(255), nullable=False)
+    description_en: Mapped[str | None] = mapped_column(Text)
+    description_ar: Mapped[str | None] = mapped_column(Text)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true(), nullable=False)
+    parameters_schema: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc)
+
+
+class SchedulerJobType(Base):
+    __tablename__ = "scheduler_job_type"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    name: Mapped[str] = mapped_column(String(50), nullable=False)
+    name_en: Mapped[str] = mapped_column(String(100), nullable=False)
+    name_ar: Mapped[str] = mapped_column(String(100), nullable=False)
+
+
+class SchedulerExecutionStatus(Base):
+    __tablename__ = "scheduler_execution_status"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    name: Mapped[str] = mapped_column(String(50), nullable=False)
+    name_en: Mapped[str] = mapped_column(String(100), nullable=False)
+    name_ar: Mapped[str] = mapped_column(String(100), nullable=False)
+
+
+class ScheduledJob(Base):
+    __tablename__ = "scheduled_job"
+    __table_args__ = (
+        # The timekeeper's "due now" query: only schedulable jobs are in the index, ordered by slot.
+        Index(
+            "ix_scheduled_job_due",
+            "next_run_at",
+            postgresql_where=text("is_enabled AND is_active AND NOT is_paused"),
+            sqlite_where=text("is_enabled = 1 AND is_active = 1 AND is_paused = 0"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    task_function_id: Mapped[int] = mapped_column(ForeignKey("task_function.id"), nullable=False)
+    job_type_id: Mapped[int] = mapped_column(ForeignKey("scheduler_job_type.id"), nullable=False)
+
+    name_en: Mapped[str | None] = mapped_column(String(255))
+    name_ar: Mapped[str | None] = mapped_column(String(255))
+    description_en: Mapped[str | None] = mapped_column(Text)
+    description_ar: Mapped[str | None] = mapped_column(Text)
+
+    interval_seconds: Mapped[int | None] = mapped_column(Integer)
+    interval_minutes: Mapped[int | None] = mapped_column(Integer)
+    interval_hours: Mapped[int | None] = mapped_column(Integer)
+    interval_days: Mapped[int | None] = mapped_column(Integer)
+    cron_expression: Mapped[str | None] = mapped_column(String(100))
+    # IANA zone the cron expression is read in; interval jobs ignore it.
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC", nullable=False)
+
+    priority: Mapped[int] = mapped_column(Integer, default=0, server_default="0", nullable=False)
+    max_instances: Mapped[int] = mapped_column(Integer, default=1, server_default="1", nullable=False)
+    misfire_grace_time: Mapped[int] = mapped_column(Integer, default=60, server_default="60", nullable=False)
+    coalesce: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true(), nullable=False)
+    # Task arguments, validated against task_function.parameters_schema by the service layer.
+    parameters: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc)
+    # Per-job run timeout in seconds; NULL = the executor's default.
+    timeout_seconds: Mapped[int | None] = mapped_column(Integer)
+
+    is_enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true(), nullable=False)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true(), nullable=False)
+    is_primary: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false(), nullable=False)
+    # Paused jobs keep is_enabled; resuming continues from the next slot after the resume instant.
+    is_paused: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false(), nullable=False)
+
+    # First slot not yet handled by a timekeeper; NULL when the job cannot fire (disabled, paused, deleted).
+    next_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now(), nullable=False)
+    # Set by edits through the API (JobRepository.update_job), not by the scheduler's own bookkeeping
+    # (next_run_at, last_run_at), which would otherwise bump it every time the job fires.
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_by_id: Mapped[str | None] = mapped_column(String(36))
+    updated_by_id: Mapped[str | None] = mapped_column(String(36))
+
+    task_function: Mapped[TaskFunction] = relationship(lazy="raise")
+    job_type: Mapped[SchedulerJobType] = relationship(lazy="raise")
+    executions: Mapped[list[ScheduledJobExecution]] = relationship(back_populates="job", lazy="raise")
+
+
+class ScheduledJobExecution(Base):
+    __tablename__ = "scheduled_job_execution"
+    __table_args__ = (
+        # Guarantee 1: one execution per slot, whatever number of timekeepers race.
+        UniqueConstraint("job_id", "scheduled_at"),
+        Index("ix_scheduled_job_execution_job_history", "job_id", "id"),
+        Index("ix_scheduled_job_execution_created_at", "created_at"),
+        # Runs in flight (pending/running) are few; the sweep and status page look only at them.
+        Index(
+            "ix_scheduled_job_execution_open",
+            "status_id",
+            postgresql_where=text("status_id IN (1, 2)"),
+            sqlite_where=text("status_id IN (1, 2)"),
+        ),
+        # The outbox: pending runs the broker has not confirmed yet (normally empty within milliseconds).
+        Index(
+            "ix_scheduled_job_execution_outbox",
+            "created_at",
+            postgresql_where=text("status_id = 1 AND published_at IS NULL"),
+            sqlite_where=text("status_id = 1 AND published_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("scheduled_job.id"), nullable=False)
+    execution_id: Mapped[str] = mapped_column(String(36), unique=True, nullable=False)
+
+    scheduled_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    duration_ms: Mapped[int | None] = mapped_column(Integer)
+
+    status_id: Mapped[int] = mapped_column(ForeignKey("scheduler_execution_status.id"), nullable=False)
+    error_message: Mapped[str | None] = mapped_column(Text)
+    error_traceback: Mapped[str | None] = mapped_column(Text)
+    result_summary: Mapped[str | None] = mapped_column(Text)
+
+    # The reference makes these NOT NULL strings; a run nobody has claimed yet carries "" (no executor).
+    # The executor's final UPDATE is fenced on executor_id = its own instance id.
+    executor_id: Mapped[str] = mapped_column(String(36), default="", server_default="", nullable=False)
+    host_name: Mapped[str] = mapped_column(String(255), default="", server_default="", nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now(), nullable=False)
+
+    trigger: Mapped[str] = mapped_column(
+        String(20), default=Trigger.SCHEDULE, server_default=Trigger.SCHEDULE, nullable=False
+    )
+    # A coalesced run stands for this many slots, the earliest being coalesced_from.
+    coalesced_count: Mapped[int] = mapped_column(Integer, default=1, server_default="1", nullable=False)
+    coalesced_from: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Set once the broker confirmed the run's message; pending rows without it are the outbox.
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    job: Mapped[ScheduledJob] = relationship(back_populates="executions", lazy="raise")
+    status: Mapped[SchedulerExecutionStatus] = relationship(lazy="raise")
+
+
+class ScheduledJobLock(Base):
+    __tablename__ = "scheduled_job_lock"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("scheduled_job.id"), nullable=False, index=True)
+    # One lock per run: a run is claimed once.
+    execution_id: Mapped[str] = mapped_column(String(36), unique=True, nullable=False)
+    locked_by: Mapped[str] = mapped_column(String(36), nullable=False, index=True)  # instance id
+    locked_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+
+
+class SchedulerInstance(Base):
+    __tablename__ = "scheduler_instance"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    instance_name: Mapped[str] = mapped_column(String(255), nullable=False)
+    host_name: Mapped[str] = mapped_column(String(255), nullable=False)
+    process_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    mode: Mapped[str] = mapped_column(String(20), nullable=False)  # embedded | standalone
+    status: Mapped[str] = mapped_column(String(20), nullable=False)  # starting | running | paused | stopped
+    role: Mapped[str] = mapped_column(String(20), default="embedded", server_default="embedded", nullable=False)
+    last_heartbeat: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class InstanceStatus:
+    STARTING = "starting"
+    RUNNING = "running"
+    PAUSED = "paused"
+    STOPPED = "stopped"

@@ -1,0 +1,51 @@
+"""The recovery sweep's statements: declare silent instances stopped, fail the runs their executors lost,
+record missed the scheduled runs nobody claimed within their grace time."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+
+@dataclass(frozen=True, slots=True)
+class UnclaimedRun:
+    """A scheduled run nobody claimed within its job's misfire grace time, now recorded missed."""
+
+    execution_id: str
+    job_id: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class OrphanedRun:
+    execution_id: str
+    job_id: int
+    executor_id: str
+    reason: str
+
+
+class SweepStore(ABC):
+    @abstractmethod
+    async def stop_silent_instances(self, session: AsyncSession, *, silent_since: datetime, now: datetime) -> list[str]:
+        """Declare stopped (stopped_at = now) every live instance whose last heartbeat is older than
+        silent_since; returns their ids."""
+
+    @abstractmethod
+    async def fail_orphaned(self, session: AsyncSession, now: datetime) -> list[OrphanedRun]:
+        """Fail the `running` runs whose executor is gone: its instance is stopped, or the run's lock expired
+        (not renewed) or vanished. Each gets its reason (scheduler_core.verdicts). Then release every lock of a
+        run that is no longer running, or that expired: such locks would hold max_instances places for nothing.
+        A run whose executor records its outcome concurrently keeps exactly one outcome: whichever commits
+        first; the other finds the run no longer running."""
+
+    @abstractmethod
+    async def close_unclaimed(self, session: AsyncSession, now: datetime, limit: int) -> list[UnclaimedRun]:
+        """Record missed the scheduled runs still pending past their job's misfire grace time (the claim's rule,
+        scheduler_core.verdicts), up to `limit`, oldest slots first; returns them with their reasons.
+
+        Whoever claimed such a run now would record it missed, so this changes no verdict; it only comes without
+        a claim. That matters when none will come: the broker confirmed the run's message and then lost it.
+        Manual runs have no grace time and are left alone; a run claimed concurrently is not touched."""

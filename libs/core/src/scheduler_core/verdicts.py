@@ -1,0 +1,73 @@
+"""Verdicts: the rules that decide how a run that will not run ends (missed, skipped, lost, timed out, abandoned),
+and the reason each terminal row records, as pure functions.
+
+Whoever applies a rule (the timekeeper's pass, the executor's claim, the sweep, the executor) takes it from
+here, and SQL receives the reasons as parameters: a rule and its words exist once."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Final
+
+_SECOND: Final = timedelta(seconds=1)
+
+
+def past_grace(lateness: timedelta, grace_s: int) -> bool:
+    """The misfire rule: a scheduled run is missed once its lateness in whole seconds exceeds its job's
+    misfire_grace_time (so grace 0 still tolerates sub-second lateness)."""
+    return lateness // _SECOND > grace_s
+
+
+def missed_at_pass(
+    slot: datetime, now: datetime, grace_s: int, *, coalesced_from: datetime | None = None, coalesced_count: int = 1
+) -> str:
+    """Why slots the timekeeper reached past their grace time (after an outage of it) were not run."""
+    late = (now - slot).total_seconds()
+    if coalesced_count > 1 and coalesced_from is not None:
+        return (
+            f"missed: {coalesced_count} slots from {coalesced_from.isoformat()} to {slot.isoformat()} were past "
+            f"the misfire grace time of {grace_s} s when the timekeeper reached them (latest {late:.1f} s late)"
+        )
+    return f"missed: the timekeeper reached this slot {late:.1f} s late, past the misfire grace time of {grace_s} s"
+
+
+def missed_at_claim(lateness: timedelta, grace_s: int) -> str:
+    """Why a run an executor picked up past its grace time (a backlog, an outage of the executors) was not run."""
+    return (
+        f"missed: picked up {lateness.total_seconds():.1f} s after its scheduled time, "
+        f"past the job's misfire grace time of {grace_s} s"
+    )
+
+
+def missed_unclaimed(lateness: timedelta, grace_s: int) -> str:
+    """Why the sweep closed a run nobody claimed within its grace time."""
+    return (
+        f"missed: not claimed by any executor within the job's misfire grace time of {grace_s} s (still pending "
+        f"{lateness.total_seconds():.1f} s after its scheduled time: no executor was consuming, or the broker lost "
+        "its message)"
+    )
+
+
+def skipped(max_instances: int) -> str:
+    """Why a due run was not started: max_instances runs of its job were running."""
+    return f"skipped: {max_instances} run(s) of the job already running (max_instances={max_instances})"
+
+
+def executor_lost(executor_id: str) -> str:
+    """Why the sweep failed a running run whose executor's instance was declared stopped."""
+    return f"executor lost: its instance {executor_id} stopped heartbeating while the run was in progress"
+
+
+LEASE_EXPIRED: Final = "executor lost: the run's lock expired without being renewed"
+"""Why the sweep failed a running run whose lock expired (or vanished) though its executor may still live."""
+
+
+def timed_out(timeout_s: float) -> str:
+    return f"timed out after {timeout_s:g} s"
+
+
+def abandoned_at_shutdown(grace_s: float) -> str:
+    """Why an executor that was asked to stop failed a run still going after its shutdown grace period."""
+    return (
+        f"executor shut down: the task did not finish within the {grace_s:g} s shutdown grace period and was cancelled"
+    )

@@ -1,0 +1,209 @@
+"""Jobs: create, read, list, update, delete."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import structlog
+from jsonschema import Draft202012Validator, validators
+from jsonschema.exceptions import SchemaError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from scheduler_api.errors import Conflict, InvalidInput
+from scheduler_api.services.context import ServiceContext, job_not_found
+from scheduler_api.services.responses import job_response
+from scheduler_api.services.schedules import (
+    checked_schedule,
+    job_schedule,
+    job_type,
+    merged_schedule_fields,
+    schedule_columns,
+)
+from scheduler_core.schedule import SCHEDULE_FIELDS, Schedule, next_fire_time
+from scheduler_core.schemas import FieldError, ScheduledJobCreate, ScheduledJobResponse, ScheduledJobUpdate
+from scheduler_core.store import JobFilters
+from scheduler_core.store.models import ScheduledJob, TaskFunction
+
+log = structlog.get_logger(__name__)
+
+_JOB_COLUMNS: Final = frozenset(ScheduledJob.__table__.columns.keys())
+# Columns of a job a PUT may set as given (the schedule, the task and its parameters are checked first).
+_PLAIN_UPDATE_FIELDS: Final = (
+    "name_en",
+    "name_ar",
+    "description_en",
+    "description_ar",
+    "max_instances",
+    "misfire_grace_time",
+    "coalesce",
+    "timeout_seconds",
+)
+
+
+class JobService:
+    def __init__(self, context: ServiceContext) -> None:
+        self._context = context
+        self._sessionmaker = context.sessionmaker
+        self._store = context.store
+
+    async def create_job(self, data: ScheduledJobCreate, created_by_id: str | None) -> ScheduledJobResponse:
+        """Create a job; its type follows from the schedule fields given. The first run of an interval job
+        is one period after creation; a cron job's is its next fire time."""
+        fields = data.model_dump(by_alias=False)
+        async with self._sessionmaker.begin() as session:
+            problems: list[FieldError] = []
+            schedule = checked_schedule(fields, problems)
+            task = await self._checked_task(session, data.task_function_id, problems)
+            self._check_priority(data.priority, problems)
+            if task is not None:
+                check_parameters(task, data.parameters, problems)
+            if problems or schedule is None:
+                raise InvalidInput(problems)
+            now = await self._store.clock.now(session)
+            row = {
+                **{name: value for name, value in fields.items() if name in _JOB_COLUMNS},
+                **schedule_columns(schedule, fields),
+                "job_type_id": job_type(schedule),
+                "next_run_at": next_fire_time(schedule, now) if data.is_enabled else None,
+                "created_by_id": created_by_id,
+            }
+            job = await self._store.jobs.create(session, row)
+            await self._store.jobs.notify_changed(session)
+            response = job_response(job)
+        self._context.schedule_changed()
+        log.info("job_created", job_id=response.id, by=created_by_id)
+        return response
+
+    async def get_job(self, job_id: int) -> ScheduledJobResponse:
+        async with self._sessionmaker() as session:
+            job = await self._store.jobs.get(session, job_id)
+            if job is None:
+                raise job_not_found(job_id)
+            return job_response(job)
+
+    async def list_jobs(self, page: int, per_page: int, filters: JobFilters) -> tuple[list[ScheduledJobResponse], int]:
+        async with self._sessionmaker() as session:
+            jobs, total = await self._store.jobs.list(session, filters, page, per_page)
+            return [job_response(job) for job in jobs], total
+
+    async def update_job(
+        self, job_id: int, data: ScheduledJobUpdate, updated_by_id: str | None
+    ) -> ScheduledJobResponse:
+        """Apply the fields present in `data`. A schedule that really changes, or enabling the job, moves
+        nextRunAt to the next slot from now; disabling clears it."""
+        changes = data.changes()
+        async with self._sessionmaker.begin() as session:
+            job = await self._context.locked_job(session, job_id)
+            problems: list[FieldError] = []
+            values: dict[str, Any] = {name: changes[name] for name in _PLAIN_UPDATE_FIELDS if name in changes}
+
+            schedule: Schedule | None = None
+            schedule_changed = False
+            if any(name in changes for name in SCHEDULE_FIELDS):
+                merged = merged_schedule_fields(job, changes)
+                schedule = checked_schedule(merged, problems)
+                if schedule is not None:
+                    columns = schedule_columns(schedule, merged)
+                    if any(getattr(job, name) != value for name, value in columns.items()):
+                        values.update(columns, job_type_id=job_type(schedule))
+                        schedule_changed = True
+
+            # Values are checked when they change: an edit form that sends every field back must not fail on a
+            # task that has since become inactive or a priority above a since-lowered maximum.
+            task: TaskFunction | None = None
+            task_function_id = changes.get("task_function_id", job.task_function_id)
+            if task_function_id != job.task_function_id:
+                task = await self._checked_task(session, task_function_id, problems)
+                values["task_function_id"] = task_function_id
+            elif "parameters" in changes:
+                task = job.task_function
+            if task is not None:
+                check_parameters(task, changes.get("parameters", job.parameters), problems)
+            if "parameters" in changes:
+                values["parameters"] = changes["parameters"]
+            if changes.get("priority", job.priority) != job.priority:
+                self._check_priority(changes["priority"], problems)
+                values["priority"] = changes["priority"]
+            if problems:
+                raise InvalidInput(problems)
+
+            enabled = changes.get("is_enabled", job.is_enabled)
+            values["is_enabled"] = enabled
+            wakes = schedule_changed or enabled != job.is_enabled
+            if not enabled or job.is_paused:
+                values["next_run_at"] = None
+            elif wakes:
+                values["next_run_at"] = next_fire_time(
+                    schedule or job_schedule(job), await self._store.clock.now(session)
+                )
+            values["updated_by_id"] = updated_by_id
+            job = await self._store.jobs.update(session, job_id, values)
+            if wakes:
+                await self._store.jobs.notify_changed(session)
+            response = job_response(job)
+        if wakes:
+            self._context.schedule_changed()
+        return response
+
+    async def delete_job(self, job_id: int, deleted_by_id: str | None = None) -> ScheduledJobResponse:
+        """Soft delete (is_active = false, no next run). Primary jobs cannot be deleted. History is kept."""
+        async with self._sessionmaker.begin() as session:
+            job = await self._context.locked_job(session, job_id)
+            if job.is_primary:
+                raise Conflict(f"job {job_id} is a primary job and cannot be deleted; disable it instead")
+            job = await self._store.jobs.update(
+                session, job_id, {"is_active": False, "next_run_at": None, "updated_by_id": deleted_by_id}
+            )
+            await self._store.jobs.notify_changed(session)
+            response = job_response(job)
+        self._context.schedule_changed()
+        log.info("job_deleted", job_id=job_id, by=deleted_by_id)
+        return response
+
+    async def _checked_task(
+        self, session: AsyncSession, task_function_id: int, problems: list[FieldError]
+    ) -> TaskFunction | None:
+        task = await self._store.lookups.task_function(session, task_function_id)
+        if task is None:
+            problems.append(FieldError(field="taskFunctionId", reason=f"no task function has id {task_function_id}"))
+            return None
+        if not task.is_active:
+            problems.append(
+                FieldError(field="taskFunctionId", reason=f"task function {task.key!r} is no longer active")
+            )
+            return None
+        return task
+
+    def _check_priority(self, priority: int, problems: list[FieldError]) -> None:
+        if priority > self._context.config.max_priority:
+            problems.append(
+                FieldError(
+                    field="priority",
+                    reason=f"must be between 0 and {self._context.config.max_priority} (the broker's maximum priority)",
+                )
+            )
+
+
+def check_parameters(task: TaskFunction, parameters: dict[str, Any] | None, problems: list[FieldError]) -> None:
+    """Check a job's parameters against its task's JSON schema; absent parameters are checked as {} so that a
+    task with required parameters cannot be scheduled without them."""
+    schema = task.parameters_schema
+    if schema is None:
+        return
+    validator_class = validators.validator_for(schema, default=Draft202012Validator)
+    try:
+        validator = validator_class(schema, format_checker=validator_class.FORMAT_CHECKER)
+        errors = sorted(validator.iter_errors(parameters or {}), key=lambda error: list(error.absolute_path))
+    except SchemaError as exc:  # the task's own declaration is broken: no parameters can be checked
+        problems.append(FieldError(field="taskFunctionId", reason=f"task {task.key!r} declares an invalid schema"))
+        log.error("task_parameters_schema_invalid", task=task.key, error=str(exc))
+        return
+    for error in errors:
+        path = ".".join(["parameters", *(str(part) for part in error.absolute_path)])
+        if error.validator == "required" and isinstance(error.instance, dict):
+            required = error.validator_value if isinstance(error.validator_value, list) else []
+            for name in required:
+                if name not in error.instance:
+                    problems.append(FieldError(field=f"{path}.{name}", reason="required"))
+            continue
+        problems.append(FieldError(field=path, reason=error.message))

@@ -1,0 +1,40 @@
+"""Stored rows as the API returns them."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from scheduler_core.schedule import ScheduleError, describe_schedule, schedule_of
+from scheduler_core.schemas import ScheduledJobExecutionResponse, ScheduledJobResponse
+from scheduler_core.store.models import ScheduledJob, ScheduledJobExecution
+
+_JOB_COLUMNS: Final = frozenset(ScheduledJob.__table__.columns.keys())
+_EXECUTION_COLUMNS: Final = frozenset(ScheduledJobExecution.__table__.columns.keys())
+
+
+def _describe(job: ScheduledJob) -> str | None:
+    try:
+        return describe_schedule(schedule_of(job))
+    except ScheduleError:
+        return None
+
+
+def job_response(job: ScheduledJob) -> ScheduledJobResponse:
+    """The response of a job loaded with its task function and job type (JobStore's reads do)."""
+    columns = {name: getattr(job, name) for name in ScheduledJobResponse.model_fields if name in _JOB_COLUMNS}
+    return ScheduledJobResponse(
+        **columns,
+        task_function_key=job.task_function.key,
+        job_type_name=job.job_type.name,
+        schedule_description=_describe(job),
+    )
+
+
+def execution_response(execution: ScheduledJobExecution) -> ScheduledJobExecutionResponse:
+    """The response of an execution loaded with its status (HistoryStore's reads do)."""
+    columns = {
+        name: getattr(execution, name)
+        for name in ScheduledJobExecutionResponse.model_fields
+        if name in _EXECUTION_COLUMNS
+    }
+    return ScheduledJobExecutionResponse(**columns, status_name=execution.status.name)

@@ -1,0 +1,97 @@
+"""A job's schedule as the API handles it: checked from request fields, merged into a stored job on update,
+turned into columns, read back from a stored job, and listed ahead."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Final
+
+from scheduler_api.errors import Conflict
+from scheduler_core.schedule import (
+    INTERVAL_FIELDS,
+    SCHEDULE_FIELDS,
+    CronSchedule,
+    Schedule,
+    ScheduleError,
+    describe_schedule,
+    next_fire_time,
+    schedule_from_fields,
+    schedule_of,
+)
+from scheduler_core.schemas import FieldError, SchedulePreviewResponse
+from scheduler_core.store.models import JobType, ScheduledJob
+
+# Zone of interval jobs, which are zone-free.
+UTC_ZONE: Final = "UTC"
+
+
+def checked_schedule(fields: Mapping[str, Any], problems: list[FieldError]) -> Schedule | None:
+    """The schedule of these fields, or None with the reason added to `problems`."""
+    try:
+        return schedule_from_fields(fields)
+    except ScheduleError as exc:
+        problems.append(FieldError(field=exc.field, reason=exc.reason))
+        return None
+
+
+def merged_schedule_fields(job: ScheduledJob, changes: Mapping[str, Any]) -> dict[str, Any]:
+    """The job's schedule fields with `changes` applied. Giving a cron expression without interval fields makes
+    (or keeps) it a cron job and drops its interval parts; giving interval fields without a cron expression
+    drops the cron expression. Giving both is left for build_schedule to refuse."""
+    merged = {name: getattr(job, name) for name in SCHEDULE_FIELDS}
+    cron_given = changes.get("cron_expression") is not None
+    interval_given = any(changes.get(name) is not None for name in INTERVAL_FIELDS)
+    if cron_given and not interval_given:
+        merged.update(dict.fromkeys(INTERVAL_FIELDS))
+    elif interval_given and not cron_given:
+        merged["cron_expression"] = None
+    merged.update((name, changes[name]) for name in SCHEDULE_FIELDS if name in changes)
+    return merged
+
+
+def schedule_columns(schedule: Schedule, fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The schedule columns of a job with this (valid) schedule: the other kind's fields cleared, the cron
+    expression trimmed, and the zone of interval jobs (which ignore it) UTC."""
+    if isinstance(schedule, CronSchedule):
+        return {
+            **dict.fromkeys(INTERVAL_FIELDS),
+            "cron_expression": schedule.expression,
+            "timezone": schedule.timezone,
+        }
+    return {**{name: fields.get(name) for name in INTERVAL_FIELDS}, "cron_expression": None, "timezone": UTC_ZONE}
+
+
+def job_type(schedule: Schedule) -> JobType:
+    return JobType.CRON if isinstance(schedule, CronSchedule) else JobType.INTERVAL
+
+
+def job_schedule(job: ScheduledJob) -> Schedule:
+    """The schedule of a stored job. Jobs are validated when written, so failing here means the row was changed
+    behind the API's back: a conflict the operator fixes with a PUT."""
+    try:
+        return schedule_of(job)
+    except ScheduleError as exc:
+        raise Conflict(f"job {job.id} has an invalid schedule ({exc.field}: {exc.reason}); fix it with PUT") from exc
+
+
+def upcoming(schedule: Schedule, after: datetime, count: int, *, anchor: datetime | None = None) -> list[datetime]:
+    """The first `count` fire times strictly after `after` (fewer if the schedule stops firing)."""
+    times: list[datetime] = []
+    while len(times) < count:
+        following = next_fire_time(schedule, times[-1] if times else after, anchor=anchor)
+        if following is None:
+            break
+        times.append(following)
+    return times
+
+
+def preview(schedule: Schedule, times: list[datetime]) -> SchedulePreviewResponse:
+    kind = job_type(schedule)
+    return SchedulePreviewResponse(
+        job_type_id=kind,
+        job_type_name=kind.name.lower(),
+        description=describe_schedule(schedule),
+        timezone=schedule.timezone if isinstance(schedule, CronSchedule) else UTC_ZONE,
+        fire_times=times,
+    )

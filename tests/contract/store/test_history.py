@@ -1,0 +1,67 @@
+"""History's contract (scheduler_core.store.history, HistoryStore), on PostgreSQL and on SQLite: runs listed
+newest first in pages and filtered by status, the runs in progress, and retention, which deletes finished runs in
+batches and never a pending or running one."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import update
+
+from scheduler_core.store import ExecutionFilters, NewExecution, Store
+from scheduler_core.store.models import ScheduledJobExecution
+from tests.contract.store.support import Maker, db_now
+from tests.support.factories import interval_job, new_id
+
+
+async def test_page_filters_by_status_and_pages(store: Store, sessionmaker: Maker) -> None:
+    base = datetime(2030, 5, 1, tzinfo=UTC)
+    async with sessionmaker.begin() as session:
+        job = await interval_job(session, next_run_at=None)
+        other = await interval_job(session, next_run_at=None)
+        await store.outbox.add(
+            session,
+            [
+                NewExecution(new_id(), job.id, base + timedelta(seconds=i), status_id=status)
+                for i, status in enumerate([1, 5, 5, 1, 5])
+            ]
+            + [NewExecution(new_id(), other.id, base, status_id=5)],
+        )
+    async with sessionmaker() as session:
+        missed, missed_total = await store.history.page(session, job.id, ExecutionFilters(status_id=5), 1, 2)
+        everything, all_total = await store.history.page(session, None, ExecutionFilters(), 1, 100)
+    assert missed_total == 3
+    assert len(missed) == 2
+    assert all(r.status_id == 5 for r in missed)
+    assert all(r.status.name == "missed" for r in missed)  # loaded with its status
+    assert all_total == 6
+    assert len(everything) == 6
+
+
+async def test_running_counts_and_retention_never_deletes_open_runs(store: Store, sessionmaker: Maker) -> None:
+    old = datetime(2020, 1, 1, tzinfo=UTC)
+    async with sessionmaker.begin() as session:
+        job = await interval_job(session, next_run_at=None)
+        rows = [
+            NewExecution(new_id(), job.id, old + timedelta(seconds=i), status_id=status)
+            for i, status in enumerate([1, 2, 3, 4, 5, 6, 3, 3])
+        ]
+        await store.outbox.add(session, rows)
+        # created_at defaults to now; age them as if written in 2020.
+        await session.execute(update(ScheduledJobExecution).values(created_at=old))
+    async with sessionmaker() as session:
+        assert await store.history.count_running(session) == 1
+        assert [e.status_id for e in await store.history.running(session, 100)] == [2]
+    deleted = []
+    cutoff = await db_now(sessionmaker) - timedelta(days=30)
+    while True:
+        async with sessionmaker.begin() as session:
+            n = await store.history.delete_before(session, cutoff, batch_size=2)
+        if n == 0:
+            break
+        deleted.append(n)
+    assert deleted == [2, 2, 2]
+    async with sessionmaker() as session:
+        left, total = await store.history.page(session, job.id, ExecutionFilters(), 1, 20)
+    assert total == 2
+    assert sorted(e.status_id for e in left) == [1, 2]

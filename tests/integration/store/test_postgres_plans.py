@@ -1,0 +1,156 @@
+"""The plans PostgreSQL chooses for the statements that must stay on an index whatever the tables hold, custom
+and generic plans alike (asyncpg prepares every statement, and the server may switch a prepared statement to a
+generic plan): the claim and the finish reach their runs by execution id, the outbox relay reads the outbox's
+partial index in order, and the timekeeper's claim can use the due index."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from typing import Any
+
+import asyncpg
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from scheduler_core.store import NewExecution, Store
+from scheduler_core.store.engine import create_sessionmaker
+from scheduler_core.store.models import ExecutionStatus
+from scheduler_core.store.postgres.claims import _CLAIM_DECIDE, _CLAIM_PENDING
+from scheduler_core.store.postgres.outcomes import _RECORD_OUTCOMES
+from tests.contract.store.support import OUTBOX_BASE, captured, db_now, outbox_with_history
+from tests.support.factories import interval_job, new_id
+
+
+def _literal(value: Any) -> str:
+    if isinstance(value, datetime):
+        return f"'{value.isoformat()}'"
+    assert isinstance(value, int | float | str)
+    return f"'{value}'" if isinstance(value, str) else str(value)
+
+
+def _dsn(url: str) -> str:
+    """The asyncpg DSN of a SQLAlchemy URL."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def test_batches_find_their_runs_by_id_under_a_cached_generic_plan(
+    pg_engine: AsyncEngine, pg_store: Store, postgres_url: str
+) -> None:
+    """The server caches one generic plan per prepared statement, blind to the arrays' lengths: each statement
+    must still reach its runs through the unique execution_id, never by reading every pending or running run
+    (ix_scheduled_job_execution_open), which would make a claim cost grow with the backlog."""
+    maker = create_sessionmaker(pg_engine)
+    now = await db_now(maker)
+    async with maker.begin() as session:
+        job = await interval_job(session, next_run_at=None, max_instances=100)
+        history = [
+            NewExecution(new_id(), job.id, now - timedelta(seconds=10_000 + i), status_id=ExecutionStatus.SUCCESS)
+            for i in range(3000)
+        ]
+        pending = [NewExecution(new_id(), job.id, now - timedelta(seconds=i)) for i in range(300)]
+        await pg_store.outbox.add(session, history + pending)
+    ids = [row.execution_id for row in pending[:3]]
+    async with pg_engine.connect() as connection:
+        await connection.exec_driver_sql("ANALYZE scheduled_job_execution")
+        await connection.commit()
+
+    # Each statement's arguments by parameter name (SQL literals).
+    statements = {
+        _CLAIM_PENDING: {"instance_id": "'exec-1'", "ids": f"ARRAY{ids}"},
+        _CLAIM_DECIDE: {
+            "candidate_ids": f"ARRAY{ids[:2]}",
+            "now": "now()",
+            "skip_job_ids": f"ARRAY[{job.id}]",
+            "skip_reasons": "ARRAY['skipped: full']",
+            "missed_ids": f"ARRAY{ids[2:]}",
+            "missed_reasons": "ARRAY['missed: late']",
+            "instance_id": "'exec-1'",
+            "host_name": "'h'",
+            "expires_at": "now() + interval '1 minute'",
+        },
+        _RECORD_OUTCOMES: {
+            "ids": f"ARRAY{ids}",
+            "instance_id": "'exec-1'",
+            "statuses": "ARRAY[3, 3, 3]",
+            "durations": "ARRAY[1, 1, 1]",
+            "results": "ARRAY[NULL, NULL, NULL]::text[]",
+            "errors": "ARRAY[NULL, NULL, NULL]::text[]",
+            "tracebacks": "ARRAY[NULL, NULL, NULL]::text[]",
+        },
+    }
+    # A connection of its own: the plan cache mode and the prepared statements stay with it.
+    connection = await asyncpg.connect(_dsn(postgres_url))
+    try:
+        await connection.execute("BEGIN; SET LOCAL plan_cache_mode = force_generic_plan")
+        for number, (statement, arguments) in enumerate(statements.items()):
+            compiled = statement.compile(dialect=pg_engine.dialect)
+            assert compiled.positiontup is not None
+            assert set(compiled.positiontup) == set(arguments)
+            await connection.execute(f"PREPARE claim_plan_{number} AS {compiled.string}")
+            listed = ", ".join(arguments[name] for name in compiled.positiontup)
+            plan = "\n".join(row[0] for row in await connection.fetch(f"EXPLAIN EXECUTE claim_plan_{number}({listed})"))
+            assert "$1" in plan or "$2" in plan, plan  # a generic plan
+            assert "ix_scheduled_job_execution_open" not in plan, plan
+            assert "uq_scheduled_job_execution_execution_id" in plan, plan
+        await connection.execute("ROLLBACK")
+    finally:
+        await connection.close()
+
+
+async def test_the_outbox_relay_reads_the_outbox_partial_index_on_postgresql(
+    pg_engine: AsyncEngine, pg_store: Store, postgres_url: str
+) -> None:
+    """Generic plans included: a `status_id = $1` predicate does not imply the index's `status_id = 1`, and an
+    ORDER BY that the index does not provide sorts the whole outbox on every relay."""
+    sessionmaker = create_sessionmaker(pg_engine)
+    await outbox_with_history(sessionmaker)
+    with captured(pg_engine, "published_at IS NULL") as seen:
+        async with sessionmaker.begin() as session:
+            await pg_store.outbox.unpublished(session, created_before=OUTBOX_BASE, limit=500)
+    assert len(seen) == 2  # the runs older than the cutoff, then the manual ones
+    connection = await asyncpg.connect(_dsn(postgres_url))
+    try:
+        for mode in ("force_custom_plan", "force_generic_plan"):
+            await connection.execute(f"SET plan_cache_mode = {mode}")
+            for number, (statement, parameters) in enumerate(seen):
+                name = f"outbox_{mode}_{number}"
+                await connection.execute(f"PREPARE {name} AS {statement}")
+                arguments = ", ".join(_literal(value) for value in parameters)
+                plan = "\n".join(row[0] for row in await connection.fetch(f"EXPLAIN EXECUTE {name}({arguments})"))
+                assert "Index Scan using ix_scheduled_job_execution_outbox" in plan, plan
+                assert "Sort" not in plan, plan  # rows come in the index's order; the scan stops at the limit
+    finally:
+        await connection.close()
+
+
+async def test_the_claim_can_use_the_due_index_on_postgresql(
+    pg_engine: AsyncEngine, pg_store: Store, postgres_url: str
+) -> None:
+    """statement_timestamp() is stable, so it bounds the index scan (clock_timestamp() could not); the table is
+    small here, so sequential scans are disabled to see whether the index can serve the claim at all."""
+    sessionmaker = create_sessionmaker(pg_engine)
+    now = await db_now(sessionmaker)
+    async with sessionmaker.begin() as session:
+        for i in range(20):
+            await interval_job(session, next_run_at=now + timedelta(seconds=i))
+    with captured(pg_engine, "statement_timestamp()") as seen:
+        async with sessionmaker.begin() as session:
+            await pg_store.passes.claim_due(session, limit=500, lookahead=0.05)
+    assert len(seen) == 1
+    statement, parameters = seen[0]
+    connection = await asyncpg.connect(_dsn(postgres_url))
+    try:
+        await connection.execute("SET enable_seqscan = off")
+        for mode in ("force_custom_plan", "force_generic_plan"):
+            await connection.execute(f"SET plan_cache_mode = {mode}")
+            name = f"claim_{mode}"
+            await connection.execute(f"PREPARE {name} AS {statement}")
+            arguments = ", ".join(_literal(value) for value in parameters)
+            plan = "\n".join(row[0] for row in await connection.fetch(f"EXPLAIN EXECUTE {name}({arguments})"))
+            # An index scan, or on this small table a bitmap scan of the index, bounded by the horizon.
+            assert re.search(r"Index Scan (using|on) ix_scheduled_job_due", plan), plan
+            # The look-ahead is folded into a constant in a custom plan, a parameter in a generic one.
+            assert re.search(r"Index Cond: \(next_run_at <= \(statement_timestamp\(\) \+ ", plan), plan
+    finally:
+        await connection.close()
