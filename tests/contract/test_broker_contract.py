@@ -733,3 +733,70 @@ async def test_separate_publisher_and_consumer_brokers(make_rabbit_broker: Rabbi
         sent = make_message()
         await publisher.publish([sent])
         assert (await next_delivery(received)).message == sent
+
+
+# --- presence -------------------------------------------------------------------------------------------------
+
+
+async def test_a_presence_is_seen_while_held_and_gone_once_released(broker: Broker) -> None:
+    name = f"test-{uuid.uuid4().hex}"
+    assert await broker.presence_of(name) is False
+    before = time.monotonic()
+    presence = await broker.hold_presence(name)
+    assert presence.held_since is not None
+    assert before <= presence.held_since <= time.monotonic()
+    assert await presence.prove() is True
+    assert await broker.presence_of(name) is True
+    await presence.release()
+    assert presence.held_since is None
+    assert await presence.prove() is False
+    assert await broker.presence_of(name) is False
+
+
+@pytest.mark.rabbitmq
+async def test_another_connection_sees_a_presence_until_its_holder_disconnects(
+    make_rabbit_broker: RabbitFactory,
+) -> None:
+    name = f"test-{uuid.uuid4().hex}"
+    async with make_rabbit_broker() as observer:
+        holder = make_rabbit_broker()
+        async with holder:
+            await holder.hold_presence(name)
+            assert await observer.presence_of(name) is True
+            assert await observer.presence_of(name) is True  # a check does not disturb the next
+        # The holder's connection closed (as when its process is killed): the mark is gone at once.
+        assert await observer.presence_of(name) is False
+
+
+@pytest.mark.rabbitmq
+async def test_a_presence_lost_with_its_connection_comes_back_as_a_new_mark(
+    make_rabbit_broker: RabbitFactory, tcp_proxy: TcpProxy, amqp_url: str
+) -> None:
+    """A dropped connection breaks the mark: held_since is None until aio-pika reconnects and declares it again,
+    and then counts from the reconnection, not from the first declaration."""
+    name = f"test-{uuid.uuid4().hex}"
+    async with make_rabbit_broker() as observer, make_rabbit_broker(url=tcp_proxy.url(amqp_url)) as holder:
+        presence = await holder.hold_presence(name)
+        first = presence.held_since
+        assert first is not None
+        tcp_proxy.down()
+        deadline = time.monotonic() + WAIT_S
+        while presence.held_since is not None or await observer.presence_of(name):
+            assert time.monotonic() < deadline, "the loss of the connection was not noticed"
+            await asyncio.sleep(0.05)
+        assert await presence.prove() is False
+        tcp_proxy.up()
+        while presence.held_since is None or not await observer.presence_of(name):
+            assert time.monotonic() < deadline, "the mark did not come back"
+            await asyncio.sleep(0.05)
+        assert presence.held_since > first
+        assert await presence.prove() is True
+
+
+@pytest.mark.rabbitmq
+async def test_presence_of_is_unknown_when_the_broker_cannot_be_asked(
+    make_rabbit_broker: RabbitFactory, tcp_proxy: TcpProxy, amqp_url: str
+) -> None:
+    async with make_rabbit_broker(url=tcp_proxy.url(amqp_url), publish_timeout_s=1.0) as observer:
+        tcp_proxy.down()
+        assert await observer.presence_of(f"test-{uuid.uuid4().hex}") is None

@@ -8,6 +8,7 @@ from .base import (
     DeliveryAlreadySettled,
     Handler,
     MessageDecodeError,
+    Presence,
     RunMessage,
     clamp_priority,
 )
@@ -23,6 +24,7 @@ __all__ = [
     "Handler",
     "InMemoryBroker",
     "MessageDecodeError",
+    "Presence",
     "QueueType",
     "RabbitMQBroker",
     "RunMessage",

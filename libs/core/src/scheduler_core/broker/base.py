@@ -39,6 +39,7 @@ from .limits import (
     clamp_priority,
 )
 from .message import RunMessage, decode_runs, encode_runs, pack_runs
+from .presence import Presence
 
 __all__ = [
     "MAX_PREFETCH",
@@ -52,6 +53,7 @@ __all__ = [
     "Handler",
     "HandlerTasks",
     "MessageDecodeError",
+    "Presence",
     "RunMessage",
     "check_max_priority",
     "check_prefetch",
@@ -124,3 +126,13 @@ class Broker(ABC):
     @abstractmethod
     async def ping(self) -> bool:
         """True if the broker is reachable and the queue exists right now (for ``/readyz``); never raises."""
+
+    @abstractmethod
+    async def hold_presence(self, name: str) -> Presence:
+        """Mark this process present under `name` for as long as its broker connection lives (see presence.py).
+        Raises BrokerUnavailable if the broker cannot be reached."""
+
+    @abstractmethod
+    async def presence_of(self, name: str) -> bool | None:
+        """Whether a presence mark `name` (another process's) exists right now; None if the broker could not be
+        asked (then nothing can be concluded)."""

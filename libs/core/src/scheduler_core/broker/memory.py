@@ -15,23 +15,18 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import structlog
 
-from .base import (
-    Broker,
-    Consumer,
-    Delivery,
-    Handler,
-    HandlerTasks,
-    RunMessage,
-    check_max_priority,
-    check_prefetch,
-    check_runs_per_message,
-    pack_runs,
-)
+from .base import Broker
+from .consumer import Consumer, Handler, HandlerTasks
+from .delivery import Delivery
+from .limits import check_max_priority, check_prefetch, check_runs_per_message
+from .message import RunMessage, pack_runs
+from .presence import Presence
 
 log = structlog.get_logger(__name__)
 
@@ -125,6 +120,7 @@ class InMemoryBroker(Broker):
         self._next_consumer = 0
         self._started = False
         self._closed = False
+        self._present: set[str] = set()  # presence marks held (hold_presence)
 
     async def start(self) -> None:
         if self._closed:
@@ -135,6 +131,7 @@ class InMemoryBroker(Broker):
         if self._closed:
             return
         self._closed = True
+        self._present.clear()
         for consumer in list(self._consumers):
             await consumer.cancel()
         dropped = len(self._heap)
@@ -195,3 +192,32 @@ class InMemoryBroker(Broker):
                 if consumer.has_capacity:
                     consumer.deliver(heapq.heappop(self._heap))
             self._next_consumer = start + 1
+
+    async def hold_presence(self, name: str) -> Presence:
+        self._check_open()
+        self._present.add(name)
+        return _MemoryPresence(self, name)
+
+    async def presence_of(self, name: str) -> bool | None:
+        self._check_open()
+        return name in self._present
+
+
+class _MemoryPresence(Presence):
+    """In one process the mark lives as long as the broker: the process holding it is this one."""
+
+    def __init__(self, broker: InMemoryBroker, name: str) -> None:
+        self._broker = broker
+        self._name = name
+        self._held_since: float | None = time.monotonic()
+
+    @property
+    def held_since(self) -> float | None:
+        return self._held_since if self._name in self._broker._present else None
+
+    async def prove(self) -> bool:
+        return self.held_since is not None and not self._broker._closed
+
+    async def release(self) -> None:
+        self._broker._present.discard(self._name)
+        self._held_since = None

@@ -34,14 +34,17 @@ import structlog
 from aio_pika.abc import AbstractRobustChannel, AbstractRobustConnection
 from aio_pika.exceptions import ChannelPreconditionFailed
 from pamqp.commands import Basic
+from yarl import URL
 
 from .base import Broker
 from .consumer import Consumer, Handler
 from .errors import BrokerUnavailable
 from .limits import check_max_priority, check_prefetch, check_runs_per_message
 from .message import RunMessage, encode_runs, pack_runs
+from .presence import Presence
 from .rabbitmq_connection import UNAVAILABLE, connect, redact_url
 from .rabbitmq_consumer import RabbitConsumer
+from .rabbitmq_presence import RabbitPresence, presence_of
 
 __all__ = ["QueueType", "RabbitMQBroker", "redact_url"]
 
@@ -67,6 +70,9 @@ class RabbitMQBroker(Broker):
     * ``reconnect_interval_s`` — pause between background reconnection attempts.
     * ``ping_timeout_s`` — bound on ``ping``; keep it below the readiness probe's timeout.
     * ``connection_name`` — shown in the RabbitMQ management UI and ``rabbitmqctl list_connections``.
+    * ``heartbeat_s`` — AMQP heartbeat interval proposed to the server (unless the URL sets one): a peer that
+      misses two is declared gone, so a paused or cut-off process's unacked messages go back to the queue, and
+      its presence mark disappears, after about twice this.
     """
 
     def __init__(
@@ -82,6 +88,7 @@ class RabbitMQBroker(Broker):
         reconnect_interval_s: float = 2.0,
         ping_timeout_s: float = 1.0,
         connection_name: str | None = None,
+        heartbeat_s: int | None = None,
     ) -> None:
         if queue_type not in ("classic", "quorum"):
             raise ValueError(f"queue_type must be 'classic' or 'quorum', got {queue_type!r}")
@@ -95,6 +102,9 @@ class RabbitMQBroker(Broker):
         ):
             if not value > 0:
                 raise ValueError(f"{name} must be > 0, got {value!r}")
+        parsed = URL(url)
+        if heartbeat_s is not None and "heartbeat" not in parsed.query:
+            url = str(parsed.update_query(heartbeat=heartbeat_s))
         self._url = url
         self._safe_url = redact_url(url)
         self.queue_name = queue_name
@@ -324,3 +334,16 @@ class RabbitMQBroker(Broker):
             log.info("broker_ping_failed", url=self._safe_url, error=repr(exc))
             return False
         return True
+
+    async def hold_presence(self, name: str) -> Presence:
+        connection, _, _ = self._require()
+        presence = RabbitPresence(connection, name, op_timeout_s=self._publish_timeout_s)
+        try:
+            await presence.start()
+        except UNAVAILABLE as exc:
+            raise BrokerUnavailable(f"presence {name!r} could not be declared: {exc!r}") from exc
+        return presence
+
+    async def presence_of(self, name: str) -> bool | None:
+        connection, _, _ = self._require()
+        return await presence_of(connection, name, timeout_s=self._publish_timeout_s)
