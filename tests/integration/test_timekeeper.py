@@ -97,7 +97,13 @@ async def running(
 ) -> AsyncIterator[PassLog]:
     """A timekeeper service running until the block ends, its passes logged."""
     service = TimekeeperService(
-        sessionmaker, store_of_maker(sessionmaker), broker, LocalWakeup(), Metrics(), config_for(sessionmaker, config)
+        sessionmaker,
+        store_of_maker(sessionmaker),
+        broker,
+        LocalWakeup(),
+        Metrics(),
+        config_for(sessionmaker, config),
+        is_live=lambda: True,  # no instance of its own: these tests are about passes and the relay
     )
     log = PassLog()
     run_once = service.scheduling.run_once

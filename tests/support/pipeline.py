@@ -74,11 +74,16 @@ class Pipeline:
         metrics = Metrics()
         instance = await self.stack.enter_async_context(
             InstanceHeartbeat(
-                sessionmaker, self.store.instances, role="timekeeper", mode="standalone", interval=HEARTBEAT_S
+                sessionmaker,
+                self.store.instances,
+                role="timekeeper",
+                mode="standalone",
+                interval=HEARTBEAT_S,
+                instance_timeout=config.instance_timeout,
             )
         )
         await instance.set_status(InstanceStatus.RUNNING)
-        service = TimekeeperService(sessionmaker, self.store, broker, wakeup, metrics, config)
+        service = TimekeeperService(sessionmaker, self.store, broker, wakeup, metrics, config, is_live=instance.is_live)
         stop = asyncio.Event()
         task = asyncio.create_task(service.run(stop))
 
@@ -99,7 +104,12 @@ class Pipeline:
         metrics = Metrics()
         instance = await self.stack.enter_async_context(
             InstanceHeartbeat(
-                sessionmaker, self.store.instances, role="executor", mode="standalone", interval=HEARTBEAT_S
+                sessionmaker,
+                self.store.instances,
+                role="executor",
+                mode="standalone",
+                interval=HEARTBEAT_S,
+                instance_timeout=config.instance_timeout,
             )
         )
         executor = Executor(
@@ -110,6 +120,7 @@ class Pipeline:
             metrics,
             instance,
             config,
+            watchdog=False,  # this test process is not the executor's own
         )
         await executor.start()
         await instance.set_status(InstanceStatus.RUNNING)

@@ -55,6 +55,15 @@ async def pending_run(sessionmaker: Maker, *, lateness_s: float = 0, **job_field
     return job.id, execution_id
 
 
+async def later_run(sessionmaker: Maker, job_id: int) -> str:
+    """Another pending scheduled run of an existing job, at the database's now; returns its execution id."""
+    now = await db_now(sessionmaker)
+    async with sessionmaker.begin() as session:
+        execution_id = new_id()
+        await store_of(session).outbox.add(session, [NewExecution(execution_id, job_id, now)])
+    return execution_id
+
+
 async def register(sessionmaker: Maker, status: str = InstanceStatus.RUNNING) -> str:
     """A registered executor instance with this status; returns its id."""
     async with sessionmaker.begin() as session:

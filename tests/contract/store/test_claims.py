@@ -10,7 +10,7 @@ import asyncio
 import re
 from datetime import timedelta
 
-from scheduler_core.store import ClaimOutcome, NewExecution, Store
+from scheduler_core.store import ClaimOutcome, NewExecution, RunOutcome, Store
 from scheduler_core.store.models import ExecutionStatus, InstanceStatus
 from tests.contract.store.support import (
     HOST,
@@ -19,6 +19,7 @@ from tests.contract.store.support import (
     db_now,
     executions,
     hold_locks,
+    later_run,
     locks,
     pending_run,
     register,
@@ -44,6 +45,27 @@ async def test_a_run_is_claimed_once_with_a_lock_and_what_its_task_needs(store: 
     assert execution is not None
     assert (execution.status_id, execution.executor_id, execution.host_name) == (2, "exec-1", HOST)
     assert execution.started_at is not None
+    assert first.run.fencing_token == lock.id
+
+
+async def test_every_claim_of_a_job_gets_a_greater_fencing_token_even_after_the_last_lock_is_released(
+    store: Store, sessionmaker: Maker
+) -> None:
+    """A task writing to an external store passes its fencing token along, and the store refuses a writer whose
+    token is lower than one it has seen: a later run of a job must never get a lower token, including after the
+    lock with the highest id was deleted (a backend that reused that id would hand it out again)."""
+    job_id, first = await pending_run(sessionmaker, max_instances=1)
+    tokens = []
+    for _ in range(4):
+        [claimed] = await claim(sessionmaker, [first])
+        assert claimed.run is not None
+        tokens.append(claimed.run.fencing_token)
+        async with sessionmaker.begin() as session:
+            outcome = RunOutcome(first, ExecutionStatus.SUCCESS, 1)
+            assert await store.outcomes.finish(session, [outcome], instance_id="exec-1") == {first}
+        assert await locks(sessionmaker) == {}  # the lock with the highest id is gone
+        first = await later_run(sessionmaker, job_id)
+    assert tokens == sorted(set(tokens))
 
 
 async def test_an_unknown_run_is_already_handled_and_an_empty_batch_answers_nothing(sessionmaker: Maker) -> None:

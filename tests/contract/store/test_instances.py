@@ -36,8 +36,8 @@ async def test_instances_register_heartbeat_and_once_declared_stopped_stay_stopp
     assert [(i.id, i.status) for i in active] == [(instance.id, "running")]
     cutoff = await db_now(sessionmaker) + timedelta(seconds=1)
     async with sessionmaker.begin() as session:
-        stopped = await store.sweeps.stop_silent_instances(
-            session, silent_since=cutoff, now=await store.clock.now(session)
+        stopped = await store.sweeps.stop_instances(
+            session, [instance.id], silent_since=cutoff, now=await store.clock.now(session)
         )
     assert stopped == [instance.id]
     async with sessionmaker.begin() as session:

@@ -180,6 +180,6 @@ async def test_renew_leases_extends_only_held_locks_and_never_revives_a_removed_
         held = await store.outcomes.renew_leases(session, "exec-1", 120, [execution_id, removed])
         none_held = await store.outcomes.renew_leases(session, "exec-9", 120, [execution_id])
     after = await locks(sessionmaker)
-    assert (held, none_held) == (1, 0)
+    assert (held, none_held) == ({execution_id}, set())
     assert list(after) == [execution_id]
     assert after[execution_id].expires_at - before.expires_at > timedelta(seconds=100)

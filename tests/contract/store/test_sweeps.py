@@ -33,8 +33,12 @@ async def test_only_the_instances_silent_since_the_bound_are_declared_stopped(
         before = await store.instances.get(session, stopped)
     assert before is not None
     assert before.stopped_at is not None
+    cutoff = now - timedelta(minutes=1)
+    async with sessionmaker() as session:
+        found = await store.sweeps.silent_instances(session, silent_since=cutoff)
+    assert [(i.id, i.role, i.last_heartbeat) for i in found] == [(silent, "embedded", now - timedelta(minutes=5))]
     async with sessionmaker.begin() as session:
-        declared = await store.sweeps.stop_silent_instances(session, silent_since=now - timedelta(minutes=1), now=now)
+        declared = await store.sweeps.stop_instances(session, [silent, recent, stopped], silent_since=cutoff, now=now)
     assert declared == [silent]
     async with sessionmaker() as session:
         rows = {i: await store.instances.get(session, i) for i in (silent, recent, stopped)}
@@ -117,3 +121,30 @@ async def test_the_sweep_records_missed_the_scheduled_runs_pending_past_their_gr
         rest = await store.sweeps.close_unclaimed(session, now + timedelta(seconds=3600), limit=10)
     assert [run.execution_id for run in first] == [ids["within"]]
     assert [run.execution_id for run in rest] == [ids["edge"]]
+
+
+async def test_an_instance_that_heartbeats_after_it_was_found_silent_is_not_stopped(
+    store: Store, sessionmaker: Maker
+) -> None:
+    """The sweep reads the silent instances, asks the broker about them, then stops the ones it judged dead: a
+    heartbeat that arrived in between keeps its instance running."""
+    instance = await register(sessionmaker)
+    now = await db_now(sessionmaker)
+    async with sessionmaker.begin() as session:
+        await session.execute(
+            update(SchedulerInstance)
+            .where(SchedulerInstance.id == instance)
+            .values(last_heartbeat=now - timedelta(minutes=5))
+        )
+    cutoff = now - timedelta(minutes=1)
+    async with sessionmaker() as session:
+        assert [i.id for i in await store.sweeps.silent_instances(session, silent_since=cutoff)] == [instance]
+    async with sessionmaker.begin() as session:
+        assert await store.instances.heartbeat(session, instance) is True
+    async with sessionmaker.begin() as session:
+        assert await store.sweeps.stop_instances(session, [instance], silent_since=cutoff, now=now) == []
+        assert await store.sweeps.stop_instances(session, [], silent_since=cutoff, now=now) == []
+    async with sessionmaker() as session:
+        row = await store.instances.get(session, instance)
+    assert row is not None
+    assert row.status == InstanceStatus.RUNNING

@@ -44,7 +44,9 @@ async def pipeline(database: Database, tokens: Tokens) -> AsyncIterator[Pipeline
     stop = asyncio.Event()
     async with (
         InMemoryBroker() as broker,
-        InstanceHeartbeat(database.sessionmaker, store.instances, role="embedded", mode="embedded", interval=0.2) as me,
+        InstanceHeartbeat(
+            database.sessionmaker, store.instances, role="embedded", mode="embedded", interval=0.2, instance_timeout=30
+        ) as me,
     ):
         executor = Executor(
             database.sessionmaker,
@@ -53,7 +55,10 @@ async def pipeline(database: Database, tokens: Tokens) -> AsyncIterator[Pipeline
             TaskRegistry.from_modules(["scheduler_core.tasks.builtin"]),
             metrics,
             me,
-            executor_config(executor_concurrency=2, lock_ttl=20.0, task_timeout=10.0, shutdown_grace=1.0),
+            executor_config(
+                executor_concurrency=2, lock_ttl=30.0, instance_timeout=30.0, task_timeout=10.0, shutdown_grace=1.0
+            ),
+            watchdog=False,
         )
         await executor.start()  # also publishes the built-in tasks to the catalogue
         timekeeper = TimekeeperService(
@@ -64,6 +69,7 @@ async def pipeline(database: Database, tokens: Tokens) -> AsyncIterator[Pipeline
             metrics,
             # A long idle sleep: only the API's wake-up can make the relay publish the run in time.
             timekeeper_config(timekeeper_max_sleep=60.0, outbox_delay=60.0, sweep_interval=60.0, instance_timeout=30.0),
+            is_live=me.is_live,
         )
         running = asyncio.create_task(timekeeper.run(stop), name="test-timekeeper")
         app = create_app(

@@ -22,7 +22,7 @@ from scheduler_core.settings import Settings
 from scheduler_core.store import Store
 from scheduler_core.store.backend import Backend
 from scheduler_core.store.backends import backend_for
-from scheduler_core.store.engine import create_sessionmaker
+from scheduler_core.store.engine import create_sessionmaker, wait_until_reachable
 from scheduler_core.store.migration import ensure_migrated, upgrade
 from scheduler_core.wakeup import Wakeup
 
@@ -61,12 +61,13 @@ class Database:
 
 @asynccontextmanager
 async def open_database(settings: Settings, *, migrate: bool, pre_ping: bool = True) -> AsyncIterator[Database]:
-    """The configured database. migrate=True brings the schema to head first (embedded mode, `migrate`);
-    otherwise a schema that is not at head stops start-up with SchemaNotReady (standalone services).
-    pre_ping: see create_engine."""
+    """The configured database, once it answers (retried for settings.startup_timeout, then DatabaseUnavailable).
+    migrate=True brings the schema to head first (embedded mode, `migrate`); otherwise a schema that is not at
+    head stops start-up with SchemaNotReady (standalone services). pre_ping: see create_engine."""
     url = settings.resolved_database_url()
     engine = backend_for(url).create_engine(url, pool_size=settings.database_pool_size, pre_ping=pre_ping)
     try:
+        await wait_until_reachable(engine, timeout=settings.startup_timeout)
         if migrate:
             await upgrade(engine)
         else:
@@ -87,6 +88,7 @@ def build_broker(settings: Settings, *, embedded: bool = False) -> Broker:
         max_priority=settings.max_priority,
         runs_per_message=settings.runs_per_message,
         publish_timeout_s=settings.publish_timeout,
+        heartbeat_s=settings.amqp_heartbeat,
     )
 
 
@@ -139,6 +141,7 @@ async def standalone_role(
             role=role,
             mode="standalone",
             interval=settings.heartbeat_interval,
+            instance_timeout=settings.instance_timeout,
             name=settings.instance_name,
         ) as instance,
     ):

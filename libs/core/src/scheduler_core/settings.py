@@ -44,6 +44,13 @@ class Settings(BaseSettings):
         description="Runs of one priority due together that share one broker message; 1 spreads every run.",
     )
     publish_timeout: float = Field(default=5.0, gt=0, description="Seconds to wait for publisher confirms.")
+    amqp_heartbeat: int = Field(
+        default=10,
+        ge=1,
+        le=600,
+        description="Seconds between AMQP heartbeats: a paused or cut-off process is dropped by RabbitMQ after about "
+        "twice this (its unacked messages requeued, its presence mark gone).",
+    )
 
     # --- auth ----------------------------------------------------------------------------------------
     jwt_secret: str | None = Field(
@@ -61,12 +68,30 @@ class Settings(BaseSettings):
     instance_name: str | None = Field(default=None, description="Readable instance name (default: role@host).")
     heartbeat_interval: float = Field(default=5.0, gt=0, description="Seconds between instance heartbeats.")
     instance_timeout: float = Field(
-        default=20.0, gt=0, description="An instance silent this long is dead; its runs are failed."
+        default=20.0,
+        gt=0,
+        description="An instance silent this long is no longer live; an executor's runs are failed once its broker "
+        "connection is gone too, or when their leases expire.",
     )
+    # The lease must outlast the database outages the cluster rides out: an executor that cannot renew stops its
+    # runs before their leases expire, so a full outage longer than lock_ttl - heartbeat_interval fails them. 90 s
+    # covers a managed PostgreSQL failover (20-60 s) with room to spare.
     lock_ttl: float = Field(
-        default=60.0, gt=0, description="Lease of a run's lock; renewed every heartbeat while it runs."
+        default=90.0, gt=0, description="Lease of a run's lock; renewed every heartbeat while it runs."
     )
     sweep_interval: float = Field(default=5.0, gt=0, description="Seconds between recovery sweeps.")
+    watchdog_interval: float = Field(
+        default=0.1,
+        gt=0,
+        le=1,
+        description="Seconds between an executor's checks that it may still run its tasks: how long a paused "
+        "executor's task can overlap its job's next run after it resumes.",
+    )
+    startup_timeout: float = Field(
+        default=60.0,
+        ge=0,
+        description="Seconds a process retries an unreachable database at start-up before it exits (code 6).",
+    )
 
     # --- timekeeper ----------------------------------------------------------------------------------
     timekeeper_batch_size: int = Field(default=500, ge=1, description="Due jobs claimed per transaction.")
@@ -113,6 +138,11 @@ class Settings(BaseSettings):
 
     # --- executor ------------------------------------------------------------------------------------
     executor_concurrency: int = Field(default=64, ge=1, description="Runs one executor process runs at once.")
+    # Unacked messages an executor holds. A paused executor sits on up to this many messages' runs, unstarted,
+    # until RabbitMQ drops its connection (about 2 x amqp_heartbeat): 8 x 16 runs per message = 128 runs.
+    executor_prefetch: int = Field(
+        default=8, ge=1, le=65535, description="Broker messages an executor holds unacknowledged at most."
+    )
     task_timeout: float = Field(default=3600.0, gt=0, description="Default run timeout (jobs may override).")
     shutdown_grace: float = Field(
         default=30.0, ge=0, description="On SIGTERM, seconds running tasks get to finish before being failed."

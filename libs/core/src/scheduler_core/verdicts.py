@@ -71,3 +71,8 @@ def abandoned_at_shutdown(grace_s: float) -> str:
     return (
         f"executor shut down: the task did not finish within the {grace_s:g} s shutdown grace period and was cancelled"
     )
+
+
+def fenced(reason: str) -> str:
+    """Why an executor stopped a run's task itself: it could no longer prove it still held the run's lease."""
+    return f"fenced: the executor stopped the task because {reason}"

@@ -65,6 +65,7 @@ async def serve_embedded(
             role="embedded",
             mode="embedded",
             interval=settings.heartbeat_interval,
+            instance_timeout=settings.instance_timeout,
             name=settings.instance_name,
         ) as instance:
             executor = Executor(
@@ -75,10 +76,18 @@ async def serve_embedded(
                 metrics,
                 instance,
                 ExecutorConfig.from_settings(settings),
+                # One process owns everything here: no other executor can take its runs.
+                watchdog=False,
             )
             await executor.start()
             timekeeper = TimekeeperService(
-                database.sessionmaker, store, broker, wakeup, metrics, TimekeeperConfig.from_settings(settings)
+                database.sessionmaker,
+                store,
+                broker,
+                wakeup,
+                metrics,
+                TimekeeperConfig.from_settings(settings),
+                is_live=instance.is_live,
             )
             timekeeper_stop = asyncio.Event()
             timekeeper_task = asyncio.create_task(timekeeper.run(timekeeper_stop), name="timekeeper")

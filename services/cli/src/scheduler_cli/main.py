@@ -20,6 +20,7 @@ from scheduler_cli.jobs import jobs_app
 from scheduler_cli.settings import load_settings
 from scheduler_core.broker import BrokerUnavailable
 from scheduler_core.instance import InstanceLost
+from scheduler_core.store.engine import DatabaseUnavailable
 from scheduler_core.store.migration import SchemaNotReady
 
 app = typer.Typer(
@@ -38,6 +39,16 @@ HealthPortOption = Annotated[
 HostOption = Annotated[str | None, typer.Option("--host", help="Bind address (default: SCHEDULER_HOST).")]
 
 
+# How a role ends, as its process's exit code (the README lists them; 2 is a usage or settings error, 7 an
+# executor that stopped itself because it could no longer keep its runs' leases: see scheduler_core.leases).
+EXIT_CODES: dict[type[Exception], int] = {
+    SchemaNotReady: 3,
+    InstanceLost: 4,
+    BrokerUnavailable: 5,
+    DatabaseUnavailable: 6,
+}
+
+
 def run(coroutine: Coroutine[Any, Any, None]) -> None:
     """Run a role until it returns; the exceptions a role ends with become exit codes with a message."""
     # The garbage collector: what start-up imported and built (modules, models, the app) lives as long as the
@@ -53,15 +64,9 @@ def run(coroutine: Coroutine[Any, Any, None]) -> None:
         uvloop.run(coroutine)
     except KeyboardInterrupt:  # a second Ctrl-C while shutting down
         raise typer.Exit(130) from None
-    except SchemaNotReady as exc:
+    except tuple(EXIT_CODES) as exc:
         typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(3) from None
-    except InstanceLost as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(4) from None
-    except BrokerUnavailable as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(5) from None
+        raise typer.Exit(next(code for kind, code in EXIT_CODES.items() if isinstance(exc, kind))) from None
 
 
 @app.command()

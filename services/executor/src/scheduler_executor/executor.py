@@ -29,22 +29,17 @@ from scheduler_core.store import ClaimedRun, ClaimOutcome, ClaimResult, RunOutco
 from scheduler_core.store.models import ExecutionStatus
 from scheduler_core.tasks import TaskRegistry
 from scheduler_executor.batching import Batcher
+from scheduler_executor.fencing import Fencing, exit_fenced, fenced_reason
 from scheduler_executor.invocation import TaskInvocation
+from scheduler_executor.outcomes import OutcomeRecorder
 
 log = structlog.get_logger(__name__)
 
 # Seconds to wait before handing a message back when the database could not be reached, so an outage
 # does not turn into a hot redelivery loop.
 CLAIM_RETRY_DELAY_S = 1.0
-# Seconds between attempts to record an outcome while the database is unreachable.
-FINISH_RETRY_DELAY_S = 0.5
-# Claims (or outcomes) written in one transaction at most.
+# Claims written in one transaction at most.
 MAX_BATCH = 200
-# Seconds an outcome waits for others to share its transaction. Runs claimed ahead of their slots start at
-# them, so their outcomes arrive one at a time (1 ms apart at 1,000 runs/s) rather than a message's worth at
-# once; this is what lets them be written a batch at a time again. It delays when the outcome and the release
-# of the run's lock are recorded, not the run.
-FINISH_LINGER_S = 0.02
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +47,10 @@ class ExecutorConfig:
     """The settings an executor uses (Settings documents each, with its unit and default)."""
 
     concurrency: int
+    prefetch: int
     lock_ttl: float
+    instance_timeout: float
+    watchdog_interval: float
     task_timeout: float
     shutdown_grace: float
 
@@ -60,7 +58,10 @@ class ExecutorConfig:
     def from_settings(cls, settings: Settings) -> ExecutorConfig:
         return cls(
             concurrency=settings.executor_concurrency,
+            prefetch=settings.executor_prefetch,
             lock_ttl=settings.lock_ttl,
+            instance_timeout=settings.instance_timeout,
+            watchdog_interval=settings.watchdog_interval,
             task_timeout=settings.task_timeout,
             shutdown_grace=settings.shutdown_grace,
         )
@@ -76,7 +77,11 @@ class Executor:
         metrics: Metrics,
         instance: InstanceHeartbeat,
         config: ExecutorConfig,
+        *,
+        watchdog: bool,
     ) -> None:
+        """watchdog: end the process when a run's task must stop and cannot be (see fencing.py): for an executor
+        that is a process of its own; one running inside another program (embedded mode, tests) leaves it off."""
         self._sessionmaker = sessionmaker
         self._store = store
         self._broker = broker
@@ -92,6 +97,14 @@ class Executor:
         self._invocation = TaskInvocation(
             registry, sessionmaker, store, concurrency=config.concurrency, task_timeout=config.task_timeout
         )
+        self._fencing = Fencing(
+            instance,
+            lock_ttl=config.lock_ttl,
+            instance_timeout=config.instance_timeout,
+            watchdog_interval=config.watchdog_interval,
+            on_breach=exit_fenced,
+        )
+        self._watchdog = watchdog
         self._consumer: Consumer | None = None
         self._running: dict[str, ClaimedRun] = {}  # runs this process executes now, by execution_id
         self._abandoned: list[str] = []  # runs cancelled by shutdown, to be failed with a reason
@@ -100,8 +113,8 @@ class Executor:
         self._claims: Batcher[str, ClaimResult] = Batcher(
             self._claim_batch, max_batch=MAX_BATCH, on_orphan=self._claimed_for_nobody
         )
-        self._finishes: Batcher[RunOutcome, bool] = Batcher(
-            self._finish_batch, max_batch=MAX_BATCH, linger=FINISH_LINGER_S
+        self._outcomes = OutcomeRecorder(
+            sessionmaker, store, owner_of=self._fencing.owner_of, current_owner=lambda: instance.id
         )
 
     @property
@@ -109,11 +122,16 @@ class Executor:
         return list(self._running)
 
     async def start(self) -> None:
-        """Publish our task functions to the catalogue, then start consuming."""
+        """Publish our task functions to the catalogue, mark this process present on the broker, start the
+        fence, then start consuming."""
         async with self._sessionmaker.begin() as session:
             await self._store.lookups.upsert_task_functions(session, self._registry.specs())
-        self._instance.add_hook(self._renew_locks)
-        self._consumer = await self._broker.consume(self._on_delivery, prefetch=self._config.concurrency)
+        self._fencing.presence = await self._broker.hold_presence(self._instance.id)
+        self._instance.add_hook(self._renew_leases)
+        self._instance.on_declared_stopped = self._declared_stopped
+        self._instance.on_reregistered = self._present
+        self._fencing.start(watchdog=self._watchdog)
+        self._consumer = await self._broker.consume(self._on_delivery, prefetch=self._config.prefetch)
         log.info("executor_started", instance_id=self._instance.id, tasks=len(self._registry.definitions()))
 
     async def stop(self) -> None:
@@ -131,7 +149,10 @@ class Executor:
             self._runs_by_status[ExecutionStatus.FAILED].inc(failed)
             log.warning("executor_abandoned_runs", runs=self._abandoned, reason=reason)
         await self._claims.close()
-        await self._finishes.close()
+        await self._outcomes.close()
+        await self._fencing.close()
+        if self._fencing.presence is not None:
+            await self._fencing.presence.release()
         self._invocation.close()
         log.info("executor_stopped", instance_id=self._instance.id)
 
@@ -236,12 +257,11 @@ class Executor:
             else:
                 self._count_unclaimed(claim)
         if refused:
-            # The sweep declared this process dead while it was frozen: hand the message back to a live
-            # executor and stop (serve() exits so that a fresh instance replaces this one).
+            # The sweep declared this instance dead (it was paused or cut off): hand the message back to a live
+            # executor; the next heartbeat finds out too, stops what this process held and registers it again.
+            log.error("claim_refused_instance_declared_dead", instance_id=self._instance.id)
+            await asyncio.sleep(CLAIM_RETRY_DELAY_S)
             await delivery.reject(requeue=True)
-            if not self._instance.lost.is_set():
-                log.error("claim_refused_instance_declared_dead", instance_id=self._instance.id)
-            self._instance.lost.set()
             return False
         if failure is not None:
             # Runs claimed in a batch that did commit are running; the redelivery finds them handled.
@@ -265,14 +285,21 @@ class Executor:
                 log.warning("run_skipped", reason=claim.reason)
 
     async def _claim_batch(self, execution_ids: list[str]) -> list[ClaimResult]:
+        owner = self._instance.id
+        sent = time.monotonic()  # the leases claimed run lock_ttl from no earlier than this
         async with self._sessionmaker.begin() as session:
-            return await self._store.claims.claim(
+            results = await self._store.claims.claim(
                 session,
                 execution_ids,
-                instance_id=self._instance.id,
+                instance_id=owner,
                 host_name=self._instance.host_name,
                 lock_ttl=self._config.lock_ttl,
             )
+        for result in results:
+            if result.run is not None:
+                in_thread = self._registry.runs_in_thread(result.run.task_key)
+                self._fencing.hold(result.execution_id, owner=owner, claim_sent=sent, in_thread=in_thread)
+        return results
 
     def _claimed_for_nobody(self, execution_id: str, claim: ClaimResult) -> None:
         """A run was claimed while its delivery's handler was being cancelled (shutdown): nobody will run it,
@@ -283,6 +310,9 @@ class Executor:
     async def _run_claimed(self, claim: ClaimedRun) -> None:
         """Run one claimed run in its own task (its slot is already taken) and record its outcome."""
         execution_id = claim.execution_id
+        task = asyncio.current_task()
+        assert task is not None
+        self._fencing.running(execution_id, task)
         with bind_run(claim.job_id, execution_id):
             lateness = (claim.started_at - claim.scheduled_at).total_seconds()
             self._metrics.running.inc()
@@ -294,20 +324,28 @@ class Executor:
                     await asyncio.sleep(claim.start_in)
                     lateness += time.monotonic() - start_at
                 self._metrics.start_lateness.observe(max(0.0, lateness))
-                outcome = await self._invocation.invoke(claim)
-            except asyncio.CancelledError:
-                # Cancelled by shutdown past its grace period: stop() records the failure.
-                self._abandoned.append(execution_id)
-                self._running.pop(execution_id, None)
-                raise
+                outcome = await self._invocation.invoke(claim, lambda: self._fencing.gate(execution_id))
+            except asyncio.CancelledError as cancelled:
+                reason = fenced_reason(cancelled)
+                if reason is None:
+                    # Cancelled by shutdown past its grace period: stop() records the failure.
+                    self._abandoned.append(execution_id)
+                    self._running.pop(execution_id, None)
+                    self._fencing.release(execution_id)
+                    raise
+                # Fenced: the lease could not be kept. Recorded below, if the sweep has not failed it already.
+                self._metrics.fenced.inc()
+                outcome = RunOutcome(execution_id, ExecutionStatus.FAILED, 0, error_message=verdicts.fenced(reason))
             finally:
+                self._fencing.task_ended(execution_id)
                 self._metrics.running.dec()
                 # The slot bounds running tasks; recording the outcome is batched and needs none.
                 self._slots.release()
             try:
-                recorded = await self._finish(outcome)
+                recorded = await self._outcomes.record(outcome)
             finally:
                 self._running.pop(execution_id, None)
+                self._fencing.release(execution_id)
             if recorded:
                 self._runs_by_status[outcome.status].inc()
                 self._metrics.run_duration.observe(outcome.duration_ms / 1000)
@@ -320,27 +358,26 @@ class Executor:
             else:
                 log.warning("run_outcome_rejected", status=outcome.status.name.lower(), reason="no longer the owner")
 
-    async def _finish(self, outcome: RunOutcome) -> bool:
-        """Record the outcome; retried while the database is unreachable (our lock keeps being renewed, so
-        the run is not declared lost meanwhile unless this whole process is)."""
-        while True:
-            try:
-                return await self._finishes.submit(outcome)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("finish_failed", error=str(exc), error_type=type(exc).__name__)
-                await asyncio.sleep(FINISH_RETRY_DELAY_S)
+    async def _renew_leases(self, session: AsyncSession, sent: float) -> None:
+        """Renew the leases of the runs this process holds, in the heartbeat's transaction sent at `sent` (only
+        those: a lock of a run nobody here holds any more must expire so that the sweep fails it). A run whose
+        lock is gone was failed by the sweep: the fence stops it."""
+        for owner, execution_ids in self._fencing.holders().items():
+            still = await self._store.outcomes.renew_leases(session, owner, self._config.lock_ttl, execution_ids)
+            self._fencing.renewed(execution_ids, still, sent)
 
-    async def _finish_batch(self, outcomes: list[RunOutcome]) -> list[bool]:
-        async with self._sessionmaker.begin() as session:
-            recorded = await self._store.outcomes.finish(session, outcomes, instance_id=self._instance.id)
-        return [outcome.execution_id in recorded for outcome in outcomes]
+    async def _declared_stopped(self, instance_id: str) -> bool:
+        """The sweep declared this instance dead: its runs are being failed. Stop every task it holds; register
+        again under a new id (with a new presence mark) unless a task runs in a thread, which cannot be stopped
+        (then the watchdog ends the process)."""
+        stuck = self._fencing.revoke_owner(instance_id)
+        if stuck:
+            log.error("declared_dead_with_unstoppable_runs", execution_ids=stuck)
+            return False
+        if self._fencing.presence is not None:
+            await self._fencing.presence.release()
+        return True
 
-    async def _renew_locks(self, session: AsyncSession) -> None:
-        """Renew the locks of the runs this process is executing (only those: a lock of a run nobody here
-        runs any more must expire so that the sweep fails it)."""
-        if self._running:
-            await self._store.outcomes.renew_leases(
-                session, self._instance.id, self._config.lock_ttl, list(self._running)
-            )
+    async def _present(self, instance_id: str) -> None:
+        """Mark the (new) instance present on the broker."""
+        self._fencing.presence = await self._broker.hold_presence(instance_id)

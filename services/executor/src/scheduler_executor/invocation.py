@@ -9,6 +9,7 @@ import functools
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from pydantic import ValidationError
@@ -18,6 +19,7 @@ from scheduler_core import verdicts
 from scheduler_core.store import ClaimedRun, RunOutcome, Store
 from scheduler_core.store.models import ExecutionStatus
 from scheduler_core.tasks import TaskContext, TaskRegistry, UnknownTask
+from scheduler_executor.fencing import gated
 
 # Characters of a task's return value kept as result_summary.
 SUMMARY_MAX_CHARS = 2000
@@ -44,7 +46,9 @@ class TaskInvocation:
         # Threads of timed-out or abandoned sync tasks cannot be stopped: do not wait for them.
         self._threads.shutdown(wait=False, cancel_futures=True)
 
-    async def invoke(self, claim: ClaimedRun) -> RunOutcome:
+    async def invoke(self, claim: ClaimedRun, gate: Callable[[], None]) -> RunOutcome:
+        """Run the claim's task function. An async one is resumed only through `gate`, which ends the process if
+        the run may no longer run (fencing.py): checked before every step of the task's code."""
         """Run the task function with its timeout; never raises except on cancellation."""
         started = time.monotonic()
 
@@ -65,12 +69,15 @@ class TaskInvocation:
                 execution_id, ExecutionStatus.FAILED, elapsed_ms(), error_message=f"invalid task parameters: {exc}"
             )
 
-        context = TaskContext(claim.execution_id, claim.job_id, claim.scheduled_at, self._sessionmaker, self._store)
+        context = TaskContext(
+            claim.execution_id, claim.job_id, claim.scheduled_at, self._sessionmaker, self._store, claim.fencing_token
+        )
         timeout = float(claim.timeout_seconds or self._task_timeout)
+        result: object
         try:
             async with asyncio.timeout(timeout) as deadline:
                 if definition.is_async:
-                    result = await definition.function(context, params)  # type: ignore[misc]
+                    result = await gated(definition.function(context, params), gate)  # type: ignore[arg-type]
                 else:
                     # Sync tasks run in a worker thread of our own pool, one per slot (asyncio's default pool
                     # has min(32, cores + 4) threads, fewer than the slots); a timed-out thread cannot be

@@ -25,13 +25,16 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
             role.metrics,
             role.instance,
             ExecutorConfig.from_settings(settings),
+            watchdog=True,
         )
         await executor.start()
         await role.instance.set_status(InstanceStatus.RUNNING)
         await wait_for_stop(role.stop, role.instance.lost)
         await executor.stop()
         if role.instance.lost.is_set():
-            raise InstanceLost(f"executor instance {role.instance.id} was declared dead; restart it")
+            raise InstanceLost(
+                f"executor instance {role.instance.id} was declared dead while a task it could not stop was running"
+            )
 
 
 async def wait_for_stop(stop: asyncio.Event, lost: asyncio.Event) -> None:

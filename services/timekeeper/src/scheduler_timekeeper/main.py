@@ -23,5 +23,6 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
                 wakeup,
                 role.metrics,
                 TimekeeperConfig.from_settings(settings),
+                is_live=role.instance.is_live,
             )
             await service.run(role.stop)

@@ -5,7 +5,11 @@ periodically.
 
 A cycle is one transaction: the pass claims at the database's `now`, writes its runs, advances its jobs,
 records the broker's confirmations of earlier passes, and returns the earliest next_run_at. Its runs are
-published after the commit, while the loop sleeps and runs the next pass (one publish in flight at a time).
+published after the commit by the publisher's own task (publisher.py), which the loop never waits for: a slow or
+absent broker delays publishing, never the passes.
+
+While its own instance is not live (its heartbeats fail, or it was declared stopped and registers again), it
+neither sweeps nor relays: a sweeper that cannot see the database as the others do must not judge them.
 
 It survives its dependencies restarting: a failed pass is logged and retried after a short back-off,
 and nothing is lost in between because the state lives in the database."""
@@ -15,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -27,6 +32,7 @@ from scheduler_core.settings import Settings
 from scheduler_core.store import Store
 from scheduler_core.wakeup import Wakeup
 from scheduler_timekeeper.outbox import OutboxRelay
+from scheduler_timekeeper.publisher import Publisher
 from scheduler_timekeeper.recovery import RecoverySweep
 from scheduler_timekeeper.scheduling import PassResult, SchedulingPass
 
@@ -55,6 +61,7 @@ class TimekeeperConfig:
     instance_timeout: float
     min_cycle: float
     lookahead: float
+    publish_timeout: float
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TimekeeperConfig:
@@ -67,6 +74,7 @@ class TimekeeperConfig:
             instance_timeout=settings.instance_timeout,
             min_cycle=settings.timekeeper_min_cycle,
             lookahead=settings.timekeeper_lookahead,
+            publish_timeout=settings.publish_timeout,
         )
 
 
@@ -79,7 +87,11 @@ class TimekeeperService:
         wakeup: Wakeup,
         metrics: Metrics,
         config: TimekeeperConfig,
+        *,
+        is_live: Callable[[], bool],
     ) -> None:
+        """is_live: whether this process's instance counts as live (InstanceHeartbeat.is_live); while it does not,
+        the timekeeper neither sweeps nor relays (it cannot know what the others see)."""
         self._sessionmaker = sessionmaker
         self._wakeup = wakeup
         self._metrics = metrics
@@ -99,42 +111,52 @@ class TimekeeperService:
         self.recovery = RecoverySweep(
             sessionmaker,
             store,
+            broker,
             metrics,
             instance_timeout=config.instance_timeout,
+            sweep_interval=config.sweep_interval,
             lost_message_timeout=config.lost_message_timeout,
         )
-        self._publishing: asyncio.Task[bool] | None = None
+        self.publisher = Publisher(self.outbox)
+        self._is_live = is_live
+        self._publish_timeout = config.publish_timeout
         self._stopping = False
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run until `stop` is set."""
         watcher = asyncio.create_task(self._watch(stop), name="timekeeper-stop-watcher")
+        self.publisher.start()
         next_sweep = time.monotonic()
         woken = True  # relay once at start: runs left unpublished by a previous crash
         log.info("timekeeper_started")
         try:
             while not self._stopping:
                 try:
-                    if woken:
-                        await self._flush_confirmed()  # so the relay does not take confirmed runs for lost ones
-                        await self.outbox.relay_unpublished()
+                    live = self._is_live()
+                    if woken and live:
+                        await self.outbox.flush_confirmed()  # so the relay does not take confirmed runs for lost ones
+                        self.publisher.request_relay()
                     if time.monotonic() >= next_sweep:
                         await self.scheduling.schedule_unscheduled()
-                        await self.recovery.run_once()
-                        await self._flush_confirmed()
-                        await self.outbox.relay_unpublished()
+                        if live:
+                            await self.recovery.run_once()
+                            await self.outbox.flush_confirmed()
+                            self.publisher.request_relay()
+                        else:
+                            log.warning("sweep_skipped", reason="this timekeeper's own instance is not live")
                         next_sweep = time.monotonic() + self._config.sweep_interval
                     wake_at = min(await self._schedule_until_idle(), next_sweep)
                     if wake_at - time.monotonic() >= IDLE_FLUSH_S:
-                        await self._flush_confirmed()
+                        await self.outbox.flush_confirmed()
                 except Exception as exc:
                     log.warning("timekeeper_pass_failed", error=str(exc), error_type=type(exc).__name__)
                     wake_at = time.monotonic() + ERROR_BACKOFF_S
                 delay = wake_at - time.monotonic()
                 woken = await self._wakeup.wait(delay) if delay > 0 else False
         finally:
+            await self.publisher.drain(self._publish_timeout)
             try:
-                await self._flush_confirmed()
+                await self.outbox.flush_confirmed()
             except Exception as exc:  # the relay publishes those runs again after outbox_delay
                 log.warning("publish_confirmations_unwritten", error=str(exc), error_type=type(exc).__name__)
             watcher.cancel()
@@ -162,7 +184,8 @@ class TimekeeperService:
         return wake_at
 
     async def _pass(self) -> PassResult:
-        """One scheduling pass, carrying the confirmations received since the last; then start publishing."""
+        """One scheduling pass, carrying the confirmations received since the last; its runs go to the publisher,
+        which the pass never waits for."""
         published = self.outbox.take_confirmed(confirmed_before=time.monotonic() - self.outbox.mark_delay)
         try:
             result = await self.scheduling.run_once(published)
@@ -170,22 +193,9 @@ class TimekeeperService:
             self.outbox.confirmed_not_written()
             raise
         self.outbox.confirmed_written()
-        await self._publishing_done()
         if result.to_publish:
-            self._publishing = asyncio.create_task(
-                self.outbox.publish(result.to_publish, result.clock), name="timekeeper-publish"
-            )
+            self.publisher.submit(result.to_publish, result.clock)
         return result
-
-    async def _publishing_done(self) -> None:
-        if self._publishing is not None:
-            publishing, self._publishing = self._publishing, None
-            await publishing
-
-    async def _flush_confirmed(self) -> None:
-        """Wait for the publish in flight, then write every kept confirmation."""
-        await self._publishing_done()
-        await self.outbox.flush_confirmed()
 
     async def _watch(self, stop: asyncio.Event) -> None:
         await stop.wait()

@@ -49,6 +49,17 @@ class Metrics:
         self.orphans = Counter(
             "scheduler_orphaned_runs_total", "Runs failed by the sweep because their executor was lost.", registry=r
         )
+        self.fenced = Counter(
+            "scheduler_fenced_runs_total",
+            "Runs an executor stopped itself because it could no longer keep their leases.",
+            registry=r,
+        )
+        self.instances_lost = Counter(
+            "scheduler_instances_lost_total",
+            "Instances the sweep declared dead (their runs failed), by role.",
+            ["role"],
+            registry=r,
+        )
         self.running = Gauge("scheduler_runs_in_progress", "Runs this process is executing now.", registry=r)
         self.tick_seconds = Histogram(
             "scheduler_timekeeper_tick_seconds",

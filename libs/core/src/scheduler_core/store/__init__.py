@@ -27,7 +27,7 @@ from scheduler_core.store.lookups import LookupStore, TaskFunctionSpec
 from scheduler_core.store.outbox import NewExecution, OutboxRun, OutboxStore, PublishedRun
 from scheduler_core.store.outcomes import OutcomeStore, RunOutcome
 from scheduler_core.store.passes import DueClaim, DueJob, JobAdvance, PassRecord, PassStore
-from scheduler_core.store.sweeps import OrphanedRun, SweepStore, UnclaimedRun
+from scheduler_core.store.sweeps import OrphanedRun, SilentInstance, SweepStore, UnclaimedRun
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +71,7 @@ __all__ = [
     "PassStore",
     "PublishedRun",
     "RunOutcome",
+    "SilentInstance",
     "Store",
     "SweepStore",
     "TaskFunctionSpec",

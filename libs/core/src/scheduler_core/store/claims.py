@@ -38,6 +38,9 @@ class ClaimedRun:
     # Seconds from the claim to started_at, by the database's clock: how long the executor holds the run
     # before starting its task (0 unless it was claimed ahead of its slot).
     start_in: float = 0.0
+    # Grows with every claim of the job (the id of the run's lock, which is never reused): a task writing to an
+    # external store passes it along so that the store can refuse a stale writer (TaskContext.fencing_token).
+    fencing_token: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +71,8 @@ class ClaimStore(ABC):
         - a scheduled run picked up past its job's misfire grace time is recorded missed (MISSED, with reason);
         - per job, in slot order, runs take the places left under max_instances live locks and become running,
           owned by instance_id, with a lock that expires lock_ttl seconds from now unless renewed, and started_at
-          the later of now and their slot (ClaimedRun.start_in: how long to wait before starting the task);
+          the later of now and their slot (ClaimedRun.start_in: how long to wait before starting the task), and a
+          fencing token greater than that of any earlier claim of the job;
         - a run beyond max_instances is recorded skipped, or left pending as NOT_DUE if its slot is still ahead
           (runs are delivered up to the look-ahead early, and those running may have finished by its slot).
 

@@ -231,6 +231,9 @@ class ScheduledJobExecution(Base):
 
 class ScheduledJobLock(Base):
     __tablename__ = "scheduled_job_lock"
+    # Ids never reused (SQLite: AUTOINCREMENT; PostgreSQL: its identity sequence): a lock's id is its run's fencing
+    # token, which grows with every claim of a job.
+    __table_args__ = ({"sqlite_autoincrement": True},)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     job_id: Mapped[int] = mapped_column(ForeignKey("scheduled_job.id"), nullable=False, index=True)

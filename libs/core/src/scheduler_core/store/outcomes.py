@@ -42,6 +42,8 @@ class OutcomeStore(ABC):
     @abstractmethod
     async def renew_leases(
         self, session: AsyncSession, instance_id: str, ttl: float, execution_ids: Sequence[str]
-    ) -> int:
-        """Extend the locks instance_id holds on these runs to now + ttl seconds; returns how many it still
-        holds. A lock the sweep already removed stays removed: the run was failed and must not be revived."""
+    ) -> set[str]:
+        """Extend the locks instance_id holds on these runs to now + ttl seconds (the database's now, which is no
+        earlier than when the caller sent the request: a lease the caller times from its request's send time ends
+        no later than the database's); returns the ids it still holds. A lock the sweep already removed stays
+        removed: the run was failed and must not be revived, and its executor must stop it."""

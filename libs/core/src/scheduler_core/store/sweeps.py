@@ -1,9 +1,11 @@
-"""The recovery sweep's statements: declare silent instances stopped, fail the runs their executors lost,
-record missed the scheduled runs nobody claimed within their grace time."""
+"""The recovery sweep's statements: find silent instances and declare stopped the ones the sweep judged dead,
+fail the runs their executors lost or whose leases expired, record missed the scheduled runs nobody claimed
+within their grace time."""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -20,6 +22,15 @@ class UnclaimedRun:
 
 
 @dataclass(frozen=True, slots=True)
+class SilentInstance:
+    """A live instance whose heartbeat is overdue."""
+
+    id: str
+    role: str
+    last_heartbeat: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class OrphanedRun:
     execution_id: str
     job_id: int
@@ -29,9 +40,16 @@ class OrphanedRun:
 
 class SweepStore(ABC):
     @abstractmethod
-    async def stop_silent_instances(self, session: AsyncSession, *, silent_since: datetime, now: datetime) -> list[str]:
-        """Declare stopped (stopped_at = now) every live instance whose last heartbeat is older than
-        silent_since; returns their ids."""
+    async def silent_instances(self, session: AsyncSession, *, silent_since: datetime) -> list[SilentInstance]:
+        """Instances not stopped whose last heartbeat is older than silent_since, oldest heartbeat first."""
+
+    @abstractmethod
+    async def stop_instances(
+        self, session: AsyncSession, instance_ids: Sequence[str], *, silent_since: datetime, now: datetime
+    ) -> list[str]:
+        """Declare stopped (stopped_at = now) those of instance_ids that are still silent since silent_since: an
+        instance whose heartbeat arrived after the caller read it keeps running. Returns the ids stopped; their
+        running runs are then failed by fail_orphaned."""
 
     @abstractmethod
     async def fail_orphaned(self, session: AsyncSession, now: datetime) -> list[OrphanedRun]:

@@ -55,6 +55,10 @@ class TaskContext:
     # The executor's database access, for tasks that maintain the scheduler itself (history cleanup).
     sessionmaker: async_sessionmaker[AsyncSession]
     store: Store
+    # Grows with every claim of the job: pass it to an external store with each write, and have the store
+    # refuse a write whose token is lower than the highest it has seen, so that a run that lost its lease (a
+    # paused executor that resumed) cannot overwrite the work of the run that replaced it.
+    fencing_token: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +143,11 @@ class TaskRegistry:
         if definition.key in self._by_key:
             raise ValueError(f"task {definition.key!r} is declared twice")
         self._by_key[definition.key] = definition
+
+    def runs_in_thread(self, key: str) -> bool:
+        """Whether the task `key` runs in a worker thread (a plain function), where it cannot be cancelled."""
+        definition = self._by_key.get(key)
+        return definition is not None and not definition.is_async
 
     def get(self, key: str) -> TaskDefinition:
         try:

@@ -46,7 +46,7 @@ def missed_reason(run: PendingRun, now: datetime) -> str | None:
     return verdicts.missed_at_claim(lateness, run.misfire_grace_time)
 
 
-def claimed_run(run: PendingRun, now: datetime) -> ClaimedRun:
+def claimed_run(run: PendingRun, now: datetime, fencing_token: int) -> ClaimedRun:
     """The run as its claimer executes it. A run claimed ahead of its slot starts at the slot."""
     started_at = max(now, run.scheduled_at)
     return ClaimedRun(
@@ -58,6 +58,7 @@ def claimed_run(run: PendingRun, now: datetime) -> ClaimedRun:
         parameters=run.parameters,
         timeout_seconds=run.timeout_seconds,
         start_in=(started_at - now).total_seconds(),
+        fencing_token=fencing_token,
     )
 
 

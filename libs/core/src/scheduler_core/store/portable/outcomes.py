@@ -43,14 +43,14 @@ class PortableOutcomes(OutcomeStore):
 
     async def renew_leases(
         self, session: AsyncSession, instance_id: str, ttl: float, execution_ids: Sequence[str]
-    ) -> int:
+    ) -> set[str]:
         if not execution_ids:
-            return 0
+            return set()
         now = await self._clock.now(session)
         result = await session.execute(
             update(ScheduledJobLock)
             .where(ScheduledJobLock.locked_by == instance_id, ScheduledJobLock.execution_id.in_(execution_ids))
             .values(expires_at=now + timedelta(seconds=ttl))
-            .returning(ScheduledJobLock.id)
+            .returning(ScheduledJobLock.execution_id)
         )
-        return len(result.all())
+        return {row[0] for row in result.all()}

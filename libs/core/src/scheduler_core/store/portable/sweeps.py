@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import case, delete, exists, or_, select, update
@@ -18,16 +19,34 @@ from scheduler_core.store.models import (
     Trigger,
 )
 from scheduler_core.store.portable.outbox import PENDING_LITERAL
-from scheduler_core.store.sweeps import OrphanedRun, SweepStore, UnclaimedRun
+from scheduler_core.store.sweeps import OrphanedRun, SilentInstance, SweepStore, UnclaimedRun
 
 
 class PortableSweeps(SweepStore):
-    async def stop_silent_instances(self, session: AsyncSession, *, silent_since: datetime, now: datetime) -> list[str]:
+    async def silent_instances(self, session: AsyncSession, *, silent_since: datetime) -> list[SilentInstance]:
+        instance = SchedulerInstance
         result = await session.execute(
-            update(SchedulerInstance)
-            .where(SchedulerInstance.status != InstanceStatus.STOPPED, SchedulerInstance.last_heartbeat < silent_since)
+            select(instance.id, instance.role, instance.last_heartbeat)
+            .where(instance.status != InstanceStatus.STOPPED, instance.last_heartbeat < silent_since)
+            .order_by(instance.last_heartbeat)
+        )
+        return [SilentInstance(*row) for row in result.all()]
+
+    async def stop_instances(
+        self, session: AsyncSession, instance_ids: Sequence[str], *, silent_since: datetime, now: datetime
+    ) -> list[str]:
+        if not instance_ids:
+            return []
+        instance = SchedulerInstance
+        result = await session.execute(
+            update(instance)
+            .where(
+                instance.id.in_(instance_ids),
+                instance.status != InstanceStatus.STOPPED,
+                instance.last_heartbeat < silent_since,
+            )
             .values(status=InstanceStatus.STOPPED, stopped_at=now)
-            .returning(SchedulerInstance.id)
+            .returning(instance.id)
         )
         return [row[0] for row in result.all()]
 

@@ -78,7 +78,8 @@ _CLAIM_PENDING = text(
 # pending take the places left under max_instances in slot order and become running with a lock (started at
 # the later of now and their slot); the others are closed as skipped (each job's reason passed in), unless their
 # slot is still ahead (left pending and returned with a NULL status: not due), and the missed ones (judged by
-# the caller from step 1) as missed.
+# the caller from step 1) as missed. Each claimed run's lock id is returned as its fencing token (the identity
+# sequence never goes back, and step 1's lock serialises the claims of one job).
 _CLAIM_DECIDE = text(
     f"""
     WITH candidates AS (
@@ -137,10 +138,12 @@ _CLAIM_DECIDE = text(
                CAST(:expires_at AS timestamptz)
         FROM changed AS c
         WHERE c.status_id = {_RUNNING}
+        RETURNING execution_id, id
     )
-    SELECT c.execution_id, c.status_id, c.error_message FROM changed AS c
+    SELECT c.execution_id, c.status_id, c.error_message, l.id AS fencing_token
+    FROM changed AS c LEFT JOIN locked AS l ON l.execution_id = c.execution_id
     UNION ALL
-    SELECT v.execution_id, NULL, NULL FROM verdicts AS v WHERE v.status_id IS NULL
+    SELECT v.execution_id, NULL, NULL, NULL FROM verdicts AS v WHERE v.status_id IS NULL
     """
 )
 
@@ -183,12 +186,12 @@ class PostgresClaims(BatchClaims):
             },
         )
         by_id = {row.execution_id: row for row in rows}
-        for execution_id, status_id, reason in changed.all():
+        for execution_id, status_id, reason, token in changed.all():
             if status_id is None:
                 results[execution_id] = not_due(execution_id, by_id[execution_id].scheduled_at, now)
             elif status_id == _RUNNING:
                 results[execution_id] = ClaimResult(
-                    ClaimOutcome.CLAIMED, execution_id, run=claimed_run(by_id[execution_id], now)
+                    ClaimOutcome.CLAIMED, execution_id, run=claimed_run(by_id[execution_id], now, token)
                 )
             else:
                 outcome = ClaimOutcome.MISSED if status_id == _MISSED else ClaimOutcome.SKIPPED

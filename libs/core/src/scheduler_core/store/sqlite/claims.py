@@ -9,6 +9,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any, Final
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -42,13 +43,22 @@ _MARK_RUNNING: Final = f"""
     WHERE execution_id IN ({{}}) AND status_id = {_PENDING}
     RETURNING execution_id
 """
-_INSERT_LOCK: Final = """
-    INSERT INTO scheduled_job_lock (job_id, execution_id, locked_by, locked_at, expires_at) VALUES (?, ?, ?, ?, ?)
+# One statement for a batch's locks, `{}` taking a `(?, ?, ?, ?, ?)` per run; each lock's id (never reused:
+# AUTOINCREMENT) is its run's fencing token.
+_INSERT_LOCKS: Final = """
+    INSERT INTO scheduled_job_lock (job_id, execution_id, locked_by, locked_at, expires_at) VALUES {}
+    RETURNING execution_id, id
 """
 _CLOSE_PENDING: Final = f"""
     UPDATE scheduled_job_execution SET status_id = ?, completed_at = ?, error_message = ?
     WHERE execution_id = ? AND status_id = {_PENDING}
 """
+
+
+@cache
+def _insert_locks(count: int) -> str:
+    """_INSERT_LOCKS for `count` runs (one SQL text per batch size, which sqlite3 caches)."""
+    return _INSERT_LOCKS.format(", ".join(["(?, ?, ?, ?, ?)"] * count))
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,18 +126,15 @@ class SqliteClaims(BatchClaims):
             )
             claimed = {row[0] for row in marked}
             expires_at = to_instant(now + timedelta(seconds=lock_ttl))
-            connection.executemany(
-                _INSERT_LOCK,
-                [
-                    (row.job_id, row.execution_id, instance_id, stored_now, expires_at)
-                    for row in to_claim
-                    if row.execution_id in claimed
-                ],
-            )
-            for row in to_claim:
-                if row.execution_id in claimed:
-                    run = claimed_run(row, now)
-                    results[row.execution_id] = ClaimResult(ClaimOutcome.CLAIMED, row.execution_id, run=run)
+            locks = [row for row in to_claim if row.execution_id in claimed]
+            tokens: dict[str, int] = {}
+            if locks:
+                values = [v for r in locks for v in (r.job_id, r.execution_id, instance_id, stored_now, expires_at)]
+                inserted = connection.execute(_insert_locks(len(locks)), values)
+                tokens = dict(inserted.fetchall())
+            for row in locks:
+                run = claimed_run(row, now, tokens[row.execution_id])
+                results[row.execution_id] = ClaimResult(ClaimOutcome.CLAIMED, row.execution_id, run=run)
         for execution_id, closed_status, reason in closed:
             closing = (int(closed_status), stored_now, reason, execution_id)
             if connection.execute(_CLOSE_PENDING, closing).rowcount:
