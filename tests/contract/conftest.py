@@ -7,8 +7,6 @@ RabbitMQ runs use a fresh queue per test (uuid) on the server named by ``SCHEDUL
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -17,6 +15,7 @@ import pytest
 from yarl import URL
 
 from scheduler_core.broker import Broker, InMemoryBroker, RabbitMQBroker
+from tests.support.proxy import TcpProxy
 from tests.support.rabbit import RabbitAdmin
 
 BrokerFactory = Callable[[], Broker]
@@ -87,85 +86,6 @@ async def packing_broker(request: pytest.FixtureRequest, make_rabbit_broker: Rab
         made = make_rabbit_broker(runs_per_message=PACKING)
     async with made as entered:
         yield entered
-
-
-class TcpProxy:
-    """A TCP relay in front of RabbitMQ that a test can cut, to simulate network loss and broker outages."""
-
-    def __init__(self, target_host: str, target_port: int) -> None:
-        self._target = (target_host, target_port)
-        self._server: asyncio.Server | None = None
-        self._writers: set[asyncio.StreamWriter] = set()
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self.accepting = True
-        self.port = 0
-
-    def url(self, amqp_url: str) -> str:
-        """``amqp_url`` rewritten to go through this proxy."""
-        return str(URL(amqp_url).with_host("127.0.0.1").with_port(self.port))
-
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._on_client, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    def drop(self) -> None:
-        """Abort every relayed connection (both sides see a reset), as a network failure would."""
-        for writer in list(self._writers):
-            writer.transport.abort()
-
-    def down(self) -> None:
-        """Drop all connections and refuse new ones until :meth:`up`: the broker looks down."""
-        self.accepting = False
-        self.drop()
-
-    def up(self) -> None:
-        self.accepting = True
-
-    async def close(self) -> None:
-        self.down()
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-
-    async def _on_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._tasks.add(task)
-        try:
-            if not self.accepting:
-                writer.transport.abort()
-                return
-            try:
-                upstream_reader, upstream_writer = await asyncio.open_connection(*self._target)
-            except OSError:
-                writer.transport.abort()
-                return
-            self._writers.update((writer, upstream_writer))
-            try:
-                await asyncio.gather(
-                    self._pipe(reader, upstream_writer),
-                    self._pipe(upstream_reader, writer),
-                )
-            finally:
-                self._writers.difference_update((writer, upstream_writer))
-                upstream_writer.close()
-        finally:
-            writer.close()
-            self._tasks.discard(task)
-
-    @staticmethod
-    async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while data := await reader.read(65536):
-                writer.write(data)
-                await writer.drain()
-        except (ConnectionError, OSError):
-            pass
-        finally:
-            # Whichever side ends first takes the other down with it, like a real TCP connection.
-            with contextlib.suppress(Exception):
-                writer.transport.abort()
 
 
 @pytest.fixture

@@ -31,9 +31,10 @@ from scheduler_core.broker import (
 from scheduler_core.broker.base import decode_runs, encode_runs, pack_runs
 
 if TYPE_CHECKING:
+    from tests.support.proxy import TcpProxy
     from tests.support.rabbit import RabbitAdmin
 
-    from .conftest import BrokerFactory, RabbitFactory, TcpProxy
+    from .conftest import BrokerFactory, RabbitFactory
 
 # A hung broker call must fail the test well before the global 120 s timeout.
 pytestmark = pytest.mark.timeout(60)

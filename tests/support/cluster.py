@@ -24,6 +24,7 @@ from scheduler_core.store.engine import create_sessionmaker
 from scheduler_core.store.models import ExecutionStatus, JobType, ScheduledJob, ScheduledJobExecution, SchedulerInstance
 from scheduler_core.tasks import TaskRegistry
 from tests.support.processes import TEST_TASK_MODULES, RoleProcess, service_env, start_role
+from tests.support.proxy import TcpProxy
 from tests.support.stores import store_for, store_of
 
 T = TypeVar("T")
@@ -66,6 +67,14 @@ def kill_leftovers() -> list[int]:
     return killed
 
 
+@dataclass(frozen=True, slots=True)
+class Links:
+    """A process's own connections to PostgreSQL and to RabbitMQ, each through a proxy the test can cut."""
+
+    database: TcpProxy
+    broker: TcpProxy
+
+
 @dataclass
 class Cluster:
     """Role processes (`python -m scheduler_cli <role>`) sharing one database and one queue."""
@@ -76,18 +85,45 @@ class Cluster:
     log_dir: Path
     env: dict[str, str] = field(default_factory=lambda: dict(CLUSTER_ENV))
     processes: list[RoleProcess] = field(default_factory=list)
+    links: dict[int, Links] = field(default_factory=dict)  # by pid, for processes started `linked`
 
-    async def start(self, role: str, count: int = 1, env: Mapping[str, str] | None = None) -> list[RoleProcess]:
-        """Start `count` processes of `role` and wait until all answer /readyz."""
+    async def start(
+        self,
+        role: str,
+        count: int = 1,
+        env: Mapping[str, str] | None = None,
+        *,
+        linked: bool = False,
+        ready: bool = True,
+    ) -> list[RoleProcess]:
+        """Start `count` processes of `role` and (if `ready`) wait until all answer /readyz. `linked`: each
+        reaches PostgreSQL and RabbitMQ through proxies of its own (see `links`), so that a test can cut one
+        process off, or everyone."""
         merged = {**self.env, **(env or {})}
-        started = [
-            await start_role(role, service_env(self.database_url, self.amqp_url, self.queue, **merged), self.log_dir)
-            for _ in range(count)
-        ]
+        started = []
+        for _ in range(count):
+            database_url, amqp_url, links = self.database_url, self.amqp_url, None
+            if linked:
+                links = Links(await TcpProxy.before(self.database_url), await TcpProxy.before(self.amqp_url))
+                database_url, amqp_url = links.database.url(database_url), links.broker.url(amqp_url)
+            process = await start_role(role, service_env(database_url, amqp_url, self.queue, **merged), self.log_dir)
+            if links is not None:
+                self.links[process.pid] = links
+            started.append(process)
         self.processes += started
         _STARTED.extend(started)
-        await asyncio.gather(*(process.wait_ready(timeout=60) for process in started))
+        if ready:
+            await asyncio.gather(*(process.wait_ready(timeout=60) for process in started))
         return started
+
+    def database_links(self, processes: Sequence[RoleProcess] | None = None) -> list[TcpProxy]:
+        """The database proxies of these linked processes (all linked processes by default)."""
+        pids = self.links if processes is None else [p.pid for p in processes]
+        return [self.links[pid].database for pid in pids]
+
+    def broker_links(self, processes: Sequence[RoleProcess] | None = None) -> list[TcpProxy]:
+        pids = self.links if processes is None else [p.pid for p in processes]
+        return [self.links[pid].broker for pid in pids]
 
     async def timekeepers(self, count: int = 1, env: Mapping[str, str] | None = None) -> list[RoleProcess]:
         return await self.start("timekeeper", count, env)
@@ -102,10 +138,18 @@ class Cluster:
         """SIGTERM (after SIGCONT, in case one is stopped) and wait; SIGKILL what does not exit in time."""
         targets = list(self.processes if processes is None else processes)
         for process in targets:
+            if process.pid in self.links:  # let it shut down cleanly, not wait on a cut link
+                self.links[process.pid].database.restore()
+                self.links[process.pid].broker.restore()
             if process.process.returncode is None:
                 with contextlib.suppress(ProcessLookupError):
                     process.kill(signal.SIGCONT)
         await asyncio.gather(*(process.stop(timeout) for process in targets))
+        for process in targets:
+            links = self.links.pop(process.pid, None)
+            if links is not None:
+                await links.database.close()
+                await links.broker.close()
 
     def tails(self, lines: int = 15) -> str:
         """The end of every process log, for failure messages."""

@@ -107,3 +107,40 @@ def block(ctx: TaskContext, params: HangParams) -> str:
 
 def _start_entry(ctx: TaskContext) -> str:
     return f"{ctx.execution_id} {ctx.job_id} {ctx.scheduled_at.isoformat()} {time.time():.6f} {os.getpid()}"
+
+
+class WorkParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    log: str  # activity log: "<execution_id> <job_id> <start|tick|end> <unix time> <pid>" per event
+    seconds: float = 3.0  # how long it works
+    tick: float = 0.05  # seconds between its signs of life
+
+
+def _activity(ctx: TaskContext, params: WorkParams, event: str) -> None:
+    append_line(params.log, f"{ctx.execution_id} {ctx.job_id} {event} {time.time():.6f} {os.getpid()}")
+
+
+@tasks.task("work", name_en="Work a while", name_ar="عمل لفترة", parameters=WorkParams)
+async def work(ctx: TaskContext, params: WorkParams) -> str:
+    """Works `seconds` in steps of `tick`, logging its start, each step and its end: the lines show when task
+    code of a run was really running, for the overlap checks of max_instances (tests/faults/overlap.py)."""
+    _activity(ctx, params, "start")
+    deadline = time.monotonic() + params.seconds
+    while time.monotonic() < deadline:
+        await asyncio.sleep(params.tick)
+        _activity(ctx, params, "tick")
+    _activity(ctx, params, "end")
+    return "worked"
+
+
+@tasks.task("work_in_thread", name_en="Work a while (thread)", name_ar="عمل لفترة (خيط)", parameters=WorkParams)
+def work_in_thread(ctx: TaskContext, params: WorkParams) -> str:
+    """`work` as a plain function, in a worker thread, which cannot be cancelled."""
+    _activity(ctx, params, "start")
+    deadline = time.monotonic() + params.seconds
+    while time.monotonic() < deadline:
+        time.sleep(params.tick)
+        _activity(ctx, params, "tick")
+    _activity(ctx, params, "end")
+    return "worked"
