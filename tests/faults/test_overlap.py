@@ -31,7 +31,9 @@ def test_a_run_that_ticks_after_the_next_one_started_overlaps_by_that_much(tmp_p
 def test_max_instances_two_allows_two_at_once_but_not_three(tmp_path: Path) -> None:
     lines = ["a 3 start 0.0 1", "a 3 end 5.0 1", "b 3 start 1.0 2", "b 3 end 5.0 2"]
     assert concurrency_breaches(read_activity(_log(tmp_path / "two.log", *lines)), {3: 2}, 0.0) == []
-    [breach] = concurrency_breaches(read_activity(_log(tmp_path / "three.log", *lines, "c 3 start 2.0 3")), {3: 2}, 0.0)
+    [breach] = concurrency_breaches(
+        read_activity(_log(tmp_path / "three.log", *lines, "c 3 start 2.0 3", "c 3 end 3.0 3")), {3: 2}, 0.0
+    )
     assert breach.later.execution_id == "c"
 
 
