@@ -125,11 +125,15 @@ class Cluster:
         pids = self.links if processes is None else [p.pid for p in processes]
         return [self.links[pid].broker for pid in pids]
 
-    async def timekeepers(self, count: int = 1, env: Mapping[str, str] | None = None) -> list[RoleProcess]:
-        return await self.start("timekeeper", count, env)
+    async def timekeepers(
+        self, count: int = 1, env: Mapping[str, str] | None = None, *, linked: bool = False
+    ) -> list[RoleProcess]:
+        return await self.start("timekeeper", count, env, linked=linked)
 
-    async def executors(self, count: int = 1, env: Mapping[str, str] | None = None) -> list[RoleProcess]:
-        return await self.start("executor", count, env)
+    async def executors(
+        self, count: int = 1, env: Mapping[str, str] | None = None, *, linked: bool = False
+    ) -> list[RoleProcess]:
+        return await self.start("executor", count, env, linked=linked)
 
     def of_role(self, role: str) -> list[RoleProcess]:
         return [p for p in self.processes if p.role == role]

@@ -16,6 +16,8 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
 TEST_TASK_MODULES = ["scheduler_core.tasks.builtin", "tests.support.tasks"]
+# The JWT secret of role processes started here (an api process refuses to start without one).
+TEST_JWT_SECRET = "fault-scenarios-secret-of-at-least-32-bytes"
 
 
 def free_port() -> int:
@@ -41,6 +43,7 @@ def service_env(database_url: str, amqp_url: str, queue_name: str, **extra: str)
             "SCHEDULER_SWEEP_INTERVAL": "0.5",
             "SCHEDULER_OUTBOX_DELAY": "1",
             "SCHEDULER_LOG_FORMAT": "json",
+            "SCHEDULER_JWT_SECRET": TEST_JWT_SECRET,
         }
     )
     env.update(extra)
@@ -106,3 +109,11 @@ async def start_role(role: str, env: Mapping[str, str], log_dir: Path, *args: st
     finally:
         handle.close()
     return RoleProcess(role, process, port, log_path)
+
+
+def service_token() -> str:
+    """A Super Admin token the api processes started here accept."""
+    from scheduler_core.auth.tokens import mint_super_admin_token
+    from scheduler_core.settings import Settings
+
+    return mint_super_admin_token(Settings(jwt_secret=TEST_JWT_SECRET), TEST_JWT_SECRET)

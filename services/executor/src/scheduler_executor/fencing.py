@@ -6,7 +6,8 @@ Two layers act on the same rules, evaluated on the monotonic clock:
 - the *gate*: an async task's coroutine is resumed only through `gated`, which asks the fence first, so a
   process that resumes from a pause past a deadline ends before any step of task code runs;
 - the *soft fence*, a task on the event loop, cancels a run's task SOFT_STOP_LEAD_S before the run must stop,
-  so a cooperative (async) task ends cleanly; it also proves the presence mark while heartbeats fail;
+  so a cooperative (async) task ends cleanly (a task in a worker thread cannot be cancelled: the process ends
+  itself then); it also proves the presence mark while heartbeats fail;
 - the *watchdog*, a thread of its own that does not need the event loop, ends the process (exit code
   FENCED_EXIT_CODE; an orchestrator restarts it) once a run it still holds must stop: a task in a worker thread
   cannot be cancelled, a loop may be blocked, and a process that was paused (SIGSTOP, a VM pause, a long GC)
@@ -152,10 +153,12 @@ class Fencing:
         found = []
         silence = self._silence_deadline()
         silent = silence is None or now + margin >= silence
+        # Proofs keep coming while they succeed: a proof's freshness is judged a watchdog interval ahead at most,
+        # not as far ahead as the soft fence looks for leases (that would ask for a proof from the future).
         vouched = not silent or (
             silence is not None
             and leases.presence_vouches(
-                now + margin,
+                now + min(margin, self._interval),
                 held_since=self.presence.held_since if self.presence is not None else None,
                 proven_sent=self._proven_sent,
                 silence_deadline=silence,
@@ -214,27 +217,41 @@ class Fencing:
         next_proof = 0.0
         while True:
             await asyncio.sleep(self._interval)
-            now = time.monotonic()
-            breached = self.breaches(now, leases.SOFT_STOP_LEAD_S + self._interval)
-            if breached:
-                self._stop_runs([execution_id for execution_id, _ in breached], breached[0][1])
-            silence = self._silence_deadline()
-            needs_proof = any(hold.active for hold in list(self._holds.values())) and (
-                silence is None or now + leases.SOFT_STOP_LEAD_S + leases.PROOF_WINDOW_S >= silence
-            )
-            if needs_proof and now >= next_proof and self.presence is not None:
-                next_proof = now + leases.PROOF_INTERVAL_S
-                sent = time.monotonic()
-                if await self.presence.prove():
-                    self._proven_sent = sent
+            try:
+                next_proof = await self._soft_step(next_proof)
+            except Exception:  # a bug here must not silently end the fence; the watchdog still stands behind it
+                log.exception("soft_fence_failed")
+
+    async def _soft_step(self, next_proof: float) -> float:
+        """One round of the soft fence; returns when the next presence proof is due."""
+        now = time.monotonic()
+        breached = self.breaches(now, leases.SOFT_STOP_LEAD_S + self._interval)
+        if breached:
+            self._stop_runs([execution_id for execution_id, _ in breached], breached[0][1])
+        silence = self._silence_deadline()
+        # Proved while heartbeats fail whether or not a task runs now: a run claimed the moment the database is
+        # back (before the next heartbeat) must find a fresh proof, or the fence would stop it at once.
+        needs_proof = silence is None or now + leases.SOFT_STOP_LEAD_S + leases.PROOF_WINDOW_S >= silence
+        if needs_proof and now >= next_proof and self.presence is not None:
+            next_proof = now + leases.PROOF_INTERVAL_S
+            sent = time.monotonic()
+            if await self.presence.prove():
+                self._proven_sent = sent
+            else:
+                log.warning("presence_unproven", held_since=self.presence.held_since)
+        return next_proof
 
     def _stop_runs(self, execution_ids: list[str], reason: str) -> None:
-        """Cancel the tasks of these runs. A run in a thread keeps running: the watchdog ends the process."""
+        """Cancel the tasks of these runs. A task in a worker thread cannot be stopped that way (cancelling what
+        awaits it leaves the thread running): the process ends itself now."""
         for execution_id in execution_ids:
             hold = self._holds.get(execution_id)
             if hold is None or hold.task is None or hold.task.done() or hold.task.cancelling():
                 continue
             log.warning("run_fenced", execution_id=execution_id, reason=reason, in_thread=hold.in_thread)
+            if hold.in_thread:
+                self._on_breach(f"run {execution_id} must stop ({reason}) and runs in a thread")
+                return
             hold.task.cancel(f"{_FENCED}{reason}")
 
 
