@@ -148,7 +148,7 @@ def dashboard(tmp_path: Path) -> Path:
 
 
 def base_href(page: str) -> str:
-    found = re.findall(r'<base href="([^"]*)">', page)
+    found: list[str] = re.findall(r'<base href="([^"]*)">', page)
     assert len(found) == 1, page
     return found[0]
 
