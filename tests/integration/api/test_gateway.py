@@ -201,6 +201,8 @@ async def test_root_path_serves_a_gateway_that_keeps_the_prefix_and_one_that_str
         bare = await client.get("/tools/scheduler", follow_redirects=False)
         # SCHEDULER_ROOT_PATH is fixed: a prefix header (here from an untrusted peer) cannot move it.
         moved = await client.get("/tools/scheduler/", headers={"X-Forwarded-Prefix": "/elsewhere"})
+        # Probes and scrapers keep working at the root.
+        probes = [await client.get(path) for path in ("/healthz", "/tools/scheduler/healthz", "/metrics")]
 
     assert kept.status_code == stripped.status_code == 200
     assert kept.json() == stripped.json()
@@ -209,6 +211,7 @@ async def test_root_path_serves_a_gateway_that_keeps_the_prefix_and_one_that_str
     assert asset.status_code == 200
     assert bare.status_code == 307
     assert bare.headers["location"] == f"{url}/tools/scheduler/"
+    assert [probe.status_code for probe in probes] == [200, 200, 200]
 
 
 @pytest.mark.parametrize("header", ["//evil.example", "https://evil.example/x", "/a/../b", '/x"><script>'])
