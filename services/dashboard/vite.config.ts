@@ -1,15 +1,17 @@
 import { defineConfig } from 'vitest/config';
 import react from '@vitejs/plugin-react';
 
-// The API serves dist/ at "/" (same origin, API under /api/v1/scheduler). During `npm run dev` the API
-// calls are proxied to a running scheduler (default: `make run` on 127.0.0.1:8000).
+// The API serves dist/ at its root (same origin, API under api/v1/scheduler next to it). During `npm run dev`
+// the API calls are proxied to a running scheduler (default: `make run` on 127.0.0.1:8000).
 const apiTarget = process.env.SCHEDULER_API_URL ?? 'http://127.0.0.1:8000';
 
 export default defineConfig({
   plugins: [react()],
-  // The API serves dist/ at "/": absolute asset URLs keep working when a non-hash deep link such as
-  // /jobs/7 falls back to index.html. (Routes themselves are hash routes: #/jobs/7.)
-  base: '/',
+  // Relative asset URLs: the dashboard works under whatever path prefix a gateway serves it at (/scheduler/).
+  // The API puts a <base href> naming that prefix into index.html, so that a non-hash deep link such as
+  // /scheduler/jobs/7, which falls back to index.html, still finds /scheduler/assets/. (Routes themselves are
+  // hash routes: #/jobs/7.)
+  base: './',
   build: {
     outDir: 'dist',
     emptyOutDir: true,

@@ -11,6 +11,7 @@ import os
 import re
 import shlex
 import subprocess
+import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -31,6 +32,8 @@ REPO: Final = Path(__file__).resolve().parents[2]
 DEPLOY: Final = REPO / "deploy"
 K8S: Final = DEPLOY / "k8s"
 OVERLAYS_DIR: Final = K8S / "overlays"
+COMPONENTS_DIR: Final = K8S / "components"
+GATEWAY_EXAMPLE: Final = K8S / "gateway.example.yaml"
 SECRETS_EXAMPLE: Final = K8S / "secrets.example.yaml"
 COMPOSE_FILE: Final = REPO / "docker-compose.yml"
 DOCKERFILE: Final = DEPLOY / "Dockerfile"
@@ -259,6 +262,43 @@ def _render(overlay: str) -> str:
     return result.stdout
 
 
+def component_names() -> list[str]:
+    return sorted(path.name for path in COMPONENTS_DIR.iterdir() if (path / "kustomization.yaml").is_file())
+
+
+@cache
+def _render_with_component(overlay: str, component: str) -> str:
+    """An overlay with a component added, as an operator adds it: `components:` in a kustomization that also sets
+    the overlay's namespace (kustomize refuses absolute paths: the temporary one refers to the repository by
+    relative paths)."""
+    namespaces = {obj["metadata"]["namespace"] for obj in render(overlay) if "namespace" in obj["metadata"]}
+    assert len(namespaces) == 1, f"overlays/{overlay}: namespaces {namespaces}"
+    with tempfile.TemporaryDirectory() as directory:
+        relative = Path(os.path.relpath(K8S, directory))
+        kustomization = {
+            "apiVersion": "kustomize.config.k8s.io/v1beta1",
+            "kind": "Kustomization",
+            "namespace": namespaces.pop(),
+            "resources": [str(relative / "overlays" / overlay)],
+            "components": [str(relative / "components" / component)],
+        }
+        (Path(directory) / "kustomization.yaml").write_text(yaml.safe_dump(kustomization))
+        result = subprocess.run(
+            ["kubectl", "kustomize", directory], capture_output=True, text=True, timeout=60, check=False
+        )
+    assert result.returncode == 0, f"overlays/{overlay} + components/{component} failed:\n{result.stderr}"
+    return result.stdout
+
+
+def render_with_component(overlay: str, component: str) -> list[Obj]:
+    """The objects of overlays/<overlay> with components/<component> added (a fresh copy each call)."""
+    return [obj for obj in yaml.load_all(_render_with_component(overlay, component), Loader=YAML_LOADER) if obj]
+
+
+def gateway_example() -> list[Obj]:
+    return [obj for obj in yaml.load_all(GATEWAY_EXAMPLE.read_text(), Loader=YAML_LOADER) if obj]
+
+
 def render(overlay: str) -> list[Obj]:
     """The objects `kubectl kustomize deploy/k8s/overlays/<overlay>` renders (a fresh copy each call)."""
     return [obj for obj in yaml.load_all(_render(overlay), Loader=YAML_LOADER) if obj]
@@ -352,7 +392,11 @@ def scheduler_containers(overlay: str) -> list[Container]:
 
 @cache
 def _scheduler_containers(overlay: str) -> tuple[Container, ...]:
-    objects = render(overlay)
+    return tuple(containers_in(render(overlay), overlay))
+
+
+def containers_in(objects: list[Obj], overlay: str) -> list[Container]:
+    """The scheduler's containers among rendered objects (`overlay` names them in messages)."""
     sources = config_sources(objects)
     entrypoint = exec_form(runtime_stage().last("ENTRYPOINT"))
     image_cmd = exec_form(runtime_stage().last("CMD"))
@@ -394,7 +438,7 @@ def _scheduler_containers(overlay: str) -> tuple[Container, ...]:
                 else:
                     env[entry["name"]] = ""
             containers.append(Container(overlay, workload, spec, full[len(entrypoint) :], env))
-    return tuple(containers)
+    return containers
 
 
 # --- docker-compose.yml ---------------------------------------------------------------------------------------

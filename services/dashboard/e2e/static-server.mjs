@@ -1,7 +1,7 @@
 // Minimal static file server for dist/ with an index.html fallback (deep links), used by the smoke test and
 // the mock API. Node built-ins only.
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 
 const TYPES = {
@@ -14,6 +14,13 @@ const TYPES = {
   '.png': 'image/png',
   '.ico': 'image/x-icon',
 };
+
+/** index.html with the <base href> the API puts into it (scheduler_api/dashboard.py; "/" here: this server
+ * serves dist/ at its root): the build's relative asset URLs then resolve from deep links too. */
+async function indexWithBase(file) {
+  const page = await readFile(file, 'utf8');
+  return page.replace(/<head(\s[^>]*)?>/i, (head) => `${head}<base href="/">`);
+}
 
 /** Serve `root` for a GET/HEAD request; resolves true when it answered. */
 export async function serveStatic(root, request, response) {
@@ -42,10 +49,16 @@ export async function serveStatic(root, request, response) {
       return true;
     }
   }
+  if (file.endsWith('index.html')) {
+    const page = Buffer.from(await indexWithBase(file));
+    response.writeHead(200, { 'Content-Type': TYPES['.html'], 'Content-Length': page.length, 'Cache-Control': 'no-cache' });
+    response.end(request.method === 'HEAD' ? undefined : page);
+    return true;
+  }
   response.writeHead(200, {
     'Content-Type': TYPES[path.extname(file)] ?? 'application/octet-stream',
     'Content-Length': info.size,
-    'Cache-Control': file.endsWith('index.html') ? 'no-cache' : 'public, max-age=31536000, immutable',
+    'Cache-Control': 'public, max-age=31536000, immutable',
   });
   if (request.method === 'HEAD') response.end();
   else createReadStream(file).pipe(response);

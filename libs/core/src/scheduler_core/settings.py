@@ -4,12 +4,16 @@ and passed down explicitly (nothing reads the environment after that)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BeforeValidator, Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from scheduler_core.gateway_syntax import TRUST_EVERYONE, listed, origin, path_prefix, trusted_proxy
 
 Mode = Literal["embedded", "standalone"]
+# A list read from one environment variable as JSON or comma-separated (pydantic-settings would require JSON).
+EnvList = Annotated[list[str], NoDecode, BeforeValidator(listed)]
 
 
 class Settings(BaseSettings):
@@ -164,6 +168,29 @@ class Settings(BaseSettings):
         default=None, description="Built dashboard to serve at / (default: services/dashboard/dist)."
     )
 
+    # --- behind a gateway (README "Behind a gateway") -------------------------------------------------
+    root_path: str | None = Field(
+        default=None,
+        description="Path prefix the gateway serves the API and dashboard under (e.g. /scheduler), whether it "
+        "strips it before forwarding or not. Unset: the root, or X-Forwarded-Prefix from a trusted proxy.",
+    )
+    # Nobody by default: no gateway address is known in advance, and trusting loopback would let any local
+    # process (a task function, a sidecar) put a forged client address into the logs and the audit trail.
+    forwarded_allow_ips: EnvList = Field(
+        default=[],
+        description="Peers (IP addresses, CIDR networks, or *) whose X-Forwarded-For/-Proto/-Prefix or "
+        "Forwarded headers are believed; JSON list or comma-separated.",
+    )
+    forwarded_headers: Literal["x-forwarded", "forwarded"] = Field(
+        default="x-forwarded",
+        description="Which headers a trusted proxy sets: x-forwarded (X-Forwarded-For/-Proto) or forwarded "
+        "(RFC 7239 Forwarded); the other kind is ignored, so a client cannot slip it past the proxy.",
+    )
+    cors_origins: EnvList = Field(
+        default=[],
+        description="Browser origins (scheme://host[:port]) allowed to call the API cross-origin; none by default.",
+    )
+
     # --- CLI client -----------------------------------------------------------------------------------
     api_url: str = Field(default="http://127.0.0.1:8000", description="API the CLI's job commands talk to.")
     api_token: str | None = Field(
@@ -177,6 +204,24 @@ class Settings(BaseSettings):
         if upper not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ValueError(f"unknown log level {value!r}")
         return upper
+
+    @field_validator("root_path")
+    @classmethod
+    def _prefix(cls, value: str | None) -> str | None:
+        return (path_prefix(value) or None) if value is not None else None
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _trust_list(cls, value: list[str]) -> list[str]:
+        entries = [trusted_proxy(entry) for entry in value]
+        if TRUST_EVERYONE in entries and len(entries) > 1:
+            raise ValueError("'*' trusts every peer: give it alone, or list addresses and networks")
+        return entries
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        return list(dict.fromkeys(origin(entry) for entry in value))
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:

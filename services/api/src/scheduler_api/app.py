@@ -17,6 +17,7 @@ from scheduler_api.auth import TokenVerifier
 from scheduler_api.dashboard import SinglePageApp, dashboard_dir
 from scheduler_api.dependencies import require_super_admin
 from scheduler_api.errors import error_responses, install_error_handlers
+from scheduler_api.gateway import install_gateway
 from scheduler_api.request_metrics import RequestMetrics
 from scheduler_api.routers import cleanup, health, history, jobs, lookups, preview, status
 from scheduler_api.services import ServiceConfig, build_services
@@ -104,4 +105,5 @@ def create_app(
     static = dashboard_dir(settings)
     if static is not None:
         app.mount("/", SinglePageApp(static), name="dashboard")
+    install_gateway(app, settings)
     return app

@@ -103,7 +103,8 @@ async def serve_embedded(
             try:
                 async with HttpServer(app, settings.host, settings.port, lifespan="on") as server:
                     await instance.set_status(InstanceStatus.RUNNING)
-                    url = f"http://{settings.host}:{settings.port}"
+                    # Under SCHEDULER_ROOT_PATH the dashboard's links carry the prefix: so does the banner's URL.
+                    url = f"http://{settings.host}:{settings.port}{settings.root_path or ''}"
                     on_ready(url, mint_super_admin_token(settings, settings.jwt_secret or ""))
                     await _until_stopped(stop, instance.lost, lambda: server.failed or timekeeper_task.done())
             finally:

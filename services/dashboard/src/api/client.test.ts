@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { fakeFetch, makeExecution, makeJob, page } from '../test/fakeApi';
-import { ApiError, pageCount, SchedulerApi, stripNulls, UnauthorizedError } from './client';
+import { ApiError, defaultApiBase, pageCount, SchedulerApi, stripNulls, UnauthorizedError } from './client';
 
 function client(routes: Parameters<typeof fakeFetch>[0], token: string | null = 'tok') {
   const fake = fakeFetch(routes);
@@ -124,5 +124,28 @@ describe('pageCount', () => {
     expect(pageCount({ total: 50, totalPages: 3 }, 20)).toBe(3);
     expect(pageCount({ total: 50 }, 20)).toBe(3);
     expect(pageCount({ total: 0 }, 20)).toBe(1);
+  });
+});
+
+describe('defaultApiBase', () => {
+  it('puts the API next to the dashboard, under the prefix a gateway serves it at', () => {
+    expect(defaultApiBase('http://127.0.0.1:8000/')).toBe('/api/v1/scheduler');
+    expect(defaultApiBase('https://gw.example/scheduler/')).toBe('/scheduler/api/v1/scheduler');
+    expect(defaultApiBase('https://gw.example/scheduler/index.html')).toBe('/scheduler/api/v1/scheduler');
+    expect(defaultApiBase('https://gw.example/tools/scheduler/#/jobs/7')).toBe('/tools/scheduler/api/v1/scheduler');
+  });
+
+  it('follows the <base href> the API injects, so a deep link calls the same API', async () => {
+    const base = document.createElement('base');
+    base.href = '/scheduler/';
+    document.head.append(base);
+    try {
+      const fake = fakeFetch({ 'GET /jobs': () => page([]) });
+      const api = new SchedulerApi({ getToken: () => 'tok', fetch: fake.fetchImpl });
+      expect(api.url('/jobs')).toBe('/scheduler/api/v1/scheduler/jobs');
+    } finally {
+      base.remove();
+    }
+    expect(new SchedulerApi({ getToken: () => null }).url('/jobs')).toBe('/api/v1/scheduler/jobs');
   });
 });

@@ -15,8 +15,17 @@ import type {
 } from '../types/api';
 import { parseErrorBody } from './errors';
 
-/** Same origin as the dashboard by default (the API serves the built files). */
-export const API_BASE: string = import.meta.env.VITE_API_BASE ?? '/api/v1/scheduler';
+/** The API's path relative to the dashboard: both are served by the API, the dashboard at its root. */
+const API_PATH = 'api/v1/scheduler';
+
+/**
+ * Where the API is: VITE_API_BASE when the build sets one, else API_PATH under the page's base URL. The API serves
+ * index.html with a `<base href>` naming where the dashboard is mounted, a gateway's path prefix included
+ * ("/scheduler/"), so the calls go through the same gateway route as the page: /scheduler/api/v1/scheduler.
+ */
+export function defaultApiBase(baseURI: string = document.baseURI): string {
+  return import.meta.env.VITE_API_BASE ?? new URL(API_PATH, baseURI).pathname;
+}
 
 /** An API call that failed: HTTP status (0 = network failure), a message, and field errors of a 4xx. */
 export class ApiError extends Error {
@@ -108,7 +117,7 @@ export class SchedulerApi {
   private readonly fetchImpl: typeof fetch;
 
   constructor(options: ApiClientOptions) {
-    this.baseUrl = (options.baseUrl ?? API_BASE).replace(/\/+$/, '');
+    this.baseUrl = (options.baseUrl ?? defaultApiBase()).replace(/\/+$/, '');
     this.getToken = options.getToken;
     this.onUnauthorized = options.onUnauthorized ?? (() => undefined);
     // Bound: window.fetch throws "Illegal invocation" when called as a method of another object.

@@ -22,7 +22,12 @@ class _OwnerHandlesSignals(uvicorn.Server):
 
 class HttpServer:
     def __init__(self, app: Any, host: str, port: int, *, lifespan: Literal["on", "off"] = "off") -> None:
-        config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False, lifespan=lifespan)
+        # proxy_headers off: uvicorn would otherwise trust X-Forwarded-For from FORWARDED_ALLOW_IPS or 127.0.0.1
+        # behind our back; the API reads forwarded headers itself, from SCHEDULER_FORWARDED_ALLOW_IPS only
+        # (scheduler_api.gateway), and the health port needs none.
+        config = uvicorn.Config(
+            app, host=host, port=port, log_config=None, access_log=False, lifespan=lifespan, proxy_headers=False
+        )
         self._server = _OwnerHandlesSignals(config)
         self._task: asyncio.Task[None] | None = None
 
