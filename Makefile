@@ -11,12 +11,13 @@ DASHBOARD_SOURCES := $(shell find $(DASHBOARD)/src $(DASHBOARD)/index.html $(DAS
 # `make run-stack` uses the local PostgreSQL and RabbitMQ unless told otherwise.
 STACK_DATABASE_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/jobscheduler
 
-.PHONY: help install dashboard openapi run run-stack token test faults lint fmt bench clean
+.PHONY: help install dashboard openapi run run-stack token test faults guarantees lint fmt bench clean
 
 help:
 	@echo "make run        start the whole scheduler (embedded mode) on http://127.0.0.1:8000"
 	@echo "make test       every test: dashboard unit tests, then unit/contract/integration/e2e/fast faults"
-	@echo "make faults     the long fault-tolerance scenarios (broker kill, PostgreSQL restart, ...)"
+	@echo "make faults     the long fault-tolerance scenarios (broker kill, minute-long database outage, ...)"
+	@echo "make guarantees render the README's guarantees table from what the fault scenarios measured"
 	@echo "make lint       ruff + mypy --strict"
 	@echo "make fmt        format and autofix"
 	@echo "make run-stack  api + 2 timekeepers + 2 executors over local PostgreSQL and RabbitMQ"
@@ -57,12 +58,23 @@ run-stack: install dashboard
 token: install
 	@$(RUN) jobscheduler token
 
+# The fault scenarios record what they measure here; `make guarantees` puts it into the README's table.
+MEASUREMENTS := $(CURDIR)/test-output/measurements.jsonl
+
 test: install dashboard
 	cd $(DASHBOARD) && npm test
-	$(RUN) pytest -m "not slow"
+	@mkdir -p test-output
+	SCHEDULER_TEST_MEASUREMENTS=$(MEASUREMENTS) $(RUN) pytest -m "not slow"
 
 faults: install
-	$(RUN) pytest -m slow tests/faults
+	@mkdir -p test-output
+	SCHEDULER_TEST_MEASUREMENTS=$(MEASUREMENTS) $(RUN) pytest -m slow tests/faults
+
+# After `make test` and `make faults`: append their measurements to tests/faults/measurements.jsonl and render the
+# README's guarantees table from it (a unit test fails when the table is not that rendering).
+guarantees: install
+	$(RUN) python scripts/guarantees_table.py --collect $(MEASUREMENTS)
+	rm -f $(MEASUREMENTS)
 
 lint: install
 	$(RUN) ruff check .

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from scheduler_core.store.models import ExecutionStatus
 from tests.faults.history import history_report
+from tests.faults.measurements import measured
 from tests.support.cluster import Cluster, create_job, eventually, execution, executions, log_events, settle
 from tests.support.outages import consumer_timeout_lowered, rabbit_env
 from tests.support.pipeline import Pipeline
@@ -58,6 +59,7 @@ async def test_a_task_longer_than_the_consumer_timeout_runs_to_success_while_an_
         held = probe.held_s
         assert held is not None
         print(f"unacked delivery closed after {held:.1f} s (timeout {CONSUMER_TIMEOUT_MS} ms, tick {tick_s:g} s)")
+        measured("unacked_consumer_closed_after_s", held)
         assert "PRECONDITION_FAILED" in probe.close_reason
         assert "delivery acknowledgement" in probe.close_reason
         assert CONSUMER_TIMEOUT_MS / 1000 <= held <= CONSUMER_TIMEOUT_MS / 1000 + tick_s + 5
@@ -74,6 +76,7 @@ async def test_a_task_longer_than_the_consumer_timeout_runs_to_success_while_an_
     assert run.status_id == ExecutionStatus.SUCCESS, run.error_message
     assert run.duration_ms is not None
     print(f"the task ran {run.duration_ms / 1000:.1f} s and succeeded")
+    measured("long_task_ran_s", run.duration_ms / 1000)
     assert run.duration_ms / 1000 > held
     # One delivery, one start; the executor's channel was never closed under it, and it kept its one consumer.
     assert [line[0] for line in read_log(log)] == [execution_id]

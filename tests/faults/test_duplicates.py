@@ -16,6 +16,7 @@ from scheduler_core.store import NewExecution
 from scheduler_core.store.engine import create_sessionmaker
 from scheduler_core.store.models import ExecutionStatus
 from tests.faults.checker import ExpectedJob, check, read_starts, records_of
+from tests.faults.measurements import measured
 from tests.support.cluster import Cluster, create_job, eventually, executions, scrape_metrics, settle
 from tests.support.rabbit import RabbitAdmin
 from tests.support.stores import store_of
@@ -58,6 +59,8 @@ async def test_each_message_injected_three_times_starts_its_task_once(
     assert not report.lost, report
     duplicates = await eventually(duplicates_recognised, 20, "every extra copy to be recognised as a duplicate")
     print(f"{RUNS * COPIES} deliveries, duplicates recognised per executor: {duplicates}")
+    measured("duplicate_copies_recognised", sum(duplicates))
+    measured("duplicate_task_starts", len(read_starts(log)))
     assert not report.unexpected, report
     assert report.outcomes == {"success": RUNS}, report
     assert sum(duplicates) == RUNS * (COPIES - 1)

@@ -18,6 +18,7 @@ from scheduler_core.store import NewExecution
 from scheduler_core.store.engine import create_sessionmaker
 from scheduler_core.store.models import ExecutionStatus, ScheduledJobExecution, Trigger
 from tests.faults.history import history_report
+from tests.faults.measurements import measured
 from tests.support.cluster import Cluster, create_job, eventually, execution, executions, settle, succeeded_on
 from tests.support.pipeline import FAST_TIMEKEEPER, Pipeline
 from tests.support.rabbit import RabbitAdmin
@@ -60,6 +61,7 @@ async def test_a_run_whose_confirmed_message_was_lost_is_recorded_missed_after_i
     assert recorded.completed_at is not None
     after_slot = (recorded.completed_at - recorded.scheduled_at).total_seconds()
     print(f"run lost by the broker recorded missed {after_slot:.2f} s after its slot: {recorded.error_message}")
+    measured("lost_message_missed_after_slot_s", after_slot)
     assert after_slot <= BOUND_S + SLACK_S
     assert f"not claimed by any executor within the job's misfire grace time of {GRACE_S} s" in (
         recorded.error_message or ""
@@ -115,6 +117,7 @@ async def test_a_manual_run_whose_confirmed_message_was_lost_is_published_again_
         f"manual run lost by the broker ran {after_confirmation:.2f} s after its first confirmation "
         f"({time.time() - purged_at:.2f} s after the purge)"
     )
+    measured("lost_manual_run_ran_after_confirmation_s", after_confirmation)
     assert after_confirmation <= bound + SLACK_S
     assert [line[0] for line in read_log(log)] == [execution_id]
     await local.timekeepers[0].stop()

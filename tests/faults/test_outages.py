@@ -35,7 +35,7 @@ from tests.support.cluster import (
     next_run_times,
     settle,
 )
-from tests.support.outages import Outage, rabbitmq_app_stopped, rabbitmq_killed
+from tests.support.outages import Outage, rabbitmq_killed
 from tests.support.processes import RoleProcess, service_token
 
 pytestmark = pytest.mark.slow
@@ -117,6 +117,8 @@ async def run_through(
         restoring_at = datetime.fromtimestamp(time.time(), UTC) + host_to_db
     up_at = await db_now(engine)
     print(f"outage lasted {happened.seconds:.1f} s, of which {(up_at - restoring_at).total_seconds():.1f} s restoring")
+    measured("outage_s", happened.seconds)
+    measured("outage_restoring_s", (up_at - restoring_at).total_seconds())
     await asyncio.sleep(AFTER_S)
     exited = [p for p in cluster.processes if p.process.returncode is not None]
     assert not exited, f"processes exited: {[(p.role, p.process.returncode) for p in exited]}\n{cluster.tails()}"
@@ -181,6 +183,8 @@ async def assert_broker_outage_handled(engine: AsyncEngine, load: Load, outcome:
             f"{len(written_while_down)} runs written during the outage, {len(unpublished)} of them recorded missed by"
             f" the sweep unpublished; the last that ran started {after_up:.2f} s after it"
         )
+        measured("broker_back_last_written_run_started_after_s", after_up)
+        measured("broker_outage_unpublished_missed", len(unpublished))
         assert after_up <= PUBLISHED_AFTER_S
 
     # The strict jobs (the assertions of the original stop_app test): every slot has its row, run or recorded with
@@ -209,19 +213,38 @@ async def assert_same_executors_ran_after(engine: AsyncEngine, executor_ids: set
 
 @pytest.fixture
 async def loaded(pg_engine: AsyncEngine, cluster: Cluster, tmp_path: Path) -> tuple[Load, set[str]]:
-    """One timekeeper and two executors as processes (the cluster stops them), and the load on them; returns it
-    with the executors' instance ids."""
-    executors = await cluster.executors(2)
-    await cluster.timekeepers(1)
+    """One timekeeper and two executors as processes (the cluster stops them; each linked through proxies of its
+    own), and the load on them; returns it with the executors' instance ids."""
+    executors = await cluster.executors(2, linked=True)
+    await cluster.timekeepers(1, linked=True)
     return await start_load(pg_engine, tmp_path / "starts.log"), await instance_ids(pg_engine, executors)
 
 
+def broker_cut_for_everyone(cluster: Cluster) -> Callable[[], AbstractAsyncContextManager[Outage]]:
+    """RabbitMQ cut off from every linked process of the cluster for the block: to them, the broker is down."""
+
+    @asynccontextmanager
+    async def cut() -> AsyncIterator[Outage]:
+        outage = Outage(down_at=time.time())
+        for link in cluster.broker_links():
+            link.cut()
+        try:
+            yield outage
+        finally:
+            for link in cluster.broker_links():
+                link.restore()
+            outage.up_at = time.time()
+
+    return cut
+
+
 @pytest.mark.timeout(60)
-async def test_rabbitmq_stop_app_under_load_loses_nothing_and_publishes_what_was_written_meanwhile(
+async def test_rabbitmq_cut_off_under_load_loses_nothing_and_publishes_what_was_written_meanwhile(
     pg_engine: AsyncEngine, cluster: Cluster, loaded: tuple[Load, set[str]]
 ) -> None:
+    """Every process's RabbitMQ connection reset and refused for the outage (the shared server untouched)."""
     load, executor_ids = loaded
-    outcome = await run_through(pg_engine, cluster, load, rabbitmq_app_stopped)
+    outcome = await run_through(pg_engine, cluster, load, broker_cut_for_everyone(cluster))
     assert_no_loss(outcome.report)
     await assert_broker_outage_handled(pg_engine, load, outcome)
     await assert_same_executors_ran_after(pg_engine, executor_ids, outcome.up_at)
@@ -281,6 +304,7 @@ async def test_postgresql_cut_off_from_everyone_under_load_services_recover_and_
     assert {r.status_id for r in rows if r.job_id in patient_ids} == {ExecutionStatus.SUCCESS}
     first_after = min(r.started_at for r in rows if r.started_at is not None and r.started_at > up_at)
     print(f"first run after PostgreSQL came back started {(first_after - up_at).total_seconds():.2f} s after")
+    measured("database_back_first_run_after_s", (first_after - up_at).total_seconds())
     assert first_after - up_at <= timedelta(seconds=RECOVERED_AFTER_S)
     await assert_same_executors_ran_after(pg_engine, executor_ids, up_at)
 

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from scheduler_core.store.models import ExecutionStatus
 from tests.faults.history import history_report
+from tests.faults.measurements import measured
 from tests.support.cluster import Cluster, create_job, db_now, next_run_times, scrape_metrics, settle
 from tests.support.pipeline import Pipeline
 
@@ -46,6 +47,10 @@ async def test_three_timekeepers_racing_on_one_second_schedules_write_and_start_
     rows = await settle(pg_engine)
     report = await history_report(pg_engine, jobs, [log], late_bound_s=LATE_BOUND_S)
     print(report)
+    measured("racing_slots", report.expected)
+    measured("racing_max_lateness_s", report.max_lateness_s or 0.0)
+    measured("racing_duplicated", len(report.duplicated))
+    measured("racing_timekeepers_writing", sum(1 for count in scheduled_by if count > 0))
 
     assert not report.lost, f"{report}\n{cluster.tails()}"
     assert not report.duplicated, report
@@ -109,6 +114,7 @@ async def test_a_timekeeper_down_for_three_periods_catches_up_by_misfire_grace_t
     rows = await settle(pg_engine)
     report = await history_report(pg_engine, jobs, [log])
     print(f"timekeeper down {(back_at - killed_at).total_seconds():.1f} s (period {PERIOD_S} s)\n{report}")
+    measured("timekeeper_down_s", (back_at - killed_at).total_seconds())
 
     assert not report.lost, report
     assert not report.duplicated, report
@@ -121,6 +127,7 @@ async def test_a_timekeeper_down_for_three_periods_catches_up_by_misfire_grace_t
     catch_up_at = min(r.created_at for r in rows if r.created_at > killed_at)
     catch_up_s = (catch_up_at - back_at).total_seconds()
     print(f"catch-up written {catch_up_s:.2f} s after the restarted timekeeper was ready")
+    measured("catch_up_after_ready_s", catch_up_s)
     assert catch_up_s < 2.0
     for (coalesce, grace), job in variants.items():
         caught = [r for r in rows if r.job_id == job.job_id and r.created_at == catch_up_at]

@@ -1,6 +1,8 @@
-"""Server-level faults for the fault scenarios: RabbitMQ stopped or crashed, PostgreSQL stopped, RabbitMQ's
-consumer timeout lowered. Each is a context manager that always restores the server (and waits until it
-answers again) when the block ends, whatever happened inside it.
+"""Server-level faults for the fault scenarios that need the server itself: RabbitMQ's node crashed and restarted
+(what a proxy cannot fake: messages surviving the broker's own restart), RabbitMQ's consumer timeout lowered.
+Every other outage is a cut through proxies the test owns (tests/support/proxy.py). Each is a context manager
+that always restores the server (and waits until it answers again) when the block ends, whatever happened
+inside it.
 
 These touch servers other test runs may share: keep the blocks to seconds."""
 
@@ -54,15 +56,6 @@ def _restore_rabbitmq_sync() -> None:
         time.sleep(1.0)
 
 
-def _restore_postgres_sync() -> None:
-    _run("pg_ctlcluster", "--skip-systemctl-redirect", postgres_version(), "main", "start")
-    deadline = time.monotonic() + RESTORE_TIMEOUT_S
-    while not _run("pg_isready", "-q", "-h", "127.0.0.1", "-p", "5432"):
-        if time.monotonic() > deadline:
-            raise RuntimeError("PostgreSQL could not be restored")
-        time.sleep(PROBE_INTERVAL_S)
-
-
 async def command(*args: str, timeout: float = 60.0, check: bool = True) -> str:
     """Run a command; its combined output. Raises RuntimeError if it fails and `check` is set."""
     process = await asyncio.create_subprocess_exec(
@@ -110,21 +103,6 @@ async def rabbitmq_ready(timeout: float = RESTORE_TIMEOUT_S) -> None:
             await asyncio.sleep(1.0)
         else:
             return
-
-
-@asynccontextmanager
-async def rabbitmq_app_stopped() -> AsyncIterator[Outage]:
-    """`rabbitmqctl stop_app` for the block: the node stays up, every AMQP connection is closed."""
-    outage = Outage()
-    _OWED["rabbitmq"] = _restore_rabbitmq_sync
-    try:
-        await command("rabbitmqctl", "-q", "stop_app")
-        outage.down_at = time.time()
-        yield outage
-    finally:
-        await rabbitmq_ready()
-        outage.up_at = time.time()
-        _OWED.pop("rabbitmq", None)
 
 
 async def rabbitmq_node_pid() -> int:
@@ -217,43 +195,3 @@ def _restore_consumer_timeout_sync(previous: str) -> None:
 
 
 # --- PostgreSQL ----------------------------------------------------------------------------------------------
-
-
-def postgres_version() -> str:
-    """The local cluster's major version (its directory under /etc/postgresql)."""
-    versions = sorted(p.name for p in Path("/etc/postgresql").iterdir() if p.is_dir())
-    if not versions:
-        raise RuntimeError("no PostgreSQL cluster under /etc/postgresql")
-    return versions[0]
-
-
-async def postgres_ready(timeout: float = RESTORE_TIMEOUT_S) -> None:
-    """Until the local server accepts connections."""
-    deadline = time.monotonic() + timeout
-    while True:
-        probe = await asyncio.create_subprocess_exec(
-            "pg_isready", "-q", "-h", "127.0.0.1", "-p", "5432", stdout=asyncio.subprocess.DEVNULL
-        )
-        if await probe.wait() == 0:
-            return
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"PostgreSQL not back after {timeout} s")
-        await asyncio.sleep(PROBE_INTERVAL_S)
-
-
-@asynccontextmanager
-async def postgres_stopped() -> AsyncIterator[Outage]:
-    """PostgreSQL stopped (pg_ctlcluster's default fast mode: sessions are terminated, open transactions roll
-    back) for the block, then started again; waits until it accepts connections."""
-    cluster = ["pg_ctlcluster", "--skip-systemctl-redirect", postgres_version(), "main"]
-    outage = Outage()
-    _OWED["postgresql"] = _restore_postgres_sync
-    try:
-        await command(*cluster, "stop")
-        outage.down_at = time.time()
-        yield outage
-    finally:
-        await command(*cluster, "start", check=False)
-        await postgres_ready()
-        outage.up_at = time.time()
-        _OWED.pop("postgresql", None)
