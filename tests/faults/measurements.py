@@ -1,6 +1,8 @@
-"""Figures the fault scenarios measure, collected for the README's guarantees table: each `measured(name, value)`
-is appended, as a JSON line with the test that measured it, to the file SCHEDULER_TEST_MEASUREMENTS names (unset:
-nothing is written). `scripts/guarantees_table.py` turns a run's file into the table's measured column."""
+"""Figures the fault scenarios measure, collected for the README's guarantees table: `measured(name, value)`
+keeps a figure of the running test, and when the test passes its figures are appended, one JSON line each with
+the test that measured it, to the file SCHEDULER_TEST_MEASUREMENTS names (unset: nothing is written). A test
+that fails writes nothing: a figure counts only if every assertion of its scenario held.
+`scripts/guarantees_table.py` turns the collected lines into the table's measured column."""
 
 from __future__ import annotations
 
@@ -11,12 +13,20 @@ from typing import Final
 
 ENVIRONMENT: Final = "SCHEDULER_TEST_MEASUREMENTS"
 
+_pending: list[dict[str, object]] = []
+
 
 def measured(name: str, value: float) -> None:
-    path = os.environ.get(ENVIRONMENT)
-    if not path:
-        return
     test = os.environ.get("PYTEST_CURRENT_TEST", "").split(" ")[0]
-    line = json.dumps({"test": test, "name": name, "value": round(value, 3), "at": time.time()})
+    _pending.append({"test": test, "name": name, "value": round(value, 3), "at": time.time()})
+
+
+def keep(passed: bool) -> None:
+    """At the end of a test: write its figures if it passed, drop them otherwise."""
+    entries = list(_pending)
+    _pending.clear()
+    path = os.environ.get(ENVIRONMENT)
+    if not passed or not path or not entries:
+        return
     with open(path, "a", encoding="utf-8") as file:
-        file.write(line + "\n")
+        file.writelines(json.dumps(entry) + "\n" for entry in entries)
