@@ -38,3 +38,15 @@ async def test_operator_flow_in_chromium(tmp_path: Path) -> None:
     taken = {path.stem for path in SCREENSHOTS.glob("*.png")}
     assert {"01-sign-in"} <= taken
     assert len(taken) >= 8, taken
+
+
+def test_the_production_build_ships_no_source_maps() -> None:
+    dist = DASHBOARD / "dist"
+    assert (dist / "index.html").exists(), "build the dashboard first (make test does)"
+    files = [path for path in dist.rglob("*") if path.is_file()]
+
+    assert any(path.suffix == ".js" for path in files)
+    assert [path.name for path in files if path.suffix == ".map"] == []
+    assert [
+        path.name for path in files if path.suffix in {".js", ".css"} and b"sourceMappingURL" in path.read_bytes()
+    ] == []

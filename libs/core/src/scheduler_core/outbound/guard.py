@@ -112,7 +112,7 @@ class GuardedTransport(httpx.AsyncBaseTransport):
 
     def __init__(self, guard: OutboundGuard) -> None:
         self._guard = guard
-        self._pools: dict[tuple[str, str, int | None], httpx.AsyncHTTPTransport] = {}
+        self._pools: dict[tuple[str, str, int | None], httpx.AsyncBaseTransport] = {}
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         timeouts = request.extensions.get("timeout", {})
@@ -133,8 +133,12 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         key = (request.url.scheme, host, request.url.port)
         pool = self._pools.get(key)
         if pool is None:
-            pool = self._pools[key] = httpx.AsyncHTTPTransport(verify=self._guard.ssl_context(), trust_env=False)
+            pool = self._pools[key] = self.new_pool()
         return await pool.handle_async_request(pinned)
+
+    def new_pool(self) -> httpx.AsyncBaseTransport:
+        """The connection pool of one host name (it connects to whatever address a request's URL holds)."""
+        return httpx.AsyncHTTPTransport(verify=self._guard.ssl_context(), trust_env=False)
 
     async def aclose(self) -> None:
         pools, self._pools = list(self._pools.values()), {}

@@ -116,4 +116,4 @@ class AddressPolicy:
         # An IPv6 address carrying an IPv4 one reaches that IPv4 address (through a translator, or as the same
         # socket): it is judged by the IPv4 address, so a public one stays reachable from an IPv6-only network.
         kind = _kind(embedded)
-        return None if kind is None else f"{kind} ({embedded}) inside an IPv6 address"
+        return None if kind is None else f"{kind} inside an IPv6 address (as {embedded})"
