@@ -77,7 +77,7 @@ async def seed(engine: AsyncEngine) -> None:
             )
 
 
-async def test_every_check_over_every_operation_and_the_stateful_phase(pg_engine: AsyncEngine) -> None:
+async def test_every_check_over_every_operation_and_the_stateful_phase(pg_engine: AsyncEngine, tmp_path: Path) -> None:
     await seed(pg_engine)
     settings = api_settings(database_url=pg_engine.url.render_as_string(hide_password=False))
     token = mint_super_admin_token(settings, SECRET, ttl=timedelta(hours=1))
@@ -95,8 +95,8 @@ async def test_every_check_over_every_operation_and_the_stateful_phase(pg_engine
         "--request-timeout", "30",
     ]  # fmt: skip
     async with HttpServer(app, "127.0.0.1", port, lifespan="on"):
-        process = await asyncio.create_subprocess_exec(
-            *command, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+        process = await asyncio.create_subprocess_exec(  # in tmp_path: schemathesis keeps a cache where it runs
+            *command, cwd=tmp_path, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
         )
         try:
             output, _ = await asyncio.wait_for(process.communicate(), RUN_TIMEOUT_S)

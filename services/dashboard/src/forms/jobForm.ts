@@ -115,11 +115,11 @@ function parseWhole(text: string, t: Messages): Parsed {
 }
 
 /**
- * The zone typed in the form, as the API's type. The field suggests the browser's zones; whatever is typed, the
- * API checks it against its list and answers 422 naming `timezone`, which the form shows next to the field.
+ * The zone typed in the form. The field suggests the browser's zones; whatever is typed, the API checks it
+ * against its list (the schema's pattern) and answers 422 naming `timezone`, which the form shows by the field.
  */
 function zoneOf(state: JobFormState): TimeZone {
-  return (state.timezone.trim() || 'UTC') as TimeZone;
+  return state.timezone.trim() || 'UTC';
 }
 
 /** The schedule as the API's fields, or undefined while it is incomplete or unparsable (no preview then). */

@@ -15,7 +15,7 @@ import type {
   SchedulerStatus,
 } from './scheduler';
 
-/** An IANA zone name the API accepts: one of the pinned tzdata's, listed by its schema. */
+/** An IANA zone name the API accepts: one of the pinned tzdata's, which its schema's pattern lists. */
 export type TimeZone = components['schemas']['TimeZone'];
 
 /** A job as the API returns it: the reference's fields plus the design's additions. */

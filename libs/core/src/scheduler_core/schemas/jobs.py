@@ -12,7 +12,7 @@ from typing import Annotated, Any, Final, Self
 
 from pydantic import ConfigDict, Field, RootModel, field_validator, model_validator
 
-from scheduler_core.schedule.grammar import CRON_PATTERN, TIME_ZONES, is_known_zone
+from scheduler_core.schedule.grammar import CRON_PATTERN, ZONE_PATTERN, is_known_zone
 from scheduler_core.schemas.base import (
     DB_INT_MAX,
     CamelModel,
@@ -43,10 +43,10 @@ _INTERVAL_ALIASES: Final = ("intervalSeconds", "intervalMinutes", "intervalHours
 
 
 class TimeZone(RootModel[Annotated[str, Field(max_length=TIMEZONE_MAX_LENGTH)]]):
-    """An IANA time zone name, one of the pinned tzdata's (the schema lists them)."""
+    """An IANA time zone name, one of the pinned tzdata's (the pattern lists them)."""
 
     model_config = ConfigDict(
-        strict=True, json_schema_extra={"enum": list(TIME_ZONES), "examples": ["UTC", "Europe/Berlin"]}
+        strict=True, json_schema_extra={"pattern": ZONE_PATTERN, "examples": ["UTC", "Europe/Berlin"]}
     )
 
     @model_validator(mode="after")
