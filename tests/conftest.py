@@ -4,7 +4,7 @@ and dropped after it) and SQLite (a file in a temporary directory)."""
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Generator
 from pathlib import Path
 
 import pytest
@@ -19,6 +19,7 @@ from tests.support.databases import (
     postgres_server,
     sqlite_url,
 )
+from tests.support.measurements import keep
 from tests.support.rabbit import RabbitAdmin
 from tests.support.stores import store_for
 
@@ -94,3 +95,12 @@ def store(engine: AsyncEngine) -> Store:
 @pytest.fixture
 def pg_store(pg_engine: AsyncEngine) -> Store:
     return store_for(pg_engine)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, object, object]:
+    """What a test measured (tests/support/measurements.py) is kept only once it passed."""
+    report = yield
+    if call.when == "call":
+        keep(getattr(report, "passed", False))
+    return report

@@ -15,7 +15,9 @@ export default defineConfig({
   build: {
     outDir: 'dist',
     emptyOutDir: true,
-    sourcemap: true,
+    // Production builds ship no source maps: the served bundle is all a browser needs, and maps would hand out
+    // the source (paths, comments) to anyone who can load the page.
+    sourcemap: false,
   },
   server: {
     proxy: { '/api': { target: apiTarget, changeOrigin: true } },

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.faults.measurements import keep
 from tests.support.cluster import Cluster, kill_leftovers, register_test_tasks
 from tests.support.outages import restore_left_down
 from tests.support.pipeline import Pipeline, pipeline
@@ -38,15 +37,6 @@ async def local(cluster: Cluster, rabbit: RabbitAdmin) -> AsyncIterator[Pipeline
     seconds to import on this machine."""
     async with pipeline(cluster.database_url, rabbit.broker_factory(cluster.queue)) as built:
         yield built
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, object, object]:
-    """A scenario's measurements are kept only once it passed (measurements.py)."""
-    report = yield
-    if call.when == "call":
-        keep(getattr(report, "passed", False))
-    return report
 
 
 @pytest.hookimpl(wrapper=True)

@@ -19,8 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from scheduler_core.store.models import ExecutionStatus
 from tests.faults.history import history_report
-from tests.faults.measurements import measured
 from tests.support.cluster import Cluster, create_job, eventually, execution, executions, log_events, settle
+from tests.support.measurements import measured
 from tests.support.outages import consumer_timeout_lowered, rabbit_env
 from tests.support.pipeline import Pipeline
 from tests.support.rabbit import late_acking_consumer

@@ -16,8 +16,8 @@ from scheduler_core.store import NewExecution
 from scheduler_core.store.engine import create_sessionmaker
 from scheduler_core.store.models import ExecutionStatus
 from tests.faults.checker import ExpectedJob, check, read_starts, records_of
-from tests.faults.measurements import measured
 from tests.support.cluster import Cluster, create_job, eventually, executions, scrape_metrics, settle
+from tests.support.measurements import measured
 from tests.support.rabbit import RabbitAdmin
 from tests.support.stores import store_of
 

@@ -20,7 +20,6 @@ from scheduler_core.store.engine import create_sessionmaker
 from scheduler_core.store.models import ExecutionStatus, InstanceStatus, ScheduledJobLock, SchedulerInstance
 from tests.faults.checker import read_starts
 from tests.faults.history import history_report
-from tests.faults.measurements import measured
 from tests.support.cluster import (
     Cluster,
     create_job,
@@ -33,6 +32,7 @@ from tests.support.cluster import (
     settle,
     succeeded_on,
 )
+from tests.support.measurements import measured
 from tests.support.pipeline import Pipeline
 from tests.support.tasks import read_log
 

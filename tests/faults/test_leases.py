@@ -19,7 +19,6 @@ from scheduler_core import leases
 from scheduler_core.store.engine import create_sessionmaker
 from scheduler_core.store.models import ExecutionStatus, InstanceStatus, SchedulerInstance
 from tests.faults.history import history_report
-from tests.faults.measurements import measured
 from tests.faults.overlap import concurrency_breaches, longest_overlap, read_activity
 from tests.support.cluster import (
     Cluster,
@@ -30,6 +29,7 @@ from tests.support.cluster import (
     log_events,
     settle,
 )
+from tests.support.measurements import measured
 from tests.support.pipeline import Pipeline
 from tests.support.processes import service_token
 
@@ -101,6 +101,7 @@ async def test_an_executor_paused_past_its_lease_never_runs_its_task_beside_the_
     assert "lock expired" in reason
     activity = read_activity(log)
     assert not activity[held].ended, "the paused task ran to its end after it resumed"
+    assert await _failed(pg_engine, held) == reason, "the fenced executor overwrote the run's outcome"
     overlap = longest_overlap(activity, {job.job_id: 1})
     measured(f"paused_{task}_overlap_s", overlap)
     assert overlap <= OVERLAP_BOUND_S, concurrency_breaches(activity, {job.job_id: 1}, OVERLAP_BOUND_S)

@@ -18,8 +18,8 @@ from scheduler_core.store import NewExecution
 from scheduler_core.store.engine import create_sessionmaker
 from scheduler_core.store.models import ExecutionStatus, ScheduledJobExecution, Trigger
 from tests.faults.history import history_report
-from tests.faults.measurements import measured
 from tests.support.cluster import Cluster, create_job, eventually, execution, executions, settle, succeeded_on
+from tests.support.measurements import measured
 from tests.support.pipeline import FAST_TIMEKEEPER, Pipeline
 from tests.support.rabbit import RabbitAdmin
 from tests.support.stores import store_of

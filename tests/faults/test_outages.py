@@ -22,7 +22,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from scheduler_core.store.models import ExecutionStatus
 from tests.faults.checker import Report
 from tests.faults.history import history_report
-from tests.faults.measurements import measured
 from tests.faults.overlap import read_activity
 from tests.support.cluster import (
     Cluster,
@@ -35,6 +34,7 @@ from tests.support.cluster import (
     next_run_times,
     settle,
 )
+from tests.support.measurements import measured
 from tests.support.outages import Outage, rabbitmq_killed
 from tests.support.processes import RoleProcess, service_token
 

@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from scheduler_core.store.models import ExecutionStatus
 from tests.faults.history import history_report
-from tests.faults.measurements import measured
 from tests.support.cluster import Cluster, create_job, db_now, next_run_times, scrape_metrics, settle
+from tests.support.measurements import measured
 from tests.support.pipeline import Pipeline
 
 # Jobs racing, and for how many seconds of slots they race.

@@ -113,7 +113,7 @@ class WorkParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     log: str  # activity log: "<execution_id> <job_id> <start|tick|end> <unix time> <pid>" per event
-    seconds: float = 3.0  # how long it works
+    seconds: float = 3.0  # how long it works: seconds / tick steps of its own (a paused process does no steps)
     tick: float = 0.05  # seconds between its signs of life
 
 
@@ -126,8 +126,7 @@ async def work(ctx: TaskContext, params: WorkParams) -> str:
     """Works `seconds` in steps of `tick`, logging its start, each step and its end: the lines show when task
     code of a run was really running, for the overlap checks of max_instances (tests/faults/overlap.py)."""
     _activity(ctx, params, "start")
-    deadline = time.monotonic() + params.seconds
-    while time.monotonic() < deadline:
+    for _ in range(max(1, round(params.seconds / params.tick))):
         await asyncio.sleep(params.tick)
         _activity(ctx, params, "tick")
     _activity(ctx, params, "end")
@@ -138,8 +137,7 @@ async def work(ctx: TaskContext, params: WorkParams) -> str:
 def work_in_thread(ctx: TaskContext, params: WorkParams) -> str:
     """`work` as a plain function, in a worker thread, which cannot be cancelled."""
     _activity(ctx, params, "start")
-    deadline = time.monotonic() + params.seconds
-    while time.monotonic() < deadline:
+    for _ in range(max(1, round(params.seconds / params.tick))):
         time.sleep(params.tick)
         _activity(ctx, params, "tick")
     _activity(ctx, params, "end")

@@ -1,6 +1,6 @@
 """History's contract (scheduler_core.store.history, HistoryStore), on PostgreSQL and on SQLite: runs listed
-newest first in pages and filtered by status, the runs in progress, and retention, which deletes finished runs in
-batches and never a pending or running one."""
+newest first in pages and filtered by status, the runs in progress and a job's open runs, and retention, which
+deletes finished runs in batches and never a pending or running one."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import update
 
 from scheduler_core.store import ExecutionFilters, NewExecution, Store
-from scheduler_core.store.models import ScheduledJobExecution
+from scheduler_core.store.models import ExecutionStatus, ScheduledJobExecution, Trigger
 from tests.contract.store.support import Maker, db_now
 from tests.support.factories import interval_job, new_id
 
@@ -65,3 +65,22 @@ async def test_running_counts_and_retention_never_deletes_open_runs(store: Store
         left, total = await store.history.page(session, job.id, ExecutionFilters(), 1, 20)
     assert total == 2
     assert sorted(e.status_id for e in left) == [1, 2]
+
+
+async def test_count_open_counts_a_jobs_pending_and_running_runs_only(store: Store, sessionmaker: Maker) -> None:
+    base = datetime(2030, 5, 2, tzinfo=UTC)
+    statuses = list(ExecutionStatus)  # pending, running, success, failed, missed, skipped
+    async with sessionmaker.begin() as session:
+        job = await interval_job(session, next_run_at=None)
+        other = await interval_job(session, next_run_at=None)
+        empty = await interval_job(session, next_run_at=None)
+        await store.outbox.add(
+            session,
+            [NewExecution(new_id(), job.id, base + timedelta(seconds=i), status_id=s) for i, s in enumerate(statuses)]
+            + [NewExecution(new_id(), job.id, base + timedelta(minutes=1), trigger=Trigger.MANUAL)]
+            + [NewExecution(new_id(), other.id, base, status_id=ExecutionStatus.RUNNING)],
+        )
+    async with sessionmaker() as session:
+        counts = [await store.history.count_open(session, job_id) for job_id in (job.id, other.id, empty.id)]
+    # job: one pending and one running scheduled run, and a pending manual one; the finished ones do not count.
+    assert counts == [3, 1, 0]

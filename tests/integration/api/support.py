@@ -94,6 +94,14 @@ class TaskIds:
         return self.by_key["http_request"]
 
     @property
+    def sleep(self) -> int:
+        return self.by_key["sleep"]
+
+    @property
+    def cleanup_history(self) -> int:
+        return self.by_key["cleanup_history"]
+
+    @property
     def inactive(self) -> int:
         return self.by_key["retired"]
 

@@ -171,7 +171,7 @@ async def test_trigger_writes_a_pending_manual_run(
 
 
 async def test_trigger_works_on_a_disabled_job_and_twice(client: AsyncClient, tasks: TaskIds) -> None:
-    job = await create_job(client, interval_body(tasks.noop, isEnabled=False))
+    job = await create_job(client, interval_body(tasks.noop, isEnabled=False, maxInstances=2))
 
     first = await act(client, job["id"], "trigger")
     second = await act(client, job["id"], "trigger")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -204,12 +205,17 @@ async def strict_client(postgres: Database) -> AsyncIterator[AsyncClient]:
         yield client
 
 
+def in_an_hour() -> int:
+    """An `exp` within SCHEDULER_JWT_MAX_LIFETIME (a day by default)."""
+    return int(time.time()) + 3_600
+
+
 def strict_token(**overrides: Any) -> str:
     claims = {
         "sub": "u1",
         "iss": "https://gateway.example",
         "aud": "scheduler-api",
-        "exp": 4_000_000_000,
+        "exp": in_an_hour(),
         "realm_access": {"roles": ["super_admin"]},
     } | overrides
     return jwt.encode({key: value for key, value in claims.items() if value is not None}, SECRET, algorithm="HS256")
@@ -254,7 +260,7 @@ class Gateway:
 
     def token(self, algorithm: str = "RS256", *, kid: str | None = None, key: Any = None, **claims: Any) -> str:
         signing_key = key or (self.rsa if algorithm == "RS256" else self.ec)
-        payload = {"sub": "gateway-user", "exp": 4_000_000_000, "roles": ["super_admin"]} | claims
+        payload = {"sub": "gateway-user", "exp": in_an_hour(), "roles": ["super_admin"]} | claims
         headers = {"kid": kid or ("rsa-1" if algorithm == "RS256" else "ec-1")}
         return jwt.encode(payload, signing_key, algorithm=algorithm, headers=headers)
 

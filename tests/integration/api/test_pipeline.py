@@ -4,101 +4,19 @@ history shows the outcome. In-memory broker; PostgreSQL and SQLite."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from typing import Any
 
 import pytest
-from httpx import AsyncClient
 
-from scheduler_api.app import create_app
 from scheduler_core.bootstrap import Database
-from scheduler_core.broker import InMemoryBroker
-from scheduler_core.instance import InstanceHeartbeat
-from scheduler_core.observability.metrics import Metrics
-from scheduler_core.tasks import TaskRegistry
-from scheduler_core.wakeup import LocalWakeup
-from scheduler_executor.executor import Executor
-from scheduler_timekeeper.service import TimekeeperService
-from tests.integration.api.support import API, Tokens, api_settings, create_job, open_client, parse_instant
-from tests.support.configs import executor_config, timekeeper_config
-
-# Seconds a triggered run may take to reach its final status (it takes milliseconds when all is well).
-RUN_DEADLINE_S = 15.0
-POLL_INTERVAL_S = 0.05
-
-
-@dataclass
-class Pipeline:
-    client: AsyncClient
-    executor_id: str
-    task_ids: dict[str, int]
+from tests.integration.api.pipeline import Pipeline, final_run, open_pipeline
+from tests.integration.api.support import API, Tokens, create_job, parse_instant
 
 
 @pytest.fixture
 async def pipeline(database: Database, tokens: Tokens) -> AsyncIterator[Pipeline]:
-    store = database.store
-    metrics = Metrics()
-    wakeup = LocalWakeup()
-    stop = asyncio.Event()
-    async with (
-        InMemoryBroker() as broker,
-        InstanceHeartbeat(
-            database.sessionmaker, store.instances, role="embedded", mode="embedded", interval=0.2, instance_timeout=30
-        ) as me,
-    ):
-        executor = Executor(
-            database.sessionmaker,
-            store,
-            broker,
-            TaskRegistry.from_modules(["scheduler_core.tasks.builtin"]),
-            metrics,
-            me,
-            executor_config(
-                executor_concurrency=2, lock_ttl=30.0, instance_timeout=30.0, task_timeout=10.0, shutdown_grace=1.0
-            ),
-            watchdog=False,
-        )
-        await executor.start()  # also publishes the built-in tasks to the catalogue
-        timekeeper = TimekeeperService(
-            database.sessionmaker,
-            store,
-            broker,
-            wakeup,
-            metrics,
-            # A long idle sleep: only the API's wake-up can make the relay publish the run in time.
-            timekeeper_config(timekeeper_max_sleep=60.0, outbox_delay=60.0, sweep_interval=60.0, instance_timeout=30.0),
-            is_live=me.is_live,
-        )
-        running = asyncio.create_task(timekeeper.run(stop), name="test-timekeeper")
-        app = create_app(
-            api_settings(),
-            database,
-            instance_id=me.id,
-            mode="embedded",
-            on_schedule_change=wakeup.notify,
-            metrics=metrics,
-        )
-        try:
-            async with open_client(app, tokens.headers()) as client:
-                functions = (await client.get(f"{API}/task-functions")).json()
-                yield Pipeline(client, me.id, {function["key"]: function["id"] for function in functions})
-        finally:
-            stop.set()
-            await running
-            await executor.stop()
-
-
-async def final_run(client: AsyncClient, job_id: int, execution_id: str) -> dict[str, Any]:
-    """The run's history entry once it is no longer pending or running."""
-    async with asyncio.timeout(RUN_DEADLINE_S):
-        while True:
-            history = (await client.get(f"{API}/jobs/{job_id}/history")).json()
-            run: dict[str, Any] = next(item for item in history["items"] if item["executionId"] == execution_id)
-            if run["statusName"] not in {"pending", "running"}:
-                return run
-            await asyncio.sleep(POLL_INTERVAL_S)
+    async with open_pipeline(database, tokens) as opened:
+        yield opened
 
 
 async def test_a_triggered_job_runs_and_its_history_shows_success(pipeline: Pipeline) -> None:

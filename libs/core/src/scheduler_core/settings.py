@@ -10,6 +10,7 @@ from pydantic import BeforeValidator, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from scheduler_core.gateway_syntax import TRUST_EVERYONE, listed, origin, path_prefix, trusted_proxy
+from scheduler_core.outbound.policy import parse_allow_entry
 
 Mode = Literal["embedded", "standalone"]
 # A list read from one environment variable as JSON or comma-separated (pydantic-settings would require JSON).
@@ -67,6 +68,25 @@ class Settings(BaseSettings):
     jwt_audience: str | None = Field(default=None, description="Required `aud`, when set.")
     role_claim: str = Field(default="roles", description="Claim holding the caller's role or roles.")
     super_admin_role: str = Field(default="super_admin", description="Role every endpoint requires.")
+    # A stolen token is good until it expires: this bounds how long, whoever minted it.
+    jwt_max_lifetime: float = Field(
+        default=86_400.0,
+        gt=0,
+        description="Seconds a token may be valid for: exp further than this from iat (or now) is refused.",
+    )
+
+    # --- api hardening -------------------------------------------------------------------------------
+    max_request_body_bytes: int = Field(
+        default=1_048_576,
+        ge=1_024,
+        description="Largest request body the API reads, in bytes; a larger one is refused with 413.",
+    )
+    api_docs: bool = Field(default=True, description="Serve /docs (Swagger UI, with its own assets) and /openapi.json.")
+    outbound_allow: list[str] = Field(
+        default=[],
+        description="Hosts or CIDRs that outbound calls (http_request) may reach although they are private, "
+        "loopback, link-local or otherwise not public (JSON list).",
+    )
 
     # --- identity and liveness ----------------------------------------------------------------------
     instance_name: str | None = Field(default=None, description="Readable instance name (default: role@host).")
@@ -196,6 +216,13 @@ class Settings(BaseSettings):
     api_token: str | None = Field(
         default=None, description="Bearer token of the CLI's job commands (default: minted from the local secret)."
     )
+
+    @field_validator("outbound_allow")
+    @classmethod
+    def _allow_entries(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            parse_allow_entry(entry)  # raises ValueError naming the entry
+        return value
 
     @field_validator("log_level")
     @classmethod

@@ -53,6 +53,14 @@ def skipped(max_instances: int) -> str:
     return f"skipped: {max_instances} run(s) of the job already running (max_instances={max_instances})"
 
 
+def trigger_refused(job_id: int, open_runs: int, max_instances: int) -> str:
+    """Why a manual trigger was refused (409) rather than written: the run could only end skipped."""
+    return (
+        f"job {job_id} already has {open_runs} run(s) pending or running, its max_instances ({max_instances}): "
+        "a run triggered now would be skipped; trigger it again once one has finished"
+    )
+
+
 def executor_lost(executor_id: str) -> str:
     """Why the sweep failed a running run whose executor's instance was declared stopped."""
     return f"executor lost: its instance {executor_id} stopped heartbeating while the run was in progress"

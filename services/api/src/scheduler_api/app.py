@@ -1,8 +1,9 @@
 """`create_app`: the API as a FastAPI application, built from explicit dependencies (nothing at import time).
 
 Routes: every endpoint of the reference (and the schedule preview) under /api/v1/scheduler, each requiring a
-Super Admin token; /healthz, /readyz and /metrics without auth; OpenAPI at /openapi.json with docs at /docs;
-the dashboard at / when it is built."""
+Super Admin token; /healthz, /readyz and /metrics without auth; OpenAPI at /openapi.json with docs at /docs
+(unless SCHEDULER_API_DOCS is off); the dashboard at / when it is built. `install_security` (security.py) adds
+the headers, the method and body checks."""
 
 from __future__ import annotations
 
@@ -16,10 +17,12 @@ from fastapi import APIRouter, Depends, FastAPI
 from scheduler_api.auth import TokenVerifier
 from scheduler_api.dashboard import SinglePageApp, dashboard_dir
 from scheduler_api.dependencies import require_super_admin
+from scheduler_api.docs import docs_options
 from scheduler_api.errors import error_responses, install_error_handlers
 from scheduler_api.gateway import install_gateway
 from scheduler_api.request_metrics import RequestMetrics
 from scheduler_api.routers import cleanup, health, history, jobs, lookups, preview, status
+from scheduler_api.security import install_security
 from scheduler_api.services import ServiceConfig, build_services
 from scheduler_core.bootstrap import Database, open_database
 from scheduler_core.observability.health import ReadinessCheck
@@ -86,10 +89,12 @@ def create_app(
         description="Scheduled jobs, their runs and the scheduler's status. Every /api/v1/scheduler endpoint "
         "needs a bearer JWT with the Super Admin role.",
         lifespan=lifespan,
+        **docs_options(settings),
     )
     app.state.verifier = verifier
     app.state.metrics = metrics
     install_error_handlers(app)
+    install_security(app, settings)
     app.add_middleware(RequestMetrics, metrics=metrics)
 
     api = APIRouter(

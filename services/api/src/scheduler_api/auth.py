@@ -3,17 +3,23 @@
 HS* tokens are verified with the deployment's shared secret (SCHEDULER_JWT_SECRET, or the secret embedded mode
 generates); RS*/ES*/PS*/EdDSA tokens with the API gateway's key set (SCHEDULER_JWKS_URL). The token's algorithm
 must be one of SCHEDULER_JWT_ALGORITHMS, and it picks the key source, so a token can never get an HS signature
-checked against a public key. `exp` is required; `iss` and `aud` are checked when configured. The role claim
-(SCHEDULER_ROLE_CLAIM) may be a string or a list and must contain SCHEDULER_SUPER_ADMIN_ROLE."""
+checked against a public key. `exp` is required, and may be at most SCHEDULER_JWT_MAX_LIFETIME after `iat` (or
+after now, for a token without `iat`); `iss` and `aud` are checked when configured. The role claim
+(SCHEDULER_ROLE_CLAIM) may be a string or a list and must contain SCHEDULER_SUPER_ADMIN_ROLE.
+
+A 401 says in our own words which rule the token broke; what PyJWT or the key set said goes to the log (at
+info level), never to the caller."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 import jwt
+import structlog
 from jwt import PyJWKClient
 
 from scheduler_api.errors import Forbidden, ServiceUnavailable, Unauthorized
@@ -27,6 +33,10 @@ JWKS_CACHE_S: Final = 300
 JWKS_FETCH_TIMEOUT_S: Final = 5
 # Width of scheduled_job.created_by_id / updated_by_id.
 AUDIT_ID_LENGTH: Final = 36
+# Characters of a refused token's `alg` repeated in the 401 (the header is the caller's to fill).
+ALGORITHM_ECHO_CHARS: Final = 16
+
+log = structlog.get_logger(__name__)
 
 
 class AuthConfigError(RuntimeError):
@@ -47,6 +57,12 @@ class Principal:
         return None if self.subject is None else self.subject[:AUDIT_ID_LENGTH]
 
 
+def _refused(message: str, cause: Exception) -> Unauthorized:
+    """A 401 in our words; the library's own (which may quote the token) is logged for the operator."""
+    log.info("token_refused", reason=message, detail=str(cause)[:200], error_type=type(cause).__name__)
+    return Unauthorized(message)
+
+
 def _is_symmetric(algorithm: str) -> bool:
     return algorithm.upper().startswith("HS")
 
@@ -62,8 +78,10 @@ class TokenVerifier:
         audience: str | None,
         role_claim: str,
         required_role: str,
+        max_lifetime: float,
     ) -> None:
         self._algorithms = frozenset(algorithms)
+        self._max_lifetime = max_lifetime  # seconds from iat (or now) to exp
         self._secret = secret
         self._jwks = jwks_client
         self._issuer = issuer
@@ -106,6 +124,7 @@ class TokenVerifier:
             audience=settings.jwt_audience,
             role_claim=settings.role_claim,
             required_role=settings.super_admin_role,
+            max_lifetime=settings.jwt_max_lifetime,
         )
 
     async def verify(self, token: str) -> Principal:
@@ -122,10 +141,11 @@ class TokenVerifier:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
-            raise Unauthorized(f"malformed token: {exc}") from exc
+            raise _refused("malformed token: not a JWS compact serialization", exc) from exc
         algorithm = header.get("alg")
         if not isinstance(algorithm, str) or algorithm not in self._algorithms:
-            raise Unauthorized(f"token algorithm {algorithm!r} is not accepted")
+            named = repr(algorithm[:ALGORITHM_ECHO_CHARS]) if isinstance(algorithm, str) else "(none)"
+            raise Unauthorized(f"token algorithm {named} is not accepted")
         key = await self._key_for(token, algorithm)
         try:
             claims: dict[str, Any] = jwt.decode(
@@ -147,11 +167,23 @@ class TokenVerifier:
             raise Unauthorized("token issuer is not accepted") from exc
         except jwt.InvalidAudienceError as exc:
             raise Unauthorized("token audience is not accepted") from exc
+        except jwt.ImmatureSignatureError as exc:
+            raise Unauthorized("invalid token: not valid yet (nbf or iat in the future)") from exc
         except jwt.PyJWTError as exc:
-            raise Unauthorized(f"invalid token: {exc}") from exc
+            raise _refused("invalid token: its claims or encoding do not verify", exc) from exc
         except (TypeError, ValueError) as exc:  # PyJWT's word for a key of another type than the algorithm's
-            raise Unauthorized(f"the key the token names cannot verify {algorithm} signatures") from exc
+            raise _refused(f"the key the token names cannot verify {algorithm} signatures", exc) from exc
+        self._check_lifetime(claims)
         return claims
+
+    def _check_lifetime(self, claims: Mapping[str, Any]) -> None:
+        """exp at most max_lifetime after iat (a token without iat: after now), with the clock skew leeway."""
+        expires, issued = claims.get("exp"), claims.get("iat")
+        start = issued if isinstance(issued, int | float) and not isinstance(issued, bool) else time.time()
+        if isinstance(expires, int | float) and expires - start > self._max_lifetime + CLOCK_SKEW_LEEWAY_S:
+            raise Unauthorized(
+                f"token lifetime exceeds the {self._max_lifetime:g} s this API accepts (SCHEDULER_JWT_MAX_LIFETIME)"
+            )
 
     async def _key_for(self, token: str, algorithm: str) -> Any:
         if _is_symmetric(algorithm):
@@ -166,7 +198,7 @@ class TokenVerifier:
         except jwt.PyJWKClientConnectionError as exc:
             raise ServiceUnavailable("the token issuer's key set (JWKS) cannot be fetched") from exc
         except jwt.PyJWTError as exc:
-            raise Unauthorized(f"no key of the token issuer's key set verifies this token: {exc}") from exc
+            raise _refused("no key of the token issuer's key set verifies this token", exc) from exc
         return signing_key.key
 
     def _roles(self, claims: Mapping[str, Any]) -> frozenset[str]:

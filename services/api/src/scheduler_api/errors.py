@@ -7,6 +7,7 @@ documents them in the OpenAPI schema of each route."""
 
 from __future__ import annotations
 
+import json
 import traceback
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
@@ -19,7 +20,9 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from scheduler_api.headers import security_headers
 from scheduler_core.schemas import ErrorResponse, FieldError
+from scheduler_core.schemas.documents import field_path, printable
 
 log = structlog.get_logger(__name__)
 
@@ -94,6 +97,13 @@ class Forbidden(ApiError):
         )
 
 
+class RequestTooLarge(ApiError):
+    """The request body is larger than SCHEDULER_MAX_REQUEST_BODY_BYTES; it was not read."""
+
+    status_code = 413
+    error = "request_too_large"
+
+
 class ServiceUnavailable(ApiError):
     """A dependency the request needs (the gateway's key set) cannot be reached; retrying later may work."""
 
@@ -117,46 +127,61 @@ _REASONS: Final = {
 
 
 def _field_errors(errors: Sequence[Any]) -> list[FieldError]:
-    """FastAPI's validation errors as (camelCase field, reason); `loc` is ("body"|"query"|"path", name, ...)."""
+    """FastAPI's validation errors as (camelCase field, reason); `loc` is ("body"|"query"|"path", name, ...).
+    Field names are cut short (an unknown key may be as long as the body) and never echo what UTF-8 cannot
+    encode; reasons are pydantic's or ours, which never repeat the input."""
     problems = []
     for error in errors:
-        location = [str(part) for part in error.get("loc", ())]
+        location: list[str | int] = [part if isinstance(part, int) else str(part) for part in error.get("loc", ())]
         kind = error.get("type", "")
         if kind == "json_invalid" or len(location) < 2:
-            field = location[0] if location else "body"
+            field = str(location[0]) if location else "body"
         else:
-            field = ".".join(location[1:])
+            field = field_path(location[1:])
         reason = _REASONS.get(kind) or str(error.get("msg", "invalid"))
-        reason = reason.removeprefix("Value error, ")
+        reason = printable(reason.removeprefix("Value error, "))
         problems.append(FieldError(field=field, reason=reason))
     return problems
 
 
-def _json(status_code: int, body: ErrorResponse, headers: Mapping[str, str] | None = None) -> JSONResponse:
-    return JSONResponse(body.model_dump(mode="json"), status_code=status_code, headers=dict(headers or {}))
+class ErrorJSONResponse(JSONResponse):
+    """An error body, with the security headers (some errors are answered outside the middleware that adds them);
+    text UTF-8 cannot encode (a lone surrogate echoed from the request) becomes '?' rather than a failure."""
+
+    def render(self, content: Any) -> bytes:
+        text = json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        return text.encode("utf-8", "replace")
+
+
+def error_json(status_code: int, body: ErrorResponse, headers: Mapping[str, str] | None = None) -> JSONResponse:
+    """The JSON answer of an error, as every error of the API is written."""
+    response = ErrorJSONResponse(body.model_dump(mode="json"), status_code=status_code)
+    for name, value in {**security_headers(response.media_type or ""), **(headers or {})}.items():
+        response.headers[name] = value
+    return response
 
 
 async def _api_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
-    return _json(exc.status_code, exc.body(), exc.headers)
+    return error_json(exc.status_code, exc.body(), exc.headers)
 
 
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     problems = _field_errors(exc.errors())
-    return _json(422, InvalidInput(problems).body())
+    return error_json(422, InvalidInput(problems).body())
 
 
-# Error kinds of plain HTTP exceptions (unknown path, wrong method), by status.
-_HTTP_ERRORS: Final = {404: "not_found", 405: "method_not_allowed"}
+# Error kinds of plain HTTP exceptions (unknown path, wrong method, body too large), by status.
+_HTTP_ERRORS: Final = {404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}
 
 
 async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code == 400:  # FastAPI's "error parsing the body" (not UTF-8): invalid input like bad JSON
-        return _json(422, InvalidInput([FieldError(field="body", reason=str(exc.detail))]).body())
+        return error_json(422, InvalidInput([FieldError(field="body", reason=str(exc.detail))]).body())
     body = ErrorResponse(error=_HTTP_ERRORS.get(exc.status_code, "http_error"), message=str(exc.detail))
-    return _json(exc.status_code, body, exc.headers)
+    return error_json(exc.status_code, body, exc.headers)
 
 
 # The database cannot be reached (restarting, network, pool exhausted): worth retrying, not a bug.
@@ -166,7 +191,7 @@ DATABASE_UNAVAILABLE: Final = (OperationalError, InterfaceError, PoolTimeoutErro
 async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
     log.warning("database_unavailable", path=request.url.path, error=str(exc), error_type=type(exc).__name__)
     body = ErrorResponse(error="service_unavailable", message="the database is not reachable; retry shortly")
-    return _json(503, body, {"Retry-After": "1"})
+    return error_json(503, body, {"Retry-After": "1"})
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
@@ -179,7 +204,7 @@ async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
         error=repr(exc),
         traceback="".join(traceback.format_exception(exc)),
     )
-    return _json(500, ErrorResponse(error="internal_error", message="internal server error"))
+    return error_json(500, ErrorResponse(error="internal_error", message="internal server error"))
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -198,6 +223,7 @@ _DESCRIPTIONS: Final = {
     403: "The token is valid but does not carry the Super Admin role.",
     404: "No such job.",
     409: "The action makes no sense in the job's current state.",
+    413: "The request body is larger than the API accepts (SCHEDULER_MAX_REQUEST_BODY_BYTES); it was not read.",
     422: "Invalid input; `fields` names each field and the reason. Nothing was written.",
     503: "The database, or the gateway's key set (JWKS) needed to verify the token, cannot be reached.",
 }

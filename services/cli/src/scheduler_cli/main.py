@@ -151,10 +151,13 @@ def migrate() -> None:
 @app.command()
 def token(
     subject: Annotated[str | None, typer.Option(help="`sub` claim (36 characters at most).")] = None,
-    ttl_hours: Annotated[float, typer.Option(help="Lifetime in hours.", min=0.01)] = 12.0,
+    ttl_hours: Annotated[
+        float | None,
+        typer.Option(help="Lifetime in hours (default 12, or SCHEDULER_JWT_MAX_LIFETIME if shorter).", min=0.01),
+    ] = None,
 ) -> None:
     """Print a Super Admin JWT (and nothing else) signed with SCHEDULER_JWT_SECRET or the embedded secret."""
-    from scheduler_core.auth.tokens import NoSecretConfigured, jwt_secret, mint_super_admin_token
+    from scheduler_core.auth.tokens import LifetimeTooLong, NoSecretConfigured, jwt_secret, mint_super_admin_token
 
     settings = load_settings()
     if subject is not None and len(subject) > 36:
@@ -165,7 +168,13 @@ def token(
     except NoSecretConfigured as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
-    sys.stdout.write(mint_super_admin_token(settings, secret, subject=subject, ttl=timedelta(hours=ttl_hours)) + "\n")
+    ttl = None if ttl_hours is None else timedelta(hours=ttl_hours)
+    try:
+        token = mint_super_admin_token(settings, secret, subject=subject, ttl=ttl)
+    except LifetimeTooLong as exc:
+        typer.echo(f"error: --ttl-hours: {exc}", err=True)
+        raise typer.Exit(2) from None
+    sys.stdout.write(token + "\n")
 
 
 def main() -> None:

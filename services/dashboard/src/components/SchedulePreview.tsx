@@ -3,7 +3,7 @@ import { ApiError, isAbortError } from '../api/client';
 import { useApi } from '../api/context';
 import { formatDateTime } from '../format/time';
 import { useI18n } from '../i18n';
-import type { ScheduleFields, SchedulePreviewResponse } from '../types/api';
+import type { OneSchedule, SchedulePreviewResponse } from '../types/api';
 import { ErrorBanner, Ltr } from './ui';
 
 export const PREVIEW_COUNT = 5;
@@ -15,7 +15,7 @@ export const PREVIEW_DEBOUNCE_MS = 350;
  * what the timekeeper will do. Field errors of the preview are reported up to be shown next to the fields.
  */
 export function SchedulePreview({ schedule, onFieldErrors }: {
-  schedule: ScheduleFields | undefined;
+  schedule: OneSchedule | undefined;
   onFieldErrors: (errors: Record<string, string>) => void;
 }) {
   const { t, lang } = useI18n();

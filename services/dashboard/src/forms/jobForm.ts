@@ -1,6 +1,6 @@
 // The job form's state and its translation to API payloads. Pure: no React, no I/O.
 import type { Messages } from '../i18n/en';
-import type { Job, JobWritePayload, ScheduleFields } from '../types/api';
+import type { Job, JobWritePayload, OneSchedule, ScheduleInput, TimeZone } from '../types/api';
 import { initialParamInput, paramValue, type ParamField, type ParamInput } from './schema';
 
 export type ScheduleKind = 'interval' | 'cron';
@@ -114,13 +114,21 @@ function parseWhole(text: string, t: Messages): Parsed {
   return Number.isInteger(n) ? { value: n } : { error: t.invalidNumber };
 }
 
+/**
+ * The zone typed in the form. The field suggests the browser's zones; whatever is typed, the API checks it
+ * against its list (the schema's pattern) and answers 422 naming `timezone`, which the form shows by the field.
+ */
+function zoneOf(state: JobFormState): TimeZone {
+  return state.timezone.trim() || 'UTC';
+}
+
 /** The schedule as the API's fields, or undefined while it is incomplete or unparsable (no preview then). */
-export function scheduleFromForm(state: JobFormState): ScheduleFields | undefined {
+export function scheduleFromForm(state: JobFormState): OneSchedule | undefined {
   if (state.kind === 'cron') {
     const expression = state.cronExpression.trim();
-    return expression ? { cronExpression: expression, timezone: state.timezone.trim() || 'UTC' } : undefined;
+    return expression ? { cronExpression: expression, timezone: zoneOf(state) } : undefined;
   }
-  const fields: ScheduleFields = {};
+  const fields: ScheduleInput & { cronExpression?: null } = {};
   let any = false;
   for (const name of INTERVAL_FIELDS) {
     const text = state[name].trim();
@@ -175,7 +183,7 @@ export function buildPayload(state: JobFormState, fields: ParamField[], mode: Fo
     const expression = state.cronExpression.trim();
     if (!expression) errors.cronExpression = t.fieldRequired;
     else payload.cronExpression = expression;
-    payload.timezone = state.timezone.trim() || 'UTC';
+    payload.timezone = zoneOf(state);
     if (clear === null) for (const name of INTERVAL_FIELDS) payload[name] = null;
   }
 

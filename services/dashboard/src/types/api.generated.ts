@@ -464,13 +464,27 @@ export interface components {
              */
             timeoutSeconds?: number | null;
             /**
-             * Timezone
              * @description IANA zone the cron expression is read in. Interval jobs are zone-free and ignore it.
              * @default UTC
-             * @example Europe/Berlin
              */
-            timezone?: string;
-        };
+            timezone?: components["schemas"]["TimeZone"];
+        } & ({
+            cronExpression: string;
+            intervalDays?: null;
+            intervalHours?: null;
+            intervalMinutes?: null;
+            intervalSeconds?: null;
+        } | ({
+            cronExpression?: null;
+        } | {
+            intervalSeconds: number;
+        } | {
+            intervalMinutes: number;
+        } | {
+            intervalHours: number;
+        } | {
+            intervalDays: number;
+        }));
         /**
          * ScheduledJobExecutionPage
          * @description A page of runs, newest first.
@@ -702,8 +716,7 @@ export interface components {
             taskFunctionId?: number;
             /** Timeoutseconds */
             timeoutSeconds?: number | null;
-            /** Timezone */
-            timezone?: string;
+            timezone?: components["schemas"]["TimeZone"];
         };
         /** SchedulePreviewRequest */
         SchedulePreviewRequest: {
@@ -740,13 +753,27 @@ export interface components {
              */
             intervalSeconds?: number | null;
             /**
-             * Timezone
              * @description IANA zone the cron expression is read in. Interval jobs are zone-free and ignore it.
              * @default UTC
-             * @example Europe/Berlin
              */
-            timezone?: string;
-        };
+            timezone?: components["schemas"]["TimeZone"];
+        } & ({
+            cronExpression: string;
+            intervalDays?: null;
+            intervalHours?: null;
+            intervalMinutes?: null;
+            intervalSeconds?: null;
+        } | ({
+            cronExpression?: null;
+        } | {
+            intervalSeconds: number;
+        } | {
+            intervalMinutes: number;
+        } | {
+            intervalHours: number;
+        } | {
+            intervalDays: number;
+        }));
         /** SchedulePreviewResponse */
         SchedulePreviewResponse: {
             /**
@@ -875,6 +902,13 @@ export interface components {
                 [key: string]: unknown;
             } | null;
         };
+        /**
+         * TimeZone
+         * @description An IANA time zone name, one of the pinned tzdata's (the pattern lists them).
+         * @example UTC
+         * @example Europe/Berlin
+         */
+        TimeZone: string;
     };
     responses: never;
     parameters: never;
@@ -919,6 +953,15 @@ export interface operations {
             };
             /** @description The token is valid but does not carry the Super Admin role. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request body is larger than the API reads (SCHEDULER_MAX_REQUEST_BODY_BYTES). */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1218,6 +1261,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description The request body is larger than the API reads (SCHEDULER_MAX_REQUEST_BODY_BYTES). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Invalid input; `fields` names each field and the reason. Nothing was written. */
             422: {
                 headers: {
@@ -1364,6 +1416,15 @@ export interface operations {
             };
             /** @description The action makes no sense in the job's current state. */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request body is larger than the API reads (SCHEDULER_MAX_REQUEST_BODY_BYTES). */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1526,6 +1587,15 @@ export interface operations {
             };
             /** @description The action makes no sense in the job's current state. */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request body is larger than the API reads (SCHEDULER_MAX_REQUEST_BODY_BYTES). */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1747,6 +1817,15 @@ export interface operations {
             };
             /** @description The token is valid but does not carry the Super Admin role. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request body is larger than the API reads (SCHEDULER_MAX_REQUEST_BODY_BYTES). */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };

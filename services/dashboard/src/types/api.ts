@@ -6,6 +6,7 @@
 // The API client turns JSON nulls into absent properties (see api/client.ts), so optional fields are
 // `field?: T`, as in the reference, never `T | null`.
 
+import type { components } from './api.generated';
 import type {
   JobAction,
   JobActionResponse,
@@ -13,6 +14,9 @@ import type {
   ScheduledJobExecution,
   SchedulerStatus,
 } from './scheduler';
+
+/** An IANA zone name the API accepts: one of the pinned tzdata's, which its schema's pattern lists. */
+export type TimeZone = components['schemas']['TimeZone'];
 
 /** A job as the API returns it: the reference's fields plus the design's additions. */
 export interface Job extends ScheduledJob {
@@ -104,11 +108,23 @@ export interface ScheduleFields {
   timezone?: string;
 }
 
-/** POST /schedule/preview body. */
-export interface SchedulePreviewRequest extends ScheduleFields {
-  /** How many upcoming fire times to return. */
-  count: number;
+/** Schedule fields as a request sends them: the zone is one the API lists. */
+export interface ScheduleInput extends Omit<ScheduleFields, 'timezone'> {
+  timezone?: TimeZone;
 }
+
+/**
+ * A schedule as a create or preview body carries it: a cron expression and no interval field, or interval fields
+ * and no cron expression (the API's schema states it with `oneOf`).
+ */
+export type OneSchedule = ScheduleInput &
+  (
+    | { cronExpression: string; intervalSeconds?: null; intervalMinutes?: null; intervalHours?: null; intervalDays?: null }
+    | { cronExpression?: null }
+  );
+
+/** POST /schedule/preview body; `count`: how many upcoming fire times to return. */
+export type SchedulePreviewRequest = OneSchedule & { count: number };
 
 /** POST /schedule/preview and GET /jobs/{id}/preview response. */
 export interface SchedulePreviewResponse {
@@ -120,7 +136,7 @@ export interface SchedulePreviewResponse {
 }
 
 /** Body of POST /jobs (taskFunctionId required) and PUT /jobs/{id} (partial: only the fields present change). */
-export interface JobWritePayload extends ScheduleFields {
+export interface JobWritePayload extends ScheduleInput {
   taskFunctionId?: number;
   nameEn?: string | null;
   nameAr?: string | null;

@@ -22,6 +22,7 @@ import type {
   Execution,
   Job,
   JobWritePayload,
+  OneSchedule,
   ParsableErrorBody,
   SchedulePreviewRequest,
   SchedulePreviewResponse,
@@ -131,7 +132,8 @@ export type AppChecks = [
 // ---------------------------------------------------------------------------------------------------------
 // What the app sends is accepted
 
-type CreatePayload = JobWritePayload & { taskFunctionId: number };
+// buildPayload (forms/jobForm.ts) sends one kind of schedule on create: interval fields or a cron expression.
+type CreatePayload = JobWritePayload & OneSchedule & { taskFunctionId: number };
 
 export type RequestChecks = [
   Expect<Satisfies<CreatePayload, RequestBody<CreateJob>>>,

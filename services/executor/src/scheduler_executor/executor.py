@@ -24,6 +24,7 @@ from scheduler_core.broker import Broker, Consumer, Delivery
 from scheduler_core.instance import InstanceHeartbeat
 from scheduler_core.observability.logging import bind_run
 from scheduler_core.observability.metrics import Metrics
+from scheduler_core.outbound import OutboundGuard
 from scheduler_core.settings import Settings
 from scheduler_core.store import ClaimedRun, ClaimOutcome, ClaimResult, RunOutcome, Store
 from scheduler_core.store.models import ExecutionStatus
@@ -53,6 +54,7 @@ class ExecutorConfig:
     watchdog_interval: float
     task_timeout: float
     shutdown_grace: float
+    outbound_allow: tuple[str, ...]
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ExecutorConfig:
@@ -64,6 +66,7 @@ class ExecutorConfig:
             watchdog_interval=settings.watchdog_interval,
             task_timeout=settings.task_timeout,
             shutdown_grace=settings.shutdown_grace,
+            outbound_allow=tuple(settings.outbound_allow),
         )
 
 
@@ -95,7 +98,12 @@ class Executor:
             status: metrics.runs.labels(status=status.name.lower()) for status in ExecutionStatus if status.is_terminal
         }
         self._invocation = TaskInvocation(
-            registry, sessionmaker, store, concurrency=config.concurrency, task_timeout=config.task_timeout
+            registry,
+            sessionmaker,
+            store,
+            concurrency=config.concurrency,
+            task_timeout=config.task_timeout,
+            outbound=OutboundGuard.allowing(config.outbound_allow),
         )
         self._fencing = Fencing(
             instance,

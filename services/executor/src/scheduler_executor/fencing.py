@@ -215,7 +215,9 @@ class Fencing:
 
     async def _soft_fence(self) -> None:
         next_proof = 0.0
-        while True:
+        # Ends on close() even if a library under prove() swallowed the cancellation (aiormq can, while a channel
+        # opens): close() sets _stop before it cancels.
+        while not self._stop.is_set():
             await asyncio.sleep(self._interval)
             try:
                 next_proof = await self._soft_step(next_proof)

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from scheduler_core import verdicts
+from scheduler_core.outbound import OutboundGuard
 from scheduler_core.store import ClaimedRun, RunOutcome, Store
 from scheduler_core.store.models import ExecutionStatus
 from scheduler_core.tasks import TaskContext, TaskRegistry, UnknownTask
@@ -34,8 +35,10 @@ class TaskInvocation:
         *,
         concurrency: int,
         task_timeout: float,
+        outbound: OutboundGuard,
     ) -> None:
         self._registry = registry
+        self._outbound = outbound  # what tasks reach the network through
         self._sessionmaker = sessionmaker
         self._store = store
         self._task_timeout = task_timeout  # seconds, for jobs without a timeout of their own
@@ -70,7 +73,13 @@ class TaskInvocation:
             )
 
         context = TaskContext(
-            claim.execution_id, claim.job_id, claim.scheduled_at, self._sessionmaker, self._store, claim.fencing_token
+            claim.execution_id,
+            claim.job_id,
+            claim.scheduled_at,
+            self._sessionmaker,
+            self._store,
+            self._outbound,
+            claim.fencing_token,
         )
         timeout = float(claim.timeout_seconds or self._task_timeout)
         result: object

@@ -51,14 +51,27 @@ def _create_secret(path: Path) -> str:
     return secret
 
 
+class LifetimeTooLong(ValueError):
+    """A token would outlive SCHEDULER_JWT_MAX_LIFETIME: the API would refuse it."""
+
+
 def mint_super_admin_token(
     settings: Settings,
     secret: str,
     *,
     subject: str | None = None,
-    ttl: timedelta = DEFAULT_TOKEN_TTL,
+    ttl: timedelta | None = None,
 ) -> str:
-    """An HS256 token carrying the configured Super Admin role (and iss/aud when configured)."""
+    """An HS256 token carrying the configured Super Admin role (and iss/aud when configured). `ttl`: 12 hours,
+    or SCHEDULER_JWT_MAX_LIFETIME if shorter; a longer one raises LifetimeTooLong."""
+    longest = timedelta(seconds=settings.jwt_max_lifetime)
+    if ttl is None:
+        ttl = min(DEFAULT_TOKEN_TTL, longest)
+    elif ttl > longest:
+        raise LifetimeTooLong(
+            f"a token lifetime of {ttl.total_seconds():g} s exceeds SCHEDULER_JWT_MAX_LIFETIME "
+            f"({settings.jwt_max_lifetime:g} s): the API would refuse it"
+        )
     now = datetime.now(UTC)
     claims: dict[str, object] = {
         "sub": subject or str(uuid.uuid4()),

@@ -1,17 +1,27 @@
 """`CamelModel`, the base of every API schema: snake_case in Python, camelCase in JSON.
 
 Requests derive from `CamelRequest`, which refuses unknown fields (a misspelt field is an error, not silently
-ignored). Also the field types every request shares: text that PostgreSQL can store, bounded integers."""
+ignored) and validates strictly: a boolean is not a number, a string is not a number or a boolean, a float is
+not an integer (`retentionDays: false` or `"0"` is a 422, never 0). Also the field types every request shares:
+text that PostgreSQL can store, bounded integers, JSON objects within the document rules of `documents`."""
 
 from __future__ import annotations
 
+import json
+import math
 from typing import Annotated, Any, Final
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
+
+from scheduler_core.schemas.documents import MAX_DEPTH, DocumentRejected, check_value, text_problem
 
 # Largest value of an INTEGER column (PostgreSQL int4); larger numbers would fail in SQL, not validation.
 DB_INT_MAX: Final = 2_147_483_647
+# Characters of a free text field (a description): a page of text, and a bound on what a list of jobs weighs.
+TEXT_MAX_LENGTH: Final = 4_000
+# Bytes of a stored JSON object (compact UTF-8), e.g. a job's parameters: 100 jobs a page stay under 7 MB.
+JSON_MAX_BYTES: Final = 65_536
 
 
 class CamelModel(BaseModel):
@@ -27,40 +37,56 @@ class CamelModel(BaseModel):
 
 
 class CamelRequest(CamelModel):
-    """A request body: unknown fields are refused with a 422 naming them."""
+    """A request body: unknown fields are refused with a 422 naming them, and no value is coerced to the
+    field's type. One exception, which is JSON's own rule: a number with a zero fraction (`60.0`) is an integer
+    (JSON Schema's "integer" accepts it, and JavaScript cannot tell 60.0 from 60)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _integral_numbers(cls, value: Any) -> Any:
+        if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+            return int(value)
+        return value
 
 
 def _storable(value: str) -> str:
-    # PostgreSQL text and jsonb cannot hold U+0000; refuse it here rather than fail in SQL.
-    if "\x00" in value:
-        raise ValueError("must not contain the NUL character (U+0000)")
+    # PostgreSQL text cannot hold U+0000, and a lone surrogate cannot be encoded as UTF-8 at all: refuse them here
+    # rather than fail in SQL or in the response encoder.
+    if problem := text_problem(value):
+        raise ValueError(problem)
     return value
 
 
 def _storable_json(value: Any) -> Any:
-    """Refuse NUL characters anywhere in a JSON document (keys included)."""
-    if isinstance(value, str):
-        _storable(value)
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            _storable(str(key))
-            _storable_json(item)
-    elif isinstance(value, list):
-        for item in value:
-            _storable_json(item)
+    """A JSON object that every reader can read back: nested at most MAX_DEPTH levels, finite numbers, storable
+    text (keys included), at most JSON_MAX_BYTES."""
+    try:
+        check_value(value, max_depth=MAX_DEPTH)
+    except DocumentRejected as exc:
+        at = exc.field if exc.field != "body" else "the object"
+        raise ValueError(f"{at} {exc.reason}") from None
+    size = len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+    if size > JSON_MAX_BYTES:
+        raise ValueError(f"must be at most {JSON_MAX_BYTES} bytes as JSON, got {size}")
     return value
 
 
-StoredText = Annotated[str, AfterValidator(_storable)]
+# The NUL rule as the schema states it (a lone surrogate is no Unicode text, so no JSON Schema string holds one).
+NO_NUL_PATTERN: Final = "^[^\\u0000]*$"
+
+StoredText = Annotated[str, AfterValidator(_storable), Field(json_schema_extra={"pattern": NO_NUL_PATTERN})]
 """Text that fits a TEXT column."""
 
 Name = Annotated[StoredText, Field(max_length=255)]
 """Text that fits a VARCHAR(255) column."""
 
+Text = Annotated[StoredText, Field(max_length=TEXT_MAX_LENGTH)]
+"""Free text (a description), bounded."""
+
 JsonObject = Annotated[dict[str, Any], AfterValidator(_storable_json)]
-"""A JSON object that fits a JSONB column."""
+"""A JSON object that fits a JSONB column and reads back everywhere."""
 
 DbInt = Annotated[int, Field(ge=0, le=DB_INT_MAX)]
 """A non-negative integer that fits an INTEGER column."""

@@ -8,11 +8,21 @@ are seeded, deletion and pausing have their own endpoints."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Final
+from typing import Annotated, Any, Final, Self
 
-from pydantic import Field, field_validator
+from pydantic import ConfigDict, Field, RootModel, field_validator, model_validator
 
-from scheduler_core.schemas.base import DB_INT_MAX, CamelModel, CamelRequest, DbInt, JsonObject, Name, StoredText
+from scheduler_core.schedule.grammar import CRON_PATTERN, ZONE_PATTERN, is_known_zone
+from scheduler_core.schemas.base import (
+    DB_INT_MAX,
+    CamelModel,
+    CamelRequest,
+    DbInt,
+    JsonObject,
+    Name,
+    StoredText,
+    Text,
+)
 from scheduler_core.schemas.pages import Page
 
 # Priorities RabbitMQ can carry (x-max-priority is at most 255). The service refuses values above the
@@ -21,25 +31,73 @@ PRIORITY_MAX: Final = 255
 MAX_INSTANCES_MAX: Final = 10
 # Longest IANA zone name the timezone column holds.
 TIMEZONE_MAX_LENGTH: Final = 64
+# Longest cron expression the cron_expression column holds.
+CRON_MAX_LENGTH: Final = 100
+# Most of each interval field: 25 years' worth (9,125 days), so that the four together never pass the 100-year
+# bound of a period (scheduler_core.schedule.definition) and the schema states every limit the API applies.
+IntervalSeconds = Annotated[int, Field(ge=0, le=788_400_000)]
+IntervalMinutes = Annotated[int, Field(ge=0, le=13_140_000)]
+IntervalHours = Annotated[int, Field(ge=0, le=219_000)]
+IntervalDays = Annotated[int, Field(ge=0, le=9_125)]
+_INTERVAL_ALIASES: Final = ("intervalSeconds", "intervalMinutes", "intervalHours", "intervalDays")
+
+
+class TimeZone(RootModel[Annotated[str, Field(max_length=TIMEZONE_MAX_LENGTH)]]):
+    """An IANA time zone name, one of the pinned tzdata's (the pattern lists them)."""
+
+    model_config = ConfigDict(
+        strict=True, json_schema_extra={"pattern": ZONE_PATTERN, "examples": ["UTC", "Europe/Berlin"]}
+    )
+
+    @model_validator(mode="after")
+    def _known(self) -> Self:
+        if not is_known_zone(self.root):
+            raise ValueError(f"unknown time zone {self.root!r}; use an IANA zone name such as 'Europe/Berlin'")
+        return self
+
+
+UTC: Final = TimeZone("UTC")
+
+CronText = Annotated[StoredText, Field(max_length=CRON_MAX_LENGTH, json_schema_extra={"pattern": CRON_PATTERN})]
+"""A cron expression. The schema states the grammar the API accepts; the API checks it after its own, more
+readable, checks (a pattern mismatch says little about what is wrong)."""
+
+
+def _one_schedule(schema: dict[str, Any]) -> None:
+    """State the schedule rule in the schema: a cron expression and no interval field, or no cron expression
+    and at least one interval field of 1 or more (each is at least 0, so their sum is then positive)."""
+    cron = {
+        "title": "cron schedule",
+        "required": ["cronExpression"],
+        "properties": {"cronExpression": {"type": "string"}} | {name: {"type": "null"} for name in _INTERVAL_ALIASES},
+    }
+    interval = {
+        "title": "interval schedule",
+        "properties": {"cronExpression": {"type": "null"}},
+        "anyOf": [
+            {"required": [name], "properties": {name: {"type": "integer", "minimum": 1}}} for name in _INTERVAL_ALIASES
+        ],
+    }
+    schema["oneOf"] = [cron, interval]
 
 
 class ScheduleFields(CamelRequest):
     """A schedule: one or more interval fields (summed) or a cron expression (with its time zone)."""
 
-    interval_seconds: DbInt | None = Field(default=None, description="Interval part, in seconds.")
-    interval_minutes: DbInt | None = Field(default=None, description="Interval part, in minutes.")
-    interval_hours: DbInt | None = Field(default=None, description="Interval part, in hours.")
-    interval_days: DbInt | None = Field(default=None, description="Interval part, in days (86,400 s each).")
-    cron_expression: StoredText | None = Field(
+    model_config = ConfigDict(json_schema_extra=_one_schedule)
+
+    interval_seconds: IntervalSeconds | None = Field(default=None, description="Interval part, in seconds.")
+    interval_minutes: IntervalMinutes | None = Field(default=None, description="Interval part, in minutes.")
+    interval_hours: IntervalHours | None = Field(default=None, description="Interval part, in hours.")
+    interval_days: IntervalDays | None = Field(default=None, description="Interval part, in days (86,400 s each).")
+    cron_expression: CronText | None = Field(
         default=None,
         description="Standard 5-field cron expression (or @hourly, @daily, ...). Excludes the interval fields.",
         examples=["0 2 * * *"],
     )
-    timezone: StoredText = Field(
-        default="UTC",
-        max_length=TIMEZONE_MAX_LENGTH,
+    timezone: TimeZone = Field(
+        default=UTC,
         description="IANA zone the cron expression is read in. Interval jobs are zone-free and ignore it.",
-        examples=["Europe/Berlin"],
     )
 
 
@@ -49,8 +107,8 @@ class ScheduledJobCreate(ScheduleFields):
     task_function_id: int = Field(ge=1, le=DB_INT_MAX, description="The task function the job runs.")
     name_en: Name | None = None
     name_ar: Name | None = None
-    description_en: StoredText | None = None
-    description_ar: StoredText | None = None
+    description_en: Text | None = None
+    description_ar: Text | None = None
 
     priority: int = Field(
         default=0, ge=0, le=PRIORITY_MAX, description="Higher runs first; at most SCHEDULER_MAX_PRIORITY."
@@ -85,17 +143,15 @@ class ScheduledJobUpdate(CamelRequest):
     task_function_id: int | None = Field(default=None, ge=1, le=DB_INT_MAX, json_schema_extra=_absent_or_value)
     name_en: Name | None = None
     name_ar: Name | None = None
-    description_en: StoredText | None = None
-    description_ar: StoredText | None = None
+    description_en: Text | None = None
+    description_ar: Text | None = None
 
-    interval_seconds: DbInt | None = None
-    interval_minutes: DbInt | None = None
-    interval_hours: DbInt | None = None
-    interval_days: DbInt | None = None
-    cron_expression: StoredText | None = None
-    timezone: StoredText | None = Field(
-        default=None, max_length=TIMEZONE_MAX_LENGTH, json_schema_extra=_absent_or_value
-    )
+    interval_seconds: IntervalSeconds | None = None
+    interval_minutes: IntervalMinutes | None = None
+    interval_hours: IntervalHours | None = None
+    interval_days: IntervalDays | None = None
+    cron_expression: CronText | None = None
+    timezone: TimeZone | None = Field(default=None, json_schema_extra=_absent_or_value)
 
     priority: int | None = Field(default=None, ge=0, le=PRIORITY_MAX, json_schema_extra=_absent_or_value)
     max_instances: int | None = Field(default=None, ge=1, le=MAX_INSTANCES_MAX, json_schema_extra=_absent_or_value)

@@ -33,6 +33,12 @@ class HistoryStore(ABC):
     async def count_running(self, session: AsyncSession) -> int: ...
 
     @abstractmethod
+    async def count_open(self, session: AsyncSession, job_id: int) -> int:
+        """Runs of the job still pending or running (written, not yet ended), whatever their trigger. Read in
+        the caller's transaction: under the job's row lock (JobStore.lock), no other API request adds one
+        meanwhile."""
+
+    @abstractmethod
     async def running(self, session: AsyncSession, limit: int) -> list[ScheduledJobExecution]:
         """Up to `limit` running runs, longest running first."""
 

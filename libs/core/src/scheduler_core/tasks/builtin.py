@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 from typing import Literal
 
-import httpx
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
 from scheduler_core.retention import DEFAULT_RETENTION_DAYS, purge_history
@@ -72,7 +71,11 @@ async def fail(ctx: TaskContext, params: FailParams) -> str:
 
 class HttpRequestParams(Strict):
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"] = "GET"
-    url: HttpUrl
+    # The pattern puts the scheme rule in the task's JSON schema, which the API checks jobs against.
+    url: HttpUrl = Field(
+        description="http or https URL; it must resolve to a public address unless SCHEDULER_OUTBOUND_ALLOW allows it.",
+        json_schema_extra={"pattern": "^[Hh][Tt][Tt][Pp][Ss]?://"},
+    )
     headers: dict[str, str] = Field(default_factory=dict)
     body: str | None = Field(default=None, description="Request body, sent as is.")
     json_body: dict[str, object] | list[object] | None = Field(default=None, description="Body sent as JSON.")
@@ -92,8 +95,10 @@ class HttpStatusError(RuntimeError):
     description_ar="يرسل طلب HTTP؛ يفشل التشغيل ما لم تكن حالة الاستجابة 2xx.",
 )
 async def http_request(ctx: TaskContext, params: HttpRequestParams) -> str:
+    """Through the outbound guard: only public addresses (or those SCHEDULER_OUTBOUND_ALLOW allows), each redirect
+    (up to 5) checked again."""
     headers = {"X-Scheduler-Execution-Id": ctx.execution_id, **params.headers}
-    async with httpx.AsyncClient(timeout=params.timeout_seconds) as client:
+    async with ctx.outbound.client(timeout=params.timeout_seconds) as client:
         response = await client.request(
             params.method,
             str(params.url),

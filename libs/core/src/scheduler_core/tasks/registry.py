@@ -27,6 +27,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from scheduler_core.outbound import OutboundGuard
 from scheduler_core.store import Store, TaskFunctionSpec
 
 # A task returns an optional one-line summary of what it did, recorded as the run's result_summary.
@@ -55,6 +56,8 @@ class TaskContext:
     # The executor's database access, for tasks that maintain the scheduler itself (history cleanup).
     sessionmaker: async_sessionmaker[AsyncSession]
     store: Store
+    # Every outbound call to an address the job's parameters name goes through it (SCHEDULER_OUTBOUND_ALLOW).
+    outbound: OutboundGuard = field(default_factory=OutboundGuard)
     # Grows with every claim of the job: pass it to an external store with each write, and have the store
     # refuse a write whose token is lower than the highest it has seen, so that a run that lost its lease (a
     # paused executor that resumed) cannot overwrite the work of the run that replaced it.

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, status
 
 from scheduler_api.dependencies import Actions, Jobs, SuperAdmin
 from scheduler_api.errors import error_responses
-from scheduler_api.routers.query import JobId, PageNumber, PerPage
+from scheduler_api.routers.query import BOOLEAN, DECIMAL, JobId, PageNumber, PerPage
 from scheduler_core.schemas import (
     DB_INT_MAX,
     DEFAULT_PER_PAGE,
@@ -40,9 +40,11 @@ async def list_jobs(
     service: Jobs,
     page: PageNumber = 1,
     per_page: PerPage = DEFAULT_PER_PAGE,
-    is_enabled: Annotated[bool | None, Query(description="Only enabled (true) or disabled (false) jobs.")] = None,
+    is_enabled: Annotated[
+        bool | None, Query(description="Only enabled (true) or disabled (false) jobs."), BOOLEAN
+    ] = None,
     job_type_id: Annotated[
-        int | None, Query(ge=1, le=DB_INT_MAX, description="Only jobs of this type (1 interval, 2 cron).")
+        int | None, Query(ge=1, le=DB_INT_MAX, description="Only jobs of this type (1 interval, 2 cron)."), DECIMAL
     ] = None,
 ) -> ScheduledJobPage:
     filters = JobFilters(is_enabled=is_enabled, job_type_id=job_type_id)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 
 from scheduler_api.dependencies import Lookups
 from scheduler_api.errors import error_responses
+from scheduler_api.routers.query import BOOLEAN
 from scheduler_core.schemas import ExecutionStatusResponse, JobTypeResponse, TaskFunctionResponse
 
 router = APIRouter(tags=["lookups"])
@@ -22,7 +23,9 @@ router = APIRouter(tags=["lookups"])
 async def get_task_functions(
     service: Lookups,
     include_inactive: Annotated[
-        bool, Query(description="Also those no executor provides any more (jobs cannot be created with them).")
+        bool,
+        Query(description="Also those no executor provides any more (jobs cannot be created with them)."),
+        BOOLEAN,
     ] = False,
 ) -> list[TaskFunctionResponse]:
     return await service.get_task_functions(include_inactive=include_inactive)

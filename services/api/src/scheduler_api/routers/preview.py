@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from scheduler_api.dependencies import Preview
 from scheduler_api.errors import error_responses
-from scheduler_api.routers.query import JobId
+from scheduler_api.routers.query import DECIMAL, JobId
 from scheduler_core.schemas.preview import (
     DEFAULT_PREVIEW_COUNT,
     MAX_PREVIEW_COUNT,
@@ -38,6 +38,8 @@ async def preview_schedule(body: SchedulePreviewRequest, service: Preview) -> Sc
 async def preview_job(
     job_id: JobId,
     service: Preview,
-    count: Annotated[int, Query(ge=1, le=MAX_PREVIEW_COUNT, description="Fire times wanted.")] = DEFAULT_PREVIEW_COUNT,
+    count: Annotated[
+        int, Query(ge=1, le=MAX_PREVIEW_COUNT, description="Fire times wanted."), DECIMAL
+    ] = DEFAULT_PREVIEW_COUNT,
 ) -> SchedulePreviewResponse:
     return await service.preview_job(job_id, count)

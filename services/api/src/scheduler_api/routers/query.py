@@ -1,14 +1,50 @@
-"""Path and query parameters shared by the routers: ids and paging."""
+"""Path and query parameters shared by the routers: ids, paging, filters, all read strictly.
+
+A query string is text, so numbers and booleans are parsed from it, but only in their plain spelling: an integer
+is decimal digits, with at most a zero fraction as JSON writes some integers ("5", "5.0"; not "+5", " 5", "5_000"
+or "5.5"), a boolean "true" or "false" (not "1", "yes" or "on"). What a client means by anything else is a guess
+the API does not make."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import re
+from typing import Annotated, Any, Final
 
 from fastapi import Path, Query
+from pydantic import BeforeValidator
 
 from scheduler_core.schemas import DB_INT_MAX, DEFAULT_PER_PAGE, MAX_PER_PAGE
 
-JobId = Annotated[int, Path(ge=1, le=DB_INT_MAX, description="The job's id.")]
-PageNumber = Annotated[int, Query(ge=1, le=DB_INT_MAX, description="Page number, from 1.")]
-PerPage = Annotated[int, Query(ge=1, le=MAX_PER_PAGE, description=f"Items per page (default {DEFAULT_PER_PAGE}).")]
-StatusFilter = Annotated[int | None, Query(ge=1, le=DB_INT_MAX, description="Only executions with this status id.")]
+_DECIMAL: Final = re.compile(r"(0|[1-9][0-9]{0,18})(?:\.0+)?")
+_BOOLEANS: Final = {"true": True, "false": False}
+
+
+def _decimal(value: Any) -> Any:
+    if isinstance(value, str):
+        match = _DECIMAL.fullmatch(value)
+        if match is None:
+            raise ValueError("must be a whole number written in decimal digits")
+        return match.group(1)
+    return value
+
+
+def _boolean(value: Any) -> Any:
+    if isinstance(value, str):
+        if value not in _BOOLEANS:
+            raise ValueError("must be true or false")
+        return _BOOLEANS[value]
+    return value
+
+
+# Put after Path()/Query() in an Annotated (FastAPI then still writes their bounds as minimum/maximum).
+DECIMAL = BeforeValidator(_decimal)
+BOOLEAN = BeforeValidator(_boolean)
+
+JobId = Annotated[int, Path(ge=1, le=DB_INT_MAX, description="The job's id."), DECIMAL]
+PageNumber = Annotated[int, Query(ge=1, le=DB_INT_MAX, description="Page number, from 1."), DECIMAL]
+PerPage = Annotated[
+    int, Query(ge=1, le=MAX_PER_PAGE, description=f"Items per page (default {DEFAULT_PER_PAGE})."), DECIMAL
+]
+StatusFilter = Annotated[
+    int | None, Query(ge=1, le=DB_INT_MAX, description="Only executions with this status id."), DECIMAL
+]

@@ -11,6 +11,7 @@ from scheduler_api.errors import Conflict
 from scheduler_api.services.context import ServiceContext
 from scheduler_api.services.responses import job_response
 from scheduler_api.services.schedules import job_schedule
+from scheduler_core import verdicts
 from scheduler_core.schedule import next_fire_time
 from scheduler_core.schemas import JobAction, JobActionResponse, ScheduledJobResponse
 from scheduler_core.store import NewExecution
@@ -83,9 +84,14 @@ class ActionService:
     async def trigger_job_now(self, job_id: int, triggered_by_user_id: str | None) -> tuple[str, ScheduledJobResponse]:
         """Write a pending manual run scheduled now and return its execution id. The timekeeper's outbox relay
         (woken by notify_changed / on_schedule_change) publishes it and an executor runs it. Allowed whether the
-        job is enabled or paused: an operator may run a job by hand at any time. The job's schedule is unchanged."""
+        job is enabled or paused: an operator may run a job by hand at any time. The job's schedule is unchanged.
+        Refused (409) while the job has max_instances runs pending or running: the run could only be skipped."""
         async with self._sessionmaker.begin() as session:
             job = await self._context.locked_job(session, job_id)
+            # Under the job's row lock, so concurrent triggers count each other's runs.
+            open_runs = await self._store.history.count_open(session, job_id)
+            if open_runs >= job.max_instances:
+                raise Conflict(verdicts.trigger_refused(job_id, open_runs, job.max_instances))
             now = await self._store.clock.now(session)
             execution_id = str(uuid.uuid4())
             run = NewExecution(execution_id=execution_id, job_id=job_id, scheduled_at=now, trigger=Trigger.MANUAL)

@@ -101,7 +101,8 @@ class JobService:
             schedule_changed = False
             if any(name in changes for name in SCHEDULE_FIELDS):
                 merged = merged_schedule_fields(job, changes)
-                schedule = checked_schedule(merged, problems)
+                new_expression = changes.get("cron_expression") not in (None, job.cron_expression)
+                schedule = checked_schedule(merged, problems, check_grammar=new_expression)
                 if schedule is not None:
                     columns = schedule_columns(schedule, merged)
                     if any(getattr(job, name) != value for name, value in columns.items()):
@@ -113,6 +114,10 @@ class JobService:
             task: TaskFunction | None = None
             task_function_id = changes.get("task_function_id", job.task_function_id)
             if task_function_id != job.task_function_id:
+                if job.is_primary:
+                    raise Conflict(
+                        f"job {job_id} is a primary job: its task cannot change (its parameters and schedule can)"
+                    )
                 task = await self._checked_task(session, task_function_id, problems)
                 values["task_function_id"] = task_function_id
             elif "parameters" in changes:

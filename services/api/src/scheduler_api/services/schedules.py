@@ -19,20 +19,36 @@ from scheduler_core.schedule import (
     schedule_from_fields,
     schedule_of,
 )
+from scheduler_core.schedule.grammar import is_accepted_cron
 from scheduler_core.schemas import FieldError, SchedulePreviewResponse
 from scheduler_core.store.models import JobType, ScheduledJob
 
 # Zone of interval jobs, which are zone-free.
 UTC_ZONE: Final = "UTC"
+# Why a cron expression that croniter reads and that fires is still refused: it is outside the schema's pattern.
+OUTSIDE_GRAMMAR: Final = (
+    "is not in the form this API accepts: five fields of numbers, names (JAN-DEC, SUN-SAT), *, ranges, steps "
+    "and lists (no L, W, # or ?), or an @-alias; with day-of-week *, the day-of-month must hold a day up to 29, "
+    "a 30th with a month other than February, or a month of 31 days must be among the months (the schema's "
+    "pattern states it)"
+)
 
 
-def checked_schedule(fields: Mapping[str, Any], problems: list[FieldError]) -> Schedule | None:
-    """The schedule of these fields, or None with the reason added to `problems`."""
+def checked_schedule(
+    fields: Mapping[str, Any], problems: list[FieldError], *, check_grammar: bool = True
+) -> Schedule | None:
+    """The schedule of these fields, or None with the reason added to `problems`. A cron expression must also be
+    one the schema's pattern accepts (`check_grammar`; an update leaves an unchanged stored expression alone)."""
     try:
-        return schedule_from_fields(fields)
+        schedule = schedule_from_fields(fields)
     except ScheduleError as exc:
         problems.append(FieldError(field=exc.field, reason=exc.reason))
         return None
+    expression = fields.get("cron_expression")
+    if check_grammar and isinstance(expression, str) and not is_accepted_cron(expression):
+        problems.append(FieldError(field="cronExpression", reason=OUTSIDE_GRAMMAR))
+        return None
+    return schedule
 
 
 def merged_schedule_fields(job: ScheduledJob, changes: Mapping[str, Any]) -> dict[str, Any]:

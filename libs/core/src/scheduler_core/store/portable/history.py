@@ -49,6 +49,12 @@ class PortableHistoryStore(HistoryStore):
         query = select(func.count()).where(ScheduledJobExecution.status_id == ExecutionStatus.RUNNING)
         return int((await session.execute(query)).scalar_one())
 
+    async def count_open(self, session: AsyncSession, job_id: int) -> int:
+        query = select(func.count()).where(
+            ScheduledJobExecution.job_id == job_id, ScheduledJobExecution.status_id.in_(_OPEN)
+        )
+        return int((await session.execute(query)).scalar_one())
+
     async def running(self, session: AsyncSession, limit: int) -> list[ScheduledJobExecution]:
         query = (
             select(ScheduledJobExecution)
