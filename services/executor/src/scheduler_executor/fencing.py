@@ -229,10 +229,12 @@ class Fencing:
                     self._proven_sent = sent
 
     def _stop_runs(self, execution_ids: list[str], reason: str) -> None:
-        """Cancel the tasks of these runs. A run in a thread keeps running: the watchdog ends the process."""
+        """Cancel the tasks of these runs. A run in a thread keeps running: the watchdog ends the process. Its task
+        is not cancelled: that would stop only the coroutine awaiting the thread, and end the run's hold (the
+        task ended), so that the watchdog would no longer watch a thread that runs on without a lease."""
         for execution_id in execution_ids:
             hold = self._holds.get(execution_id)
-            if hold is None or hold.task is None or hold.task.done() or hold.task.cancelling():
+            if hold is None or hold.in_thread or hold.task is None or hold.task.done() or hold.task.cancelling():
                 continue
             log.warning("run_fenced", execution_id=execution_id, reason=reason, in_thread=hold.in_thread)
             hold.task.cancel(f"{_FENCED}{reason}")
