@@ -219,9 +219,9 @@ class Fencing:
             if breached:
                 self._stop_runs([execution_id for execution_id, _ in breached], breached[0][1])
             silence = self._silence_deadline()
-            needs_proof = any(hold.active for hold in list(self._holds.values())) and (
-                silence is None or now + leases.SOFT_STOP_LEAD_S + leases.PROOF_WINDOW_S >= silence
-            )
+            # Whether or not a run is held: a run claimed now (the database may answer a claim before the next
+            # heartbeat) is gated on a proof from its first step.
+            needs_proof = silence is None or now + leases.SOFT_STOP_LEAD_S + leases.PROOF_WINDOW_S >= silence
             if needs_proof and now >= next_proof and self.presence is not None:
                 next_proof = now + leases.PROOF_INTERVAL_S
                 sent = time.monotonic()
