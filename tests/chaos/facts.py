@@ -19,6 +19,7 @@ from scheduler_core.store.engine import create_sessionmaker
 from scheduler_core.store.models import ExecutionStatus, SchedulerInstance
 from tests.chaos.injector import Applied, Exit, Start
 from tests.chaos.plan import Fault
+from tests.chaos.servers import Outage
 from tests.faults.checker import Report
 from tests.faults.overlap import Activity
 from tests.support.cluster import db_now, executions
@@ -86,6 +87,8 @@ class Facts:
     snapshots: list[Snapshot]
     problems: list[str]
     log_dir: str
+    window_start: float = 0.0  # unix seconds: the fault plan's time zero
+    outages: list[Outage] = field(default_factory=list)  # of the shared servers, not injected by the run
 
 
 async def read_runs(engine: AsyncEngine) -> list[RunFact]:

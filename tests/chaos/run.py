@@ -35,6 +35,7 @@ from tests.chaos.plan import (
     plan_faults,
     plan_jobs,
 )
+from tests.chaos.servers import ServerWatch
 from tests.chaos.verdict import Verdict, assess, render, status_findings
 from tests.faults.history import history_report
 from tests.faults.overlap import read_segments
@@ -113,12 +114,15 @@ async def _observe(options: Options, say: Callable[[str], None]) -> Facts:
         cluster = Cluster(database_url, amqp_url, queue, run_dir / "logs", env={**CLUSTER_ENV, **CHAOS_ENV})
         injector = Injector(cluster, {"api": {"SCHEDULER_JWT_SECRET": secret}, "timekeeper": {}, "executor": {}})
         injector.say = say
+        watch = ServerWatch(database_url, amqp_url)
+        watching = asyncio.create_task(watch.run())
         try:
             await register_test_tasks(engine)
             say("starting api, 2 timekeepers, 3 executors")
             await injector.start_all()
             refs = [await _create(engine, spec, logs) for spec in jobs]
             say("jobs created; faults begin")
+            window_start = time.time()
             await injector.inject(plan, time.monotonic())
             say(f"faults over, every process ready: settling {SETTLE_S:g} s")
             await asyncio.sleep(SETTLE_S)
@@ -131,6 +135,9 @@ async def _observe(options: Options, say: Callable[[str], None]) -> Facts:
             runs, instances = await read_runs(engine), await read_instances(engine)
             (run_dir / "runs.json").write_text(json.dumps([asdict(r) for r in runs], default=str, indent=0))
         finally:
+            watching.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watching
             say("stopping every process")
             await injector.close()
             await engine.dispose()
@@ -153,6 +160,8 @@ async def _observe(options: Options, say: Callable[[str], None]) -> Facts:
         snapshots=snapshots,
         problems=injector.problems,
         log_dir=str(run_dir / "logs"),
+        window_start=window_start,
+        outages=watch.outages,
     )
 
 

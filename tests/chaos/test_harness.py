@@ -14,6 +14,7 @@ import pytest
 from tests.chaos.facts import Facts, InstanceFact, JobFact, RunFact, Snapshot
 from tests.chaos.injector import Applied, Exit
 from tests.chaos.plan import EVERYONE, SLOTS, VARIANTS, Fault, Kind, plan_faults, plan_jobs
+from tests.chaos.servers import Outage
 from tests.chaos.verdict import EVIDENCE_BOUND_S, assess
 from tests.faults.checker import Finding, Report
 from tests.faults.overlap import Activity
@@ -200,3 +201,12 @@ def test_an_executor_fenced_right_after_its_pause_with_a_run_of_its_own_is_no_an
     words = ['{"event": "process_fenced", "reason": "run c must stop: its lease could not be renewed in time"}']
     facts.exits.append(Exit("executor-2", "executor", 12, 7, 1_006.1, "own", words))
     assert assess(facts).anomalies == []
+
+
+def test_an_outage_of_a_shared_server_that_the_run_did_not_inject_is_reported_and_excuses_a_slow_detection() -> None:
+    facts = clean()
+    slow_detection(facts)
+    facts.outages.append(Outage("rabbitmq", KILLED_AT + 1.0, KILLED_AT + 4.0))
+    verdict = assess(facts)
+    assert verdict.anomalies == []
+    assert any("rabbitmq down from" in note for note in verdict.notes)

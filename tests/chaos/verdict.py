@@ -39,6 +39,7 @@ from tests.chaos.plan import (
     WORK_TICK_S,
     Kind,
 )
+from tests.chaos.servers import Outage
 from tests.faults.overlap import concurrency_breaches, longest_overlap
 
 # Seconds. Two runs of a max_instances job may overlap this much: a paused executor's task in a thread runs at
@@ -109,6 +110,7 @@ def assess(facts: Facts) -> Verdict:
         )
         verdict.data.setdefault("snapshots", []).append(_snapshot_json(snapshot, findings))
     verdict.check("harness", f"{len(facts.problems)} problems", [f"harness: {p}" for p in facts.problems])
+    _outages(facts, verdict)
     verdict.data["anomalies"] = verdict.anomalies
     verdict.data["notes"] = verdict.notes
     return verdict
@@ -261,14 +263,42 @@ def _exits(facts: Facts, instances: dict[str, InstanceFact], verdict: Verdict) -
 
 def _recent_faults(facts: Facts, pid: int, at: float) -> str:
     """The faults of this process, or of everyone, that were in force in the CONTEXT_S seconds before `at`."""
-    return "; ".join(
-        f"{a.fault.describe()} (lifted {at - a.ended:.1f} s before)" if a.ended is not None else a.fault.describe()
+    injected = [
+        f"{a.fault.describe()} ({_lifted(a.ended, at)})"
         for a in facts.applied
         if a.started is not None
         and (pid in a.pids or a.fault.kind in EVERYONE)
         and a.started <= at
         and (a.ended is None or a.ended >= at - CONTEXT_S)
-    )
+    ]
+    external = [
+        f"NOT INJECTED: {_outage(o, facts)} ({_lifted(o.ended, at)})"
+        for o in facts.outages
+        if o.began <= at and (o.ended is None or o.ended >= at - CONTEXT_S)
+    ]
+    return "; ".join(injected + external)
+
+
+def _outages(facts: Facts, verdict: Verdict) -> None:
+    """Outages of the shared servers that the run did not inject: not anomalies of the product, but what happened
+    during them is not what the plan says happened."""
+    described = [_outage(outage, facts) for outage in facts.outages]
+    verdict.figure("shared servers", "; ".join(described) or "no outage the run did not inject")
+    if described:
+        verdict.notes.append(
+            "the shared servers went down during the run without the run injecting it (another user of this "
+            "machine?): " + "; ".join(described) + ". Anomalies around these times may be their doing."
+        )
+    verdict.data["outages"] = [vars(outage) for outage in facts.outages]
+
+
+def _outage(outage: Outage, facts: Facts) -> str:
+    ended = outage.ended if outage.ended is not None else outage.began
+    return f"{outage.server} down from t+{outage.began - facts.window_start:.1f} s for {ended - outage.began:.1f} s"
+
+
+def _lifted(ended: float | None, at: float) -> str:
+    return "in force" if ended is None or ended > at else f"lifted {at - ended:.1f} s before"
 
 
 def _own_exit_problem(slot: str, pid: int, code: int, at: float, words: list[str], facts: Facts) -> str | None:
@@ -301,6 +331,8 @@ def _sweeper_harmed(facts: Facts, begin: float, end: float) -> bool:
             continue
         if applied.started <= end and (applied.ended or end) + SWEEPER_RECOVERY_S >= begin:
             return True
+    if any(o.began <= end and (o.ended or end) + SWEEPER_RECOVERY_S >= begin for o in facts.outages):
+        return True  # the shared servers went down: the sweeps stopped, or could not ask the broker
     return any(e.slot in TIMEKEEPERS and e.cause == "own" and e.at <= end for e in facts.exits)
 
 
@@ -328,14 +360,19 @@ def _detection(facts: Facts, instances: dict[str, InstanceFact], verdict: Verdic
                     f"run {run.execution_id} of killed pid {applied.pids[0]} failed {seconds:.2f} s after the kill "
                     f"(bound {EVIDENCE_BOUND_S:g} s + {DETECTION_SLACK_S:g} s, no sweeper harmed meanwhile)"
                 )
-    times.sort()
+    unharmed = sorted(row["seconds"] for row in rows if not row["sweeper_harmed"])
     figure = (
-        f"{len(times)} runs of killed executors: "
-        + (f"min {times[0]:.2f} s, median {_percentile(times, 50):.2f} s, max {times[-1]:.2f} s" if times else "none")
-        + f" (bound {EVIDENCE_BOUND_S:g} s; lease {LEASE_BOUND_S:g} s)"
+        f"{len(rows)} runs of {len({row['pid'] for row in rows})} killed executors: {_spread(sorted(times))}; "
+        f"{len(unharmed)} with every sweeper unharmed: {_spread(unharmed)} (bound {EVIDENCE_BOUND_S:g} s)"
     )
     verdict.check("detection (kill -> failed)", figure, findings)
     verdict.data["detection"] = {"bound_s": EVIDENCE_BOUND_S, "lease_bound_s": LEASE_BOUND_S, "runs": rows}
+
+
+def _spread(values: list[float]) -> str:
+    if not values:
+        return "none"
+    return f"min {values[0]:.2f} s, median {_percentile(values, 50):.2f} s, max {values[-1]:.2f} s"
 
 
 def _percentile(values: list[float], percent: float) -> float:
