@@ -92,6 +92,7 @@ class Verdict:
 def assess(facts: Facts) -> Verdict:
     verdict = Verdict()
     instances = {row.id: row for row in facts.instances}
+    verdict.figure("jobs", ", ".join(f"{job.job_id} {job.name} (max {job.max_instances})" for job in facts.jobs))
     _faults(facts, verdict)
     _history(facts, verdict)
     _overlaps(facts, verdict)
