@@ -14,7 +14,10 @@ What is an anomaly, and why (the rules are the product's: scheduler_core.leases,
 - a killed executor's runs failed later than the evidence bound allows, while every sweeper was unharmed;
 - /status not listing every live process exactly once; a ghost (a live process whose instance rows are all
   stopped or silent, or that has two live rows);
-- anything the harness could not do (a process that would not start)."""
+- anything the harness could not do (a process that would not start).
+
+Outages of the shared servers that the run did not inject (tests.chaos.servers) are no anomaly: they are
+reported, named next to an anomalous exit, and excuse a slow detection."""
 
 from __future__ import annotations
 
