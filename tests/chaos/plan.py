@@ -158,6 +158,13 @@ TERM_RESTART_S: Final = (1.0, 4.0)  # from the exit to the restart
 # with another fault meanwhile; if it takes longer, the injector waits for it).
 START_ALLOWANCE_S: Final = 8.0
 REST_S: Final = 1.0  # a slot's quiet time after a fault ends, before the next may hit it
+# After a fault of a timekeeper (or of everyone) ends, its sweeps judge nothing until it has observed the database
+# for instance_timeout again (scheduler_core.leases.observation_complete).
+SWEEPER_RECOVERY_S: Final = INSTANCE_TIMEOUT_S + 2 * SWEEP_S
+# A killed executor's runs are failed within a bound only while the sweepers are unharmed (tests.chaos.verdict):
+# a kill of an executor waits until no timekeeper has had a fault for SWEEPER_RECOVERY_S, and neither timekeeper
+# nor everyone gets one until this long after it, so that every such kill measures the detection bound (5.5 s).
+DETECTION_WINDOW_S: Final = 8.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,11 +206,11 @@ def plan_faults(seed: int, seconds: float) -> list[Fault]:
     free_at = dict.fromkeys(SLOTS, WARMUP_S)
     planned: list[Fault] = []
     clock = WARMUP_S
-    for kind in OPENING:
-        fault = _single(rng, kind, None, clock, free_at, [])
+    for kind in OPENING:  # its kill is of an executor: every run measures the detection of one at least
+        fault = _single(rng, kind, None, clock, free_at, [], EXECUTORS if kind == Kind.KILL else None)
         if fault.at + fault.seconds < seconds:
             planned.append(fault)
-            free_at[fault.targets[0]] = fault.at + fault.occupies()
+            _occupy(free_at, fault)
         clock += rng.uniform(0.0, JITTER_S)
     everyone = _everyone(rng, max(free_at.values()), seconds)
     planned += everyone
@@ -226,8 +233,19 @@ def plan_faults(seed: int, seconds: float) -> list[Fault]:
                 first.insert(0, (kind, mode))  # a variant not yet placed: try it again after the others
             continue
         planned.append(fault)
-        free_at[fault.targets[0]] = fault.at + fault.occupies()
+        _occupy(free_at, fault)
     return sorted(planned, key=lambda fault: (fault.at, fault.targets))
+
+
+def _clean_kill(kind: Kind, target: str) -> bool:
+    return kind == Kind.KILL and target in EXECUTORS
+
+
+def _occupy(free_at: dict[str, float], fault: Fault) -> None:
+    free_at[fault.targets[0]] = fault.at + fault.occupies()
+    if _clean_kill(fault.kind, fault.targets[0]):
+        for timekeeper in TIMEKEEPERS:
+            free_at[timekeeper] = max(free_at[timekeeper], fault.at + DETECTION_WINDOW_S)
 
 
 def _everyone(rng: random.Random, start: float, seconds: float) -> list[Fault]:
@@ -252,9 +270,15 @@ def _everyone(rng: random.Random, start: float, seconds: float) -> list[Fault]:
 
 
 def _single(
-    rng: random.Random, kind: Kind, mode: Mode | None, clock: float, free_at: dict[str, float], everyone: list[Fault]
+    rng: random.Random,
+    kind: Kind,
+    mode: Mode | None,
+    clock: float,
+    free_at: dict[str, float],
+    everyone: list[Fault],
+    among: tuple[str, ...] | None = None,
 ) -> Fault:
-    eligible = ELIGIBLE[kind]
+    eligible = among or ELIGIBLE[kind]
     idle = [slot for slot in eligible if free_at[slot] <= clock]
     target = rng.choice(idle) if idle else min(eligible, key=lambda slot: free_at[slot])
     if kind == Kind.PAUSE:
@@ -267,13 +291,17 @@ def _single(
         seconds = rng.uniform(*TERM_RESTART_S)
     else:
         seconds = rng.uniform(*CUT_S)
-    at = clock if free_at[target] <= clock else free_at[target] + rng.uniform(0.0, JITTER_S)
+    clean = _clean_kill(kind, target)
+    earliest = free_at[target]
+    if clean:
+        earliest = max(earliest, *(free_at[timekeeper] + SWEEPER_RECOVERY_S for timekeeper in TIMEKEEPERS))
+    at = clock if earliest <= clock else earliest + rng.uniform(0.0, JITTER_S)
     fault = Fault(_later(at), kind, (target,), round(seconds, 2), mode)
+    recovery = SWEEPER_RECOVERY_S if clean else 0.0
     for other in sorted(everyone, key=lambda fault: fault.at):  # clear of each fault of everyone, or after it
-        if fault.at < other.at + other.occupies() and other.at < fault.at + fault.occupies():
-            fault = Fault(
-                _later(other.at + other.occupies() + rng.uniform(0.0, JITTER_S)), kind, (target,), fault.seconds, mode
-            )
+        if fault.at < other.at + other.occupies() + recovery and other.at < fault.at + fault.occupies():
+            after = other.at + other.occupies() + recovery + rng.uniform(0.0, JITTER_S)
+            fault = Fault(_later(after), kind, (target,), fault.seconds, mode)
     return fault
 
 

@@ -13,7 +13,18 @@ import pytest
 
 from tests.chaos.facts import Facts, InstanceFact, JobFact, RunFact, Snapshot
 from tests.chaos.injector import Applied, Exit
-from tests.chaos.plan import EVERYONE, SLOTS, VARIANTS, Fault, Kind, plan_faults, plan_jobs
+from tests.chaos.plan import (
+    DETECTION_WINDOW_S,
+    EVERYONE,
+    EXECUTORS,
+    SLOTS,
+    TIMEKEEPERS,
+    VARIANTS,
+    Fault,
+    Kind,
+    plan_faults,
+    plan_jobs,
+)
 from tests.chaos.servers import Outage
 from tests.chaos.verdict import EVIDENCE_BOUND_S, assess
 from tests.faults.checker import Finding, Report
@@ -47,6 +58,14 @@ def test_every_variant_is_planned_and_no_process_has_two_faults_at_once(seconds:
             for (_, end), (start, _) in itertools.pairwise(busy):
                 assert start >= end, f"seed {seed}: {slot} has two faults at once"
         assert all(f.targets == SLOTS for f in plan if f.kind in EVERYONE)
+        kills = [f for f in plan if f.kind == Kind.KILL and f.targets[0] in EXECUTORS]
+        assert kills, f"seed {seed}: no executor killed"
+        for kill in kills:  # no timekeeper, nor everyone, harmed while its runs are being detected
+            harm = [f for f in plan if f.kind in EVERYONE or set(f.targets) & set(TIMEKEEPERS)]
+            for other in harm:
+                assert not (other.at < kill.at + DETECTION_WINDOW_S and kill.at < other.at + other.occupies()), (
+                    f"seed {seed}: {other.describe()} during the detection of {kill.describe()}"
+                )
 
 
 def test_the_job_mix_has_what_the_run_needs() -> None:

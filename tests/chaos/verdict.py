@@ -36,6 +36,7 @@ from tests.chaos.plan import (
     INSTANCE_TIMEOUT_S,
     LOCK_TTL_S,
     SWEEP_S,
+    SWEEPER_RECOVERY_S,
     TIMEKEEPERS,
     VARIANTS,
     WATCHDOG_S,
@@ -55,9 +56,6 @@ EVIDENCE_BOUND_S: Final = INSTANCE_TIMEOUT_S + HEARTBEAT_S + leases.PRESENCE_GRA
 # Whatever the evidence: the lease expires, and the next sweep fails the run.
 LEASE_BOUND_S: Final = LOCK_TTL_S + HEARTBEAT_S + SWEEP_S
 DETECTION_SLACK_S: Final = 1.0  # a sweep's own time on a loaded 2-core machine
-# After a fault of a timekeeper (or of everyone) ends, its sweeps judge nothing until it has observed the database
-# for instance_timeout again: the detection bound holds from then on.
-SWEEPER_RECOVERY_S: Final = INSTANCE_TIMEOUT_S + 2 * SWEEP_S
 # Failure reasons a fault explains (scheduler_core.verdicts), and the faults of the run's executor that do.
 EXPECTED_FAILURES: Final = {
     "executor lost": frozenset({Kind.KILL, Kind.PAUSE, Kind.LONG_PAUSE}),
