@@ -22,6 +22,7 @@ from tests.chaos.plan import (
     VARIANTS,
     Fault,
     Kind,
+    Mode,
     plan_faults,
     plan_jobs,
 )
@@ -229,3 +230,14 @@ def test_an_outage_of_a_shared_server_that_the_run_did_not_inject_is_reported_an
     verdict = assess(facts)
     assert verdict.anomalies == []
     assert any("rabbitmq down from" in note for note in verdict.notes)
+
+
+def test_a_run_fenced_while_its_executor_was_cut_off_from_both_servers_is_explained_but_not_from_one() -> None:
+    facts = clean()
+    unexplained(facts)  # run e on pid 12, held from 1_010 to 1_011
+    database = Fault(30.0, Kind.DATABASE_ONE, ("executor-2",), 5.0, Mode.STALL)
+    facts.applied.append(Applied(database, pids=[12], started=1_008.0, ended=1_013.0))
+    assert not assess(facts).ok  # the database alone: the broker could vouch for it
+    broker = Fault(31.0, Kind.BROKER_ALL, SLOTS, 5.0, Mode.CUT)
+    facts.applied.append(Applied(broker, pids=[12, 21], started=1_009.0, ended=1_014.0))
+    assert assess(facts).anomalies == []

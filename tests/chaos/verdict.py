@@ -7,8 +7,8 @@ What is an anomaly, and why (the rules are the product's: scheduler_core.leases,
 - two runs of a job's task code active at once beyond max_instances for longer than the watchdog interval plus
   one tick of the `work` task (the overlap bound, from the tasks' own activity log);
 - a run failed for a reason other than its executor being lost, fenced or shut down; and a run failed for one
-  of those reasons although its executor was never killed, paused, stopped or ended (cuts of the database or
-  the broker, shorter than the lease, must fail no run);
+  of those reasons although its executor was never killed, paused, stopped, ended, or cut off from both servers
+  at once (a cut of the database alone, or of the broker alone, shorter than the lease, must fail no run);
 - an exit the harness did not cause, except an executor that exited 7 (fenced) or 4 (declared dead) with a run
   of its own it could not keep, right after it was paused; an exit it caused with the wrong code;
 - a killed executor's runs failed later than the evidence bound allows, while every sweeper was unharmed;
@@ -61,6 +61,15 @@ EXPECTED_FAILURES: Final = {
     "executor lost": frozenset({Kind.KILL, Kind.PAUSE, Kind.LONG_PAUSE}),
     "fenced": frozenset({Kind.PAUSE, Kind.LONG_PAUSE}),
     "executor shut down": frozenset({Kind.TERM}),
+}
+# A process cut off from both servers at once may have its runs failed either way: by its own fence (it can prove
+# nothing) or by the sweep (stale heartbeat, presence mark gone).
+PARTITION_EXPLAINS: Final = frozenset({"executor lost", "fenced"})
+LINK_SERVERS: Final = {
+    Kind.DATABASE_ONE: "postgresql",
+    Kind.DATABASE_ALL: "postgresql",
+    Kind.BROKER_ONE: "rabbitmq",
+    Kind.BROKER_ALL: "rabbitmq",
 }
 FENCED_EXITS: Final = {leases.FENCED_EXIT_CODE: "fenced", 4: "declared dead"}
 AFTER_PAUSE_S: Final = 5.0  # a fenced exit must come this soon after its process resumed
@@ -240,7 +249,26 @@ def _explained(run: RunFact, facts: Facts, instances: dict[str, InstanceFact]) -
             began, ended = applied.started or 0.0, applied.ended or applied.started or 0.0
             if began <= held_to and ended >= held_from:
                 return True
+    if kind in PARTITION_EXPLAINS and _partitioned(facts, executor.pid, held_from, held_to):
+        return True
     return any(e.pid == executor.pid and e.cause == "own" and held_from <= e.at <= held_to for e in facts.exits)
+
+
+def _partitioned(facts: Facts, pid: int, begin: float, end: float) -> bool:
+    """Whether the process was cut off from PostgreSQL and from RabbitMQ at once, at some time between begin and
+    end: by faults of it or of everyone, or by outages of the shared servers."""
+    links: dict[str, list[tuple[float, float]]] = {"postgresql": [], "rabbitmq": []}
+    for applied in facts.applied:
+        server = LINK_SERVERS.get(applied.fault.kind)
+        if server is not None and pid in applied.pids and applied.started is not None:
+            links[server].append((applied.started, applied.ended or end))
+    for outage in facts.outages:
+        links[outage.server].append((outage.began, outage.ended or end))
+    return any(
+        max(db_from, mq_from, begin) <= min(db_to, mq_to, end)
+        for db_from, db_to in links["postgresql"]
+        for mq_from, mq_to in links["rabbitmq"]
+    )
 
 
 def _exits(facts: Facts, instances: dict[str, InstanceFact], verdict: Verdict) -> None:
