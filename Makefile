@@ -11,13 +11,14 @@ DASHBOARD_SOURCES := $(shell find $(DASHBOARD)/src $(DASHBOARD)/index.html $(DAS
 # `make run-stack` uses the local PostgreSQL and RabbitMQ unless told otherwise.
 STACK_DATABASE_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/jobscheduler
 
-.PHONY: help install dashboard openapi run run-stack token test faults guarantees lint fmt bench clean
+.PHONY: help install dashboard openapi run run-stack token test faults guarantees chaos lint fmt bench clean
 
 help:
 	@echo "make run        start the whole scheduler (embedded mode) on http://127.0.0.1:8000"
 	@echo "make test       every test: dashboard unit tests, then unit/contract/integration/e2e/fast faults"
 	@echo "make faults     the long fault-tolerance scenarios (broker kill, minute-long database outage, ...)"
 	@echo "make guarantees render the README's guarantees table from what the fault scenarios measured"
+	@echo "make chaos      3 minutes of seeded random faults on a real cluster (CHAOS_SECONDS, CHAOS_SEED)"
 	@echo "make lint       ruff + mypy --strict"
 	@echo "make fmt        format and autofix"
 	@echo "make run-stack  api + 2 timekeepers + 2 executors over local PostgreSQL and RabbitMQ"
@@ -75,6 +76,11 @@ faults: install
 guarantees: install
 	$(RUN) python scripts/guarantees_table.py --collect $(MEASUREMENTS)
 	rm -f $(MEASUREMENTS)
+
+# The chaos run (tests/chaos): CHAOS_SECONDS of faults (default 180), seeded by CHAOS_SEED (default: random,
+# printed first); exits non-zero on any anomaly. It bounds itself at its window plus 7 minutes.
+chaos: install
+	$(RUN) python -m tests.chaos $(if $(CHAOS_SECONDS),--seconds $(CHAOS_SECONDS)) $(if $(CHAOS_SEED),--seed $(CHAOS_SEED))
 
 lint: install
 	$(RUN) ruff check .

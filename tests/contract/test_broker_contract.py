@@ -738,6 +738,9 @@ async def test_separate_publisher_and_consumer_brokers(make_rabbit_broker: Rabbi
 
 # --- presence -------------------------------------------------------------------------------------------------
 
+# Seconds a question may wait: longer than aiormq takes to find a connection with a 1-s heartbeat stuck (6 s).
+STUCK_WAIT_S = 15.0
+
 
 async def test_a_presence_is_seen_while_held_and_gone_once_released(broker: Broker) -> None:
     name = f"test-{uuid.uuid4().hex}"
@@ -801,3 +804,22 @@ async def test_presence_of_is_unknown_when_the_broker_cannot_be_asked(
     async with make_rabbit_broker(url=tcp_proxy.url(amqp_url), publish_timeout_s=1.0) as observer:
         tcp_proxy.down()
         assert await observer.presence_of(f"test-{uuid.uuid4().hex}") is None
+
+
+@pytest.mark.rabbitmq
+async def test_presence_of_is_unknown_when_the_connection_is_found_stuck_under_the_question(
+    make_rabbit_broker: RabbitFactory, tcp_proxy: TcpProxy, amqp_url: str
+) -> None:
+    """A connection on which no frame arrives for a few heartbeats is declared stuck by aiormq, which fails the
+    calls pending on it with CancelledError: the answer is unknown (None), and neither the sweep asking it nor an
+    executor proving its own mark ends with that error (a timekeeper crashed, an executor's fence stopped
+    proving)."""
+    broker = make_rabbit_broker(url=tcp_proxy.url(amqp_url), heartbeat_s=1, publish_timeout_s=STUCK_WAIT_S)
+    async with broker as observer:
+        presence = await observer.hold_presence(f"test-{uuid.uuid4().hex}")
+        tcp_proxy.stall()
+        asking = asyncio.create_task(observer.presence_of(f"test-{uuid.uuid4().hex}"))
+        proving = asyncio.create_task(presence.prove())
+        assert await asking is None
+        assert await proving is False
+        tcp_proxy.restore()

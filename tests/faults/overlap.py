@@ -3,11 +3,13 @@ their start, at every tick, at their end: tests/support/tasks.py), and which run
 
 A run's activity is the span from its first line to its last. A run frozen by SIGSTOP and ended by its fence
 after it resumed logs nothing while frozen and nothing after its end: its span stops at its last sign of life,
-which is what "task code ran" means. Two runs of a job overlap by how much their spans intersect."""
+which is what "task code ran" means. Two runs of a job overlap by how much their spans intersect. `read_segments`
+also cuts a span where the run was silent (frozen), for runs whose task may log once more after resuming."""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,8 +38,8 @@ class Overlap:
         )
 
 
-def read_activity(*paths: Path) -> dict[str, Activity]:
-    spans: dict[str, tuple[int, float, float, bool, int]] = {}
+def _lines(paths: tuple[Path, ...]) -> Iterator[tuple[str, int, str, float, int]]:
+    """(execution id, job id, event, unix time, pid) of every activity line."""
     for path in paths:
         if not path.exists():
             continue
@@ -45,13 +47,41 @@ def read_activity(*paths: Path) -> dict[str, Activity]:
             parts = line.split()
             if len(parts) != 5:
                 continue
-            execution_id, job_id, event, at, pid = parts[0], int(parts[1]), parts[2], float(parts[3]), int(parts[4])
-            if execution_id in spans:
-                _, first, last, ended, _ = spans[execution_id]
-                spans[execution_id] = (job_id, min(first, at), max(last, at), ended or event == "end", pid)
-            else:
-                spans[execution_id] = (job_id, at, at, event == "end", pid)
+            yield parts[0], int(parts[1]), parts[2], float(parts[3]), int(parts[4])
+
+
+def read_activity(*paths: Path) -> dict[str, Activity]:
+    spans: dict[str, tuple[int, float, float, bool, int]] = {}
+    for execution_id, job_id, event, at, pid in _lines(paths):
+        if execution_id in spans:
+            _, first, last, ended, _ = spans[execution_id]
+            spans[execution_id] = (job_id, min(first, at), max(last, at), ended or event == "end", pid)
+        else:
+            spans[execution_id] = (job_id, at, at, event == "end", pid)
     return {eid: Activity(eid, *span) for eid, span in spans.items()}
+
+
+def read_segments(*paths: Path, silence: float) -> dict[str, Activity]:
+    """Like read_activity, but a run's span is cut wherever it logged nothing for longer than `silence` seconds (its
+    process was frozen: SIGSTOP), so that the time a paused run did not run does not count as running. A task in a
+    thread may log a tick when its process resumes, before the watchdog ends the process: read_activity would count
+    the whole pause as overlap with the run that started meanwhile, where task code overlapped for that tick only.
+    Each piece is an Activity keyed "<execution_id>/<n>" (n from 0); `ended` is set on the piece with the end."""
+    lines: dict[str, list[tuple[float, int, str, int]]] = {}
+    for execution_id, job_id, event, at, pid in _lines(paths):
+        lines.setdefault(execution_id, []).append((at, job_id, event, pid))
+    pieces: dict[str, Activity] = {}
+    for execution_id, events in lines.items():
+        events.sort()
+        start, count = 0, 0
+        for index in range(1, len(events) + 1):
+            if index == len(events) or events[index][0] - events[index - 1][0] > silence:
+                piece = events[start:index]
+                first, job_id, _, pid = piece[0]
+                ended = any(event == "end" for _, _, event, _ in piece)
+                pieces[f"{execution_id}/{count}"] = Activity(execution_id, job_id, first, piece[-1][0], ended, pid)
+                start, count = index, count + 1
+    return pieces
 
 
 def concurrency_breaches(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.faults.overlap import concurrency_breaches, longest_overlap, read_activity
+from tests.faults.overlap import concurrency_breaches, longest_overlap, read_activity, read_segments
 
 
 def _log(path: Path, *lines: str) -> Path:
@@ -40,3 +40,23 @@ def test_max_instances_two_allows_two_at_once_but_not_three(tmp_path: Path) -> N
 def test_runs_of_different_jobs_never_count_against_each_other(tmp_path: Path) -> None:
     log = _log(tmp_path / "a.log", "a 1 start 0.0 1", "a 1 end 5.0 1", "b 2 start 1.0 2", "b 2 end 4.0 2")
     assert concurrency_breaches(read_activity(log), {1: 1, 2: 1}, 0.0) == []
+
+
+def test_a_run_frozen_through_the_next_run_overlaps_it_only_by_what_it_logged_after_resuming(tmp_path: Path) -> None:
+    # r1 ticks until 11.0, is frozen, logs two ticks from 15.0 on resuming and is ended; r2 ran from 13.0 to 16.0.
+    log = _log(
+        tmp_path / "a.log",
+        "r1 7 start 10.0 1", "r1 7 tick 11.0 1", "r1 7 tick 15.0 1", "r1 7 tick 15.05 1",
+        "r2 7 start 13.0 2", "r2 7 tick 14.0 2", "r2 7 tick 15.0 2", "r2 7 end 16.0 2",
+    )  # fmt: skip
+    [whole] = concurrency_breaches(read_activity(log), {7: 1}, 0.0)
+    assert abs(whole.seconds - 2.05) < 1e-9  # the span counts the pause as running
+    segments = read_segments(log, silence=1.0)
+    assert sorted(segments) == ["r1/0", "r1/1", "r2/0"]
+    assert (segments["r1/1"].first, segments["r1/1"].last) == (15.0, 15.05)
+    assert segments["r2/0"].ended
+    assert not segments["r1/0"].ended
+    assert concurrency_breaches(segments, {7: 1}, 0.2) == []
+    [tick] = concurrency_breaches(segments, {7: 1}, 0.0)
+    assert (tick.earlier.execution_id, tick.later.execution_id) == ("r2", "r1")
+    assert abs(tick.seconds - 0.05) < 1e-9

@@ -22,6 +22,8 @@ from yarl import URL
 
 # Bytes read from one side before they are written to the other.
 CHUNK = 65536
+# Seconds `close` waits for the handlers of reset connections to end before cancelling them.
+CLOSE_WAIT_S = 1.0
 
 
 class TcpProxy:
@@ -86,6 +88,10 @@ class TcpProxy:
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
+        # Reset connections end their handlers by themselves; a handler cancelled instead makes asyncio log a
+        # spurious "Exception in callback" with a CancelledError traceback.
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=CLOSE_WAIT_S)
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -115,9 +115,12 @@ class WorkParams(BaseModel):
     log: str  # activity log: "<execution_id> <job_id> <start|tick|end> <unix time> <pid>" per event
     seconds: float = 3.0  # how long it works: seconds / tick steps of its own (a paused process does no steps)
     tick: float = 0.05  # seconds between its signs of life
+    start_log: str | None = None  # also append its start, as `record` writes it, for the history checker
 
 
 def _activity(ctx: TaskContext, params: WorkParams, event: str) -> None:
+    if event == "start" and params.start_log:
+        append_line(params.start_log, _start_entry(ctx))
     append_line(params.log, f"{ctx.execution_id} {ctx.job_id} {event} {time.time():.6f} {os.getpid()}")
 
 

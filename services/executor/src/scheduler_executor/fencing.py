@@ -244,16 +244,14 @@ class Fencing:
         return next_proof
 
     def _stop_runs(self, execution_ids: list[str], reason: str) -> None:
-        """Cancel the tasks of these runs. A task in a worker thread cannot be stopped that way (cancelling what
-        awaits it leaves the thread running): the process ends itself now."""
+        """Cancel the tasks of these runs. A run in a thread keeps running: the watchdog ends the process. Its task
+        is not cancelled: that would stop only the coroutine awaiting the thread, and end the run's hold (the
+        task ended), so that the watchdog would no longer watch a thread that runs on without a lease."""
         for execution_id in execution_ids:
             hold = self._holds.get(execution_id)
-            if hold is None or hold.task is None or hold.task.done() or hold.task.cancelling():
+            if hold is None or hold.in_thread or hold.task is None or hold.task.done() or hold.task.cancelling():
                 continue
             log.warning("run_fenced", execution_id=execution_id, reason=reason, in_thread=hold.in_thread)
-            if hold.in_thread:
-                self._on_breach(f"run {execution_id} must stop ({reason}) and runs in a thread")
-                return
             hold.task.cancel(f"{_FENCED}{reason}")
 
 

@@ -100,8 +100,24 @@ async def presence_of(connection: AbstractRobustConnection, name: str, *, timeou
         return False
     except UNAVAILABLE:
         return None
+    except asyncio.CancelledError:
+        if _cancelled_itself():
+            raise
+        return None  # the connection broke under the question (see _cancelled_itself)
     finally:
-        with contextlib.suppress(*UNAVAILABLE):
-            async with asyncio.timeout(timeout_s):
-                await channel.close()
+        try:
+            with contextlib.suppress(*UNAVAILABLE):
+                async with asyncio.timeout(timeout_s):
+                    await channel.close()
+        except asyncio.CancelledError:
+            if _cancelled_itself():
+                raise
     return True
+
+
+def _cancelled_itself() -> bool:
+    """Whether a CancelledError is this task's own cancellation. aiormq also fails the calls pending on a connection
+    it found stuck (no frame for a few heartbeats) with CancelledError: for the caller that is a broker that could
+    not be asked, and a sweep or a fence must not end with it."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
