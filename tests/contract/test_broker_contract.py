@@ -29,6 +29,7 @@ from scheduler_core.broker import (
     RunMessage,
 )
 from scheduler_core.broker.base import decode_runs, encode_runs, pack_runs
+from scheduler_core.broker.startup import until_available
 
 if TYPE_CHECKING:
     from tests.support.proxy import TcpProxy
@@ -823,3 +824,34 @@ async def test_presence_of_is_unknown_when_the_connection_is_found_stuck_under_t
         assert await asking is None
         assert await proving is False
         tcp_proxy.restore()
+
+
+@pytest.mark.rabbitmq
+async def test_a_start_up_step_during_a_broker_blip_is_retried_until_the_connection_is_back(
+    make_rabbit_broker: RabbitFactory, tcp_proxy: TcpProxy, amqp_url: str
+) -> None:
+    """An executor's start-up after its connection was made (presence mark, consumer) meets a blip: each step is
+    retried while the connection heals, instead of ending the process (the chaos run saw an executor exit 5)."""
+    broker = make_rabbit_broker(url=tcp_proxy.url(amqp_url), publish_timeout_s=1.0)
+    received: asyncio.Queue[Delivery] = asyncio.Queue()
+    async with broker:
+        tcp_proxy.down()
+        with pytest.raises(BrokerUnavailable):  # one attempt: the blip ends it
+            await until_available("consume", lambda: broker.consume(acking_into(received), prefetch=1), timeout=0)
+
+        async def back_later() -> None:
+            await asyncio.sleep(2.0)
+            tcp_proxy.up()
+
+        restoring = asyncio.create_task(back_later())
+        presence = await until_available("hold_presence", lambda: broker.hold_presence("starting"), timeout=WAIT_S)
+        consumer = await until_available(
+            "consume", lambda: broker.consume(acking_into(received), prefetch=1), timeout=WAIT_S
+        )
+        await restoring
+        async with consumer:
+            sent = make_message()
+            await broker.publish([sent])
+            assert (await next_delivery(received)).message == sent
+            assert await broker.presence_of("starting") is True
+        await presence.release()

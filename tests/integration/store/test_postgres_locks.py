@@ -2,7 +2,8 @@
 timekeepers take disjoint batches of due jobs (row locks, SKIP LOCKED); claims of one job queue on its advisory
 lock and count the places taken meanwhile, claims of other jobs do not wait; a claim and a timekeeper's pass over
 one job do not wait for each other; the sweep's verdict on an instance and that instance's claim are ordered by
-its row; a confirmation never waits for a row an executor holds."""
+its row; a confirmation never waits for a row an executor holds; a claimer frozen mid-claim holds up neither
+another claimer's heartbeat nor, past the lock timeout, its claim, and the server ends its session."""
 
 from __future__ import annotations
 
@@ -10,13 +11,16 @@ import asyncio
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import text, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from scheduler_core.store import ClaimOutcome, NewExecution, PublishedRun, Store
 from scheduler_core.store.engine import create_sessionmaker
 from scheduler_core.store.models import ExecutionStatus, InstanceStatus, ScheduledJobExecution
 from scheduler_core.store.postgres.claims import CLAIM_LOCK_SPACE
+from scheduler_core.store.postgres.engine import IDLE_IN_TRANSACTION_TIMEOUT_MS, LOCK_TIMEOUT_MS
 from tests.contract.store.support import claim, db_now, executions, locks, register
 from tests.support.factories import interval_job, new_id, task_function
 
@@ -242,3 +246,82 @@ async def test_record_published_skips_a_row_locked_by_another_transaction_instea
     async with sessionmaker.begin() as session:
         # Committed as running by then: a run no longer pending needs no mark.
         assert await pg_store.outbox.record_published(session, published) == [free]
+
+
+async def test_a_claim_waiting_for_a_frozen_claimers_job_lock_does_not_hold_up_its_own_heartbeat(
+    pg_engine: AsyncEngine, pg_store: Store
+) -> None:
+    """A claimer frozen mid-claim (SIGSTOP, a VM pause) holds its job's lock. Another executor's claim of that job
+    waits for it, but without holding its own instance row: its heartbeats go on meanwhile (the chaos run saw an
+    executor's heartbeats queue behind its claim, and the executor treated as silent)."""
+    maker = create_sessionmaker(pg_engine)
+    instance = await register(maker)
+    now = await db_now(maker)
+    async with maker.begin() as session:
+        job = await interval_job(session, next_run_at=None)
+        execution_id = new_id()
+        await pg_store.outbox.add(session, [NewExecution(execution_id, job.id, now)])
+
+    async def heartbeat() -> bool:
+        async with maker.begin() as session:
+            return await pg_store.instances.heartbeat(session, instance)
+
+    async with maker.begin() as frozen:
+        await frozen.execute(
+            text("SELECT pg_advisory_xact_lock(:space, :job)"), {"space": CLAIM_LOCK_SPACE, "job": job.id}
+        )
+        waiting = asyncio.create_task(claim(maker, [execution_id], instance=instance))
+        assert await _blocked(waiting)
+        assert await asyncio.wait_for(heartbeat(), timeout=2)  # not queued behind the waiting claim
+        assert not waiting.done()
+    [result] = await asyncio.wait_for(waiting, timeout=10)
+    assert result.outcome is ClaimOutcome.CLAIMED
+
+
+async def test_a_claim_gives_up_on_a_job_lock_held_past_the_lock_timeout(
+    pg_engine: AsyncEngine, pg_store: Store
+) -> None:
+    """No statement of ours waits on a lock longer than the sessions' lock_timeout: the claim fails (its caller
+    hands the message back and retries) instead of blocking its executor's whole batch behind a frozen holder."""
+    maker = create_sessionmaker(pg_engine)
+    now = await db_now(maker)
+    async with maker.begin() as session:
+        job = await interval_job(session, next_run_at=None)
+        execution_id = new_id()
+        await pg_store.outbox.add(session, [NewExecution(execution_id, job.id, now)])
+    async with maker.begin() as frozen:
+        await frozen.execute(
+            text("SELECT pg_advisory_xact_lock(:space, :job)"), {"space": CLAIM_LOCK_SPACE, "job": job.id}
+        )
+        waited = asyncio.get_running_loop().time()
+        with pytest.raises(DBAPIError, match="lock timeout"):
+            await asyncio.wait_for(claim(maker, [execution_id]), timeout=LOCK_TIMEOUT_MS / 1000 + 10)
+        waited = asyncio.get_running_loop().time() - waited
+    assert waited >= LOCK_TIMEOUT_MS / 1000 - 0.1
+    assert (await executions(maker, [execution_id]))[execution_id].status_id == ExecutionStatus.PENDING
+
+
+async def test_the_server_ends_a_session_frozen_in_a_transaction_and_frees_its_locks(pg_engine: AsyncEngine) -> None:
+    """A process that froze holding a transaction open (here: a connection of the product's engine that sends
+    nothing more) is ended by the server after IDLE_IN_TRANSACTION_TIMEOUT_MS, and its job lock is free again."""
+    job_id = 424242
+    async with pg_engine.connect() as frozen:
+        await frozen.execute(
+            text("SELECT pg_advisory_xact_lock(:space, :job)"), {"space": CLAIM_LOCK_SPACE, "job": job_id}
+        )
+        pid = (await frozen.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        await asyncio.sleep(IDLE_IN_TRANSACTION_TIMEOUT_MS / 1000 + 1.0)
+        async with pg_engine.connect() as other:
+            alive = (
+                await other.execute(text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid})
+            ).scalar_one()
+            free = (
+                await other.execute(
+                    text("SELECT pg_try_advisory_xact_lock(:space, :job)"), {"space": CLAIM_LOCK_SPACE, "job": job_id}
+                )
+            ).scalar_one()
+            await other.rollback()
+        with pytest.raises(DBAPIError):
+            await frozen.execute(text("SELECT 1"))
+    assert alive == 0
+    assert free is True

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from scheduler_core import verdicts
 from scheduler_core.broker import Broker, Consumer, Delivery
+from scheduler_core.broker.startup import until_available
 from scheduler_core.instance import InstanceHeartbeat
 from scheduler_core.observability.logging import bind_run
 from scheduler_core.observability.metrics import Metrics
@@ -54,6 +55,7 @@ class ExecutorConfig:
     watchdog_interval: float
     task_timeout: float
     shutdown_grace: float
+    startup_timeout: float
     outbound_allow: tuple[str, ...]
 
     @classmethod
@@ -66,6 +68,7 @@ class ExecutorConfig:
             watchdog_interval=settings.watchdog_interval,
             task_timeout=settings.task_timeout,
             shutdown_grace=settings.shutdown_grace,
+            startup_timeout=settings.startup_timeout,
             outbound_allow=tuple(settings.outbound_allow),
         )
 
@@ -134,12 +137,17 @@ class Executor:
         fence, then start consuming."""
         async with self._sessionmaker.begin() as session:
             await self._store.lookups.upsert_task_functions(session, self._registry.specs())
-        self._fencing.presence = await self._broker.hold_presence(self._instance.id)
+        timeout = self._config.startup_timeout
+        self._fencing.presence = await until_available(
+            "hold_presence", lambda: self._broker.hold_presence(self._instance.id), timeout=timeout
+        )
         self._instance.add_hook(self._renew_leases)
         self._instance.on_declared_stopped = self._declared_stopped
         self._instance.on_reregistered = self._present
         self._fencing.start(watchdog=self._watchdog)
-        self._consumer = await self._broker.consume(self._on_delivery, prefetch=self._config.prefetch)
+        self._consumer = await until_available(
+            "consume", lambda: self._broker.consume(self._on_delivery, prefetch=self._config.prefetch), timeout=timeout
+        )
         log.info("executor_started", instance_id=self._instance.id, tasks=len(self._registry.definitions()))
 
     async def stop(self) -> None:

@@ -1,4 +1,4 @@
-"""The claim on PostgreSQL: two statements whatever the batch size, each written once with the batch as array
+"""The claim on PostgreSQL: three statements whatever the batch size, each written once with the batch as array
 parameters (one entry in SQLAlchemy's compiled cache and one prepared statement per connection, whose generic
 plan the server caches).
 
@@ -27,39 +27,32 @@ _MISSED, _SKIPPED = int(ExecutionStatus.MISSED), int(ExecutionStatus.SKIPPED)
 # own ("JS" in ASCII), so that another application's advisory locks in the same database do not collide.
 CLAIM_LOCK_SPACE: Final = 0x4A53
 
-# Step 1: the claimer's instance row FOR SHARE (ordered with the sweep's verdict), then, unless it is stopped,
-# the pending runs, and per job a transaction-scoped advisory lock taken in job-id order (claimers of one job
-# queue behind each other, so max_instances is counted by one at a time, and never deadlock). Not a row lock on
-# the job: the timekeeper holds its due jobs' rows (FOR NO KEY UPDATE) while it writes their next slots, and a
+# Step 1: the pending runs, and per job a transaction-scoped advisory lock taken in job-id order (claimers of one
+# job queue behind each other, so max_instances is counted by one at a time, and never deadlock). Not a row lock
+# on the job: the timekeeper holds its due jobs' rows (FOR NO KEY UPDATE) while it writes their next slots, and a
 # claim of the previous slot must not wait for that pass, nor make the pass skip the job. FOR KEY SHARE only
-# keeps the job from being deleted under the claim. One row at least: a claimer with nothing to claim still
-# learns its instance's status. Output columns are computed after the ORDER BY's sort, row by row: each row's
-# `now` is read after its own and every earlier row's lock, so the last row's is after all of them.
+# keeps the job from being deleted under the claim. One row at least (the anchor). Output columns are computed
+# after the ORDER BY's sort, row by row: each row's `now` is read after its own and every earlier row's lock, so
+# the last row's is after all of them.
 _CLAIM_PENDING = text(
     f"""
-    WITH claimer AS (
-        SELECT status FROM scheduler_instance WHERE id = :instance_id FOR SHARE
-    ),
-    pending AS (
+    WITH pending AS (
         SELECT e.execution_id, e.job_id, e.scheduled_at, e.trigger, j.misfire_grace_time, j.max_instances,
                j.parameters, j.timeout_seconds, t.key AS task_key
         FROM scheduled_job_execution AS e
         JOIN scheduled_job AS j ON j.id = e.job_id
         JOIN task_function AS t ON t.id = j.task_function_id
         WHERE e.execution_id = ANY(CAST(:ids AS varchar[])) AND e.status_id + 0 = {_PENDING}
-          AND NOT EXISTS (SELECT FROM claimer WHERE claimer.status = '{InstanceStatus.STOPPED}')
         ORDER BY j.id, e.scheduled_at
         FOR KEY SHARE OF j
     )
-    SELECT (SELECT status FROM claimer) AS claimer_status,
-           pg_advisory_xact_lock({CLAIM_LOCK_SPACE}, p.job_id) IS NULL AS locked, clock_timestamp() AS now,
+    SELECT pg_advisory_xact_lock({CLAIM_LOCK_SPACE}, p.job_id) IS NULL AS locked, clock_timestamp() AS now,
            p.execution_id, p.job_id, p.scheduled_at, p.trigger, p.misfire_grace_time, p.max_instances,
            p.parameters, p.timeout_seconds, p.task_key
     FROM (VALUES (1)) AS anchor (one) LEFT JOIN pending AS p ON true
     ORDER BY p.job_id, p.scheduled_at
     """
 ).columns(
-    column("claimer_status", String()),
     column("locked", Boolean()),
     column("now", UTCDateTime()),
     column("execution_id", String()),
@@ -73,7 +66,15 @@ _CLAIM_PENDING = text(
     column("task_key", String()),
 )
 
-# Step 2, under the job locks of step 1: its own statement so that its snapshot, taken after those locks, sees
+# Step 2, after the job locks: the claimer's instance row FOR SHARE, which orders the claim with the sweep's
+# verdict (a claimer declared stopped claims nothing; the sweep's UPDATE of the row waits for this claim, then
+# fails what it claimed). Taken after the job locks, not before: a claim waiting for a job's lock (held by a
+# claimer that froze mid-transaction) must not hold its instance row, or its own heartbeat would queue behind it.
+_CLAIMER = text("SELECT status FROM scheduler_instance WHERE id = :instance_id FOR SHARE").columns(
+    column("status", String())
+)
+
+# Step 3, under the job locks of step 1: its own statement so that its snapshot, taken after those locks, sees
 # every claim of these jobs that committed before them. Live locks are counted per job; the candidates still
 # pending take the places left under max_instances in slot order and become running with a lock (started at
 # the later of now and their slot); the others are closed as skipped (each job's reason passed in), unless their
@@ -152,8 +153,9 @@ class PostgresClaims(BatchClaims):
     async def _claim(
         self, session: AsyncSession, execution_ids: Sequence[str], instance_id: str, host_name: str, lock_ttl: float
     ) -> dict[str, ClaimResult] | None:
-        rows = (await session.execute(_CLAIM_PENDING, {"ids": list(execution_ids), "instance_id": instance_id})).all()
-        if rows[0].claimer_status == InstanceStatus.STOPPED:
+        rows = (await session.execute(_CLAIM_PENDING, {"ids": list(execution_ids)})).all()
+        claimer = (await session.execute(_CLAIMER, {"instance_id": instance_id})).scalar_one_or_none()
+        if claimer == InstanceStatus.STOPPED:
             return None
         results: dict[str, ClaimResult] = {}
         if rows[0].execution_id is None:  # the anchor row alone: nothing pending
