@@ -57,7 +57,7 @@ async def test_batches_find_their_runs_by_id_under_a_cached_generic_plan(
 
     # Each statement's arguments by parameter name (SQL literals).
     statements = {
-        _CLAIM_PENDING: {"instance_id": "'exec-1'", "ids": f"ARRAY{ids}"},
+        _CLAIM_PENDING: {"ids": f"ARRAY{ids}"},
         _CLAIM_DECIDE: {
             "candidate_ids": f"ARRAY{ids[:2]}",
             "now": "now()",
