@@ -48,9 +48,9 @@ async def test_a_batch_costs_the_same_statements_whatever_its_size(pg_engine: As
     assert len({s for f in finishes for s in f}) == 1
     assert await locks(maker) == {}
 
-    # Nothing pending, or a refused claimer: one statement.
+    # Nothing pending, or a refused claimer: two statements (the runs, the claimer).
     with captured(pg_engine) as nothing:
         assert {r.outcome for r in await claim(maker, [*ids[:3], new_id()])} == {ClaimOutcome.ALREADY_HANDLED}
     with captured(pg_engine) as refused:
         assert {r.outcome for r in await claim(maker, ids[:3], instance=dead)} == {ClaimOutcome.REFUSED}
-    assert (len(nothing), len(refused)) == (1, 1)
+    assert (len(nothing), len(refused)) == (2, 2)
