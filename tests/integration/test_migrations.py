@@ -96,7 +96,7 @@ async def test_upgrade_creates_the_reference_schema(empty_engine: AsyncEngine) -
     assert schema["foreign_keys"] >= REFERENCE_FOREIGN_KEYS
     unique = schema["unique"]
     assert isinstance(unique, dict)
-    assert ("job_id", "scheduled_at") in unique["scheduled_job_execution"]
+    assert ("job_id", "scheduled_at", "attempt") in unique["scheduled_job_execution"]
     assert await current_revision(empty_engine) == head_revision()
     await ensure_migrated(empty_engine)
 

@@ -121,6 +121,7 @@ class Pipeline:
             instance,
             config,
             watchdog=False,  # this test process is not the executor's own
+            on_wake=self.wake,  # its timekeepers share this process (PostgreSQL's NOTIFY reaches them too)
         )
         await executor.start()
         await instance.set_status(InstanceStatus.RUNNING)

@@ -62,7 +62,7 @@ async def test_every_claim_of_a_job_gets_a_greater_fencing_token_even_after_the_
         tokens.append(claimed.run.fencing_token)
         async with sessionmaker.begin() as session:
             outcome = RunOutcome(first, ExecutionStatus.SUCCESS, 1)
-            assert await store.outcomes.finish(session, [outcome], instance_id="exec-1") == {first}
+            assert (await store.outcomes.finish(session, [outcome], instance_id="exec-1")).recorded == {first}
         assert await locks(sessionmaker) == {}  # the lock with the highest id is gone
         first = await later_run(sessionmaker, job_id)
     assert tokens == sorted(set(tokens))
@@ -275,7 +275,7 @@ async def test_a_mixed_batch_answers_every_id_in_input_order(store: Store, sessi
         row, lock, run = rows[ids[name]], held_locks[ids[name]], by_id[ids[name]].run
         assert run is not None
         assert (row.status_id, row.executor_id, row.host_name) == (ExecutionStatus.RUNNING, "exec-1", HOST)
-        assert row.started_at == run.started_at == lock.locked_at
+        assert row.started_at == row.claimed_at == run.claimed_at == lock.locked_at
         assert row.completed_at is None
         assert (lock.locked_by, lock.job_id) == ("exec-1", run.job_id)
         assert lock.expires_at - lock.locked_at == timedelta(seconds=45)
@@ -317,7 +317,7 @@ async def test_runs_ahead_of_their_slot_are_claimed_to_start_at_it_or_left_pendi
 
     assert early.outcome is ClaimOutcome.CLAIMED
     assert early.run is not None
-    assert early.run.started_at == now + timedelta(seconds=30)
+    assert (await executions(sessionmaker, [ids["early"]]))[ids["early"]].started_at == now + timedelta(seconds=30)
     assert 30 - (after - now).total_seconds() <= early.run.start_in <= 30
     assert waiting.outcome is ClaimOutcome.NOT_DUE
     assert (waiting.run, waiting.reason) == (None, None)

@@ -20,6 +20,8 @@ async def test_lookups_are_seeded_with_english_and_arabic_names(store: Store, se
         (4, "failed"),
         (5, "missed"),
         (6, "skipped"),
+        (7, "cancelled"),
+        (8, "waiting"),
     ]
     assert all(row.name_en and row.name_ar for row in types)
     assert all(row.name_en and row.name_ar for row in statuses)

@@ -180,7 +180,7 @@ async def test_forget_all_makes_every_confirmed_pending_run_unpublished(store: S
 async def test_manual_runs_pending_long_after_their_confirmed_publish_go_back_to_the_outbox(
     store: Store, sessionmaker: Maker
 ) -> None:
-    """forget_stale_manual: manual runs still pending whose message was confirmed before the bound become
+    """forget_stale_ungraced: manual runs still pending whose message was confirmed before the bound become
     unpublished (the relay's to publish again), oldest confirmation first and at most `limit`; recent,
     unconfirmed, scheduled and running runs are left alone."""
     now = await db_now(sessionmaker)
@@ -204,8 +204,8 @@ async def test_manual_runs_pending_long_after_their_confirmed_publish_go_back_to
 
     bound = now - timedelta(seconds=300)
     async with sessionmaker.begin() as session:
-        first = await store.outbox.forget_stale_manual(session, published_before=bound, limit=1)
-        rest = await store.outbox.forget_stale_manual(session, published_before=bound, limit=10)
+        first = await store.outbox.forget_stale_ungraced(session, published_before=bound, limit=1)
+        rest = await store.outbox.forget_stale_ungraced(session, published_before=bound, limit=10)
     assert (first, rest) == ([ids["oldest"]], [ids["old"]])
 
     rows = await executions(sessionmaker, list(ids.values()))

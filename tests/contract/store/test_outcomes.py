@@ -30,7 +30,7 @@ async def test_finish_is_fenced_on_owner_and_status(store: Store, sessionmaker: 
         twice = await store.outcomes.finish(
             session, [RunOutcome(execution_id, ExecutionStatus.FAILED, 1)], instance_id="exec-1"
         )
-    assert (stale, owner, twice) == (set(), {execution_id}, set())
+    assert (stale.recorded, owner.recorded, twice.recorded) == (set(), {execution_id}, set())
     async with sessionmaker() as session:
         execution = await store.history.get(session, execution_id)
         job = await store.jobs.get(session, job_id)
@@ -78,8 +78,8 @@ async def test_a_batch_of_outcomes_is_recorded_per_run_and_every_lock_of_the_cal
     async with sessionmaker.begin() as session:
         stale = await store.outcomes.finish(session, outcomes[:2], instance_id="exec-2")
         recorded = await store.outcomes.finish(session, outcomes, instance_id="exec-1")
-    assert stale == set()
-    assert recorded == {ids["s1"], ids["d1"], ids["d2"]}
+    assert stale.recorded == set()
+    assert recorded.recorded == {ids["s1"], ids["d1"], ids["d2"]}
     async with sessionmaker() as session:
         rows = {eid: await store.history.get(session, eid) for eid in ids.values()}
     final = {eid: (row.status_id, row.duration_ms, row.error_message) for eid, row in rows.items() if row}
@@ -106,7 +106,7 @@ async def test_finish_releases_the_callers_locks_whether_or_not_the_outcome_is_r
     # Another executor's outcome for exec-1's run: neither recorded nor releasing exec-1's lock.
     async with sessionmaker.begin() as session:
         stale = await store.outcomes.finish(session, [RunOutcome(r1, ExecutionStatus.SUCCESS, 3)], instance_id="exec-2")
-    assert stale == set()
+    assert stale.recorded == set()
     assert set(await locks(sessionmaker)) == {r1, r2, r3}
 
     # r2 was failed meanwhile (as the sweep does), its lock still there: the outcome is rejected but the lock
@@ -126,7 +126,7 @@ async def test_finish_releases_the_callers_locks_whether_or_not_the_outcome_is_r
             ],
             instance_id="exec-1",
         )
-    assert recorded == {r1}
+    assert recorded.recorded == {r1}
     held = await locks(sessionmaker)
     assert [(eid, lock.locked_by) for eid, lock in held.items()] == [(r3, "exec-2")]
     rows = await executions(sessionmaker, [r1, r2, r3])
@@ -180,6 +180,6 @@ async def test_renew_leases_extends_only_held_locks_and_never_revives_a_removed_
         held = await store.outcomes.renew_leases(session, "exec-1", 120, [execution_id, removed])
         none_held = await store.outcomes.renew_leases(session, "exec-9", 120, [execution_id])
     after = await locks(sessionmaker)
-    assert (held, none_held) == ({execution_id}, set())
+    assert (held.held, none_held.held) == ({execution_id}, set())
     assert list(after) == [execution_id]
     assert after[execution_id].expires_at - before.expires_at > timedelta(seconds=100)

@@ -51,5 +51,7 @@ async def test_execution_statuses(client: AsyncClient) -> None:
         (4, "failed"),
         (5, "missed"),
         (6, "skipped"),
+        (7, "cancelled"),
+        (8, "waiting"),
     ]
     assert all(set(row) == {"id", "name", "nameEn", "nameAr"} for row in statuses)

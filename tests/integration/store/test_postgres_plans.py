@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from scheduler_core.store import NewExecution, Store
 from scheduler_core.store.engine import create_sessionmaker
 from scheduler_core.store.models import ExecutionStatus
-from scheduler_core.store.postgres.claims import _CLAIM_DECIDE, _CLAIM_PENDING
+from scheduler_core.store.postgres.claims import _CLAIM_PENDING, _CLAIM_WRITE, _JOB_STATE
 from scheduler_core.store.postgres.outcomes import _RECORD_OUTCOMES
 from tests.contract.store.support import OUTBOX_BASE, captured, db_now, outbox_with_history
 from tests.support.factories import interval_job, new_id
@@ -32,6 +32,47 @@ def _literal(value: Any) -> str:
 def _dsn(url: str) -> str:
     """The asyncpg DSN of a SQLAlchemy URL."""
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def test_a_claims_job_state_reads_indexes_only_under_a_cached_generic_plan(
+    pg_engine: AsyncEngine, pg_store: Store, postgres_url: str
+) -> None:
+    """The jobs' state a claim reads under their locks (live locks, the queue's head, the oldest running run) is a
+    few index probes per job, whatever the history holds: the lock table by job, the queue's partial index."""
+    maker = create_sessionmaker(pg_engine)
+    now = await db_now(maker)
+    async with maker.begin() as session:
+        job = await interval_job(session, next_run_at=None, max_instances=100)
+        history = [
+            NewExecution(new_id(), job.id, now - timedelta(seconds=10_000 + i), status_id=ExecutionStatus.SUCCESS)
+            for i in range(3000)
+        ]
+        await pg_store.outbox.add(session, history)
+    async with pg_engine.connect() as connection:
+        await connection.exec_driver_sql("ANALYZE scheduled_job_execution")
+        await connection.commit()
+    arguments = {
+        "now": "now()",
+        "job_ids": f"ARRAY[{job.id}]",
+        "max_instances": "ARRAY[100]",
+        "queues": "ARRAY[true]",
+        "replaces": "ARRAY[true]",
+    }
+    connection = await asyncpg.connect(_dsn(postgres_url))
+    try:
+        await connection.execute("BEGIN; SET LOCAL plan_cache_mode = force_generic_plan")
+        compiled = _JOB_STATE.compile(dialect=pg_engine.dialect)
+        assert compiled.positiontup is not None
+        await connection.execute(f"PREPARE job_state AS {compiled.string}")
+        listed = ", ".join(arguments[name] for name in compiled.positiontup)
+        plan = "\n".join(row[0] for row in await connection.fetch(f"EXPLAIN EXECUTE job_state({listed})"))
+        await connection.execute("ROLLBACK")
+    finally:
+        await connection.close()
+    assert "$1" in plan or "$2" in plan, plan  # a generic plan
+    assert "ix_scheduled_job_lock_job_id" in plan, plan
+    assert "ix_scheduled_job_execution_queue" in plan, plan
+    assert not re.search(r"Seq Scan on scheduled_job_execution", plan), plan
 
 
 async def test_batches_find_their_runs_by_id_under_a_cached_generic_plan(
@@ -58,13 +99,13 @@ async def test_batches_find_their_runs_by_id_under_a_cached_generic_plan(
     # Each statement's arguments by parameter name (SQL literals).
     statements = {
         _CLAIM_PENDING: {"ids": f"ARRAY{ids}"},
-        _CLAIM_DECIDE: {
-            "candidate_ids": f"ARRAY{ids[:2]}",
+        _CLAIM_WRITE: {
+            "ids": f"ARRAY{ids}",
+            "statuses": "ARRAY[2, 6, 8]",
+            "reasons": "ARRAY[NULL, 'skipped: full', 'queued: full']::text[]",
+            "replaced_ids": "ARRAY[]::varchar[]",
+            "replaced_by": "ARRAY[]::text[]",
             "now": "now()",
-            "skip_job_ids": f"ARRAY[{job.id}]",
-            "skip_reasons": "ARRAY['skipped: full']",
-            "missed_ids": f"ARRAY{ids[2:]}",
-            "missed_reasons": "ARRAY['missed: late']",
             "instance_id": "'exec-1'",
             "host_name": "'h'",
             "expires_at": "now() + interval '1 minute'",
@@ -77,6 +118,7 @@ async def test_batches_find_their_runs_by_id_under_a_cached_generic_plan(
             "results": "ARRAY[NULL, NULL, NULL]::text[]",
             "errors": "ARRAY[NULL, NULL, NULL]::text[]",
             "tracebacks": "ARRAY[NULL, NULL, NULL]::text[]",
+            "starts": "ARRAY[NULL, NULL, NULL]::timestamptz[]",
         },
     }
     # A connection of its own: the plan cache mode and the prepared statements stay with it.

@@ -15,7 +15,7 @@ from tests.support.factories import interval_job, new_id, task_function
 
 
 async def test_a_batch_costs_the_same_statements_whatever_its_size(pg_engine: AsyncEngine, pg_store: Store) -> None:
-    """Three statements per claim and one per outcome batch, the same SQL text for every batch size (one
+    """Four statements per claim and one per outcome batch, the same SQL text for every batch size (one
     compiled form, one prepared statement)."""
     maker = create_sessionmaker(pg_engine)
     now = await db_now(maker)
@@ -39,12 +39,12 @@ async def test_a_batch_costs_the_same_statements_whatever_its_size(pg_engine: As
         outcomes = [RunOutcome(eid, ExecutionStatus.SUCCESS, 1) for eid in batch]
         with captured(pg_engine) as finish_statements:
             async with maker.begin() as session:
-                assert await pg_store.outcomes.finish(session, outcomes, instance_id="exec-1") == set(batch)
+                assert (await pg_store.outcomes.finish(session, outcomes, instance_id="exec-1")).recorded == set(batch)
         claims.append([statement for statement, _ in claim_statements])
         finishes.append([statement for statement, _ in finish_statements])
-    assert [len(c) for c in claims] == [3, 3, 3]
+    assert [len(c) for c in claims] == [4, 4, 4]
     assert [len(f) for f in finishes] == [1, 1, 1]
-    assert len({s for c in claims for s in c}) == 3
+    assert len({s for c in claims for s in c}) == 4
     assert len({s for f in finishes for s in f}) == 1
     assert await locks(maker) == {}
 

@@ -84,3 +84,38 @@ def abandoned_at_shutdown(grace_s: float) -> str:
 def fenced(reason: str) -> str:
     """Why an executor stopped a run's task itself: it could no longer prove it still held the run's lease."""
     return f"fenced: the executor stopped the task because {reason}"
+
+
+def queued(max_instances: int, *, replacing: bool) -> str:
+    """Why a due run waits rather than starting: its job's places under max_instances are taken."""
+    if replacing:
+        return (
+            f"queued: replacing the oldest of the {max_instances} run(s) running (overlap policy replace); starts "
+            "once it has stopped"
+        )
+    return f"queued: {max_instances} run(s) of the job running (max_instances={max_instances}); starts once one ends"
+
+
+def replaced_by(execution_id: str) -> str:
+    """Who cancelled a running run under overlap_policy replace (its cancelled_by)."""
+    return f"replaced by run {execution_id}"
+
+
+def cancelled(by: str) -> str:
+    """Why a run ended cancelled: `by` is its cancelled_by (a user, or the run that replaced it)."""
+    return f"cancelled: {by}"
+
+
+def cancelled_by_user(user_id: str | None) -> str:
+    """cancelled_by of a run an operator cancelled through the API or the CLI."""
+    return f"user {user_id}" if user_id else "an operator"
+
+
+def paused_after_failures(count: int) -> str:
+    """Why a job paused itself (its paused_reason)."""
+    return f"paused after {count} consecutive failed run(s) (pause_after_failures={count}); resume it to go on"
+
+
+def retry_waiting(attempt: int, delay_s: float) -> str:
+    """What a retry shows while it waits for its delay (its error_message until it runs)."""
+    return f"retry: attempt {attempt} waits {delay_s:.1f} s after the previous one failed"

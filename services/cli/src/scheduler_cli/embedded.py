@@ -78,6 +78,7 @@ async def serve_embedded(
                 ExecutorConfig.from_settings(settings),
                 # One process owns everything here: no other executor can take its runs.
                 watchdog=False,
+                on_wake=wakeup.notify,
             )
             await executor.start()
             timekeeper = TimekeeperService(

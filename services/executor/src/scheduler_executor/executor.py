@@ -14,7 +14,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import timedelta
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -31,9 +33,11 @@ from scheduler_core.store import ClaimedRun, ClaimOutcome, ClaimResult, RunOutco
 from scheduler_core.store.models import ExecutionStatus
 from scheduler_core.tasks import TaskRegistry
 from scheduler_executor.batching import Batcher
+from scheduler_executor.cancellation import Cancellations, requested_by
 from scheduler_executor.fencing import Fencing, exit_fenced, fenced_reason
 from scheduler_executor.invocation import TaskInvocation
 from scheduler_executor.outcomes import OutcomeRecorder
+from scheduler_executor.tally import RunTally
 
 log = structlog.get_logger(__name__)
 
@@ -85,9 +89,12 @@ class Executor:
         config: ExecutorConfig,
         *,
         watchdog: bool,
+        on_wake: Callable[[], None] | None = None,
     ) -> None:
         """watchdog: end the process when a run's task must stop and cannot be (see fencing.py): for an executor
-        that is a process of its own; one running inside another program (embedded mode, tests) leaves it off."""
+        that is a process of its own; one running inside another program (embedded mode, tests) leaves it off.
+        on_wake: called after an outcome scheduled a retry or released a queued run, to wake an in-process
+        timekeeper (embedded mode; across processes the store's notification does it)."""
         self._sessionmaker = sessionmaker
         self._store = store
         self._broker = broker
@@ -96,10 +103,7 @@ class Executor:
         self._instance = instance
         self._config = config
         self._slots = asyncio.Semaphore(config.concurrency)
-        # The runs counter's child per final status, looked up once rather than by label for every run.
-        self._runs_by_status = {
-            status: metrics.runs.labels(status=status.name.lower()) for status in ExecutionStatus if status.is_terminal
-        }
+        self._tally = RunTally(metrics)
         self._invocation = TaskInvocation(
             registry,
             sessionmaker,
@@ -119,18 +123,16 @@ class Executor:
         self._consumer: Consumer | None = None
         self._running: dict[str, ClaimedRun] = {}  # runs this process executes now, by execution_id
         self._abandoned: list[str] = []  # runs cancelled by shutdown, to be failed with a reason
+        self._claimed_mono: dict[str, float] = {}  # time.monotonic() each claim came back: starts reckon from it
+        self._cancellations = Cancellations()
         self._stopping = False
         # Claims and outcomes of concurrent deliveries share transactions (see batching.py).
         self._claims: Batcher[str, ClaimResult] = Batcher(
             self._claim_batch, max_batch=MAX_BATCH, on_orphan=self._claimed_for_nobody
         )
         self._outcomes = OutcomeRecorder(
-            sessionmaker, store, owner_of=self._fencing.owner_of, current_owner=lambda: instance.id
+            sessionmaker, store, owner_of=self._fencing.owner_of, current_owner=lambda: instance.id, on_wake=on_wake
         )
-
-    @property
-    def running_executions(self) -> list[str]:
-        return list(self._running)
 
     async def start(self) -> None:
         """Publish our task functions to the catalogue, mark this process present on the broker, start the
@@ -162,7 +164,7 @@ class Executor:
             reason = verdicts.abandoned_at_shutdown(self._config.shutdown_grace)
             async with self._sessionmaker.begin() as session:
                 failed = await self._store.outcomes.fail_held(session, self._instance.id, self._abandoned, reason)
-            self._runs_by_status[ExecutionStatus.FAILED].inc(failed)
+            self._tally.failed_at_shutdown(failed)
             log.warning("executor_abandoned_runs", runs=self._abandoned, reason=reason)
         await self._claims.close()
         await self._outcomes.close()
@@ -271,7 +273,7 @@ class Executor:
             elif claim.outcome is ClaimOutcome.REFUSED:
                 refused = True
             else:
-                self._count_unclaimed(claim)
+                self._tally.unclaimed(claim)
         if refused:
             # The sweep declared this instance dead (it was paused or cut off): hand the message back to a live
             # executor; the next heartbeat finds out too, stops what this process held and registers it again.
@@ -287,19 +289,6 @@ class Executor:
             return False
         return True
 
-    def _count_unclaimed(self, claim: ClaimResult) -> None:
-        with bind_run(None, claim.execution_id):
-            if claim.outcome is ClaimOutcome.ALREADY_HANDLED:
-                self._metrics.duplicates.inc()
-                log.info("duplicate_delivery_ignored")
-            elif claim.outcome is ClaimOutcome.MISSED:
-                self._runs_by_status[ExecutionStatus.MISSED].inc()
-                self._metrics.missed.inc()
-                log.warning("run_missed", reason=claim.reason)
-            elif claim.outcome is ClaimOutcome.SKIPPED:
-                self._runs_by_status[ExecutionStatus.SKIPPED].inc()
-                log.warning("run_skipped", reason=claim.reason)
-
     async def _claim_batch(self, execution_ids: list[str]) -> list[ClaimResult]:
         owner = self._instance.id
         sent = time.monotonic()  # the leases claimed run lock_ttl from no earlier than this
@@ -311,8 +300,10 @@ class Executor:
                 host_name=self._instance.host_name,
                 lock_ttl=self._config.lock_ttl,
             )
+        received = time.monotonic()
         for result in results:
             if result.run is not None:
+                self._claimed_mono[result.execution_id] = received
                 in_thread = self._registry.runs_in_thread(result.run.task_key)
                 self._fencing.hold(result.execution_id, owner=owner, claim_sent=sent, in_thread=in_thread)
         return results
@@ -329,58 +320,68 @@ class Executor:
         task = asyncio.current_task()
         assert task is not None
         self._fencing.running(execution_id, task)
+        in_thread = self._registry.runs_in_thread(claim.task_key)
+        cancel_requested = self._cancellations.track(execution_id, task, in_thread=in_thread)
+        received = self._claimed_mono.pop(execution_id, time.monotonic())
         with bind_run(claim.job_id, execution_id):
-            lateness = (claim.started_at - claim.scheduled_at).total_seconds()
             self._metrics.running.inc()
             try:
                 if claim.start_in > 0:
-                    # Claimed ahead of its slot (the timekeeper's look-ahead): its task starts at the slot. A
-                    # busy event loop wakes it late; that overshoot is lateness too.
-                    start_at = time.monotonic() + claim.start_in
+                    # Claimed ahead of its slot (the timekeeper's look-ahead): its task starts at the slot.
                     await asyncio.sleep(claim.start_in)
-                    lateness += time.monotonic() - start_at
-                self._metrics.start_lateness.observe(max(0.0, lateness))
-                outcome = await self._invocation.invoke(claim, lambda: self._fencing.gate(execution_id))
+                # The task's real start, by the database's clock, reckoned from the claim's instant; a busy event
+                # loop that wakes it late makes it later, and that is lateness too.
+                started_at = claim.claimed_at + timedelta(seconds=time.monotonic() - received)
+                self._metrics.start_lateness.observe(max(0.0, (started_at - claim.scheduled_at).total_seconds()))
+                outcome = await self._invocation.invoke(
+                    claim, lambda: self._fencing.gate(execution_id), cancel_requested
+                )
+                outcome = replace(outcome, started_at=started_at)
             except asyncio.CancelledError as cancelled:
-                reason = fenced_reason(cancelled)
-                if reason is None:
-                    # Cancelled by shutdown past its grace period: stop() records the failure.
-                    self._abandoned.append(execution_id)
-                    self._running.pop(execution_id, None)
-                    self._fencing.release(execution_id)
-                    raise
-                # Fenced: the lease could not be kept. Recorded below, if the sweep has not failed it already.
-                self._metrics.fenced.inc()
-                outcome = RunOutcome(execution_id, ExecutionStatus.FAILED, 0, error_message=verdicts.fenced(reason))
+                outcome = self._stopped(execution_id, cancelled)
             finally:
                 self._fencing.task_ended(execution_id)
                 self._metrics.running.dec()
                 # The slot bounds running tasks; recording the outcome is batched and needs none.
                 self._slots.release()
+            by = self._cancellations.requested_by(execution_id)
+            self._cancellations.forget(execution_id)
+            if by is not None and outcome.status is not ExecutionStatus.CANCELLED:
+                # Asked to cancel before its task ended (a thread, or a task that swallowed the cancellation):
+                # what it did may be incomplete.
+                outcome = replace(outcome, status=ExecutionStatus.CANCELLED, error_message=verdicts.cancelled(by))
             try:
                 recorded = await self._outcomes.record(outcome)
             finally:
                 self._running.pop(execution_id, None)
                 self._fencing.release(execution_id)
-            if recorded:
-                self._runs_by_status[outcome.status].inc()
-                self._metrics.run_duration.observe(outcome.duration_ms / 1000)
-                # Successes at debug: the history holds every run; at a thousand runs a second an info line
-                # each would cost more CPU than the run. Failures are warnings, with the reason.
-                if outcome.status is ExecutionStatus.SUCCESS:
-                    log.debug("run_finished", status="success", duration_ms=outcome.duration_ms)
-                else:
-                    log.warning("run_failed", duration_ms=outcome.duration_ms, error=outcome.error_message)
-            else:
-                log.warning("run_outcome_rejected", status=outcome.status.name.lower(), reason="no longer the owner")
+            self._tally.finished(outcome, recorded)
+
+    def _stopped(self, execution_id: str, cancelled: asyncio.CancelledError) -> RunOutcome:
+        """The outcome of a run whose task was cancelled: asked to (cancelled), or fenced (failed); a shutdown
+        past its grace period re-raises (stop() records the failure)."""
+        by = requested_by(cancelled)
+        if by is not None:
+            return RunOutcome(execution_id, ExecutionStatus.CANCELLED, 0, error_message=verdicts.cancelled(by))
+        reason = fenced_reason(cancelled)
+        if reason is None:
+            self._abandoned.append(execution_id)
+            self._running.pop(execution_id, None)
+            self._fencing.release(execution_id)
+            self._cancellations.forget(execution_id)
+            raise cancelled
+        # Fenced: the lease could not be kept. Recorded, if the sweep has not failed it already.
+        self._metrics.fenced.inc()
+        return RunOutcome(execution_id, ExecutionStatus.FAILED, 0, error_message=verdicts.fenced(reason))
 
     async def _renew_leases(self, session: AsyncSession, sent: float) -> None:
         """Renew the leases of the runs this process holds, in the heartbeat's transaction sent at `sent` (only
         those: a lock of a run nobody here holds any more must expire so that the sweep fails it). A run whose
         lock is gone was failed by the sweep: the fence stops it."""
         for owner, execution_ids in self._fencing.holders().items():
-            still = await self._store.outcomes.renew_leases(session, owner, self._config.lock_ttl, execution_ids)
-            self._fencing.renewed(execution_ids, still, sent)
+            renewal = await self._store.outcomes.renew_leases(session, owner, self._config.lock_ttl, execution_ids)
+            self._fencing.renewed(execution_ids, renewal.held, sent)
+            self._cancellations.request(renewal.cancelling)
 
     async def _declared_stopped(self, instance_id: str) -> bool:
         """The sweep declared this instance dead: its runs are being failed. Stop every task it holds; register

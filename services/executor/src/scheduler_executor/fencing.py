@@ -6,8 +6,8 @@ Two layers act on the same rules, evaluated on the monotonic clock:
 - the *gate*: an async task's coroutine is resumed only through `gated`, which asks the fence first, so a
   process that resumes from a pause past a deadline ends before any step of task code runs;
 - the *soft fence*, a task on the event loop, cancels a run's task SOFT_STOP_LEAD_S before the run must stop,
-  so a cooperative (async) task ends cleanly (a task in a worker thread cannot be cancelled: the process ends
-  itself then); it also proves the presence mark while heartbeats fail;
+  so a cooperative (async) task ends cleanly (a task in a worker thread cannot be cancelled: it is left to the
+  watchdog); it also proves the presence mark while heartbeats fail;
 - the *watchdog*, a thread of its own that does not need the event loop, ends the process (exit code
   FENCED_EXIT_CODE; an orchestrator restarts it) once a run it still holds must stop: a task in a worker thread
   cannot be cancelled, a loop may be blocked, and a process that was paused (SIGSTOP, a VM pause, a long GC)

@@ -7,6 +7,7 @@ import asyncio
 import contextvars
 import functools
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -49,10 +50,12 @@ class TaskInvocation:
         # Threads of timed-out or abandoned sync tasks cannot be stopped: do not wait for them.
         self._threads.shutdown(wait=False, cancel_futures=True)
 
-    async def invoke(self, claim: ClaimedRun, gate: Callable[[], None]) -> RunOutcome:
-        """Run the claim's task function. An async one is resumed only through `gate`, which ends the process if
-        the run may no longer run (fencing.py): checked before every step of the task's code."""
-        """Run the task function with its timeout; never raises except on cancellation."""
+    async def invoke(
+        self, claim: ClaimedRun, gate: Callable[[], None], cancel_requested: threading.Event
+    ) -> RunOutcome:
+        """Run the claim's task function with its timeout; never raises except on cancellation. An async one is
+        resumed only through `gate`, which ends the process if the run may no longer run (fencing.py): checked
+        before every step of the task's code. `cancel_requested` is the context's (cancellation.py)."""
         started = time.monotonic()
 
         execution_id = claim.execution_id
@@ -80,6 +83,8 @@ class TaskInvocation:
             self._store,
             self._outbound,
             claim.fencing_token,
+            cancel_requested,
+            claim.attempt,
         )
         timeout = float(claim.timeout_seconds or self._task_timeout)
         result: object

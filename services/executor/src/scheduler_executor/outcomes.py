@@ -35,13 +35,17 @@ class OutcomeRecorder:
         *,
         owner_of: Callable[[str], str | None],
         current_owner: Callable[[], str],
+        on_wake: Callable[[], None] | None = None,
     ) -> None:
         """owner_of(execution_id): the instance id that claimed the run (the fence's holds); current_owner(): the
-        process's instance id now, for a run it no longer tracks."""
+        process's instance id now, for a run it no longer tracks. When a batch scheduled a retry or released a
+        queued run, the timekeepers are woken to publish it on time: other processes' by the store's notification
+        in the batch's transaction, an in-process one by on_wake() after it."""
         self._sessionmaker = sessionmaker
         self._store = store
         self._owner_of = owner_of
         self._current_owner = current_owner
+        self._on_wake = on_wake
         self._batcher: Batcher[RunOutcome, bool] = Batcher(self._write, max_batch=MAX_BATCH, linger=LINGER_S)
 
     async def record(self, outcome: RunOutcome) -> bool:
@@ -65,7 +69,14 @@ class OutcomeRecorder:
             owner = self._owner_of(outcome.execution_id) or self._current_owner()
             by_owner.setdefault(owner, []).append(outcome)
         recorded: set[str] = set()
+        wake = False
         async with self._sessionmaker.begin() as session:
             for owner, owned in by_owner.items():
-                recorded |= await self._store.outcomes.finish(session, owned, instance_id=owner)
+                result = await self._store.outcomes.finish(session, owned, instance_id=owner)
+                recorded |= result.recorded
+                wake = wake or result.wake
+            if wake:
+                await self._store.jobs.notify_changed(session)
+        if wake and self._on_wake is not None:
+            self._on_wake()
         return [outcome.execution_id in recorded for outcome in outcomes]

@@ -95,9 +95,10 @@ class RecoverySweep:
             )
             orphans = await self._store.sweeps.fail_orphaned(session, now)
             unclaimed = await self._store.sweeps.close_unclaimed(session, now, RUNS_PER_SWEEP)
-            requeued = await self._store.outbox.forget_stale_manual(
+            requeued = await self._store.outbox.forget_stale_ungraced(
                 session, published_before=now - self._lost_message_timeout, limit=RUNS_PER_SWEEP
             )
+            unstalled = await self._store.sweeps.release_stalled(session, now, RUNS_PER_SWEEP)
         self._last_ok = time.monotonic()
         self._metrics.sweeps.inc()
         roles = {i.id: i.role for i in dead}
@@ -106,6 +107,8 @@ class RecoverySweep:
             self._metrics.instances_lost.labels(role=roles[instance_id]).inc()
             log.warning("instance_declared_stopped", instance_id=instance_id, role=roles[instance_id])
         self._report(orphans, unclaimed, requeued)
+        if unstalled:
+            log.info("queued_runs_released", count=unstalled, reason="their job had a place free and none on its way")
         return orphans
 
     async def _dead(self, silent: Sequence[SilentInstance]) -> list[SilentInstance]:
@@ -153,7 +156,7 @@ class RecoverySweep:
             self._metrics.missed.inc(len(unclaimed))
         if requeued:
             log.warning(
-                "manual_runs_republished",
+                "ungraced_runs_republished",
                 count=len(requeued),
                 execution_ids=requeued[:LOGGED_IDS],
                 reason=(

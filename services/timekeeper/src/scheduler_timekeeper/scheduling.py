@@ -70,6 +70,7 @@ class PassResult:
     clock: DbClock  # the instant the pass claimed at
     horizon: datetime  # slots up to this instant (the clock's now plus the look-ahead) were taken
     earliest: datetime | None  # the soonest next_run_at after the pass (None: no job can fire)
+    earliest_release: datetime | None = None  # the soonest release_at of a run still waiting (retries, queues)
 
 
 class SchedulingPass:
@@ -135,19 +136,28 @@ class SchedulingPass:
                     )
                 fired = plan.run[-1].scheduled_at if plan.run else None
                 advances.append(JobAdvance(job.id, plan.next_run_at, fired))
-            record = await self._store.passes.record(session, rows, advances, published)
+            record = await self._store.passes.record(
+                session, rows, advances, published, release_until=now, release_limit=self._batch_size
+            )
         written = set(record.written)
 
         to_publish = [message for execution_id, message in messages.items() if execution_id in written]
+        # Waiting runs released (retries whose delay has passed, queued runs with a place free): no look-ahead,
+        # they are due now.
+        to_publish += [RunMessage(r.execution_id, r.job_id, r.scheduled_at, r.priority) for r in record.released]
         missed = sum(1 for row in rows if row.status_id == ExecutionStatus.MISSED and row.execution_id in written)
         self._metrics.scheduled.inc(len(to_publish))
         self._metrics.missed.inc(missed)
         if missed:
             log.warning("runs_missed", count=missed)
-        more_due = len(due) >= self._batch_size or any(
-            a.next_run_at is not None and a.next_run_at <= horizon for a in advances
+        more_due = (
+            len(due) >= self._batch_size
+            or len(record.released) >= self._batch_size
+            or any(a.next_run_at is not None and a.next_run_at <= horizon for a in advances)
         )  # a job walked only MAX_SLOTS_PER_JOB of a long outage: its next slot is due already
-        return PassResult(len(due), to_publish, missed, more_due, clock, horizon, record.earliest)
+        return PassResult(
+            len(due), to_publish, missed, more_due, clock, horizon, record.earliest, record.earliest_release
+        )
 
     async def schedule_unscheduled(self) -> int:
         """Give schedulable jobs without a next_run_at their first slot after now; returns how many."""

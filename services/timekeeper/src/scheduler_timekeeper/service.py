@@ -173,15 +173,18 @@ class TimekeeperService:
             self._metrics.tick_seconds.observe(time.monotonic() - started)
             if not result.more_due or self._stopping:
                 break
+        # A waiting run is released at its release_at exactly (no look-ahead: it is published when due).
+        release_at = None if result.earliest_release is None else result.clock.monotonic_at(result.earliest_release)
         if result.earliest is None:
-            return time.monotonic() + self._config.max_sleep
-        if result.earliest <= result.horizon:
+            wake_at = time.monotonic() + self._config.max_sleep
+        elif result.earliest <= result.horizon:
             # Due by the pass's own horizon, yet not claimed by it: another timekeeper holds it right now.
-            return time.monotonic() + CONTENDED_SLEEP_S
-        wake_at = result.clock.monotonic_at(result.earliest - self._lookahead)
-        if result.jobs:
-            wake_at = max(wake_at, started + self._config.min_cycle)
-        return wake_at
+            wake_at = time.monotonic() + CONTENDED_SLEEP_S
+        else:
+            wake_at = result.clock.monotonic_at(result.earliest - self._lookahead)
+            if result.jobs:
+                wake_at = max(wake_at, started + self._config.min_cycle)
+        return wake_at if release_at is None else min(wake_at, release_at)
 
     async def _pass(self) -> PassResult:
         """One scheduling pass, carrying the confirmations received since the last; its runs go to the publisher,

@@ -25,7 +25,7 @@ from scheduler_core.store.instances import InstanceStore
 from scheduler_core.store.jobs import JobFilters, JobNotFound, JobStore
 from scheduler_core.store.lookups import LookupStore, TaskFunctionSpec
 from scheduler_core.store.outbox import NewExecution, OutboxRun, OutboxStore, PublishedRun
-from scheduler_core.store.outcomes import OutcomeStore, RunOutcome
+from scheduler_core.store.outcomes import FinishResult, OutcomeStore, Renewal, RunOutcome
 from scheduler_core.store.passes import DueClaim, DueJob, JobAdvance, PassRecord, PassStore
 from scheduler_core.store.sweeps import OrphanedRun, SilentInstance, SweepStore, UnclaimedRun
 
@@ -55,6 +55,7 @@ __all__ = [
     "DueClaim",
     "DueJob",
     "ExecutionFilters",
+    "FinishResult",
     "HistoryStore",
     "InstanceStore",
     "JobAdvance",
@@ -70,6 +71,7 @@ __all__ = [
     "PassRecord",
     "PassStore",
     "PublishedRun",
+    "Renewal",
     "RunOutcome",
     "SilentInstance",
     "Store",

@@ -19,6 +19,9 @@ class ClaimOutcome(enum.Enum):
     MISSED = "missed"  # picked up after its grace time; recorded as missed
     SKIPPED = "skipped"  # max_instances runs already running; recorded as skipped
     REFUSED = "refused"  # the claimer was declared dead by the sweep: nothing claimed, it must stop
+    # max_instances runs already running and the run waits for a place (overlap_policy queue or replace, or a
+    # retry): recorded waiting; released, and published again, once a place frees.
+    QUEUED = "queued"
     # Ahead of its slot, with max_instances runs of its job running now: left pending, to be claimed again at
     # its slot (those runs may have finished by then), so that a run delivered early is never skipped early.
     NOT_DUE = "not_due"
@@ -31,7 +34,7 @@ class ClaimedRun:
     execution_id: str
     job_id: int
     scheduled_at: datetime
-    started_at: datetime  # recorded start: the claim's instant, or the slot if the run was claimed ahead of it
+    claimed_at: datetime  # the claim's instant, by the database's clock
     task_key: str
     parameters: dict[str, Any] | None
     timeout_seconds: int | None
@@ -41,6 +44,7 @@ class ClaimedRun:
     # Grows with every claim of the job (the id of the run's lock, which is never reused): a task writing to an
     # external store passes it along so that the store can refuse a stale writer (TaskContext.fencing_token).
     fencing_token: int = 0
+    attempt: int = 1  # 1-based: a retry of the slot is its next attempt
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +52,7 @@ class ClaimResult:
     outcome: ClaimOutcome
     execution_id: str
     run: ClaimedRun | None = None  # set when outcome is CLAIMED
-    reason: str | None = None  # set when outcome is MISSED or SKIPPED
+    reason: str | None = None  # set when outcome is MISSED, SKIPPED or QUEUED
     due_in: float = 0.0  # NOT_DUE: seconds until the run's slot, by the database's clock
 
 
@@ -64,17 +68,21 @@ class ClaimStore(ABC):
         lock_ttl: float,
     ) -> list[ClaimResult]:
         """Claim pending runs for this executor, each atomically with its lock; one result per id, in input
-        order. The verdicts are scheduler_core.verdicts' rules:
+        order. The verdicts are portable.claims.decide's (scheduler_core.verdicts' texts):
 
         - a run that is not pending (a duplicate delivery) or unknown is ALREADY_HANDLED, and left alone; an id
           repeated in the batch (a message delivered twice at once) is claimed for its first occurrence only;
-        - a scheduled run picked up past its job's misfire grace time is recorded missed (MISSED, with reason);
+        - a scheduled slot's first attempt picked up past its job's misfire grace time is recorded missed;
         - per job, in slot order, runs take the places left under max_instances live locks and become running,
-          owned by instance_id, with a lock that expires lock_ttl seconds from now unless renewed, and started_at
-          the later of now and their slot (ClaimedRun.start_in: how long to wait before starting the task), and a
-          fencing token greater than that of any earlier claim of the job;
-        - a run beyond max_instances is recorded skipped, or left pending as NOT_DUE if its slot is still ahead
-          (runs are delivered up to the look-ahead early, and those running may have finished by its slot).
+          owned by instance_id, with a lock that expires lock_ttl seconds from now unless renewed, claimed_at now
+          and started_at the later of now and their slot (ClaimedRun.start_in: how long to wait before starting
+          the task; the executor records the real start with the outcome), and a fencing token greater than that
+          of any earlier claim of the job; a run that would queue takes a place only if no earlier queued run of
+          its job is still waiting;
+        - a run beyond max_instances is left pending as NOT_DUE if its slot is still ahead (runs are delivered up
+          to the look-ahead early, and those running may have finished by its slot); otherwise it is recorded
+          skipped, or, if it waits for a place (overlap_policy queue or replace, or a retry), waiting with
+          queued_at (QUEUED), and under replace its job's oldest running run is asked to cancel.
 
         Claims of one job are serialised (counted by one claimer at a time), claims of different jobs are not,
         and concurrent claimers never deadlock. A claimer the sweep declared stopped claims nothing: every result

@@ -2,9 +2,12 @@
 
 Additions to the reference, each named for what it means:
 - scheduled_job: next_run_at (first unhandled slot; indexed for "due now"), is_paused, timezone,
-  parameters (task arguments), timeout_seconds.
-- scheduled_job_execution: UNIQUE(job_id, scheduled_at), trigger, coalesced_count/coalesced_from,
-  published_at (outbox confirmation), status ids 5 (missed) and 6 (skipped).
+  parameters (task arguments), timeout_seconds; run control: the retry policy, overlap_policy,
+  pause_after_failures with consecutive_failures and paused_reason.
+- scheduled_job_execution: UNIQUE(job_id, scheduled_at, attempt), trigger, coalesced_count/coalesced_from,
+  published_at (outbox confirmation), status ids 5 (missed), 6 (skipped), 7 (cancelled), 8 (waiting); run
+  control: attempt, first_execution_id, retried_by, claimed_at, queued_at, release_at, rerun_of,
+  cancel_requested_at, cancelled_by.
 - task_function: parameters_schema (JSON schema of the task's declared parameters).
 - scheduler_instance: role (api/timekeeper/executor/embedded).
 """
@@ -12,13 +15,14 @@ Additions to the reference, each named for what it means:
 from __future__ import annotations
 
 from datetime import datetime
-from enum import IntEnum
+from enum import IntEnum, StrEnum
 from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -57,7 +61,7 @@ class JobType(IntEnum):
 
 
 class ExecutionStatus(IntEnum):
-    """Ids 1-4 keep the reference's meaning; 5 and 6 are terminal states the design adds."""
+    """Ids 1-4 keep the reference's meaning; 5-7 are terminal states the design adds, 8 an open one."""
 
     PENDING = 1
     RUNNING = 2
@@ -65,17 +69,30 @@ class ExecutionStatus(IntEnum):
     FAILED = 4
     MISSED = 5  # not started: claimed after scheduled_at + misfire_grace_time
     SKIPPED = 6  # not started: max_instances runs of the job were already running
+    CANCELLED = 7  # an operator cancelled it (cancelled_by), or a newer run replaced it (overlap_policy replace)
+    # Held back, not published yet: a retry until its delay has passed (release_at), or a run queued for a free
+    # place under max_instances (overlap_policy queue or replace; release_at set once a place frees).
+    WAITING = 8
 
     @property
     def is_terminal(self) -> bool:
-        return self not in (ExecutionStatus.PENDING, ExecutionStatus.RUNNING)
+        return self not in (ExecutionStatus.PENDING, ExecutionStatus.RUNNING, ExecutionStatus.WAITING)
+
+
+class OverlapPolicy(StrEnum):
+    """What a run due while its job already has max_instances runs running does."""
+
+    SKIP = "skip"  # recorded skipped (the default)
+    QUEUE = "queue"  # waits for a free place and starts in slot order, within its misfire grace time
+    REPLACE = "replace"  # the oldest running run is cancelled, with the reason, and this one starts instead
 
 
 class Trigger:
-    """Why an execution exists (scheduled_job_execution.trigger)."""
+    """Why an execution exists (scheduled_job_execution.trigger). A retry keeps its slot's trigger."""
 
     SCHEDULE = "schedule"
-    MANUAL = "manual"
+    MANUAL = "manual"  # run now, or a re-run of a finished run (rerun_of)
+    BACKFILL = "backfill"  # a past slot run on request (POST /jobs/{id}/backfill)
 
 
 class Base(DeclarativeBase):
@@ -152,6 +169,20 @@ class ScheduledJob(Base):
     # Per-job run timeout in seconds; NULL = the executor's default.
     timeout_seconds: Mapped[int | None] = mapped_column(Integer)
 
+    # Retries of a failed (or timed-out, or lost) attempt: up to max_retries more attempts, the n-th after
+    # min(retry_delay_seconds * retry_backoff_factor ** (n - 1), retry_max_delay_seconds) seconds plus jitter.
+    max_retries: Mapped[int] = mapped_column(Integer, default=0, server_default="0", nullable=False)
+    retry_delay_seconds: Mapped[int] = mapped_column(Integer, default=10, server_default="10", nullable=False)
+    retry_backoff_factor: Mapped[float] = mapped_column(Float, default=2.0, server_default="2.0", nullable=False)
+    retry_max_delay_seconds: Mapped[int] = mapped_column(Integer, default=3600, server_default="3600", nullable=False)
+    overlap_policy: Mapped[str] = mapped_column(
+        String(10), default=OverlapPolicy.SKIP, server_default=OverlapPolicy.SKIP, nullable=False
+    )
+    # The job pauses itself after this many slots in a row ended failed (0: never); paused_reason says why.
+    pause_after_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0", nullable=False)
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0", nullable=False)
+    paused_reason: Mapped[str | None] = mapped_column(Text)
+
     is_enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true(), nullable=False)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true(), nullable=False)
     is_primary: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false(), nullable=False)
@@ -176,8 +207,8 @@ class ScheduledJob(Base):
 class ScheduledJobExecution(Base):
     __tablename__ = "scheduled_job_execution"
     __table_args__ = (
-        # Guarantee 1: one execution per slot, whatever number of timekeepers race.
-        UniqueConstraint("job_id", "scheduled_at"),
+        # Guarantee 1: one execution per slot and attempt, whatever number of timekeepers race.
+        UniqueConstraint("job_id", "scheduled_at", "attempt"),
         Index("ix_scheduled_job_execution_job_history", "job_id", "id"),
         Index("ix_scheduled_job_execution_created_at", "created_at"),
         # Runs in flight (pending/running) are few; the sweep and status page look only at them.
@@ -193,6 +224,21 @@ class ScheduledJobExecution(Base):
             "created_at",
             postgresql_where=text("status_id = 1 AND published_at IS NULL"),
             sqlite_where=text("status_id = 1 AND published_at IS NULL"),
+        ),
+        # Waiting runs whose time is known (retries, released queued runs), for the pass that releases them.
+        Index(
+            "ix_scheduled_job_execution_waiting",
+            "release_at",
+            postgresql_where=text("status_id = 8"),
+            sqlite_where=text("status_id = 8"),
+        ),
+        # Each job's queue (overlap_policy queue or replace): queued runs not yet running, in slot order.
+        Index(
+            "ix_scheduled_job_execution_queue",
+            "job_id",
+            "scheduled_at",
+            postgresql_where=text("queued_at IS NOT NULL AND status_id IN (1, 8)"),
+            sqlite_where=text("queued_at IS NOT NULL AND status_id IN (1, 8)"),
         ),
     )
 
@@ -224,6 +270,20 @@ class ScheduledJobExecution(Base):
     coalesced_from: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Set once the broker confirmed the run's message; pending rows without it are the outbox.
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    # 1-based; a retry is a new row of the same slot with the next attempt, linked both ways.
+    attempt: Mapped[int] = mapped_column(Integer, default=1, server_default="1", nullable=False)
+    first_execution_id: Mapped[str | None] = mapped_column(String(36))  # the slot's first attempt; NULL on it
+    retried_by: Mapped[str | None] = mapped_column(String(36))  # the attempt that followed this failed one
+    # The instant an executor claimed it; started_at is the instant its task function began.
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # First queued for a free place (overlap_policy queue or replace); NULL if it never waited for one.
+    queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Waiting: when it may be published (NULL: once a place frees). Pending after waiting: when it was released.
+    release_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    rerun_of: Mapped[str | None] = mapped_column(String(36))  # the finished run this manual run runs again
+    cancel_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    cancelled_by: Mapped[str | None] = mapped_column(String(255))  # a user id, or "replaced by <execution id>"
 
     job: Mapped[ScheduledJob] = relationship(back_populates="executions", lazy="raise")
     status: Mapped[SchedulerExecutionStatus] = relationship(lazy="raise")

@@ -26,6 +26,7 @@ class NewExecution:
     coalesced_from: datetime | None = None
     error_message: str | None = None  # the reason, for rows written terminal (missed)
     completed_at: datetime | None = None
+    rerun_of: str | None = None  # a manual run that runs a finished run again
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,13 +50,15 @@ class OutboxRun:
 class OutboxStore(ABC):
     @abstractmethod
     async def add(self, session: AsyncSession, rows: Sequence[NewExecution]) -> list[str]:
-        """Insert runs; idempotent per slot: a row whose (job_id, scheduled_at) already exists is skipped, not an
-        error (another timekeeper wrote it). Returns the execution ids actually written, in input order."""
+        """Insert runs (first attempts); idempotent per slot: a row whose (job_id, scheduled_at, attempt) already
+        exists is skipped, not an error (another timekeeper wrote it, or a backfill asked for it again). Returns the
+        execution ids actually written, in input order."""
 
     @abstractmethod
     async def unpublished(self, session: AsyncSession, *, created_before: datetime, limit: int) -> list[OutboxRun]:
-        """Pending runs without a confirmed publish, written before `created_before`, then manual runs written
-        since (nothing else publishes those), up to `limit`, oldest first. Each is locked for the transaction
+        """Pending runs without a confirmed publish, written (and, for a run that waited, released) before
+        `created_before`, then manual and backfilled runs written since (nothing else publishes those), up to
+        `limit`, oldest first. Each is locked for the transaction
         without waiting, so two relays never take the same rows; the cost is bounded by `limit`, not by the size
         of the outbox."""
 
@@ -75,11 +78,13 @@ class OutboxStore(ABC):
         broker that keeps nothing across restarts (embedded mode's in-process queue): once at start-up."""
 
     @abstractmethod
-    async def forget_stale_manual(self, session: AsyncSession, *, published_before: datetime, limit: int) -> list[str]:
-        """Mark unpublished the manual runs still pending whose message the broker confirmed before
-        `published_before`, up to `limit`, oldest confirmation first; returns their ids. A run claimed while
-        this runs is left alone.
+    async def forget_stale_ungraced(
+        self, session: AsyncSession, *, published_before: datetime, limit: int
+    ) -> list[str]:
+        """Mark unpublished the runs without a grace time (manual and backfilled runs, retries) still pending
+        whose message the broker confirmed before `published_before`, up to `limit`, oldest confirmation first;
+        returns their ids. A run claimed while this runs is left alone.
 
-        A manual run has no grace time, so unlike a scheduled one (closed as missed by the sweep) nothing else
-        ends it if the broker lost its confirmed message: it would stay pending for ever. If the message was
-        only slow, the extra copy is a duplicate delivery, which the claim ignores."""
+        Such a run, unlike a scheduled slot's first attempt (closed as missed by the sweep), has nothing else to
+        end it if the broker lost its confirmed message: it would stay pending for ever. If the message was only
+        slow, the extra copy is a duplicate delivery, which the claim ignores."""

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from scheduler_core.store.outbox import NewExecution, PublishedRun
+from scheduler_core.store.outbox import NewExecution, OutboxRun, PublishedRun
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +55,8 @@ class PassRecord:
 
     written: list[str]  # execution ids inserted (a slot that already had a row is not among them)
     earliest: datetime | None  # the soonest next_run_at of any schedulable job, after this pass's advances
+    released: list[OutboxRun] = field(default_factory=list)  # waiting runs released: to publish
+    earliest_release: datetime | None = None  # the soonest release_at of a run still waiting (None: none known)
 
 
 class PassStore(ABC):
@@ -72,11 +74,17 @@ class PassStore(ABC):
         rows: Sequence[NewExecution],
         advances: Sequence[JobAdvance],
         published: Sequence[PublishedRun] = (),
+        *,
+        release_until: datetime | None = None,
+        release_limit: int = 0,
     ) -> PassRecord:
         """A pass's writes, in the transaction of its claim_due: insert `rows` (a slot that already has a row is
         skipped, as OutboxStore.add), apply `advances` (as advance), record the broker's confirmations
-        `published` (as OutboxStore.record_published), then read the soonest next_run_at of every schedulable
-        job. Atomic with the claim: either every row and advance is written or none is."""
+        `published` (as OutboxStore.record_published), release up to `release_limit` waiting runs whose
+        release_at is no later than `release_until` (they become pending, to be published; a run another
+        transaction holds is skipped, not waited for), then read the soonest next_run_at of every schedulable
+        job and the soonest release_at of the runs still waiting after `release_until`. Atomic with the claim:
+        either every row and advance is written or none is."""
 
     @abstractmethod
     async def advance(self, session: AsyncSession, advances: Sequence[JobAdvance]) -> None:

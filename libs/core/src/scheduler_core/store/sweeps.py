@@ -54,16 +54,25 @@ class SweepStore(ABC):
     @abstractmethod
     async def fail_orphaned(self, session: AsyncSession, now: datetime) -> list[OrphanedRun]:
         """Fail the `running` runs whose executor is gone: its instance is stopped, or the run's lock expired
-        (not renewed) or vanished. Each gets its reason (scheduler_core.verdicts). Then release every lock of a
-        run that is no longer running, or that expired: such locks would hold max_instances places for nothing.
-        A run whose executor records its outcome concurrently keeps exactly one outcome: whichever commits
-        first; the other finds the run no longer running."""
+        (not renewed) or vanished. Each gets its reason (scheduler_core.verdicts); a run that was asked to cancel
+        ends cancelled instead. Then release every lock of a run that is no longer running, or that expired:
+        such locks would hold max_instances places for nothing. What follows a run's end follows (as in
+        OutcomeStore.finish: a failed run's retry or its job's failure count, a queued run released). A run whose
+        executor records its outcome concurrently keeps exactly one outcome: whichever commits first; the other
+        finds the run no longer running."""
 
     @abstractmethod
     async def close_unclaimed(self, session: AsyncSession, now: datetime, limit: int) -> list[UnclaimedRun]:
-        """Record missed the scheduled runs still pending past their job's misfire grace time (the claim's rule,
-        scheduler_core.verdicts), up to `limit`, oldest slots first; returns them with their reasons.
+        """Record missed the scheduled runs (first attempts) still pending, or queued, past their job's misfire
+        grace time (the claim's rule, scheduler_core.verdicts), up to `limit`, oldest slots first; returns them
+        with their reasons.
 
         Whoever claimed such a run now would record it missed, so this changes no verdict; it only comes without
         a claim. That matters when none will come: the broker confirmed the run's message and then lost it.
         Manual runs have no grace time and are left alone; a run claimed concurrently is not touched."""
+
+    @abstractmethod
+    async def release_stalled(self, session: AsyncSession, now: datetime, limit: int) -> int:
+        """Release the head of each queue that nothing would move on: a job (up to `limit`) with queued runs
+        waiting for a place, a place free, and no released run on its way to take it (the run ahead of them
+        ended without freeing a place: closed missed, say). Returns how many were released."""

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import threading
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -62,6 +63,12 @@ class TaskContext:
     # refuse a write whose token is lower than the highest it has seen, so that a run that lost its lease (a
     # paused executor that resumed) cannot overwrite the work of the run that replaced it.
     fencing_token: int = 0
+    # Set when an operator (or a run replacing this one) asked to cancel the run. An async task is cancelled
+    # besides (CancelledError at its next await); a task in a worker thread cannot be, so a long one should check
+    # this between steps and return early. Either way the run is recorded cancelled.
+    cancel_requested: threading.Event = field(default_factory=threading.Event)
+    # 1-based: a retry of the slot is its next attempt.
+    attempt: int = 1
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,10 +1,13 @@
-"""What both backends' claims share: from a pending run and the claim's instant, its verdict (scheduler_core.verdicts)
-and the ClaimedRun its executor gets. Pure: no SQL."""
+"""What both backends' claims share: from the pending runs, their jobs' state and the claim's instant, each run's
+verdict (scheduler_core.verdicts) and the ClaimedRun its executor gets. Pure: no SQL. The backends read the
+rows and the state under their locks and write the verdicts."""
 
 from __future__ import annotations
 
+import enum
 from abc import abstractmethod
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -12,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from scheduler_core import verdicts
 from scheduler_core.store.claims import ClaimedRun, ClaimOutcome, ClaimResult, ClaimStore
-from scheduler_core.store.models import Trigger
+from scheduler_core.store.models import OverlapPolicy, Trigger
 
 
 class PendingRun(Protocol):
@@ -27,7 +30,13 @@ class PendingRun(Protocol):
     @property
     def trigger(self) -> str: ...
     @property
+    def attempt(self) -> int: ...
+    @property
     def misfire_grace_time(self) -> int: ...
+    @property
+    def max_instances(self) -> int: ...
+    @property
+    def overlap_policy(self) -> str: ...
     @property
     def parameters(self) -> dict[str, Any] | None: ...
     @property
@@ -36,9 +45,15 @@ class PendingRun(Protocol):
     def task_key(self) -> str: ...
 
 
+def has_grace(trigger: str, attempt: int) -> bool:
+    """Whether a run is bound by its job's misfire grace time: a scheduled slot's first attempt only. A manual
+    run, a backfilled slot and a retry are late by design."""
+    return trigger == Trigger.SCHEDULE and attempt == 1
+
+
 def missed_reason(run: PendingRun, now: datetime) -> str | None:
-    """Why a run picked up at `now` is missed, or None: scheduled runs only (manual runs have no grace)."""
-    if run.trigger != Trigger.SCHEDULE:
+    """Why a run picked up at `now` is missed, or None (see has_grace)."""
+    if not has_grace(run.trigger, run.attempt):
         return None
     lateness = now - run.scheduled_at
     if not verdicts.past_grace(lateness, run.misfire_grace_time):
@@ -46,19 +61,105 @@ def missed_reason(run: PendingRun, now: datetime) -> str | None:
     return verdicts.missed_at_claim(lateness, run.misfire_grace_time)
 
 
+def waits_in_queue(run: PendingRun) -> bool:
+    """Whether a run with no free place waits for one (rather than being skipped): under overlap_policy queue or
+    replace, and every retry (an attempt is never skipped for want of a place)."""
+    return run.overlap_policy != OverlapPolicy.SKIP or run.attempt > 1
+
+
+@dataclass(slots=True)
+class JobState:
+    """What a claim needs to know of a job besides its pending runs, read under the job's claim lock."""
+
+    live: int  # live locks (runs holding a place), counted up to max_instances
+    # The job's earliest queued run not yet running, as (scheduled_at, attempt, execution_id); read only for jobs
+    # with a run that may queue (waits_in_queue).
+    queue_head: tuple[datetime, int, str] | None = None
+    # The job's oldest running run not yet asked to cancel; read only for overlap_policy replace.
+    oldest_running: str | None = None
+
+
+class Verdict(enum.Enum):
+    RUN = "run"
+    MISSED = "missed"
+    SKIPPED = "skipped"
+    QUEUED = "queued"
+    NOT_DUE = "not_due"
+
+
+@dataclass(frozen=True, slots=True)
+class RunVerdict:
+    execution_id: str
+    verdict: Verdict
+    reason: str | None = None  # MISSED, SKIPPED, QUEUED
+
+
+@dataclass(slots=True)
+class Decisions:
+    """A claim's verdicts, in the rows' order, and the running runs that newer runs replace (execution id of the
+    run to cancel -> who cancels it)."""
+
+    verdicts: list[RunVerdict] = field(default_factory=list)
+    replaced: dict[str, str] = field(default_factory=dict)
+
+
+def decide(rows: Sequence[PendingRun], states: dict[int, JobState], now: datetime) -> Decisions:
+    """The verdict of each pending run, `rows` in (job, slot, attempt) order:
+
+    - past its grace time: MISSED (has_grace);
+    - a place free under max_instances, and no earlier run of its job queued ahead of it (for a run that would
+      queue): RUN, taking the place;
+    - otherwise, its slot still ahead: NOT_DUE (claimed again at its slot, when a place may be free);
+    - otherwise SKIPPED, or QUEUED if it waits for a place (waits_in_queue); under overlap_policy replace a
+      queued first attempt also asks the job's oldest running run to cancel, so that its place frees.
+    """
+    decisions = Decisions()
+    for row in rows:
+        state = states[row.job_id]
+        reason = missed_reason(row, now)
+        if reason is not None:
+            decisions.verdicts.append(RunVerdict(row.execution_id, Verdict.MISSED, reason))
+            continue
+        queues = waits_in_queue(row)
+        own = (row.scheduled_at, row.attempt, row.execution_id)
+        behind = queues and state.queue_head is not None and state.queue_head[2] != row.execution_id
+        behind = behind and state.queue_head is not None and state.queue_head < own
+        if state.live < row.max_instances and not behind:
+            state.live += 1
+            decisions.verdicts.append(RunVerdict(row.execution_id, Verdict.RUN))
+        elif row.scheduled_at > now:
+            decisions.verdicts.append(RunVerdict(row.execution_id, Verdict.NOT_DUE))
+        elif not queues:
+            decisions.verdicts.append(
+                RunVerdict(row.execution_id, Verdict.SKIPPED, verdicts.skipped(row.max_instances))
+            )
+        else:
+            if state.queue_head is None or own < state.queue_head:
+                state.queue_head = own
+            replaces = row.overlap_policy == OverlapPolicy.REPLACE and row.attempt == 1
+            if replaces and state.oldest_running is not None:
+                decisions.replaced[state.oldest_running] = verdicts.replaced_by(row.execution_id)
+                state.oldest_running = None
+            decisions.verdicts.append(
+                RunVerdict(row.execution_id, Verdict.QUEUED, verdicts.queued(row.max_instances, replacing=replaces))
+            )
+    return decisions
+
+
 def claimed_run(run: PendingRun, now: datetime, fencing_token: int) -> ClaimedRun:
     """The run as its claimer executes it. A run claimed ahead of its slot starts at the slot."""
-    started_at = max(now, run.scheduled_at)
+    starts_at = max(now, run.scheduled_at)
     return ClaimedRun(
         execution_id=run.execution_id,
         job_id=run.job_id,
         scheduled_at=run.scheduled_at,
-        started_at=started_at,
+        claimed_at=now,
         task_key=run.task_key,
         parameters=run.parameters,
         timeout_seconds=run.timeout_seconds,
-        start_in=(started_at - now).total_seconds(),
+        start_in=(starts_at - now).total_seconds(),
         fencing_token=fencing_token,
+        attempt=run.attempt,
     )
 
 
@@ -76,6 +177,13 @@ def in_input_order(execution_ids: Sequence[str], results: dict[str, ClaimResult]
         result = results.pop(eid, None)
         ordered.append(result if result is not None else ClaimResult(ClaimOutcome.ALREADY_HANDLED, eid))
     return ordered
+
+
+OUTCOME_OF: dict[Verdict, ClaimOutcome] = {
+    Verdict.MISSED: ClaimOutcome.MISSED,
+    Verdict.SKIPPED: ClaimOutcome.SKIPPED,
+    Verdict.QUEUED: ClaimOutcome.QUEUED,
+}
 
 
 class BatchClaims(ClaimStore):

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Final
 
-from sqlalchemy import ColumnElement, Integer, literal_column, select, update
+from sqlalchemy import ColumnElement, Integer, literal_column, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scheduler_core.store.models import ExecutionStatus, ScheduledJob, ScheduledJobExecution, Trigger
@@ -25,13 +25,18 @@ class PortableOutbox(OutboxStore):
         # with `created_before OR manual`: the OR cannot bound the index scan, which then reads the whole outbox
         # on every relay, even when nothing is due.
         execution = ScheduledJobExecution
-        old = await self._outbox_rows(session, limit, execution.created_at < created_before)
+        # A run released from waiting (a retry, a queued run) has been on its way since its release_at.
+        released_long_ago = or_(execution.release_at.is_(None), execution.release_at < created_before)
+        old = await self._outbox_rows(session, limit, execution.created_at < created_before, released_long_ago)
         if len(old) >= limit:
             return old
-        manual = await self._outbox_rows(
-            session, limit - len(old), execution.created_at >= created_before, execution.trigger == Trigger.MANUAL
+        on_request = await self._outbox_rows(
+            session,
+            limit - len(old),
+            execution.created_at >= created_before,
+            execution.trigger.in_([Trigger.MANUAL, Trigger.BACKFILL]),
         )
-        return old + manual
+        return old + on_request
 
     @staticmethod
     async def _outbox_rows(session: AsyncSession, limit: int, *conditions: ColumnElement[bool]) -> list[OutboxRun]:
@@ -60,11 +65,12 @@ class PortableOutbox(OutboxStore):
     async def forget_all(self, session: AsyncSession) -> int:
         return len(await self._forget(session))
 
-    async def forget_stale_manual(self, session: AsyncSession, *, published_before: datetime, limit: int) -> list[str]:
+    async def forget_stale_ungraced(
+        self, session: AsyncSession, *, published_before: datetime, limit: int
+    ) -> list[str]:
         execution = ScheduledJobExecution
-        return await self._forget(
-            session, execution.trigger == Trigger.MANUAL, execution.published_at < published_before, limit=limit
-        )
+        ungraced = or_(execution.trigger != Trigger.SCHEDULE, execution.attempt > 1)
+        return await self._forget(session, ungraced, execution.published_at < published_before, limit=limit)
 
     @staticmethod
     async def _forget(session: AsyncSession, *conditions: ColumnElement[bool], limit: int | None = None) -> list[str]:

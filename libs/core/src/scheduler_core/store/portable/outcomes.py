@@ -6,51 +6,74 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import timedelta
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scheduler_core.store.clock import Clock
 from scheduler_core.store.models import ExecutionStatus, ScheduledJobExecution, ScheduledJobLock
-from scheduler_core.store.outcomes import OutcomeStore
+from scheduler_core.store.outcomes import OutcomeStore, Renewal
+from scheduler_core.store.portable.followups import EndedRun, Followups
 
 
 class PortableOutcomes(OutcomeStore):
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, followups: Followups) -> None:
         self._clock = clock
+        self._followups = followups
 
     async def fail_held(
         self, session: AsyncSession, instance_id: str, execution_ids: Sequence[str], reason: str
     ) -> int:
         if not execution_ids:
             return 0
+        now = await self._clock.now(session)
+        execution = ScheduledJobExecution
         result = await session.execute(
-            update(ScheduledJobExecution)
+            update(execution)
             .where(
-                ScheduledJobExecution.execution_id.in_(execution_ids),
-                ScheduledJobExecution.status_id == ExecutionStatus.RUNNING,
-                ScheduledJobExecution.executor_id == instance_id,
+                execution.execution_id.in_(execution_ids),
+                execution.status_id == ExecutionStatus.RUNNING,
+                execution.executor_id == instance_id,
             )
-            .values(status_id=ExecutionStatus.FAILED, completed_at=await self._clock.now(session), error_message=reason)
-            .returning(ScheduledJobExecution.execution_id)
+            .values(status_id=ExecutionStatus.FAILED, completed_at=now, error_message=reason)
+            .returning(
+                execution.execution_id,
+                execution.job_id,
+                execution.scheduled_at,
+                execution.trigger,
+                execution.attempt,
+                execution.first_execution_id,
+            )
         )
-        failed = len(result.all())
+        failed = [EndedRun(*row, status=ExecutionStatus.FAILED, completed_at=now) for row in result.all()]
         await session.execute(
             delete(ScheduledJobLock).where(
                 ScheduledJobLock.execution_id.in_(execution_ids), ScheduledJobLock.locked_by == instance_id
             )
         )
-        return failed
+        await self._followups.after_failures(session, failed)
+        await self._followups.release_queued(session, (run.job_id for run in failed), now)
+        return len(failed)
 
     async def renew_leases(
         self, session: AsyncSession, instance_id: str, ttl: float, execution_ids: Sequence[str]
-    ) -> set[str]:
+    ) -> Renewal:
         if not execution_ids:
-            return set()
+            return Renewal(set())
         now = await self._clock.now(session)
+        lock, execution = ScheduledJobLock, ScheduledJobExecution
         result = await session.execute(
-            update(ScheduledJobLock)
-            .where(ScheduledJobLock.locked_by == instance_id, ScheduledJobLock.execution_id.in_(execution_ids))
+            update(lock)
+            .where(lock.locked_by == instance_id, lock.execution_id.in_(execution_ids))
             .values(expires_at=now + timedelta(seconds=ttl))
-            .returning(ScheduledJobLock.execution_id)
+            .returning(lock.execution_id)
         )
-        return {row[0] for row in result.all()}
+        held = {row[0] for row in result.all()}
+        if not held:
+            return Renewal(held)
+        # By execution_id (unique): a handful of index lookups, whatever the history holds.
+        cancelling = await session.execute(
+            select(execution.execution_id, execution.cancelled_by).where(
+                execution.execution_id.in_(held), execution.cancel_requested_at.is_not(None)
+            )
+        )
+        return Renewal(held, {eid: by or "" for eid, by in cancelling.all()})

@@ -4,8 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any, Final
 
-from sqlalchemy import case, delete, exists, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    String,
+    and_,
+    case,
+    delete,
+    exists,
+    func,
+    literal_column,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scheduler_core import verdicts
@@ -18,11 +32,17 @@ from scheduler_core.store.models import (
     SchedulerInstance,
     Trigger,
 )
+from scheduler_core.store.portable.followups import EndedRun, Followups
 from scheduler_core.store.portable.outbox import PENDING_LITERAL
 from scheduler_core.store.sweeps import OrphanedRun, SilentInstance, SweepStore, UnclaimedRun
 
+_WAITING_LITERAL: Final[ColumnElement[int]] = literal_column(str(int(ExecutionStatus.WAITING)), Integer())
+
 
 class PortableSweeps(SweepStore):
+    def __init__(self, followups: Followups) -> None:
+        self._followups = followups
+
     async def silent_instances(self, session: AsyncSession, *, silent_since: datetime) -> list[SilentInstance]:
         instance = SchedulerInstance
         result = await session.execute(
@@ -53,7 +73,30 @@ class PortableSweeps(SweepStore):
     async def fail_orphaned(self, session: AsyncSession, now: datetime) -> list[OrphanedRun]:
         execution, lock, instance = ScheduledJobExecution, ScheduledJobLock, SchedulerInstance
         running = execution.status_id == ExecutionStatus.RUNNING
-        orphans: list[OrphanedRun] = []
+        ended = (
+            execution.execution_id,
+            execution.job_id,
+            execution.scheduled_at,
+            execution.trigger,
+            execution.attempt,
+            execution.first_execution_id,
+            execution.executor_id,
+            execution.error_message,
+            execution.status_id,
+        )
+        # A run asked to cancel ends cancelled, whoever stops it (not failed: it is not retried, and counts no
+        # failure). Reasons are computed per run in SQL: `cancelled: ` and who asked.
+        outcome = {
+            "status_id": case(
+                (execution.cancel_requested_at.is_not(None), int(ExecutionStatus.CANCELLED)),
+                else_=int(ExecutionStatus.FAILED),
+            ),
+            "completed_at": now,
+        }
+        cancelled_reason: ColumnElement[str] = literal_column("'cancelled: '", String()) + func.coalesce(
+            execution.cancelled_by, ""
+        )
+        rows: list[tuple[Any, ...]] = []
 
         # Runs of stopped instances: each reason names its instance, so the stopped owners are read first (a
         # few ids) and the UPDATE maps each to its reason.
@@ -71,32 +114,43 @@ class PortableSweeps(SweepStore):
         )
         if stopped_owners:
             reasons = {owner: verdicts.executor_lost(owner) for owner in stopped_owners}
+            lost = case(reasons, value=execution.executor_id)
             result = await session.execute(
                 update(execution)
                 .where(running, execution.executor_id.in_(stopped_owners))
                 .values(
-                    status_id=ExecutionStatus.FAILED,
-                    completed_at=now,
-                    error_message=case(reasons, value=execution.executor_id),
+                    **outcome,
+                    error_message=case((execution.cancel_requested_at.is_not(None), cancelled_reason), else_=lost),
                 )
-                .returning(execution.execution_id, execution.job_id, execution.executor_id, execution.error_message)
+                .returning(*ended)
             )
-            orphans += [OrphanedRun(r[0], r[1], r[2], r[3] or "") for r in result.all()]
+            rows += [tuple(row) for row in result.all()]
 
         live_lock = exists().where(lock.execution_id == execution.execution_id, lock.expires_at > now)
         result = await session.execute(
             update(execution)
             .where(running, ~live_lock)
-            .values(status_id=ExecutionStatus.FAILED, completed_at=now, error_message=verdicts.LEASE_EXPIRED)
-            .returning(execution.execution_id, execution.job_id, execution.executor_id, execution.error_message)
+            .values(
+                **outcome,
+                error_message=case(
+                    (execution.cancel_requested_at.is_not(None), cancelled_reason), else_=verdicts.LEASE_EXPIRED
+                ),
+            )
+            .returning(*ended)
         )
-        orphans += [OrphanedRun(r[0], r[1], r[2], r[3] or "") for r in result.all()]
+        rows += [tuple(row) for row in result.all()]
 
         # Locks of runs that are no longer running (just failed above, or left behind by a crash between finish
         # and release) hold max_instances places for nothing.
         still_running = exists().where(execution.execution_id == lock.execution_id, running)
         await session.execute(delete(lock).where(or_(~still_running, lock.expires_at <= now)))
-        return orphans
+
+        failed = [
+            EndedRun(r[0], r[1], r[2], r[3], r[4], r[5], r[8], now) for r in rows if r[8] == ExecutionStatus.FAILED
+        ]
+        await self._followups.after_failures(session, failed)
+        await self._followups.release_queued(session, (r[1] for r in rows), now)
+        return [OrphanedRun(r[0], r[1], r[6], r[7] or "") for r in rows]
 
     async def close_unclaimed(self, session: AsyncSession, now: datetime, limit: int) -> list[UnclaimedRun]:
         execution, job = ScheduledJobExecution, ScheduledJob
@@ -107,8 +161,17 @@ class PortableSweeps(SweepStore):
                 select(execution.execution_id, execution.job_id, execution.scheduled_at, job.misfire_grace_time)
                 .join(job, job.id == execution.job_id)
                 .where(
-                    execution.status_id == PENDING_LITERAL,
+                    or_(
+                        execution.status_id == PENDING_LITERAL,
+                        # Queued ones too (literals: the queue's partial index predicate).
+                        and_(
+                            execution.queued_at.is_not(None),
+                            execution.status_id.in_([PENDING_LITERAL, _WAITING_LITERAL]),
+                            execution.status_id == _WAITING_LITERAL,
+                        ),
+                    ),
                     execution.trigger == Trigger.SCHEDULE,
+                    execution.attempt == 1,
                     execution.scheduled_at < now - timedelta(seconds=1),
                 )
                 .order_by(execution.scheduled_at)
@@ -125,7 +188,10 @@ class PortableSweeps(SweepStore):
         # One UPDATE for all of them, each with its own reason.
         result = await session.execute(
             update(execution)
-            .where(execution.execution_id.in_(list(late)), execution.status_id == ExecutionStatus.PENDING)
+            .where(
+                execution.execution_id.in_(list(late)),
+                execution.status_id.in_([ExecutionStatus.PENDING, ExecutionStatus.WAITING]),
+            )
             .values(
                 status_id=ExecutionStatus.MISSED,
                 completed_at=now,
@@ -135,3 +201,41 @@ class PortableSweeps(SweepStore):
         )
         closed = {row[0] for row in result.all()}
         return [UnclaimedRun(eid, job_id, reason) for eid, (job_id, reason) in late.items() if eid in closed]
+
+    async def release_stalled(self, session: AsyncSession, now: datetime, limit: int) -> int:
+        execution, job, lock = ScheduledJobExecution, ScheduledJob, ScheduledJobLock
+        queued = and_(
+            execution.queued_at.is_not(None),
+            execution.status_id.in_([PENDING_LITERAL, _WAITING_LITERAL]),  # the queue's partial index
+        )
+        waiting_jobs = (
+            await session.execute(
+                select(execution.job_id, job.max_instances)
+                .join(job, job.id == execution.job_id)
+                .where(queued, execution.status_id == _WAITING_LITERAL, execution.release_at.is_(None))
+                .group_by(execution.job_id, job.max_instances)
+                .limit(limit)
+            )
+        ).all()
+        stalled: list[int] = []
+        for job_id, max_instances in waiting_jobs:
+            live = (
+                await session.execute(
+                    select(func.count()).select_from(lock).where(lock.job_id == job_id, lock.expires_at > now)
+                )
+            ).scalar_one()
+            # Released and not running yet: each will take a place when it is claimed.
+            in_flight = (
+                await session.execute(
+                    select(func.count())
+                    .select_from(execution)
+                    .where(
+                        execution.job_id == job_id,
+                        queued,
+                        or_(execution.status_id == PENDING_LITERAL, execution.release_at.is_not(None)),
+                    )
+                )
+            ).scalar_one()
+            if live + in_flight < max_instances:
+                stalled.append(job_id)
+        return await self._followups.release_queued(session, stalled, now)

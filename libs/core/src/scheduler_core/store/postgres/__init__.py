@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from scheduler_core.store import Store
 from scheduler_core.store.backend import Backend
+from scheduler_core.store.portable.followups import Followups
 from scheduler_core.store.portable.history import PortableHistoryStore
 from scheduler_core.store.portable.instances import PortableInstanceStore
 from scheduler_core.store.portable.lookups import PortableLookupStore
@@ -24,6 +25,7 @@ from scheduler_core.wakeup import Wakeup
 
 
 def postgres_store() -> Store:
+    followups = Followups()
     clock = PostgresClock()
     return Store(
         clock=clock,
@@ -31,8 +33,8 @@ def postgres_store() -> Store:
         passes=PostgresPasses(),
         outbox=PostgresOutbox(),
         claims=PostgresClaims(),
-        outcomes=PostgresOutcomes(clock),
-        sweeps=PortableSweeps(),
+        outcomes=PostgresOutcomes(clock, followups),
+        sweeps=PortableSweeps(followups),
         instances=PortableInstanceStore(clock),
         history=PortableHistoryStore(),
         lookups=PortableLookupStore(insert),

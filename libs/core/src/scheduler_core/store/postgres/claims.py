@@ -1,6 +1,7 @@
-"""The claim on PostgreSQL: three statements whatever the batch size, each written once with the batch as array
-parameters (one entry in SQLAlchemy's compiled cache and one prepared statement per connection, whose generic
-plan the server caches).
+"""The claim on PostgreSQL: four statements whatever the batch size (the runs, the claimer, the jobs' state, the
+verdicts' write), each written once with the batch as array parameters (one entry in SQLAlchemy's compiled cache
+and one prepared statement per connection, whose generic plan the server caches). The verdicts themselves are
+decided in Python (portable.claims.decide), the same code as on SQLite, under the locks the statements take.
 
 Runs are found by their unique execution_id (`= ANY(array)`); their status is tested as `status_id + 0`, a
 condition no index serves: otherwise a generic plan may read every pending (or running) run through
@@ -9,20 +10,35 @@ ix_scheduled_job_execution_open for each batch, since it cannot know how many id
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Any, Final
 
 from sqlalchemy import Boolean, Integer, String, column, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from scheduler_core import verdicts
 from scheduler_core.store.claims import ClaimOutcome, ClaimResult
-from scheduler_core.store.models import ExecutionStatus, InstanceStatus, JsonDoc
-from scheduler_core.store.portable.claims import BatchClaims, claimed_run, missed_reason, not_due
+from scheduler_core.store.models import ExecutionStatus, InstanceStatus, JsonDoc, OverlapPolicy
+from scheduler_core.store.portable.claims import (
+    OUTCOME_OF,
+    BatchClaims,
+    Decisions,
+    JobState,
+    Verdict,
+    claimed_run,
+    decide,
+    not_due,
+    waits_in_queue,
+)
 from scheduler_core.store.types import UTCDateTime
 
-_PENDING, _RUNNING = int(ExecutionStatus.PENDING), int(ExecutionStatus.RUNNING)
-_MISSED, _SKIPPED = int(ExecutionStatus.MISSED), int(ExecutionStatus.SKIPPED)
+_PENDING, _RUNNING, _WAITING = int(ExecutionStatus.PENDING), int(ExecutionStatus.RUNNING), int(ExecutionStatus.WAITING)
+_STATUS_OF: Final = {
+    Verdict.RUN: _RUNNING,
+    Verdict.MISSED: int(ExecutionStatus.MISSED),
+    Verdict.SKIPPED: int(ExecutionStatus.SKIPPED),
+    Verdict.QUEUED: _WAITING,
+}
 # First key of the two-key advisory locks claims take per job (the second is the job id): a constant of our
 # own ("JS" in ASCII), so that another application's advisory locks in the same database do not collide.
 CLAIM_LOCK_SPACE: Final = 0x4A53
@@ -37,20 +53,20 @@ CLAIM_LOCK_SPACE: Final = 0x4A53
 _CLAIM_PENDING = text(
     f"""
     WITH pending AS (
-        SELECT e.execution_id, e.job_id, e.scheduled_at, e.trigger, j.misfire_grace_time, j.max_instances,
-               j.parameters, j.timeout_seconds, t.key AS task_key
+        SELECT e.execution_id, e.job_id, e.scheduled_at, e.trigger, e.attempt, j.misfire_grace_time,
+               j.max_instances, j.overlap_policy, j.parameters, j.timeout_seconds, t.key AS task_key
         FROM scheduled_job_execution AS e
         JOIN scheduled_job AS j ON j.id = e.job_id
         JOIN task_function AS t ON t.id = j.task_function_id
         WHERE e.execution_id = ANY(CAST(:ids AS varchar[])) AND e.status_id + 0 = {_PENDING}
-        ORDER BY j.id, e.scheduled_at
+        ORDER BY j.id, e.scheduled_at, e.attempt
         FOR KEY SHARE OF j
     )
     SELECT pg_advisory_xact_lock({CLAIM_LOCK_SPACE}, p.job_id) IS NULL AS locked, clock_timestamp() AS now,
-           p.execution_id, p.job_id, p.scheduled_at, p.trigger, p.misfire_grace_time, p.max_instances,
-           p.parameters, p.timeout_seconds, p.task_key
+           p.execution_id, p.job_id, p.scheduled_at, p.trigger, p.attempt, p.misfire_grace_time, p.max_instances,
+           p.overlap_policy, p.parameters, p.timeout_seconds, p.task_key
     FROM (VALUES (1)) AS anchor (one) LEFT JOIN pending AS p ON true
-    ORDER BY p.job_id, p.scheduled_at
+    ORDER BY p.job_id, p.scheduled_at, p.attempt
     """
 ).columns(
     column("locked", Boolean()),
@@ -59,8 +75,10 @@ _CLAIM_PENDING = text(
     column("job_id", Integer()),
     column("scheduled_at", UTCDateTime()),
     column("trigger", String()),
+    column("attempt", Integer()),
     column("misfire_grace_time", Integer()),
     column("max_instances", Integer()),
+    column("overlap_policy", String()),
     column("parameters", JsonDoc),
     column("timeout_seconds", Integer()),
     column("task_key", String()),
@@ -74,48 +92,54 @@ _CLAIMER = text("SELECT status FROM scheduler_instance WHERE id = :instance_id F
     column("status", String())
 )
 
-# Step 3, under the job locks of step 1: its own statement so that its snapshot, taken after those locks, sees
-# every claim of these jobs that committed before them. Live locks are counted per job; the candidates still
-# pending take the places left under max_instances in slot order and become running with a lock (started at
-# the later of now and their slot); the others are closed as skipped (each job's reason passed in), unless their
-# slot is still ahead (left pending and returned with a NULL status: not due), and the missed ones (judged by
-# the caller from step 1) as missed. Each claimed run's lock id is returned as its fencing token (the identity
-# sequence never goes back, and step 1's lock serialises the claims of one job).
-_CLAIM_DECIDE = text(
+# Step 3, under the job locks of step 1: each job's state, in a statement of its own so that its snapshot, taken
+# after those locks, sees every claim of these jobs that committed before them. Live locks are counted up to
+# max_instances only, which decides the same verdicts; the LIMIT also makes it a plain index scan, which marks
+# the dead entries the lock table's churn leaves (a lock per run) so that later counts skip them (a bitmap scan
+# would revisit every one until vacuum). The queue's head and the oldest running run are read only for the jobs
+# that need them (a one-time filter, and a CASE, which runs its subquery only when its branch is taken): nothing
+# more on the common path.
+_JOB_STATE = text(
     f"""
-    WITH candidates AS (
-        SELECT e.execution_id, e.job_id, e.scheduled_at, j.max_instances,
-               row_number() OVER (PARTITION BY e.job_id ORDER BY e.scheduled_at) AS place
-        FROM scheduled_job_execution AS e
-        JOIN scheduled_job AS j ON j.id = e.job_id
-        WHERE e.execution_id = ANY(CAST(:candidate_ids AS varchar[])) AND e.status_id + 0 = {_PENDING}
-    ),
-    counted AS (
-        -- Each job's live locks, counted once (for its first candidate) and passed to its other candidates;
-        -- counted up to max_instances only, which decides the same verdicts. The LIMIT also makes it a plain
-        -- index scan, which marks the dead entries the lock table's churn leaves (a lock per run) so that
-        -- later counts skip them; a bitmap scan would revisit every one until vacuum.
-        SELECT c.execution_id, c.job_id, c.scheduled_at, c.max_instances, c.place,
-               max(CASE WHEN c.place = 1 THEN
-                       (SELECT count(*) FROM (
-                            SELECT FROM scheduled_job_lock AS l
-                            WHERE l.job_id = c.job_id AND l.expires_at > CAST(:now AS timestamptz)
-                            LIMIT c.max_instances) AS live)
-                   END) OVER (PARTITION BY c.job_id) AS running
-        FROM candidates AS c
-    ),
-    verdicts AS MATERIALIZED (  -- computed once, whatever the join below
-        SELECT c.execution_id,
-               CASE WHEN c.running + c.place <= c.max_instances THEN {_RUNNING}
-                    WHEN c.scheduled_at > CAST(:now AS timestamptz) THEN NULL  -- not due: decided at its slot
-                    ELSE {_SKIPPED} END AS status_id,
-               s.reason
-        FROM counted AS c
-        LEFT JOIN unnest(CAST(:skip_job_ids AS integer[]), CAST(:skip_reasons AS text[])) AS s (job_id, reason)
-               ON s.job_id = c.job_id
-        UNION ALL
-        SELECT m.execution_id, {_MISSED}, m.reason
-        FROM unnest(CAST(:missed_ids AS varchar[]), CAST(:missed_reasons AS text[])) AS m (execution_id, reason)
+    SELECT j.job_id,
+           (SELECT count(*) FROM (
+                SELECT FROM scheduled_job_lock AS l
+                WHERE l.job_id = j.job_id AND l.expires_at > CAST(:now AS timestamptz)
+                LIMIT j.max_instances) AS live) AS live,
+           h.execution_id AS head_id, h.scheduled_at AS head_slot, h.attempt AS head_attempt,
+           CASE WHEN j.replaces THEN (
+                SELECT l.execution_id FROM scheduled_job_lock AS l
+                JOIN scheduled_job_execution AS r ON r.execution_id = l.execution_id
+                WHERE l.job_id = j.job_id AND l.expires_at > CAST(:now AS timestamptz)
+                  AND r.status_id + 0 = {_RUNNING} AND r.cancel_requested_at IS NULL
+                ORDER BY l.locked_at, l.id LIMIT 1) END AS oldest_running
+    FROM unnest(CAST(:job_ids AS integer[]), CAST(:max_instances AS integer[]), CAST(:queues AS boolean[]),
+                CAST(:replaces AS boolean[])) AS j (job_id, max_instances, queues, replaces)
+    LEFT JOIN LATERAL (
+        SELECT w.execution_id, w.scheduled_at, w.attempt FROM scheduled_job_execution AS w
+        WHERE j.queues AND w.job_id = j.job_id AND w.queued_at IS NOT NULL AND w.status_id IN (1, 8)
+        ORDER BY w.scheduled_at, w.attempt LIMIT 1
+    ) AS h ON true
+    """
+).columns(
+    column("job_id", Integer()),
+    column("live", Integer()),
+    column("head_id", String()),
+    column("head_slot", UTCDateTime()),
+    column("head_attempt", Integer()),
+    column("oldest_running", String()),
+)
+
+# Step 4: the verdicts. Runs to start become running with a lock (claimed now, started at the later of now and
+# their slot); missed and skipped ones are closed with their reason; queued ones wait (no longer published: the
+# pass publishes them again once released). Each claimed run's lock id is returned as its fencing token (the
+# identity sequence never goes back, and step 1's lock serialises the claims of one job). Runs replaced under
+# overlap_policy replace are asked to cancel (their executor learns it when it renews their lease).
+_CLAIM_WRITE = text(
+    f"""
+    WITH verdicts AS MATERIALIZED (
+        SELECT * FROM unnest(CAST(:ids AS varchar[]), CAST(:statuses AS integer[]), CAST(:reasons AS text[]))
+               AS v (execution_id, status_id, reason)
     ),
     changed AS (
         UPDATE scheduled_job_execution AS e
@@ -123,15 +147,20 @@ _CLAIM_DECIDE = text(
             executor_id = CASE WHEN v.status_id = {_RUNNING} THEN CAST(:instance_id AS varchar)
                                ELSE e.executor_id END,
             host_name = CASE WHEN v.status_id = {_RUNNING} THEN CAST(:host_name AS varchar) ELSE e.host_name END,
+            claimed_at = CASE WHEN v.status_id = {_RUNNING} THEN CAST(:now AS timestamptz) ELSE e.claimed_at END,
             started_at = CASE WHEN v.status_id = {_RUNNING} THEN GREATEST(CAST(:now AS timestamptz), e.scheduled_at)
                               ELSE e.started_at END,
-            completed_at = CASE WHEN v.status_id = {_RUNNING} THEN e.completed_at
+            completed_at = CASE WHEN v.status_id IN ({_RUNNING}, {_WAITING}) THEN e.completed_at
                                 ELSE CAST(:now AS timestamptz) END,
-            error_message = CASE WHEN v.status_id = {_RUNNING} THEN e.error_message ELSE v.reason END
+            error_message = CASE WHEN v.status_id = {_RUNNING} THEN NULL ELSE v.reason END,
+            queued_at = CASE WHEN v.status_id = {_WAITING} THEN COALESCE(e.queued_at, CAST(:now AS timestamptz))
+                             ELSE e.queued_at END,
+            release_at = CASE WHEN v.status_id = {_WAITING} THEN NULL ELSE e.release_at END,
+            published_at = CASE WHEN v.status_id = {_WAITING} THEN NULL ELSE e.published_at END
         FROM verdicts AS v
-        WHERE e.execution_id = ANY(CAST(:candidate_ids AS varchar[]) || CAST(:missed_ids AS varchar[]))
-          AND e.execution_id = v.execution_id AND v.status_id IS NOT NULL AND e.status_id + 0 = {_PENDING}
-        RETURNING e.execution_id, e.job_id, e.status_id, e.error_message
+        WHERE e.execution_id = ANY(CAST(:ids AS varchar[])) AND e.execution_id = v.execution_id
+          AND e.status_id + 0 = {_PENDING}
+        RETURNING e.execution_id, e.job_id, e.status_id
     ),
     locked AS (
         INSERT INTO scheduled_job_lock (job_id, execution_id, locked_by, locked_at, expires_at)
@@ -140,62 +169,104 @@ _CLAIM_DECIDE = text(
         FROM changed AS c
         WHERE c.status_id = {_RUNNING}
         RETURNING execution_id, id
+    ),
+    replaced AS (
+        UPDATE scheduled_job_execution AS r
+        SET cancel_requested_at = CAST(:now AS timestamptz), cancelled_by = x.by
+        FROM unnest(CAST(:replaced_ids AS varchar[]), CAST(:replaced_by AS text[])) AS x (execution_id, by)
+        WHERE r.execution_id = x.execution_id AND r.status_id + 0 = {_RUNNING} AND r.cancel_requested_at IS NULL
     )
-    SELECT c.execution_id, c.status_id, c.error_message, l.id AS fencing_token
+    SELECT c.execution_id, c.status_id, l.id AS fencing_token
     FROM changed AS c LEFT JOIN locked AS l ON l.execution_id = c.execution_id
-    UNION ALL
-    SELECT v.execution_id, NULL, NULL, NULL FROM verdicts AS v WHERE v.status_id IS NULL
     """
-)
+).columns(column("execution_id", String()), column("status_id", Integer()), column("fencing_token", Integer()))
+
+
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    """A row of _CLAIM_PENDING (a portable.claims.PendingRun)."""
+
+    execution_id: str
+    job_id: int
+    scheduled_at: datetime
+    trigger: str
+    attempt: int
+    misfire_grace_time: int
+    max_instances: int
+    overlap_policy: str
+    parameters: dict[str, Any] | None
+    timeout_seconds: int | None
+    task_key: str
 
 
 class PostgresClaims(BatchClaims):
     async def _claim(
         self, session: AsyncSession, execution_ids: Sequence[str], instance_id: str, host_name: str, lock_ttl: float
     ) -> dict[str, ClaimResult] | None:
-        rows = (await session.execute(_CLAIM_PENDING, {"ids": list(execution_ids)})).all()
+        result = await session.execute(_CLAIM_PENDING, {"ids": list(execution_ids)})
+        rows = result.all()
         claimer = (await session.execute(_CLAIMER, {"instance_id": instance_id})).scalar_one_or_none()
         if claimer == InstanceStatus.STOPPED:
             return None
-        results: dict[str, ClaimResult] = {}
         if rows[0].execution_id is None:  # the anchor row alone: nothing pending
-            return results
+            return {}
         now: datetime = rows[-1].now  # read after every job's lock (see _CLAIM_PENDING)
-        candidate_ids: list[str] = []
-        missed_ids: list[str] = []
-        missed_reasons: list[str] = []
-        skip_reasons: dict[int, str] = {}
-        for row in rows:
-            reason = missed_reason(row, now)
-            if reason is None:
-                candidate_ids.append(row.execution_id)
-                skip_reasons.setdefault(row.job_id, verdicts.skipped(row.max_instances))
+        pending = [_Pending(*row[2:]) for row in rows]
+        decisions = decide(pending, await self._job_states(session, pending, now), now)
+        params = _write_params(decisions, now, instance_id, host_name, lock_ttl)
+        written = (await session.execute(_CLAIM_WRITE, params)).all() if params["ids"] else []
+        by_id = {run.execution_id: run for run in pending}
+        reasons = {v.execution_id: v.reason for v in decisions.verdicts}
+        results: dict[str, ClaimResult] = {}
+        for verdict in decisions.verdicts:
+            if verdict.verdict is Verdict.NOT_DUE:
+                run = by_id[verdict.execution_id]
+                results[run.execution_id] = not_due(run.execution_id, run.scheduled_at, now)
+        for execution_id, status_id, token in written:
+            if status_id == _RUNNING:
+                claimed = claimed_run(by_id[execution_id], now, token)
+                results[execution_id] = ClaimResult(ClaimOutcome.CLAIMED, execution_id, run=claimed)
             else:
-                missed_ids.append(row.execution_id)
-                missed_reasons.append(reason)
-        changed = await session.execute(
-            _CLAIM_DECIDE,
-            {
-                "candidate_ids": candidate_ids,
-                "missed_ids": missed_ids,
-                "missed_reasons": missed_reasons,
-                "skip_job_ids": list(skip_reasons),
-                "skip_reasons": list(skip_reasons.values()),
-                "now": now,
-                "expires_at": now + timedelta(seconds=lock_ttl),
-                "instance_id": instance_id,
-                "host_name": host_name,
-            },
-        )
-        by_id = {row.execution_id: row for row in rows}
-        for execution_id, status_id, reason, token in changed.all():
-            if status_id is None:
-                results[execution_id] = not_due(execution_id, by_id[execution_id].scheduled_at, now)
-            elif status_id == _RUNNING:
-                results[execution_id] = ClaimResult(
-                    ClaimOutcome.CLAIMED, execution_id, run=claimed_run(by_id[execution_id], now, token)
-                )
-            else:
-                outcome = ClaimOutcome.MISSED if status_id == _MISSED else ClaimOutcome.SKIPPED
-                results[execution_id] = ClaimResult(outcome, execution_id, reason=reason)
+                closed = next(v for v, s in _STATUS_OF.items() if s == status_id)
+                results[execution_id] = ClaimResult(OUTCOME_OF[closed], execution_id, reason=reasons[execution_id])
         return results
+
+    @staticmethod
+    async def _job_states(session: AsyncSession, pending: list[_Pending], now: datetime) -> dict[int, JobState]:
+        jobs: dict[int, tuple[int, bool, bool]] = {}
+        for run in pending:
+            _, queues, replaces = jobs.get(run.job_id, (0, False, False))
+            jobs[run.job_id] = (
+                run.max_instances,
+                queues or waits_in_queue(run),
+                replaces or run.overlap_policy == OverlapPolicy.REPLACE,
+            )
+        params = {
+            "now": now,
+            "job_ids": list(jobs),
+            "max_instances": [limit for limit, _, _ in jobs.values()],
+            "queues": [queues for _, queues, _ in jobs.values()],
+            "replaces": [replaces for _, _, replaces in jobs.values()],
+        }
+        states: dict[int, JobState] = {}
+        for row in (await session.execute(_JOB_STATE, params)).all():
+            head = None if row.head_id is None else (row.head_slot, row.head_attempt, row.head_id)
+            states[row.job_id] = JobState(row.live, head, row.oldest_running)
+        return states
+
+
+def _write_params(
+    decisions: Decisions, now: datetime, instance_id: str, host_name: str, lock_ttl: float
+) -> dict[str, Any]:
+    written = [v for v in decisions.verdicts if v.verdict is not Verdict.NOT_DUE]
+    return {
+        "ids": [v.execution_id for v in written],
+        "statuses": [_STATUS_OF[v.verdict] for v in written],
+        "reasons": [v.reason for v in written],
+        "replaced_ids": list(decisions.replaced),
+        "replaced_by": list(decisions.replaced.values()),
+        "now": now,
+        "expires_at": now + timedelta(seconds=lock_ttl),
+        "instance_id": instance_id,
+        "host_name": host_name,
+    }

@@ -61,12 +61,13 @@ class PostgresOutbox(PortableOutbox):
                 "coalesced_from": row.coalesced_from,
                 "error_message": row.error_message,
                 "completed_at": row.completed_at,
+                "rerun_of": row.rerun_of,
             }
             for row in rows
         ]
         statement = (
             insert(_EXECUTIONS)  # Core, not ORM: no per-row bookkeeping
-            .on_conflict_do_nothing(index_elements=["job_id", "scheduled_at"])
+            .on_conflict_do_nothing(index_elements=["job_id", "scheduled_at", "attempt"])
             .returning(_EXECUTIONS.c.execution_id)
         )
         # executemany: SQLAlchemy packs the rows into multi-row INSERTs of a bounded size, so thousands of slots

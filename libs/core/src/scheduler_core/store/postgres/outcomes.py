@@ -1,45 +1,85 @@
-"""Outcomes on PostgreSQL: a batch of outcomes recorded, and their locks released, by one statement."""
+"""Outcomes on PostgreSQL: a batch of outcomes recorded, their locks released, their jobs' failure counts reset
+and their jobs' queues moved on, by one statement; failures' retries follow in portable.followups."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import text
+from sqlalchemy import Integer, String, column, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scheduler_core.store.models import ExecutionStatus
-from scheduler_core.store.outcomes import RunOutcome
+from scheduler_core.store.outcomes import FinishResult, RunOutcome
+from scheduler_core.store.portable.followups import EndedRun
 from scheduler_core.store.portable.outcomes import PortableOutcomes
+from scheduler_core.store.types import UTCDateTime
 
 # Fenced on (running, owned by the caller): a stale executor's outcome changes nothing. The caller's locks of
-# these runs are released either way, in the same statement. `status_id + 0`: see claims.py.
+# these runs are released either way, in the same statement. `status_id + 0`: see claims.py. Then, for the runs
+# recorded: a job with a success has its count of failed slots reset (no write when it is 0 already), and each
+# job releases its earliest queued run still waiting for a place (an index probe of the queue's partial index,
+# normally empty, on the common path). Data-modifying CTEs run whether or not the final SELECT reads them.
 _RECORD_OUTCOMES = text(
     f"""
     WITH released AS (
         DELETE FROM scheduled_job_lock
         WHERE execution_id = ANY(CAST(:ids AS varchar[])) AND locked_by = :instance_id
+    ),
+    done AS (
+        UPDATE scheduled_job_execution AS e
+        SET status_id = o.status_id,
+            completed_at = clock_timestamp(),
+            duration_ms = o.duration_ms,
+            result_summary = o.result_summary,
+            error_message = o.error_message,
+            error_traceback = o.error_traceback,
+            started_at = COALESCE(o.started_at, e.started_at)
+        FROM unnest(CAST(:ids AS varchar[]), CAST(:statuses AS integer[]), CAST(:durations AS integer[]),
+                    CAST(:results AS text[]), CAST(:errors AS text[]), CAST(:tracebacks AS text[]),
+                    CAST(:starts AS timestamptz[]))
+             AS o(execution_id, status_id, duration_ms, result_summary, error_message, error_traceback, started_at)
+        WHERE e.execution_id = ANY(CAST(:ids AS varchar[])) AND e.execution_id = o.execution_id
+          AND e.status_id + 0 = {int(ExecutionStatus.RUNNING)} AND e.executor_id = :instance_id
+        RETURNING e.execution_id, e.job_id, e.scheduled_at, e.trigger, e.attempt, e.first_execution_id, e.status_id,
+                  e.completed_at
+    ),
+    reset AS (
+        UPDATE scheduled_job AS j SET consecutive_failures = 0
+        WHERE j.id IN (SELECT job_id FROM done WHERE status_id = {int(ExecutionStatus.SUCCESS)})
+          AND j.consecutive_failures <> 0
+    ),
+    freed AS (
+        UPDATE scheduled_job_execution AS q SET release_at = clock_timestamp()
+        WHERE q.id IN (
+            SELECT (SELECT w.id FROM scheduled_job_execution AS w
+                    WHERE w.job_id = d.job_id AND w.queued_at IS NOT NULL AND w.status_id IN (1, 8)
+                      AND w.status_id = 8 AND w.release_at IS NULL
+                    ORDER BY w.scheduled_at, w.attempt LIMIT 1)
+            FROM (SELECT DISTINCT job_id FROM done) AS d
+        )
+        AND q.status_id = 8 AND q.release_at IS NULL
+        RETURNING q.id
     )
-    UPDATE scheduled_job_execution AS e
-    SET status_id = o.status_id,
-        completed_at = clock_timestamp(),
-        duration_ms = o.duration_ms,
-        result_summary = o.result_summary,
-        error_message = o.error_message,
-        error_traceback = o.error_traceback
-    FROM unnest(CAST(:ids AS varchar[]), CAST(:statuses AS integer[]), CAST(:durations AS integer[]),
-                CAST(:results AS text[]), CAST(:errors AS text[]), CAST(:tracebacks AS text[]))
-         AS o(execution_id, status_id, duration_ms, result_summary, error_message, error_traceback)
-    WHERE e.execution_id = ANY(CAST(:ids AS varchar[])) AND e.execution_id = o.execution_id
-      AND e.status_id + 0 = {int(ExecutionStatus.RUNNING)} AND e.executor_id = :instance_id
-    RETURNING e.execution_id
+    SELECT d.*, (SELECT count(*) FROM freed) AS freed
+    FROM done AS d
     """
+).columns(
+    column("execution_id", String()),
+    column("job_id", Integer()),
+    column("scheduled_at", UTCDateTime()),
+    column("trigger", String()),
+    column("attempt", Integer()),
+    column("first_execution_id", String()),
+    column("status_id", Integer()),
+    column("completed_at", UTCDateTime()),
+    column("freed", Integer()),
 )
 
 
 class PostgresOutcomes(PortableOutcomes):
-    async def finish(self, session: AsyncSession, outcomes: Sequence[RunOutcome], *, instance_id: str) -> set[str]:
+    async def finish(self, session: AsyncSession, outcomes: Sequence[RunOutcome], *, instance_id: str) -> FinishResult:
         if not outcomes:
-            return set()
+            return FinishResult(set())
         result = await session.execute(
             _RECORD_OUTCOMES,
             {
@@ -49,7 +89,13 @@ class PostgresOutcomes(PortableOutcomes):
                 "results": [o.result_summary for o in outcomes],
                 "errors": [o.error_message for o in outcomes],
                 "tracebacks": [o.error_traceback for o in outcomes],
+                "starts": [o.started_at for o in outcomes],
                 "instance_id": instance_id,
             },
         )
-        return {row[0] for row in result.all()}
+        rows = result.all()
+        ended = [EndedRun(*row[:8]) for row in rows]
+        failed = [run for run in ended if run.status == ExecutionStatus.FAILED]
+        retries = await self._followups.after_failures(session, failed)
+        freed = rows[0].freed if rows else 0
+        return FinishResult({run.execution_id for run in ended}, wake=bool(retries or freed))

@@ -7,10 +7,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import Boolean, Integer, String, text
+from sqlalchemy import JSON, Boolean, Integer, String, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from scheduler_core.store.outbox import NewExecution, PublishedRun
+from scheduler_core.store.models import ExecutionStatus
+from scheduler_core.store.outbox import NewExecution, OutboxRun, PublishedRun
 from scheduler_core.store.passes import DueClaim, DueJob, JobAdvance, PassRecord
 from scheduler_core.store.portable.passes import DUE_SQL_COLUMNS, PortablePasses
 from scheduler_core.store.postgres.outbox import MARK_PUBLISHED_SQL, published_params
@@ -78,8 +79,21 @@ _RECORD_PASS = text(
             CAST(:statuses AS integer[]), CAST(:triggers AS varchar[]), CAST(:coalesced_counts AS integer[]),
             CAST(:coalesced_froms AS timestamptz[]), CAST(:errors AS text[]), CAST(:completed AS timestamptz[])
         )
-        ON CONFLICT (job_id, scheduled_at) DO NOTHING
+        ON CONFLICT (job_id, scheduled_at, attempt) DO NOTHING
         RETURNING execution_id
+    ),
+    released AS (
+        -- Waiting runs due: pending again, to be published (the waiting runs' partial index, normally empty).
+        UPDATE scheduled_job_execution AS e SET status_id = {int(ExecutionStatus.PENDING)}
+        FROM (
+            SELECT w.id FROM scheduled_job_execution AS w
+            WHERE w.status_id = 8 AND w.release_at <= CAST(:release_until AS timestamptz)
+            ORDER BY w.release_at
+            LIMIT :release_limit
+            FOR UPDATE SKIP LOCKED
+        ) AS r
+        WHERE e.id = r.id
+        RETURNING e.execution_id, e.job_id, e.scheduled_at
     ),
     advanced AS (
         UPDATE scheduled_job AS j
@@ -96,9 +110,13 @@ _RECORD_PASS = text(
             (SELECT min(next_run_at) FROM advanced),
             (SELECT min(next_run_at) FROM scheduled_job
              WHERE {_SCHEDULABLE_SQL} AND id NOT IN (SELECT unnest(CAST(:advanced_ids AS integer[]))))
-        ) AS earliest
+        ) AS earliest,
+        (SELECT json_agg(json_build_array(r.execution_id, r.job_id, r.scheduled_at, j.priority))
+         FROM released AS r JOIN scheduled_job AS j ON j.id = r.job_id) AS released,
+        (SELECT min(release_at) FROM scheduled_job_execution
+         WHERE status_id = 8 AND release_at > CAST(:release_until AS timestamptz)) AS earliest_release
     """
-).columns(earliest=UTCDateTime())
+).columns(earliest=UTCDateTime(), released=JSON(), earliest_release=UTCDateTime())
 
 
 class PostgresPasses(PortablePasses):
@@ -120,8 +138,13 @@ class PostgresPasses(PortablePasses):
         rows: Sequence[NewExecution],
         advances: Sequence[JobAdvance],
         published: Sequence[PublishedRun] = (),
+        *,
+        release_until: datetime | None = None,
+        release_limit: int = 0,
     ) -> PassRecord:
         params: dict[str, Any] = {
+            "release_until": release_until,
+            "release_limit": release_limit,
             **published_params(published),
             "execution_ids": [r.execution_id for r in rows],
             "job_ids": [r.job_id for r in rows],
@@ -137,4 +160,8 @@ class PostgresPasses(PortablePasses):
             "last_runs": [a.last_run_at for a in advances],
         }
         row = (await session.execute(_RECORD_PASS, params)).one()
-        return PassRecord(list(row.written), row.earliest)
+        released = [
+            OutboxRun(execution_id, job_id, datetime.fromisoformat(slot), priority)
+            for execution_id, job_id, slot, priority in row.released or ()
+        ]
+        return PassRecord(list(row.written), row.earliest, released, row.earliest_release)

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from scheduler_core.store import Store
 from scheduler_core.store.backend import Backend
+from scheduler_core.store.portable.followups import Followups
 from scheduler_core.store.portable.history import PortableHistoryStore
 from scheduler_core.store.portable.instances import PortableInstanceStore
 from scheduler_core.store.portable.lookups import PortableLookupStore
@@ -25,6 +26,7 @@ from scheduler_core.wakeup import LocalWakeup, Wakeup
 
 
 def sqlite_store() -> Store:
+    followups = Followups()
     clock = SqliteClock()
     return Store(
         clock=clock,
@@ -32,8 +34,8 @@ def sqlite_store() -> Store:
         passes=SqlitePasses(),
         outbox=SqliteOutbox(),
         claims=SqliteClaims(),
-        outcomes=SqliteOutcomes(clock),
-        sweeps=PortableSweeps(),
+        outcomes=SqliteOutcomes(clock, followups),
+        sweeps=PortableSweeps(followups),
         instances=PortableInstanceStore(clock),
         history=PortableHistoryStore(),
         lookups=PortableLookupStore(insert),

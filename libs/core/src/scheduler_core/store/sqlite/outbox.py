@@ -18,10 +18,10 @@ from scheduler_core.store.sqlite.connection import placeholders, sqlite_connecti
 _INSERT_EXECUTION: Final = """
     INSERT INTO scheduled_job_execution (
         execution_id, job_id, scheduled_at, status_id, trigger, coalesced_count, coalesced_from, error_message,
-        completed_at
+        completed_at, rerun_of
     )
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-    ON CONFLICT (job_id, scheduled_at) DO NOTHING
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (job_id, scheduled_at, attempt) DO NOTHING
 """
 _SET_PUBLISHED: Final = (
     "UPDATE scheduled_job_execution SET published_at = ? "
@@ -51,6 +51,7 @@ def insert_executions(connection: sqlite3.Connection, rows: Sequence[NewExecutio
                 to_instant(row.coalesced_from),
                 row.error_message,
                 to_instant(row.completed_at),
+                row.rerun_of,
             )
             for row in rows
         ],

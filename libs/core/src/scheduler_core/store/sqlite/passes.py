@@ -9,7 +9,8 @@ from typing import Any, Final
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from scheduler_core.store.outbox import NewExecution, PublishedRun
+from scheduler_core.store.models import ExecutionStatus
+from scheduler_core.store.outbox import NewExecution, OutboxRun, PublishedRun
 from scheduler_core.store.passes import DueClaim, DueJob, JobAdvance, PassRecord
 from scheduler_core.store.portable.passes import DUE_SQL_COLUMNS, PortablePasses
 from scheduler_core.store.sqlite.connection import from_instant, sqlite_connection, to_instant
@@ -26,6 +27,14 @@ _CLAIM_DUE: Final = f"""
 """
 _ADVANCE: Final = "UPDATE scheduled_job SET next_run_at = ?, last_run_at = COALESCE(?, last_run_at) WHERE id = ?"
 _EARLIEST: Final = f"SELECT min(next_run_at) FROM scheduled_job WHERE {_SCHEDULABLE}"
+# Waiting runs due (the waiting runs' partial index, normally empty): pending again, to be published.
+_RELEASE: Final = f"""
+    UPDATE scheduled_job_execution SET status_id = {int(ExecutionStatus.PENDING)}
+    WHERE id IN (SELECT id FROM scheduled_job_execution WHERE status_id = 8 AND release_at <= ?
+                 ORDER BY release_at LIMIT ?)
+    RETURNING execution_id, job_id, scheduled_at, (SELECT priority FROM scheduled_job AS j WHERE j.id = job_id)
+"""
+_EARLIEST_RELEASE: Final = "SELECT min(release_at) FROM scheduled_job_execution WHERE status_id = 8 AND release_at > ?"
 
 
 def _due_job(row: Sequence[Any]) -> DueJob:
@@ -51,6 +60,9 @@ class SqlitePasses(PortablePasses):
         rows: Sequence[NewExecution],
         advances: Sequence[JobAdvance],
         published: Sequence[PublishedRun] = (),
+        *,
+        release_until: datetime | None = None,
+        release_limit: int = 0,
     ) -> PassRecord:
         connection = await sqlite_connection(session)
         record_published(connection, published)
@@ -59,4 +71,12 @@ class SqlitePasses(PortablePasses):
             values = [(to_instant(a.next_run_at), to_instant(a.last_run_at), a.job_id) for a in advances]
             connection.executemany(_ADVANCE, values)
         earliest: str | None = connection.execute(_EARLIEST).fetchone()[0]
-        return PassRecord(written, from_instant(earliest))
+        if release_until is None:
+            return PassRecord(written, from_instant(earliest))
+        until = to_instant(release_until)
+        released = [
+            OutboxRun(execution_id, job_id, from_instant(slot), priority)
+            for execution_id, job_id, slot, priority in connection.execute(_RELEASE, (until, release_limit))
+        ]
+        earliest_release: str | None = connection.execute(_EARLIEST_RELEASE, (until,)).fetchone()[0]
+        return PassRecord(written, from_instant(earliest), released, from_instant(earliest_release))
