@@ -29,7 +29,23 @@ REFERENCE_EXECUTION_FIELDS = {
     "executorId",
     "hostName",
 }
-OUR_EXECUTION_FIELDS = {"errorTraceback", "trigger", "coalescedCount", "coalescedFrom", "createdAt"}
+OUR_EXECUTION_FIELDS = {
+    "errorTraceback",
+    "trigger",
+    "coalescedCount",
+    "coalescedFrom",
+    "createdAt",
+    # run control (issue 18)
+    "attempt",
+    "firstExecutionId",
+    "retriedBy",
+    "claimedAt",
+    "queuedAt",
+    "releaseAt",
+    "rerunOf",
+    "cancelRequestedAt",
+    "cancelledBy",
+}
 
 START = datetime(2030, 1, 7, 10, 0, tzinfo=UTC)
 

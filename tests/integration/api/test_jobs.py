@@ -58,6 +58,15 @@ OUR_JOB_FIELDS = {
     "scheduleDescription",
     "createdById",
     "updatedById",
+    # run control (issue 18)
+    "maxRetries",
+    "retryDelaySeconds",
+    "retryBackoffFactor",
+    "retryMaxDelaySeconds",
+    "overlapPolicy",
+    "pauseAfterFailures",
+    "consecutiveFailures",
+    "pausedReason",
 }
 # Seconds of slack between the test's clock and the database's when checking computed instants.
 CLOCK_SLACK = timedelta(seconds=5)

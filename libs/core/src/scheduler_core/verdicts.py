@@ -119,3 +119,7 @@ def paused_after_failures(count: int) -> str:
 def retry_waiting(attempt: int, delay_s: float) -> str:
     """What a retry shows while it waits for its delay (its error_message until it runs)."""
     return f"retry: attempt {attempt} waits {delay_s:.1f} s after the previous one failed"
+
+
+JOB_DELETED: Final = "cancelled: the job was deleted before the run started"
+"""Why a deleted job's runs that had not started (waiting retries, queued runs) were cancelled."""

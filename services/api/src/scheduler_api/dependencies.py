@@ -16,6 +16,7 @@ from scheduler_api.services.history import HistoryService
 from scheduler_api.services.jobs import JobService
 from scheduler_api.services.lookups import LookupService
 from scheduler_api.services.preview import PreviewService
+from scheduler_api.services.runs import RunService
 from scheduler_api.services.status import StatusService
 
 # auto_error=False: a missing token is answered by our own 401 (JSON body and WWW-Authenticate challenge).
@@ -61,6 +62,10 @@ def _preview(request: Request) -> PreviewService:
     return get_services(request).preview
 
 
+def _runs(request: Request) -> RunService:
+    return get_services(request).runs
+
+
 def get_verifier(request: Request) -> TokenVerifier:
     verifier = getattr(request.app.state, "verifier", None)
     if not isinstance(verifier, TokenVerifier):
@@ -85,4 +90,5 @@ Status = Annotated[StatusService, Depends(_status)]
 Cleanup = Annotated[CleanupService, Depends(_cleanup)]
 Lookups = Annotated[LookupService, Depends(_lookups)]
 Preview = Annotated[PreviewService, Depends(_preview)]
+Runs = Annotated[RunService, Depends(_runs)]
 SuperAdmin = Annotated[Principal, Depends(require_super_admin)]

@@ -125,6 +125,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/scheduler/jobs/{job_id}/backfill": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Run the job's past slots in a range that have no run yet (at most 1,000; idempotent) */
+        post: operations["backfill_job_api_v1_scheduler_jobs__job_id__backfill_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/scheduler/jobs/{job_id}/executions/{execution_id}/action": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** cancel (a run not ended) | rerun (a finished run, now, as a manual run) */
+        post: operations["perform_execution_action_api_v1_scheduler_jobs__job_id__executions__execution_id__action_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/scheduler/jobs/{job_id}/history": {
         parameters: {
             query?: never;
@@ -265,6 +299,48 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** BackfillRequest */
+        BackfillRequest: {
+            /**
+             * From
+             * Format: date-time
+             * @description First instant of the range (ISO 8601 with an offset), inclusive.
+             */
+            from: string;
+            /**
+             * To
+             * Format: date-time
+             * @description Last instant of the range, inclusive; not in the future.
+             */
+            to: string;
+        };
+        /** BackfillResponse */
+        BackfillResponse: {
+            /**
+             * Created
+             * @description Runs created: slots that had no run yet (trigger 'backfill').
+             */
+            created: number;
+            /**
+             * Executionids
+             * @description The runs created, in slot order.
+             */
+            executionIds: string[];
+            /**
+             * Existing
+             * @description Slots that had a run already, left alone (a repeated request creates none).
+             */
+            existing: number;
+            /** Message */
+            message: string;
+            /**
+             * Slots
+             * @description Slots of the job's schedule in the range.
+             */
+            slots: number;
+            /** Success */
+            success: boolean;
+        };
         /** CleanupRequest */
         CleanupRequest: {
             /**
@@ -301,6 +377,24 @@ export interface components {
              * @description What went wrong, in a sentence.
              */
             message: string;
+        };
+        /** ExecutionActionRequest */
+        ExecutionActionRequest: {
+            /**
+             * Action
+             * @description cancel: a run not started yet is cancelled at once; a running one is asked to stop (its executor cancels its task within a heartbeat, and records it cancelled). rerun: a finished run runs again now, as a manual run with the job's current parameters (rerunOf links it to the original).
+             * @enum {string}
+             */
+            action: "cancel" | "rerun";
+        };
+        /** ExecutionActionResponse */
+        ExecutionActionResponse: {
+            /** @description cancel: the run, as it stands now; rerun: the new run. */
+            execution: components["schemas"]["ScheduledJobExecutionResponse"];
+            /** Message */
+            message: string;
+            /** Success */
+            success: boolean;
         };
         /** ExecutionStatusResponse */
         ExecutionStatusResponse: {
@@ -431,6 +525,12 @@ export interface components {
              */
             maxInstances?: number;
             /**
+             * Maxretries
+             * @description Attempts after a failed (or timed-out, or lost) one; 0: none.
+             * @default 0
+             */
+            maxRetries?: number;
+            /**
              * Misfiregracetime
              * @description Seconds after its slot a run may still start; later it is recorded missed.
              * @default 60
@@ -441,6 +541,13 @@ export interface components {
             /** Nameen */
             nameEn?: string | null;
             /**
+             * Overlappolicy
+             * @description A run due while max_instances runs are running: skip (recorded skipped), queue (waits for a free place and starts in slot order, within its misfire grace time) or replace (the oldest running run is cancelled and this one starts).
+             * @default skip
+             * @enum {string}
+             */
+            overlapPolicy?: "skip" | "queue" | "replace";
+            /**
              * Parameters
              * @description Arguments of the task, checked against its parametersSchema.
              */
@@ -448,11 +555,35 @@ export interface components {
                 [key: string]: unknown;
             } | null;
             /**
+             * Pauseafterfailures
+             * @description The job pauses itself after this many slots in a row failed (retries exhausted); 0: never.
+             * @default 0
+             */
+            pauseAfterFailures?: number;
+            /**
              * Priority
              * @description Higher runs first; at most SCHEDULER_MAX_PRIORITY.
              * @default 0
              */
             priority?: number;
+            /**
+             * Retrybackofffactor
+             * @description Each further retry waits this many times longer than the last.
+             * @default 2
+             */
+            retryBackoffFactor?: number;
+            /**
+             * Retrydelayseconds
+             * @description Seconds from a failed attempt's end to the first retry.
+             * @default 10
+             */
+            retryDelaySeconds?: number;
+            /**
+             * Retrymaxdelayseconds
+             * @description Seconds a retry waits at most (before up to 10 % of jitter).
+             * @default 3600
+             */
+            retryMaxDelaySeconds?: number;
             /**
              * Taskfunctionid
              * @description The task function the job runs.
@@ -513,6 +644,26 @@ export interface components {
          */
         ScheduledJobExecutionResponse: {
             /**
+             * Attempt
+             * @description 1-based: a retry of a failed attempt is the slot's next attempt.
+             */
+            attempt: number;
+            /**
+             * Cancelledby
+             * @description Who asked: a user, or the run that replaced it.
+             */
+            cancelledBy: string | null;
+            /**
+             * Cancelrequestedat
+             * @description When someone asked to cancel the run.
+             */
+            cancelRequestedAt: string | null;
+            /**
+             * Claimedat
+             * @description When an executor claimed the run (it may wait for its slot).
+             */
+            claimedAt: string | null;
+            /**
              * Coalescedcount
              * @description Slots this run stands for (more than 1 when coalesced).
              */
@@ -522,18 +673,24 @@ export interface components {
              * @description Earliest slot folded into this run, when coalesced.
              */
             coalescedFrom: string | null;
-            /** Completedat */
+            /**
+             * Completedat
+             * @description When the outcome was recorded, by the database's clock: the task's end plus the outcome's write (batched: up to about 20 ms later).
+             */
             completedAt: string | null;
             /**
              * Createdat
              * Format: date-time
              */
             createdAt: string;
-            /** Durationms */
+            /**
+             * Durationms
+             * @description How long the task function ran, measured by its executor.
+             */
             durationMs: number | null;
             /**
              * Errormessage
-             * @description Why the run failed, was missed or was skipped.
+             * @description Why the run failed, was missed, skipped or cancelled, or why it is waiting.
              */
             errorMessage: string | null;
             /** Errortraceback */
@@ -545,20 +702,49 @@ export interface components {
              * @description Instance that ran it; empty while nobody has claimed it.
              */
             executorId: string;
+            /**
+             * Firstexecutionid
+             * @description The slot's first attempt (this run's own id on a first attempt).
+             */
+            firstExecutionId: string;
             /** Hostname */
             hostName: string;
             /** Id */
             id: number;
             /** Jobid */
             jobId: number;
+            /**
+             * Queuedat
+             * @description When the run started waiting for a free place (overlap policy).
+             */
+            queuedAt: string | null;
+            /**
+             * Releaseat
+             * @description A waiting run: when it is due to go out (a retry's delay); null while it waits for a place.
+             */
+            releaseAt: string | null;
+            /**
+             * Rerunof
+             * @description The finished run this manual run runs again.
+             */
+            rerunOf: string | null;
             /** Resultsummary */
             resultSummary: string | null;
             /**
+             * Retriedby
+             * @description The attempt that followed this failed one; null on the slot's final attempt.
+             */
+            retriedBy: string | null;
+            /**
              * Scheduledat
              * Format: date-time
+             * @description The slot the run is for (a retry keeps its slot's).
              */
             scheduledAt: string;
-            /** Startedat */
+            /**
+             * Startedat
+             * @description When the task function began (recorded with the outcome; while the run is running, when it was due to begin: the later of its claim and its slot). Null if it never started.
+             */
             startedAt: string | null;
             /** Statusid */
             statusId: number;
@@ -566,7 +752,7 @@ export interface components {
             statusName: string;
             /**
              * Trigger
-             * @description 'schedule' or 'manual'.
+             * @description 'schedule', 'manual' (run now, or a re-run) or 'backfill'.
              */
             trigger: string;
         };
@@ -599,6 +785,11 @@ export interface components {
         ScheduledJobResponse: {
             /** Coalesce */
             coalesce: boolean;
+            /**
+             * Consecutivefailures
+             * @description Slots in a row that failed (retries exhausted) since the last success.
+             */
+            consecutiveFailures: number;
             /**
              * Createdat
              * Format: date-time
@@ -638,6 +829,8 @@ export interface components {
             lastRunAt: string | null;
             /** Maxinstances */
             maxInstances: number;
+            /** Maxretries */
+            maxRetries: number;
             /** Misfiregracetime */
             misfireGraceTime: number;
             /** Namear */
@@ -649,12 +842,30 @@ export interface components {
              * @description The next slot; null while disabled, paused or deleted.
              */
             nextRunAt: string | null;
+            /**
+             * Overlappolicy
+             * @enum {string}
+             */
+            overlapPolicy: "skip" | "queue" | "replace";
             /** Parameters */
             parameters: {
                 [key: string]: unknown;
             } | null;
+            /** Pauseafterfailures */
+            pauseAfterFailures: number;
+            /**
+             * Pausedreason
+             * @description Why the job paused itself (pauseAfterFailures); null otherwise.
+             */
+            pausedReason: string | null;
             /** Priority */
             priority: number;
+            /** Retrybackofffactor */
+            retryBackoffFactor: number;
+            /** Retrydelayseconds */
+            retryDelaySeconds: number;
+            /** Retrymaxdelayseconds */
+            retryMaxDelaySeconds: number;
             /**
              * Scheduledescription
              * @description The schedule in words, e.g. 'every 30 minutes'.
@@ -700,18 +911,49 @@ export interface components {
             isEnabled?: boolean;
             /** Maxinstances */
             maxInstances?: number;
+            /**
+             * Maxretries
+             * @description Attempts after a failed (or timed-out, or lost) one; 0: none.
+             */
+            maxRetries?: number;
             /** Misfiregracetime */
             misfireGraceTime?: number;
             /** Namear */
             nameAr?: string | null;
             /** Nameen */
             nameEn?: string | null;
+            /**
+             * Overlappolicy
+             * @description A run due while max_instances runs are running: skip (recorded skipped), queue (waits for a free place and starts in slot order, within its misfire grace time) or replace (the oldest running run is cancelled and this one starts).
+             * @enum {string}
+             */
+            overlapPolicy?: "skip" | "queue" | "replace";
             /** Parameters */
             parameters?: {
                 [key: string]: unknown;
             } | null;
+            /**
+             * Pauseafterfailures
+             * @description The job pauses itself after this many slots in a row failed (retries exhausted); 0: never.
+             */
+            pauseAfterFailures?: number;
             /** Priority */
             priority?: number;
+            /**
+             * Retrybackofffactor
+             * @description Each further retry waits this many times longer than the last.
+             */
+            retryBackoffFactor?: number;
+            /**
+             * Retrydelayseconds
+             * @description Seconds from a failed attempt's end to the first retry.
+             */
+            retryDelaySeconds?: number;
+            /**
+             * Retrymaxdelayseconds
+             * @description Seconds a retry waits at most (before up to 10 % of jitter).
+             */
+            retryMaxDelaySeconds?: number;
             /** Taskfunctionid */
             taskFunctionId?: number;
             /** Timeoutseconds */
@@ -732,6 +974,11 @@ export interface components {
              * @example 0 2 * * *
              */
             cronExpression?: string | null;
+            /**
+             * From
+             * @description Fire times at or after this instant (ISO 8601 with an offset); default: after now.
+             */
+            from?: string | null;
             /**
              * Intervaldays
              * @description Interval part, in days (86,400 s each).
@@ -1623,6 +1870,183 @@ export interface operations {
             };
         };
     };
+    backfill_job_api_v1_scheduler_jobs__job_id__backfill_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The job's id. */
+                job_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BackfillRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BackfillResponse"];
+                };
+            };
+            /** @description No bearer token, or one that does not verify (signature, expiry, issuer, audience). */
+            401: {
+                headers: {
+                    /** @description Bearer challenge (RFC 6750). */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The token is valid but does not carry the Super Admin role. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such job. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request body is larger than the API reads (SCHEDULER_MAX_REQUEST_BODY_BYTES). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input; `fields` names each field and the reason. Nothing was written. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The database, or the gateway's key set (JWKS) needed to verify the token, cannot be reached. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    perform_execution_action_api_v1_scheduler_jobs__job_id__executions__execution_id__action_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The run's executionId. */
+                execution_id: string;
+                /** @description The job's id. */
+                job_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ExecutionActionRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExecutionActionResponse"];
+                };
+            };
+            /** @description No bearer token, or one that does not verify (signature, expiry, issuer, audience). */
+            401: {
+                headers: {
+                    /** @description Bearer challenge (RFC 6750). */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The token is valid but does not carry the Super Admin role. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such job. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The action makes no sense in the job's current state. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request body is larger than the API reads (SCHEDULER_MAX_REQUEST_BODY_BYTES). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input; `fields` names each field and the reason. Nothing was written. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The database, or the gateway's key set (JWKS) needed to verify the token, cannot be reached. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     get_job_history_api_v1_scheduler_jobs__job_id__history_get: {
         parameters: {
             query?: {
@@ -1705,6 +2129,8 @@ export interface operations {
             query?: {
                 /** @description Fire times wanted. */
                 count?: number;
+                /** @description Fire times at or after this instant (ISO 8601 with an offset), on the job's own slots; default: from its next slot. */
+                from?: string | null;
             };
             header?: never;
             path: {

@@ -1,6 +1,14 @@
 """Request and response schemas of the API (camelCase JSON via `CamelModel`), shared with the CLI and tests."""
 
-from scheduler_core.schemas.actions import JobAction, JobActionRequest, JobActionResponse
+from scheduler_core.schemas.actions import (
+    ExecutionAction,
+    ExecutionActionRequest,
+    ExecutionActionResponse,
+    JobAction,
+    JobActionRequest,
+    JobActionResponse,
+)
+from scheduler_core.schemas.backfill import MAX_BACKFILL_SLOTS, BackfillRequest, BackfillResponse
 from scheduler_core.schemas.base import DB_INT_MAX, CamelModel, CamelRequest
 from scheduler_core.schemas.cleanup import CleanupRequest, CleanupResponse
 from scheduler_core.schemas.errors import ErrorResponse, FieldError
@@ -21,12 +29,18 @@ from scheduler_core.schemas.status import SchedulerInstanceResponse, SchedulerSt
 __all__ = [
     "DB_INT_MAX",
     "DEFAULT_PER_PAGE",
+    "MAX_BACKFILL_SLOTS",
     "MAX_PER_PAGE",
+    "BackfillRequest",
+    "BackfillResponse",
     "CamelModel",
     "CamelRequest",
     "CleanupRequest",
     "CleanupResponse",
     "ErrorResponse",
+    "ExecutionAction",
+    "ExecutionActionRequest",
+    "ExecutionActionResponse",
     "ExecutionStatusResponse",
     "FieldError",
     "HealthResponse",

@@ -2,13 +2,15 @@
 
 Differences from the reference, all additions: `timezone` (cron jobs), `parameters` (the task's arguments,
 checked against its declared JSON schema), `timeoutSeconds`, `isPaused`, `nextRunAt`, `scheduleDescription`,
-`createdById`/`updatedById`. `isPrimary`, `isActive` and `isPaused` are never set through a body: primary jobs
-are seeded, deletion and pausing have their own endpoints."""
+`createdById`/`updatedById`; run control: the retry policy (`maxRetries`, `retryDelaySeconds`,
+`retryBackoffFactor`, `retryMaxDelaySeconds`), `overlapPolicy`, `pauseAfterFailures` (with the read-only
+`consecutiveFailures` and `pausedReason`). `isPrimary`, `isActive` and `isPaused` are never set through a body:
+primary jobs are seeded, deletion and pausing have their own endpoints."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Final, Self
+from typing import Annotated, Any, Final, Literal, Self
 
 from pydantic import ConfigDict, Field, RootModel, field_validator, model_validator
 
@@ -40,6 +42,52 @@ IntervalMinutes = Annotated[int, Field(ge=0, le=13_140_000)]
 IntervalHours = Annotated[int, Field(ge=0, le=219_000)]
 IntervalDays = Annotated[int, Field(ge=0, le=9_125)]
 _INTERVAL_ALIASES: Final = ("intervalSeconds", "intervalMinutes", "intervalHours", "intervalDays")
+
+# Run control's bounds.
+MAX_RETRIES_MAX: Final = 10
+RETRY_DELAY_MAX: Final = 86_400  # seconds: a day
+RETRY_BACKOFF_MAX: Final = 10.0
+RETRY_MAX_DELAY_MAX: Final = 604_800  # seconds: a week
+PAUSE_AFTER_FAILURES_MAX: Final = 1000
+OverlapPolicyName = Literal["skip", "queue", "replace"]
+MaxRetries = Annotated[
+    int, Field(ge=0, le=MAX_RETRIES_MAX, description="Attempts after a failed (or timed-out, or lost) one; 0: none.")
+]
+RetryDelay = Annotated[
+    int, Field(ge=0, le=RETRY_DELAY_MAX, description="Seconds from a failed attempt's end to the first retry.")
+]
+RetryBackoff = Annotated[
+    float,
+    Field(ge=1.0, le=RETRY_BACKOFF_MAX, description="Each further retry waits this many times longer than the last."),
+]
+RetryMaxDelay = Annotated[
+    int,
+    Field(ge=0, le=RETRY_MAX_DELAY_MAX, description="Seconds a retry waits at most (before up to 10 % of jitter)."),
+]
+OverlapPolicyField = Annotated[
+    OverlapPolicyName,
+    Field(
+        description="A run due while max_instances runs are running: skip (recorded skipped), queue (waits for a "
+        "free place and starts in slot order, within its misfire grace time) or replace (the oldest running run is "
+        "cancelled and this one starts)."
+    ),
+]
+PauseAfterFailures = Annotated[
+    int,
+    Field(
+        ge=0,
+        le=PAUSE_AFTER_FAILURES_MAX,
+        description="The job pauses itself after this many slots in a row failed (retries exhausted); 0: never.",
+    ),
+]
+
+
+def retry_delays_problem(delay: int, max_delay: int) -> str | None:
+    """Why a retry policy's delays do not fit together: the longest wait may not be shorter than the first (the
+    cap would shorten the first retry)."""
+    if max_delay < delay:
+        return f"must not be less than retryDelaySeconds ({delay}); raise it, or lower the delay"
+    return None
 
 
 class TimeZone(RootModel[Annotated[str, Field(max_length=TIMEZONE_MAX_LENGTH)]]):
@@ -125,6 +173,12 @@ class ScheduledJobCreate(ScheduleFields):
     timeout_seconds: int | None = Field(
         default=None, ge=1, le=DB_INT_MAX, description="Run timeout in seconds; null: the executor's default."
     )
+    max_retries: MaxRetries = 0
+    retry_delay_seconds: RetryDelay = 10
+    retry_backoff_factor: RetryBackoff = 2.0
+    retry_max_delay_seconds: RetryMaxDelay = 3600
+    overlap_policy: OverlapPolicyField = "skip"
+    pause_after_failures: PauseAfterFailures = 0
 
 
 def _absent_or_value(schema: dict[str, Any]) -> None:
@@ -160,9 +214,27 @@ class ScheduledJobUpdate(CamelRequest):
     is_enabled: bool | None = Field(default=None, json_schema_extra=_absent_or_value)
     parameters: JsonObject | None = None
     timeout_seconds: int | None = Field(default=None, ge=1, le=DB_INT_MAX)
+    max_retries: MaxRetries | None = Field(default=None, json_schema_extra=_absent_or_value)
+    retry_delay_seconds: RetryDelay | None = Field(default=None, json_schema_extra=_absent_or_value)
+    retry_backoff_factor: RetryBackoff | None = Field(default=None, json_schema_extra=_absent_or_value)
+    retry_max_delay_seconds: RetryMaxDelay | None = Field(default=None, json_schema_extra=_absent_or_value)
+    overlap_policy: OverlapPolicyField | None = Field(default=None, json_schema_extra=_absent_or_value)
+    pause_after_failures: PauseAfterFailures | None = Field(default=None, json_schema_extra=_absent_or_value)
 
     @field_validator(
-        "task_function_id", "timezone", "priority", "max_instances", "misfire_grace_time", "coalesce", "is_enabled"
+        "task_function_id",
+        "timezone",
+        "priority",
+        "max_instances",
+        "misfire_grace_time",
+        "coalesce",
+        "is_enabled",
+        "max_retries",
+        "retry_delay_seconds",
+        "retry_backoff_factor",
+        "retry_max_delay_seconds",
+        "overlap_policy",
+        "pause_after_failures",
     )
     @classmethod
     def _present_means_a_value(cls, value: Any) -> Any:
@@ -201,6 +273,16 @@ class ScheduledJobResponse(CamelModel):
     coalesce: bool
     parameters: dict[str, Any] | None
     timeout_seconds: int | None
+    max_retries: int
+    retry_delay_seconds: int
+    retry_backoff_factor: float
+    retry_max_delay_seconds: int
+    overlap_policy: OverlapPolicyName
+    pause_after_failures: int
+    consecutive_failures: int = Field(
+        description="Slots in a row that failed (retries exhausted) since the last success."
+    )
+    paused_reason: str | None = Field(description="Why the job paused itself (pauseAfterFailures); null otherwise.")
     is_enabled: bool
     is_active: bool
     is_primary: bool

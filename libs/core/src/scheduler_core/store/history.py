@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,6 +15,13 @@ from scheduler_core.store.models import ScheduledJobExecution
 @dataclass(frozen=True, slots=True)
 class ExecutionFilters:
     status_id: int | None = None
+
+
+class Cancellation(enum.Enum):
+    CANCELLED = "cancelled"  # it had not started (pending or waiting): recorded cancelled now
+    REQUESTED = "requested"  # it is running: its executor stops it when it next renews its lease
+    ALREADY_REQUESTED = "already_requested"  # running, and asked to cancel before
+    FINISHED = "finished"  # it had ended already: nothing to cancel
 
 
 class HistoryStore(ABC):
@@ -43,6 +51,18 @@ class HistoryStore(ABC):
         """Up to `limit` running runs, longest running first."""
 
     @abstractmethod
+    async def cancel(self, session: AsyncSession, execution_id: str, *, by: str, now: datetime) -> Cancellation:
+        """Cancel a run on request: one not started yet (pending, waiting) is recorded cancelled at `now`, with
+        cancelled_by `by`; a running one is marked asked to cancel (its executor learns it with its next lease
+        renewal, stops its task and records it cancelled; the sweep records it cancelled if the executor is
+        gone). Atomic with a concurrent claim: whichever commits first decides which of the two happens."""
+
+    @abstractmethod
+    async def cancel_waiting(self, session: AsyncSession, job_id: int, *, reason: str, now: datetime) -> int:
+        """Record cancelled, with `reason`, every run of the job not started yet (pending or waiting): the job was
+        deleted. Returns how many."""
+
+    @abstractmethod
     async def delete_before(self, session: AsyncSession, cutoff: datetime, batch_size: int) -> int:
-        """Delete up to batch_size finished runs created before cutoff; returns how many. Pending and running
-        runs are never deleted. The caller commits between batches, so no transaction holds locks for long."""
+        """Delete up to batch_size finished runs created before cutoff; returns how many. Pending, running and
+        waiting runs are never deleted. The caller commits between batches, so no transaction holds locks for long."""

@@ -1,4 +1,5 @@
-"""Jobs: create, list, get, update, delete, and actions (enable, disable, trigger, pause, resume)."""
+"""Jobs: create, list, get, update, delete, actions (enable, disable, trigger, pause, resume), actions on one of
+their runs (cancel, rerun), and backfill."""
 
 from __future__ import annotations
 
@@ -6,12 +7,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from scheduler_api.dependencies import Actions, Jobs, SuperAdmin
+from scheduler_api.dependencies import Actions, Jobs, Runs, SuperAdmin
 from scheduler_api.errors import error_responses
-from scheduler_api.routers.query import BOOLEAN, DECIMAL, JobId, PageNumber, PerPage
+from scheduler_api.routers.query import BOOLEAN, DECIMAL, ExecutionId, JobId, PageNumber, PerPage
 from scheduler_core.schemas import (
     DB_INT_MAX,
     DEFAULT_PER_PAGE,
+    BackfillRequest,
+    BackfillResponse,
+    ExecutionActionRequest,
+    ExecutionActionResponse,
     JobActionRequest,
     JobActionResponse,
     ScheduledJobCreate,
@@ -94,3 +99,25 @@ async def perform_action(
     job_id: JobId, body: JobActionRequest, service: Actions, caller: SuperAdmin
 ) -> JobActionResponse:
     return await service.perform_action(job_id, body.action, caller.audit_id)
+
+
+@router.post(
+    "/jobs/{job_id}/executions/{execution_id}/action",
+    response_model=ExecutionActionResponse,
+    responses=error_responses(404, 409, 422),
+    summary="cancel (a run not ended) | rerun (a finished run, now, as a manual run)",
+)
+async def perform_execution_action(
+    job_id: JobId, execution_id: ExecutionId, body: ExecutionActionRequest, service: Runs, caller: SuperAdmin
+) -> ExecutionActionResponse:
+    return await service.perform_action(job_id, execution_id, body.action, caller.audit_id)
+
+
+@router.post(
+    "/jobs/{job_id}/backfill",
+    response_model=BackfillResponse,
+    responses=error_responses(404, 422),
+    summary="Run the job's past slots in a range that have no run yet (at most 1,000; idempotent)",
+)
+async def backfill_job(job_id: JobId, body: BackfillRequest, service: Runs, caller: SuperAdmin) -> BackfillResponse:
+    return await service.backfill(job_id, body, caller.audit_id)

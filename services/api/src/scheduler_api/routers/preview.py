@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from pydantic import AwareDatetime
 
 from scheduler_api.dependencies import Preview
 from scheduler_api.errors import error_responses
@@ -41,5 +42,13 @@ async def preview_job(
     count: Annotated[
         int, Query(ge=1, le=MAX_PREVIEW_COUNT, description="Fire times wanted."), DECIMAL
     ] = DEFAULT_PREVIEW_COUNT,
+    from_: Annotated[
+        AwareDatetime | None,
+        Query(
+            alias="from",
+            description="Fire times at or after this instant (ISO 8601 with an offset), on the job's own slots; "
+            "default: from its next slot.",
+        ),
+    ] = None,
 ) -> SchedulePreviewResponse:
-    return await service.preview_job(job_id, count)
+    return await service.preview_job(job_id, count, from_)

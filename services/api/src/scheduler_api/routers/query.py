@@ -41,6 +41,9 @@ DECIMAL = BeforeValidator(_decimal)
 BOOLEAN = BeforeValidator(_boolean)
 
 JobId = Annotated[int, Path(ge=1, le=DB_INT_MAX, description="The job's id."), DECIMAL]
+ExecutionId = Annotated[
+    str, Path(min_length=1, max_length=36, pattern=r"^[0-9A-Za-z-]+$", description="The run's executionId.")
+]
 PageNumber = Annotated[int, Query(ge=1, le=DB_INT_MAX, description="Page number, from 1."), DECIMAL]
 PerPage = Annotated[
     int, Query(ge=1, le=MAX_PER_PAGE, description=f"Items per page (default {DEFAULT_PER_PAGE})."), DECIMAL

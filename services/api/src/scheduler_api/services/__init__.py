@@ -19,6 +19,7 @@ from scheduler_api.services.history import HistoryService
 from scheduler_api.services.jobs import JobService
 from scheduler_api.services.lookups import LookupService
 from scheduler_api.services.preview import PreviewService
+from scheduler_api.services.runs import RunService
 from scheduler_api.services.status import StatusService
 from scheduler_core.store import Store
 
@@ -32,6 +33,7 @@ class Services:
     cleanup: CleanupService
     lookups: LookupService
     preview: PreviewService
+    runs: RunService
 
 
 def build_services(
@@ -50,6 +52,7 @@ def build_services(
         cleanup=CleanupService(context),
         lookups=LookupService(context),
         preview=PreviewService(context),
+        runs=RunService(context),
     )
 
 

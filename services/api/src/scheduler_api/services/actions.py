@@ -15,7 +15,7 @@ from scheduler_core import verdicts
 from scheduler_core.schedule import next_fire_time
 from scheduler_core.schemas import JobAction, JobActionResponse, ScheduledJobResponse
 from scheduler_core.store import NewExecution
-from scheduler_core.store.models import ScheduledJob, Trigger
+from scheduler_core.store.models import OverlapPolicy, ScheduledJob, Trigger
 
 log = structlog.get_logger(__name__)
 
@@ -72,26 +72,30 @@ class ActionService:
         return await self._transition(job_id, user_id, change)
 
     async def resume_job(self, job_id: int, user_id: str | None = None) -> ScheduledJobResponse:
-        """Continue from the next slot after now (a disabled job stays without a next run)."""
+        """Continue from the next slot after now (a disabled job stays without a next run). A job that paused
+        itself after failures starts counting them again from 0, and its pausedReason is cleared."""
 
         def change(job: ScheduledJob) -> dict[str, bool]:
             if not job.is_paused:
                 raise Conflict(f"job {job_id} is not paused")
             return {"is_paused": False}
 
-        return await self._transition(job_id, user_id, change)
+        return await self._transition(job_id, user_id, change, also={"paused_reason": None, "consecutive_failures": 0})
 
     async def trigger_job_now(self, job_id: int, triggered_by_user_id: str | None) -> tuple[str, ScheduledJobResponse]:
         """Write a pending manual run scheduled now and return its execution id. The timekeeper's outbox relay
         (woken by notify_changed / on_schedule_change) publishes it and an executor runs it. Allowed whether the
         job is enabled or paused: an operator may run a job by hand at any time. The job's schedule is unchanged.
-        Refused (409) while the job has max_instances runs pending or running: the run could only be skipped."""
+        Refused (409) while the job has max_instances runs pending or running and its overlap policy is skip: the
+        run could only be skipped."""
         async with self._sessionmaker.begin() as session:
             job = await self._context.locked_job(session, job_id)
             # Under the job's row lock, so concurrent triggers count each other's runs.
-            open_runs = await self._store.history.count_open(session, job_id)
-            if open_runs >= job.max_instances:
-                raise Conflict(verdicts.trigger_refused(job_id, open_runs, job.max_instances))
+            # Under overlap policy queue or replace the run waits for (or takes) a place instead.
+            if job.overlap_policy == OverlapPolicy.SKIP:
+                open_runs = await self._store.history.count_open(session, job_id)
+                if open_runs >= job.max_instances:
+                    raise Conflict(verdicts.trigger_refused(job_id, open_runs, job.max_instances))
             now = await self._store.clock.now(session)
             execution_id = str(uuid.uuid4())
             run = NewExecution(execution_id=execution_id, job_id=job_id, scheduled_at=now, trigger=Trigger.MANUAL)
@@ -106,7 +110,12 @@ class ActionService:
         return execution_id, response
 
     async def _transition(
-        self, job_id: int, user_id: str | None, change: Callable[[ScheduledJob], dict[str, bool]]
+        self,
+        job_id: int,
+        user_id: str | None,
+        change: Callable[[ScheduledJob], dict[str, bool]],
+        *,
+        also: dict[str, object] | None = None,
     ) -> ScheduledJobResponse:
         """Apply one change of is_enabled / is_paused under the job's row lock (`change` raises Conflict when it
         makes no sense). A job that can fire afterwards gets the next slot from now; one that cannot, none."""
@@ -116,7 +125,7 @@ class ActionService:
             can_fire = flags.get("is_enabled", job.is_enabled) and not flags.get("is_paused", job.is_paused)
             now = await self._store.clock.now(session)
             next_run_at = next_fire_time(job_schedule(job), now) if can_fire else None
-            values = {**flags, "next_run_at": next_run_at, "updated_by_id": user_id}
+            values = {**flags, **(also or {}), "next_run_at": next_run_at, "updated_by_id": user_id}
             job = await self._store.jobs.update(session, job_id, values)
             await self._store.jobs.notify_changed(session)
             response = job_response(job)

@@ -19,8 +19,10 @@ from scheduler_api.services.schedules import (
     merged_schedule_fields,
     schedule_columns,
 )
+from scheduler_core import verdicts
 from scheduler_core.schedule import SCHEDULE_FIELDS, Schedule, next_fire_time
 from scheduler_core.schemas import FieldError, ScheduledJobCreate, ScheduledJobResponse, ScheduledJobUpdate
+from scheduler_core.schemas.jobs import retry_delays_problem
 from scheduler_core.store import JobFilters
 from scheduler_core.store.models import ScheduledJob, TaskFunction
 
@@ -37,6 +39,12 @@ _PLAIN_UPDATE_FIELDS: Final = (
     "misfire_grace_time",
     "coalesce",
     "timeout_seconds",
+    "max_retries",
+    "retry_delay_seconds",
+    "retry_backoff_factor",
+    "retry_max_delay_seconds",
+    "overlap_policy",
+    "pause_after_failures",
 )
 
 
@@ -55,6 +63,7 @@ class JobService:
             schedule = checked_schedule(fields, problems)
             task = await self._checked_task(session, data.task_function_id, problems)
             self._check_priority(data.priority, problems)
+            _check_retry_delays(data.retry_delay_seconds, data.retry_max_delay_seconds, problems)
             if task is not None:
                 check_parameters(task, data.parameters, problems)
             if problems or schedule is None:
@@ -129,6 +138,12 @@ class JobService:
             if changes.get("priority", job.priority) != job.priority:
                 self._check_priority(changes["priority"], problems)
                 values["priority"] = changes["priority"]
+            if "retry_delay_seconds" in changes or "retry_max_delay_seconds" in changes:
+                _check_retry_delays(
+                    changes.get("retry_delay_seconds", job.retry_delay_seconds),
+                    changes.get("retry_max_delay_seconds", job.retry_max_delay_seconds),
+                    problems,
+                )
             if problems:
                 raise InvalidInput(problems)
 
@@ -159,6 +174,9 @@ class JobService:
             job = await self._store.jobs.update(
                 session, job_id, {"is_active": False, "next_run_at": None, "updated_by_id": deleted_by_id}
             )
+            # Its retries and queued runs would otherwise still go out, for a job that no longer exists.
+            now = await self._store.clock.now(session)
+            await self._store.history.cancel_waiting(session, job_id, reason=verdicts.JOB_DELETED, now=now)
             await self._store.jobs.notify_changed(session)
             response = job_response(job)
         self._context.schedule_changed()
@@ -187,6 +205,11 @@ class JobService:
                     reason=f"must be between 0 and {self._context.config.max_priority} (the broker's maximum priority)",
                 )
             )
+
+
+def _check_retry_delays(delay: int, max_delay: int, problems: list[FieldError]) -> None:
+    if (problem := retry_delays_problem(delay, max_delay)) is not None:
+        problems.append(FieldError(field="retryMaxDelaySeconds", reason=problem))
 
 
 def check_parameters(task: TaskFunction, parameters: dict[str, Any] | None, problems: list[FieldError]) -> None:

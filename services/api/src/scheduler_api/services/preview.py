@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+from typing import Final
+
 from scheduler_api.errors import InvalidInput
 from scheduler_api.services.context import ServiceContext, job_not_found
 from scheduler_api.services.schedules import checked_schedule, job_schedule, preview, upcoming
 from scheduler_core.schedule import CronSchedule
 from scheduler_core.schemas import FieldError, SchedulePreviewRequest, SchedulePreviewResponse
+
+# "At or after `from`": fire times strictly after this much before it (the schedule's resolution is a second).
+_JUST_BEFORE: Final = timedelta(microseconds=1)
 
 
 class PreviewService:
@@ -20,19 +26,27 @@ class PreviewService:
         schedule = checked_schedule(request.model_dump(by_alias=False), problems)
         if schedule is None:
             raise InvalidInput(problems)
+        if request.from_ is not None:
+            return preview(schedule, upcoming(schedule, request.from_ - _JUST_BEFORE, request.count))
         async with self._sessionmaker() as session:
             now = await self._store.clock.now(session)
         return preview(schedule, upcoming(schedule, now, request.count))
 
-    async def preview_job(self, job_id: int, count: int) -> SchedulePreviewResponse:
-        """A job's next `count` fire times: from its pending slot (nextRunAt) when it has one, else those it would
-        have if enabled or resumed now."""
+    async def preview_job(self, job_id: int, count: int, start: datetime | None = None) -> SchedulePreviewResponse:
+        """A job's next `count` fire times: from `start` (at or after it, on the job's own slots) when given;
+        else from its pending slot (nextRunAt) when it has one, else those it would have if enabled or resumed
+        now."""
         async with self._sessionmaker() as session:
             job = await self._store.jobs.get(session, job_id)
             if job is None:
                 raise job_not_found(job_id)
             schedule = job_schedule(job)
-            if job.next_run_at is not None:
+            if start is not None:
+                grid = (
+                    None if isinstance(schedule, CronSchedule) else job.next_run_at or job.last_run_at or job.created_at
+                )
+                times = upcoming(schedule, start - _JUST_BEFORE, count, anchor=grid)
+            elif job.next_run_at is not None:
                 anchor = job.next_run_at if not isinstance(schedule, CronSchedule) else None
                 times = [job.next_run_at, *upcoming(schedule, job.next_run_at, count - 1, anchor=anchor)]
             else:

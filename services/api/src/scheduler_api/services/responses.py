@@ -37,4 +37,5 @@ def execution_response(execution: ScheduledJobExecution) -> ScheduledJobExecutio
         for name in ScheduledJobExecutionResponse.model_fields
         if name in _EXECUTION_COLUMNS
     }
-    return ScheduledJobExecutionResponse(**columns, status_name=execution.status.name)
+    first = columns.pop("first_execution_id") or execution.execution_id  # NULL on a first attempt
+    return ScheduledJobExecutionResponse(**columns, first_execution_id=first, status_name=execution.status.name)

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, delete, func, select
+from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
-from scheduler_core.store.history import ExecutionFilters, HistoryStore
+from scheduler_core import verdicts
+from scheduler_core.store.history import Cancellation, ExecutionFilters, HistoryStore
 from scheduler_core.store.models import ExecutionStatus, ScheduledJobExecution
 
 _OPEN = (ExecutionStatus.PENDING, ExecutionStatus.RUNNING)
+_NOT_STARTED = (ExecutionStatus.PENDING, ExecutionStatus.WAITING)
+_UNFINISHED = (ExecutionStatus.PENDING, ExecutionStatus.RUNNING, ExecutionStatus.WAITING)
 
 
 class PortableHistoryStore(HistoryStore):
@@ -65,13 +68,56 @@ class PortableHistoryStore(HistoryStore):
         )
         return list((await session.execute(query)).scalars().all())
 
+    async def cancel(self, session: AsyncSession, execution_id: str, *, by: str, now: datetime) -> Cancellation:
+        execution = ScheduledJobExecution
+        ended = await session.execute(
+            update(execution)
+            .where(execution.execution_id == execution_id, execution.status_id.in_(_NOT_STARTED))
+            .values(
+                status_id=ExecutionStatus.CANCELLED,
+                completed_at=now,
+                cancel_requested_at=now,
+                cancelled_by=by,
+                error_message=verdicts.cancelled(by),
+            )
+            .returning(execution.id)
+        )
+        if ended.first() is not None:
+            return Cancellation.CANCELLED
+        requested = await session.execute(
+            update(execution)
+            .where(
+                execution.execution_id == execution_id,
+                execution.status_id == ExecutionStatus.RUNNING,
+                execution.cancel_requested_at.is_(None),
+            )
+            .values(cancel_requested_at=now, cancelled_by=by)
+            .returning(execution.id)
+        )
+        if requested.first() is not None:
+            return Cancellation.REQUESTED
+        status = (
+            await session.execute(select(execution.status_id).where(execution.execution_id == execution_id))
+        ).scalar_one_or_none()
+        return Cancellation.ALREADY_REQUESTED if status == ExecutionStatus.RUNNING else Cancellation.FINISHED
+
+    async def cancel_waiting(self, session: AsyncSession, job_id: int, *, reason: str, now: datetime) -> int:
+        execution = ScheduledJobExecution
+        result = await session.execute(
+            update(execution)
+            .where(execution.job_id == job_id, execution.status_id.in_(_NOT_STARTED))
+            .values(status_id=ExecutionStatus.CANCELLED, completed_at=now, cancelled_by=reason, error_message=reason)
+            .returning(execution.id)
+        )
+        return len(result.all())
+
     async def delete_before(self, session: AsyncSession, cutoff: datetime, batch_size: int) -> int:
         execution = ScheduledJobExecution
         # SKIP LOCKED where the database has row locks (SQLite's compiler leaves the clause out: its transaction
         # holds the one write lock): a batch never waits on a run being finished right now.
         batch = (
             select(execution.id)
-            .where(execution.created_at < cutoff, execution.status_id.not_in(_OPEN))
+            .where(execution.created_at < cutoff, execution.status_id.not_in(_UNFINISHED))
             .order_by(execution.id)
             .limit(batch_size)
             .with_for_update(skip_locked=True)
