@@ -6,7 +6,9 @@ Three sources, none trusted more than the others:
   window give the set of expected ``(job_id, scheduled_at)`` slots;
 * the database: the execution rows, i.e. what the scheduler says happened. A coalesced row stands for
   ``coalesced_count`` slots, from ``coalesced_from`` to its ``scheduled_at``; rows that did not run (missed,
-  skipped) and failed runs must say why in ``error_message``;
+  skipped) and failed runs must say why in ``error_message``. A slot's retries are rows of its later attempts:
+  the slot's rows must form one chain (attempts 1..n, each failed one linked by ``retried_by`` to the next), and
+  the final attempt's outcome is the slot's;
 * the start log the task itself appends to (``tests/support/tasks.py``): what really started, so that a double
   start is seen even where the database shows one row.
 
@@ -14,12 +16,15 @@ It reports:
 
 * lost: an expected slot that was neither run nor recorded with a reason (no row, a row still pending or
   running at the end, a missed/skipped/failed row without a reason, or a success whose task never started);
-* duplicated: a slot with more than one execution row (coalesced rows included), or a task started more than
-  once for a slot;
+* duplicated: a slot with more than one first attempt (coalesced rows included), or an attempt whose task
+  started more than once;
 * unexpected: rows or task starts for slots that are not in the schedule (manual triggers excepted), rows
-  for unknown jobs, coalesced rows whose count does not match the schedule, starts without a row, and tasks
-  started for a run the database says never started (missed or skipped);
-* late: runs that started more than ``late_bound_s`` seconds after their slot.
+  for unknown jobs, coalesced rows whose count does not match the schedule, starts without a row, tasks
+  started for a run the database says never started (missed or skipped), and a slot's attempts that do not
+  form one chain (a gap, a second attempt of a number, a link to the wrong row, a retried attempt that did not
+  fail);
+* late: first attempts that started more than ``late_bound_s`` seconds after their slot (a retry is late by
+  design).
 
 Pure: no clock, no I/O except :func:`read_starts`. Rows beyond a job's window that are on its schedule are
 neither expected nor unexpected (the timekeeper may have handled the next slot just before it stopped).
@@ -27,6 +32,7 @@ neither expected nor unexpected (the timekeeper may have handled the next slot j
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -42,7 +48,7 @@ MAX_SLOTS = 100_000
 # Findings printed per category by Report.__str__.
 SHOWN_PER_CATEGORY = 10
 
-_OPEN = (ExecutionStatus.PENDING, ExecutionStatus.RUNNING)
+_OPEN = (ExecutionStatus.PENDING, ExecutionStatus.RUNNING, ExecutionStatus.WAITING)
 _NEED_REASON = (ExecutionStatus.MISSED, ExecutionStatus.SKIPPED, ExecutionStatus.FAILED)
 _NOT_STARTED = (ExecutionStatus.MISSED, ExecutionStatus.SKIPPED)
 
@@ -79,6 +85,10 @@ class ExecutionLike(Protocol):
     def error_message(self) -> str | None: ...
     @property
     def started_at(self) -> datetime | None: ...
+    @property
+    def attempt(self) -> int: ...
+    @property
+    def retried_by(self) -> str | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +103,9 @@ class RunRecord:
     coalesced_count: int = 1
     coalesced_from: datetime | None = None
     error_message: str | None = None
-    started_at: datetime | None = None  # the database's start instant (set by the claim)
+    started_at: datetime | None = None  # the database's start instant (the task's, recorded with its outcome)
+    attempt: int = 1
+    retried_by: str | None = None  # the next attempt's execution id, on a retried one
 
     @classmethod
     def of(cls, row: ExecutionLike) -> RunRecord:
@@ -107,6 +119,8 @@ class RunRecord:
             coalesced_from=row.coalesced_from,
             error_message=row.error_message,
             started_at=row.started_at,
+            attempt=row.attempt,
+            retried_by=row.retried_by,
         )
 
 
@@ -211,11 +225,18 @@ def check(
     }
     on_schedule_sets = {job_id: set(slots) for job_id, slots in on_schedule.items()}
 
-    # Which rows stand for which slots.
+    # A slot's attempts, by (job, slot of the row): a retry keeps its first attempt's scheduled_at.
+    attempts: dict[tuple[int, datetime], list[RunRecord]] = defaultdict(list)
+    for record in records:
+        if record.trigger != Trigger.MANUAL:
+            attempts[(record.job_id, record.scheduled_at)].append(record)
+
+    # Which first attempts stand for which slots.
     coverage: dict[tuple[int, datetime], list[RunRecord]] = defaultdict(list)
     for record in records:
-        if record.trigger == Trigger.MANUAL:
-            continue  # not a slot of the schedule: only its starts are checked
+        if record.trigger == Trigger.MANUAL or record.attempt != 1:
+            # A manual run is not a slot of the schedule (only its starts are checked); a retry is in its chain.
+            continue
         job = by_job.get(record.job_id)
         if job is None:
             report.unexpected.append(Finding(record.job_id, record.scheduled_at, "row for a job not in the history"))
@@ -246,6 +267,14 @@ def check(
         if len(covering) > 1:
             rows = ", ".join(f"{r.execution_id} ({r.status.name.lower()})" for r in covering)
             report.duplicated.append(Finding(job_id, slot, f"{len(covering)} execution rows: {rows}"))
+    finals: dict[str, RunRecord] = {}  # first attempt's execution id -> the chain's final attempt
+    for (job_id, slot), chain in sorted(attempts.items()):
+        problem = _chain_problem(chain)
+        if problem is not None:
+            report.unexpected.append(Finding(job_id, slot, problem))
+        first = next((r for r in chain if r.attempt == 1), None)
+        if first is not None:
+            finals[first.execution_id] = max(chain, key=lambda r: r.attempt)
 
     # Task starts: each must belong to a row of its slot, and a slot starts once.
     starts_by_execution: dict[str, list[TaskStart]] = defaultdict(list)
@@ -275,10 +304,17 @@ def check(
                     f"task started for {start.execution_id}, recorded {owner.status.name.lower()} (never started)",
                 )
             )
-    for (job_id, slot), slot_starts in sorted(starts_by_slot.items()):
-        if len(slot_starts) > 1:
-            detail = ", ".join(f"{s.execution_id} at {s.started.isoformat()} pid {s.pid}" for s in slot_starts)
-            report.duplicated.append(Finding(job_id, slot, f"task started {len(slot_starts)} times: {detail}"))
+    for execution_id, run_starts in sorted(starts_by_execution.items()):
+        if len(run_starts) > 1:
+            first_start = run_starts[0]
+            detail = ", ".join(f"at {s.started.isoformat()} pid {s.pid}" for s in run_starts)
+            report.duplicated.append(
+                Finding(
+                    first_start.job_id,
+                    first_start.scheduled_at,
+                    f"task started {len(run_starts)} times for {execution_id}: {detail}",
+                )
+            )
 
     # Lost: each expected slot of the window must be accounted for.
     for job in by_job.values():
@@ -286,7 +322,7 @@ def check(
             if slot > job.until:
                 break
             report.expected += 1
-            covering = coverage.get((job.job_id, slot), [])
+            covering = [finals.get(r.execution_id, r) for r in coverage.get((job.job_id, slot), [])]
             problems = [_unaccounted(job, record, starts_by_execution) for record in covering]
             good = [record for record, problem in zip(covering, problems, strict=True) if problem is None]
             if good:
@@ -306,7 +342,8 @@ def check(
             continue
         lateness = (started - record.scheduled_at).total_seconds()
         report.max_lateness_s = lateness if report.max_lateness_s is None else max(report.max_lateness_s, lateness)
-        if late_bound_s is not None and lateness > late_bound_s and record.trigger != Trigger.MANUAL:
+        late_by_design = record.trigger != Trigger.SCHEDULE or record.attempt > 1
+        if late_bound_s is not None and lateness > late_bound_s and not late_by_design:
             report.late.append(
                 Finding(
                     record.job_id,
@@ -315,6 +352,28 @@ def check(
                 )
             )
     return report
+
+
+def _chain_problem(chain: list[RunRecord]) -> str | None:
+    """Why a slot's rows are not one chain of attempts, or None: attempts 1..n, once each, every one but the last
+    failed and linked by retried_by to the next, the last not linked."""
+    ordered = sorted(chain, key=lambda r: r.attempt)
+    numbers = [r.attempt for r in ordered]
+    if numbers != list(range(1, len(ordered) + 1)):
+        if len(set(numbers)) != len(numbers) and numbers.count(1) <= 1:
+            return f"attempts {numbers}: an attempt twice"
+        if numbers.count(1) > 1:
+            return None  # two first attempts: reported as duplicated
+        return f"attempts {numbers}: not 1..{len(ordered)}"
+    for earlier, later in itertools.pairwise(ordered):
+        if earlier.retried_by != later.execution_id:
+            return f"attempt {earlier.attempt} links to {earlier.retried_by}, not to {later.execution_id}"
+        if earlier.status != ExecutionStatus.FAILED:
+            ended = earlier.status.name.lower()
+            return f"attempt {earlier.attempt} ({earlier.execution_id}) was retried but ended {ended}"
+    if ordered[-1].retried_by is not None:
+        return f"final attempt {ordered[-1].attempt} links to a retry {ordered[-1].retried_by} that has no row"
+    return None
 
 
 def _unaccounted(job: ExpectedJob, record: RunRecord, starts: dict[str, list[TaskStart]]) -> str | None:

@@ -210,7 +210,7 @@ ROWS: Final = (
     ),
     Row(
         "5",
-        "Task code runs at most once per run (no job has retries yet).",
+        "Task code runs at most once per run (a retry is a new run of the slot, only for jobs with `maxRetries`).",
         "A task that always raises: failed with its exception and traceback, started once. A hanging task with "
         '`timeout_seconds=1`: failed "timed out after 1 s", recorded {timed_out_recorded_after_s:.2f} s after it '
         "started (asserted: 2.5 s).",
@@ -218,6 +218,15 @@ ROWS: Final = (
             f"{FAULTS}/test_executors.py::"
             "test_a_crashing_task_and_a_hanging_task_are_failed_with_their_reason_and_never_retried",
         ),
+    ),
+    Row(
+        "5",
+        "With `maxRetries`, a run that fails, times out or is lost with its executor is retried after its backoff; "
+        "every slot ends in exactly one final outcome and no attempt runs twice.",
+        "3 jobs with retries on 3 executor processes, 4 of them SIGKILLed (seeded schedule, replayable with "
+        "`FAULT_SEED`) and replaced: {retries_after_kills:.0f} retries; the checker read every slot's attempts as "
+        "one chain: 0 lost, 0 duplicated, 0 unexpected, each attempt's task started once.",
+        (f"{FAULTS}/test_retries.py::test_runs_lost_with_killed_executors_are_retried_and_every_slot_ends_once",),
     ),
     Row(
         "–",

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import timedelta
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -18,11 +18,13 @@ async def history_report(
     logs: Sequence[Path],
     *,
     late_bound_s: float | None = None,
+    until: Mapping[int, datetime | None] | None = None,
 ) -> Report:
     """Check the whole history once the timekeepers stopped. Each job's window runs from its first slot to just
     before its final next_run_at (the first slot no timekeeper handled; scenarios assert it is recent, i.e.
-    that the timekeepers kept up), so every slot a timekeeper passed must be accounted for."""
-    until = await next_run_times(engine)
+    that the timekeepers kept up), or before `until[job]` when given (the next_run_at a scenario read before it
+    stopped the jobs), so every slot a timekeeper passed must be accounted for."""
+    until = until if until is not None else await next_run_times(engine)
     expected = []
     for job in jobs:
         next_run = until[job.job_id]

@@ -4,6 +4,7 @@ category (and only there)."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -292,3 +293,91 @@ def test_read_starts_parses_the_record_task_log(tmp_path: Path) -> None:
         datetime(2030, 1, 1, 12, 0, 0, 500_000, tzinfo=UTC),
         4242,
     )
+
+
+# --- attempt chains (retries) --------------------------------------------------------------------------------------
+
+
+def retried(slot: int, outcomes: list[ExecutionStatus]) -> tuple[list[RunRecord], list[TaskStart]]:
+    """A slot run in attempts ending in `outcomes` (every one but the last failed), each linked to the next, each
+    started once, each later than its slot."""
+    at = T0 + slot * S
+    ids = [str(uuid.uuid4()) for _ in outcomes]
+    records, starts = [], []
+    for index, (execution_id, status) in enumerate(zip(ids, outcomes, strict=True)):
+        started = at + (1 + 5 * index) * S
+        next_id = ids[index + 1] if index + 1 < len(ids) else None
+        reason = "boom" if status == FAILED else None
+        records.append(
+            RunRecord(
+                execution_id,
+                1,
+                at,
+                status,
+                error_message=reason,
+                started_at=started,
+                attempt=index + 1,
+                retried_by=next_id,
+            )
+        )
+        starts.append(TaskStart(execution_id, 1, at, started, pid=100))
+    return records, starts
+
+
+def test_a_slot_retried_until_it_succeeds_is_one_outcome_and_never_late() -> None:
+    records, starts = history(*(run(i) for i in range(4)))
+    chain, chain_starts = retried(4, [FAILED, FAILED, SUCCESS])
+    report = check([job()], records + chain, starts + chain_starts, late_bound_s=1.5)
+    assert report.valid, report
+    assert report.outcomes == {"success": 5}
+
+
+def test_a_slot_whose_retries_all_failed_ends_failed() -> None:
+    records, starts = history(*(run(i) for i in range(4)))
+    chain, chain_starts = retried(4, [FAILED, FAILED])
+    report = check([job()], records + chain, starts + chain_starts)
+    assert report.valid, report
+    assert report.outcomes == {"success": 4, "failed": 1}
+
+
+def test_a_retry_still_waiting_at_the_end_loses_its_slot() -> None:
+    records, starts = history(*(run(i) for i in range(4)))
+    chain, chain_starts = retried(4, [FAILED, ExecutionStatus.WAITING])
+    text = only(check([job()], records + chain, starts + chain_starts[:1]), "lost")
+    assert "still waiting" in text
+
+
+@pytest.mark.parametrize(
+    ("change", "found"),
+    [
+        ("second attempt 2", "an attempt twice"),
+        ("gap", "not 1..2"),
+        ("wrong link", "links to"),
+        ("retried success", "was retried but ended success"),
+        ("dangling link", "has no row"),
+    ],
+)
+def test_attempts_that_do_not_form_one_chain_are_unexpected(change: str, found: str) -> None:
+    records, starts = history(*(run(i) for i in range(4)))
+    chain, chain_starts = retried(4, [FAILED, SUCCESS])
+    first, second = chain
+    if change == "second attempt 2":
+        chain.append(replace(second, execution_id=str(uuid.uuid4())))
+    elif change == "gap":
+        chain[1] = replace(second, attempt=3)
+    elif change == "wrong link":
+        chain[0] = replace(first, retried_by=str(uuid.uuid4()))
+    elif change == "retried success":
+        chain[0] = replace(first, status=SUCCESS)
+    else:
+        chain[1] = replace(second, retried_by=str(uuid.uuid4()))
+    text = only(check([job()], records + chain, starts + chain_starts), "unexpected")
+    assert found in text
+
+
+def test_an_attempt_whose_task_started_twice_is_duplicated() -> None:
+    records, starts = history(*(run(i) for i in range(4)))
+    chain, chain_starts = retried(4, [FAILED, SUCCESS])
+    again = replace(chain_starts[1], started=chain_starts[1].started + S, pid=300)
+    text = only(check([job()], records + chain, starts + chain_starts + [again]), "duplicated")
+    assert "task started 2 times" in text

@@ -284,7 +284,7 @@ async def settle(engine: AsyncEngine, timeout: float = 30.0, *, strict: bool = T
     deadline = time.monotonic() + timeout
     while True:
         rows = await executions(engine)
-        still_open = [r for r in rows if r.status_id in (ExecutionStatus.PENDING, ExecutionStatus.RUNNING)]
+        still_open = [r for r in rows if not ExecutionStatus(r.status_id).is_terminal]  # waiting retries too
         if not still_open or (not strict and time.monotonic() > deadline):
             return rows
         if time.monotonic() > deadline:

@@ -145,3 +145,34 @@ def work_in_thread(ctx: TaskContext, params: WorkParams) -> str:
         _activity(ctx, params, "tick")
     _activity(ctx, params, "end")
     return "worked"
+
+
+class FlakyParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    log: str  # start log, as `record` writes it, plus the attempt: "<start entry> <attempt>"
+    fail_attempts: int = 1  # the first this many attempts of a slot fail
+
+
+@tasks.task("flaky", name_en="Fail, then succeed", name_ar="فشل ثم نجاح", parameters=FlakyParams)
+async def flaky(ctx: TaskContext, params: FlakyParams) -> str:
+    """Fails its slot's first `fail_attempts` attempts (RuntimeError), then succeeds: for retries."""
+    append_line(params.log, f"{_start_entry(ctx)} {ctx.attempt}")
+    if ctx.attempt <= params.fail_attempts:
+        raise RuntimeError(f"attempt {ctx.attempt} fails on purpose")
+    return f"succeeded at attempt {ctx.attempt}"
+
+
+@tasks.task(
+    "cooperate", name_en="Work until cancelled (thread)", name_ar="عمل حتى الإلغاء (خيط)", parameters=HangParams
+)
+def cooperate(ctx: TaskContext, params: HangParams) -> str:
+    """A synchronous task that works in steps for `seconds`, checking ctx.cancel_requested between them: a
+    thread cannot be cancelled, so a cooperative one returns early when asked."""
+    entry = _start_entry(ctx)
+    append_line(params.log, entry)
+    if ctx.cancel_requested.wait(params.seconds):
+        append_line(params.end_log, f"{entry} {time.time():.6f} cancel-requested")
+        return "stopped on request"
+    append_line(params.end_log, f"{entry} {time.time():.6f} returned")
+    return "finished"

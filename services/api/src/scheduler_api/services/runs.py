@@ -10,9 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from scheduler_api.errors import Conflict, InvalidInput, NotFound
 from scheduler_api.services.context import ServiceContext
 from scheduler_api.services.responses import execution_response
-from scheduler_api.services.schedules import job_schedule
+from scheduler_api.services.schedules import job_grid, job_schedule
 from scheduler_core import verdicts
-from scheduler_core.schedule import CronSchedule, fire_times_between
+from scheduler_core.schedule import fire_times_between
 from scheduler_core.schemas import (
     MAX_BACKFILL_SLOTS,
     BackfillRequest,
@@ -94,10 +94,8 @@ class RunService:
                     [FieldError(field="to", reason="must not be in the future: backfill runs past slots")]
                 )
             schedule = job_schedule(job)
-            # Interval jobs fire on their own grid (anchored on their slots); cron jobs on the wall clock.
-            anchor = None if isinstance(schedule, CronSchedule) else job.next_run_at or job.last_run_at
-            if anchor is None and not isinstance(schedule, CronSchedule):
-                anchor = job.created_at
+            # The job's own slots: an interval job's grid, a cron job's wall clock.
+            anchor = job_grid(job, schedule, request.from_)
             slots = fire_times_between(schedule, request.from_, request.to, limit=MAX_BACKFILL_SLOTS + 1, anchor=anchor)
             if len(slots) > MAX_BACKFILL_SLOTS:
                 raise InvalidInput(

@@ -3,8 +3,9 @@ turned into columns, read back from a stored job, and listed ahead."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 from scheduler_api.errors import Conflict
@@ -12,6 +13,7 @@ from scheduler_core.schedule import (
     INTERVAL_FIELDS,
     SCHEDULE_FIELDS,
     CronSchedule,
+    IntervalSchedule,
     Schedule,
     ScheduleError,
     describe_schedule,
@@ -111,3 +113,16 @@ def preview(schedule: Schedule, times: list[datetime]) -> SchedulePreviewRespons
         timezone=schedule.timezone if isinstance(schedule, CronSchedule) else UTC_ZONE,
         fire_times=times,
     )
+
+
+def job_grid(job: ScheduledJob, schedule: Schedule, at_or_before: datetime) -> datetime | None:
+    """The anchor that puts a job's own slots around `at_or_before`: None for a cron job (the wall clock is its
+    grid); for an interval job, the latest of its slots (next_run_at, or else last_run_at or created_at, minus
+    whole periods) at or before that instant, so that fire times from there are the job's, past ones included."""
+    if not isinstance(schedule, IntervalSchedule):
+        return None
+    slot = job.next_run_at or job.last_run_at or job.created_at
+    period = timedelta(seconds=schedule.period_seconds)
+    if slot > at_or_before:
+        slot -= period * math.ceil((slot - at_or_before) / period)
+    return slot
