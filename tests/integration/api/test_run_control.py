@@ -301,6 +301,21 @@ async def test_preview_count_is_bounded_and_from_needs_an_offset(client: AsyncCl
     assert naive.json()["fields"][0]["field"] == "from"
 
 
+@pytest.mark.parametrize("value", [0, 0.5, "0.5", "1700000000", True])
+async def test_an_instant_is_an_iso_string_never_a_unix_number(client: AsyncClient, tasks: TaskIds, value: Any) -> None:
+    # Pydantic's lax datetime would read these as Unix times (1970): the schema says a date-time string.
+    job = await create_job(client, interval_body(tasks.noop))
+    now = datetime.now(UTC).isoformat()
+    by_job = await client.get(f"{API}/jobs/{job['id']}/preview", params={"from": str(value)})
+    by_schedule = await client.post(f"{API}/schedule/preview", json={"intervalMinutes": 5, "from": value})
+    backfill = await client.post(f"{API}/jobs/{job['id']}/backfill", json={"from": value, "to": now})
+    for response in (by_job, by_schedule, backfill):
+        assert response.status_code == 422, response.text
+        assert response.json()["fields"][0]["field"] == "from"
+    for response in (by_schedule, backfill):  # a query's "True" is merely a malformed string
+        assert "ISO 8601" in response.json()["fields"][0]["reason"]
+
+
 async def test_an_interval_jobs_backfill_keeps_to_its_own_grid(client: AsyncClient, tasks: TaskIds) -> None:
     job = await create_job(client, interval_body(tasks.noop, intervalMinutes=30))
     next_slot = parse_instant(job["nextRunAt"])

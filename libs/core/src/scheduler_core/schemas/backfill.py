@@ -4,18 +4,16 @@ from __future__ import annotations
 
 from typing import Final, Self
 
-from pydantic import AwareDatetime, Field, model_validator
+from pydantic import Field, model_validator
 
-from scheduler_core.schemas.base import CamelModel, CamelRequest
+from scheduler_core.schemas.base import CamelModel, CamelRequest, Instant
 
 MAX_BACKFILL_SLOTS: Final = 1000
 
 
 class BackfillRequest(CamelRequest):
-    from_: AwareDatetime = Field(
-        alias="from", strict=False, description="First instant of the range (ISO 8601 with an offset), inclusive."
-    )
-    to: AwareDatetime = Field(strict=False, description="Last instant of the range, inclusive; not in the future.")
+    from_: Instant = Field(alias="from", description="First instant of the range (ISO 8601 with an offset), inclusive.")
+    to: Instant = Field(description="Last instant of the range, inclusive; not in the future.")
 
     @model_validator(mode="after")
     def _ordered(self) -> Self:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Annotated, Any, Final
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
 from scheduler_core.schemas.documents import MAX_DEPTH, DocumentRejected, check_value, text_problem
@@ -90,3 +91,19 @@ JsonObject = Annotated[dict[str, Any], AfterValidator(_storable_json)]
 
 DbInt = Annotated[int, Field(ge=0, le=DB_INT_MAX)]
 """A non-negative integer that fits an INTEGER column."""
+
+
+def _iso_text(value: Any) -> Any:
+    # Pydantic's lax datetime also reads numbers (and numeric strings) as Unix times: `from: 0` would be 1970.
+    # The schema says an ISO 8601 date-time string, so that is all an instant may be.
+    if isinstance(value, str) and not _NUMERIC.fullmatch(value.strip()):
+        return value
+    if hasattr(value, "tzinfo"):  # a datetime built in Python (a test, a service), not read from JSON
+        return value
+    raise ValueError("must be an ISO 8601 date-time with an offset, e.g. 2027-03-27T00:00:00Z")
+
+
+_NUMERIC: Final = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+
+Instant = Annotated[AwareDatetime, BeforeValidator(_iso_text), Field(strict=False)]
+"""An instant in a request: an ISO 8601 date-time string with an offset; numbers are refused."""

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Final
 
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
-from scheduler_core.schemas.base import CamelModel
+from scheduler_core.schemas.base import CamelModel, Instant
 from scheduler_core.schemas.jobs import ScheduleFields
 
 DEFAULT_PREVIEW_COUNT: Final = 5
@@ -16,10 +16,9 @@ MAX_PREVIEW_COUNT: Final = 50
 
 class SchedulePreviewRequest(ScheduleFields):
     count: int = Field(default=DEFAULT_PREVIEW_COUNT, ge=1, le=MAX_PREVIEW_COUNT, description="Fire times wanted.")
-    from_: AwareDatetime | None = Field(
+    from_: Instant | None = Field(
         default=None,
         alias="from",
-        strict=False,
         description="Fire times at or after this instant (ISO 8601 with an offset); default: after now.",
     )
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime
 
 from scheduler_api.dependencies import Preview
 from scheduler_api.errors import error_responses
 from scheduler_api.routers.query import DECIMAL, JobId
+from scheduler_core.schemas.base import Instant
 from scheduler_core.schemas.preview import (
     DEFAULT_PREVIEW_COUNT,
     MAX_PREVIEW_COUNT,
@@ -43,7 +43,7 @@ async def preview_job(
         int, Query(ge=1, le=MAX_PREVIEW_COUNT, description="Fire times wanted."), DECIMAL
     ] = DEFAULT_PREVIEW_COUNT,
     from_: Annotated[
-        AwareDatetime | None,
+        Instant | None,
         Query(
             alias="from",
             description="Fire times at or after this instant (ISO 8601 with an offset), on the job's own slots; "
