@@ -31,7 +31,7 @@ from tests.support.cluster import (
 )
 from tests.support.measurements import measured
 from tests.support.pipeline import Pipeline
-from tests.support.processes import service_token
+from tests.support.processes import RoleProcess, service_token
 
 # The watchdog interval the services run with (SCHEDULER_WATCHDOG_INTERVAL's default), and the tick of the `work`
 # task (seconds): task code of a fenced run may run one watchdog interval, seen at the resolution of one tick.
@@ -56,6 +56,10 @@ async def _working_on(log: Path, pid: int) -> str | None:
     activity = read_activity(log)
     running = [run.execution_id for run in activity.values() if run.pid == pid and not run.ended]
     return running[0] if running else None
+
+
+async def _logged(process: RoleProcess, event: str) -> bool | None:
+    return True if event in log_events(process) else None
 
 
 async def _exit_code(process_returncode: int | None) -> int | None:
@@ -192,7 +196,8 @@ async def test_start_up_retries_an_unreachable_database_then_exits_with_its_own_
     [patient] = await cluster.start("executor", linked=True, env={"SCHEDULER_STARTUP_TIMEOUT": "30"}, ready=False)
     link = cluster.database_links([patient])[0]
     link.cut()
-    await asyncio.sleep(3)
+    # Restored once it has met the cut (not after a fixed time: a loaded machine may start the process later).
+    await eventually(lambda: _logged(patient, "database_unreachable"), 25, "its first try to fail")
     link.restore()
     await patient.wait_ready(timeout=30)
     assert "database_reached" in log_events(patient)
