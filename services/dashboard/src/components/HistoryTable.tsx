@@ -293,7 +293,7 @@ function HistoryRow({ run, jobLabel, open, highlighted, onToggle, onShowRun, onA
         <td>
           <Ltr>{run.hostName || t.none}</Ltr>
         </td>
-        <td className="truncate" title={summary}>
+        <td className="truncate" title={summary} dir="auto">
           {summary ?? t.none}
         </td>
         <td>

@@ -190,7 +190,7 @@ export const en = {
   detailOverlap: 'Overlap policy',
   detailPauseAfter: 'Pause after failures',
   pauseNever: 'never',
-  pauseAfterN: (n: number) => `after ${n} failed runs in a row`,
+  pauseAfterN: (n: number) => `after ${n} failed run(s) in a row`,
   detailConsecutiveFailures: 'Failures in a row',
   backfillTitle: 'Backfill past runs',
   backfillIntro: 'Runs every slot of the schedule in this range that has no run yet (at most 1,000 slots). Times are in your browser\'s time zone.',

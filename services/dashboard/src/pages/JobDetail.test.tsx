@@ -153,7 +153,7 @@ describe('job detail: run control', () => {
     expect(screen.getByTestId('detail-consecutive-failures')).toHaveTextContent('3');
     expect(screen.getByTestId('detail-retries')).toHaveTextContent('2, after 10 s, ×2 each, at most 3600 s');
     expect(screen.getByTestId('detail-overlap')).toHaveTextContent('Queue: The new run waits for a free place');
-    expect(screen.getByTestId('detail-pause-after')).toHaveTextContent('after 3 failed runs in a row');
+    expect(screen.getByTestId('detail-pause-after')).toHaveTextContent('after 3 failed run(s) in a row');
 
     await userEvent.click(screen.getByTestId('paused-reason-resume'));
     await waitFor(() => expect(screen.queryByTestId('paused-reason')).not.toBeInTheDocument());
