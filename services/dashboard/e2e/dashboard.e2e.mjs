@@ -235,6 +235,9 @@ export async function runDashboardE2E({ baseUrl, token, shots, taskKey = 'noop',
     await byTestId('nav-jobs').click();
     await byTestId('jobs-table').waitFor();
     await screenshot(page, shots, '10-jobs-ar');
+    await page.goto(new URL(`/#/jobs/${failingJobId}`, baseUrl).toString());
+    await page.locator('[data-testid="execution-row"][data-attempt="2"]').first().waitFor();
+    await screenshot(page, shots, '10a-attempts-ar');
     await page.goto(new URL(`/#/jobs/${jobId}`, baseUrl).toString());
     await byTestId('page-job-detail').waitFor();
     await byTestId('history-table').waitFor();

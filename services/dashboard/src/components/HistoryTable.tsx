@@ -264,7 +264,7 @@ function HistoryRow({ run, jobLabel, open, highlighted, onToggle, onShowRun, onA
           {run.coalescedCount !== undefined && run.coalescedCount > 1 && <span className="muted small"> ×{run.coalescedCount}</span>}
         </td>
         <td className="attempt" data-testid="execution-attempt">
-          {retry && <span aria-hidden="true">↳ </span>}
+          {retry && <span className="chain-arrow" aria-hidden="true">↳ </span>}
           <Ltr>{run.attempt}</Ltr>
           {retry && (
             <button type="button" className="btn-link small" title={run.firstExecutionId} onClick={() => onShowRun(run.firstExecutionId, run.executionId)} data-testid="execution-first-attempt" data-target={run.firstExecutionId}>
