@@ -1,6 +1,9 @@
 """The dashboard in a real browser (Debian's chromium driven by playwright-core) against the embedded
-product: sign in, create an interval job, trigger it, see the run succeed in its history, pause it, switch
-to Arabic. Screenshots of the main screens land in test-output/screenshots/."""
+product: sign in, create an interval job, trigger it, see the run succeed in its history, re-run it, backfill
+a range of its past slots (and see a second backfill create nothing, and one into the future refused at `to`),
+create a job with a retry that pauses itself after a failure and see attempt 2 linked to attempt 1 and the
+reason it paused, resume it, cancel a running run, pause a job, switch to Arabic. Screenshots of the main
+screens land in test-output/screenshots/."""
 
 from __future__ import annotations
 

@@ -10,8 +10,12 @@
 //   E2E_TIMEOUT_MS  how long to wait for the triggered run to succeed (default 60000)
 //   E2E_KEEP_JOB=1  keep the created job (default: delete it through the UI at the end)
 //
-// Flow: sign in, create an interval job, trigger it, see the run succeed in its history, pause it, look at
-// the history and status screens, switch to Arabic (dir=rtl), delete the job with its confirmation.
+// Flow: sign in, create an interval job, trigger it, see the run succeed in its history, re-run that run,
+// backfill a range of its past slots (twice: nothing is created twice; and once into the future: the API's 422
+// reason at the field); create a job of the `fail` task with a retry and pause-after-failures 1, trigger it,
+// see attempt 2 linked to attempt 1 and the reason the job paused itself, resume it; create a job of the
+// `sleep` task, trigger it and cancel the running run; pause the first job, look at the history and status
+// screens, switch to Arabic (dir=rtl), delete the first job with its confirmation.
 // Exit code 0 on success, 1 on failure (with a failure screenshot), 2 on missing inputs.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,7 +26,50 @@ export async function runDashboardE2E({ baseUrl, token, shots, taskKey = 'noop',
   const { page, problems } = await openPage(browser);
   page.setDefaultTimeout(20_000);
   const byTestId = (id) => page.getByTestId(id);
-  const jobName = `e2e interval job ${new Date().toISOString().replace(/[:.]/g, '-')}`;
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const jobName = `e2e interval job ${stamp}`;
+  const rowsWith = (status) => page.locator(`[data-testid="execution-row"][data-status="${status}"]`);
+
+  /** Create an hourly job of `key` through the form (`fill`: more fields, by API name); lands on its detail. */
+  const createJob = async (key, name, fill = {}, select = {}) => {
+    await byTestId('nav-jobs').click();
+    await byTestId('job-new').click();
+    await byTestId('job-form').waitFor();
+    const select_ = byTestId('field-taskFunctionId');
+    const value = await select_.locator(`option[data-key="${key}"]`).getAttribute('value');
+    if (!value) throw new Error(`task function "${key}" is not offered by GET /task-functions`);
+    await select_.selectOption(value);
+    await byTestId('field-nameEn').fill(name);
+    await byTestId('schedule-kind-interval').check();
+    await byTestId('field-intervalMinutes').fill('');
+    await byTestId('field-intervalHours').fill('1');
+    for (const [field, text] of Object.entries(fill)) await byTestId(`field-${field}`).fill(text);
+    for (const [field, option] of Object.entries(select)) await byTestId(`field-${field}`).selectOption(option);
+    return async () => {
+      await byTestId('form-submit').click();
+      await byTestId('page-job-detail').waitFor();
+      const title = await byTestId('job-title').textContent();
+      if (title?.trim() !== name) throw new Error(`job detail shows "${title}", expected "${name}"`);
+      return byTestId('page-job-detail').getAttribute('data-job-id');
+    };
+  };
+
+  /** Wait for `probe` to hold (polled every 250 ms), else fail saying `what`. */
+  const until = async (what, probe, ms = timeoutMs) => {
+    const deadline = Date.now() + ms;
+    while (!(await probe())) {
+      if (Date.now() > deadline) throw new Error(`${what}: not after ${ms} ms`);
+      await page.waitForTimeout(250);
+    }
+  };
+
+  /** A datetime-local value `offsetMs` from now, on the browser's wall clock. */
+  const localInput = (offsetMs) =>
+    page.evaluate((offset) => {
+      const d = new Date(Date.now() + offset);
+      const pad = (n) => String(n).padStart(2, '0');
+      return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+    }, offsetMs);
 
   try {
     step(`open ${baseUrl}`);
@@ -82,11 +129,86 @@ export async function runDashboardE2E({ baseUrl, token, shots, taskKey = 'noop',
       // The history polls on its own while runs are in flight; the refresh button is a belt and braces.
       if ((await byTestId('history-refresh').isEnabled()) && Date.now() % 5 === 0) await byTestId('history-refresh').click();
     }
+    const firstRunId = await successRow.first().getAttribute('data-execution-id');
     await successRow.first().getByTestId('execution-toggle').click();
     await byTestId('execution-details').first().waitFor();
     await screenshot(page, shots, '05-job-history');
 
-    step('pause it');
+    step(`re-run run ${firstRunId} (with confirmation)`);
+    await successRow.first().getByTestId('execution-rerun').click();
+    await byTestId('run-action-dialog').waitFor();
+    await screenshot(page, shots, '05a-rerun-confirm');
+    await byTestId('run-action-dialog-confirm').click();
+    await byTestId('run-action-result').waitFor();
+    const rerunRow = page.locator('[data-testid="execution-row"]', { has: page.locator(`[data-testid="execution-rerun-of"][data-target="${firstRunId}"]`) });
+    await until('the re-run succeeds, linked to the run it repeats', async () => (await rerunRow.count()) > 0 && (await rerunRow.first().getAttribute('data-status')) === 'success');
+
+    step('backfill the last 3 hours, then again (nothing twice), then into the future (refused)');
+    await byTestId('action-backfill').click();
+    await byTestId('backfill-dialog').waitFor();
+    await byTestId('field-from').fill(await localInput(-3 * 3_600_000));
+    await byTestId('field-to').fill(await localInput(-60_000));
+    await byTestId('backfill-submit').click();
+    const filled = page.locator('[data-testid="backfill-result"]');
+    await filled.waitFor();
+    const first = { created: Number(await filled.getAttribute('data-created')), slots: Number(await filled.getAttribute('data-slots')) };
+    if (first.slots < 2 || first.created !== first.slots) throw new Error(`backfill of 3 hours of an hourly job: ${JSON.stringify(first)}`);
+    step(`backfill created ${first.created} run(s)`);
+    await screenshot(page, shots, '05b-backfill');
+    await byTestId('backfill-submit').click();
+    await page.locator(`[data-testid="backfill-result"][data-created="0"][data-existing="${first.slots}"]`).waitFor();
+    await byTestId('field-to').fill(await localInput(86_400_000));
+    await byTestId('backfill-submit').click();
+    const refused = await byTestId('error-to').textContent();
+    if (!/future/.test(refused ?? '')) throw new Error(`a backfill into the future should be refused at "to", got "${refused}"`);
+    await screenshot(page, shots, '05c-backfill-refused');
+    await byTestId('backfill-close').click();
+    await until('the backfilled runs are in the history', async () => (await page.locator('[data-testid="execution-row"]').filter({ hasText: 'backfill' }).count()) >= first.created);
+
+    step('a job of the fail task with 1 retry that pauses itself after 1 failed run');
+    const submitFailing = await createJob('fail', `e2e retries ${stamp}`, {
+      maxRetries: '1',
+      retryDelaySeconds: '1',
+      retryBackoffFactor: '2',
+      retryMaxDelaySeconds: '60',
+      pauseAfterFailures: '1',
+    }, { overlapPolicy: 'queue' });
+    await screenshot(page, shots, '05d-job-form-retries');
+    const failingJobId = await submitFailing();
+    await byTestId('detail-retries').waitFor();
+    await byTestId('action-trigger').click();
+    await byTestId('action-result').waitFor();
+    const secondAttempt = page.locator('[data-testid="execution-row"][data-attempt="2"][data-status="failed"]');
+    await until('attempt 2 fails', async () => (await secondAttempt.count()) > 0);
+    const firstAttemptId = await secondAttempt.first().getByTestId('execution-first-attempt').getAttribute('data-target');
+    const firstAttempt = page.locator(`[data-testid="execution-row"][data-execution-id="${firstAttemptId}"][data-attempt="1"][data-status="failed"]`);
+    if (!(await firstAttempt.count())) throw new Error(`attempt 2 links to ${firstAttemptId}, which is not the failed attempt 1`);
+    await byTestId('paused-reason').waitFor();
+    step(`job ${failingJobId} paused itself: ${(await byTestId('paused-reason-text').textContent())?.trim()}`);
+    await secondAttempt.first().getByTestId('execution-first-attempt').click();
+    await screenshot(page, shots, '05e-paused-reason');
+    await byTestId('paused-reason-resume').click();
+    await byTestId('paused-reason').waitFor({ state: 'detached' });
+    await byTestId('badge-paused').waitFor({ state: 'detached' });
+    if ((await byTestId('detail-consecutive-failures').textContent())?.trim() !== '0') throw new Error('resume should clear the failure count');
+
+    step('a job of the sleep task: trigger it and cancel the running run');
+    const submitSleeping = await createJob('sleep', `e2e cancel ${stamp}`, { 'parameters.seconds': '300' });
+    await submitSleeping();
+    await byTestId('action-trigger').click();
+    await byTestId('action-result').waitFor();
+    await until('the run is running', async () => (await rowsWith('running').count()) > 0);
+    await rowsWith('running').first().getByTestId('execution-cancel').click();
+    await byTestId('run-action-dialog').waitFor();
+    await screenshot(page, shots, '05f-cancel-confirm');
+    await byTestId('run-action-dialog-confirm').click();
+    await byTestId('run-action-result').waitFor();
+    await until('the run is recorded cancelled', async () => (await rowsWith('cancelled').count()) > 0);
+    await screenshot(page, shots, '05g-cancelled');
+
+    step(`back to job ${jobId}: pause it`);
+    await page.goto(new URL(`/#/jobs/${jobId}`, baseUrl).toString());
+    await byTestId('page-job-detail').waitFor();
     await byTestId('action-pause').click();
     await page.locator('[data-testid="action-result"][data-success="true"]').waitFor();
     await byTestId('badge-paused').waitFor();
@@ -113,6 +235,9 @@ export async function runDashboardE2E({ baseUrl, token, shots, taskKey = 'noop',
     await byTestId('nav-jobs').click();
     await byTestId('jobs-table').waitFor();
     await screenshot(page, shots, '10-jobs-ar');
+    await page.goto(new URL(`/#/jobs/${failingJobId}`, baseUrl).toString());
+    await page.locator('[data-testid="execution-row"][data-attempt="2"]').first().waitFor();
+    await screenshot(page, shots, '10a-attempts-ar');
     await page.goto(new URL(`/#/jobs/${jobId}`, baseUrl).toString());
     await byTestId('page-job-detail').waitFor();
     await byTestId('history-table').waitFor();

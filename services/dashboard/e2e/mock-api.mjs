@@ -33,7 +33,9 @@ const TASKS = [
       },
     } },
 ];
-const STATUS_NAMES = { 1: 'pending', 2: 'running', 3: 'success', 4: 'failed', 5: 'missed', 6: 'skipped' };
+const STATUS_NAMES = { 1: 'pending', 2: 'running', 3: 'success', 4: 'failed', 5: 'missed', 6: 'skipped', 7: 'cancelled', 8: 'waiting' };
+const OPEN = new Set([1, 2, 8]);
+const MAX_BACKFILL_SLOTS = 1000;
 
 const instanceId = randomUUID();
 const startedAt = new Date();
@@ -116,14 +118,17 @@ function previewOf(j, count) {
 
 // ----- jobs ----------------------------------------------------------------------------------------------
 
-const WRITABLE = ['nameEn', 'nameAr', 'descriptionEn', 'descriptionAr', 'intervalSeconds', 'intervalMinutes', 'intervalHours', 'intervalDays', 'cronExpression', 'timezone', 'priority', 'maxInstances', 'misfireGraceTime', 'coalesce', 'isEnabled', 'parameters', 'timeoutSeconds'];
+const WRITABLE = ['nameEn', 'nameAr', 'descriptionEn', 'descriptionAr', 'intervalSeconds', 'intervalMinutes', 'intervalHours', 'intervalDays', 'cronExpression', 'timezone', 'priority', 'maxInstances', 'misfireGraceTime', 'coalesce', 'isEnabled', 'parameters', 'timeoutSeconds',
+  'maxRetries', 'retryDelaySeconds', 'retryBackoffFactor', 'retryMaxDelaySeconds', 'overlapPolicy', 'pauseAfterFailures'];
+// Run control's defaults (the API's).
+const RUN_CONTROL = { maxRetries: 0, retryDelaySeconds: 10, retryBackoffFactor: 2, retryMaxDelaySeconds: 3600, overlapPolicy: 'skip', pauseAfterFailures: 0 };
 
 function present(job) {
   const task = TASKS.find((t) => t.id === job.taskFunctionId);
   const full = {
     nameEn: null, nameAr: null, descriptionEn: null, descriptionAr: null, cronExpression: null,
     intervalSeconds: null, intervalMinutes: null, intervalHours: null, intervalDays: null, parameters: null,
-    lastRunAt: null, nextRunAt: null, updatedAt: null, ...job,
+    lastRunAt: null, nextRunAt: null, updatedAt: null, pausedReason: null, consecutiveFailures: 0, ...RUN_CONTROL, ...job,
   };
   full.taskFunctionKey = task?.key ?? '?';
   full.jobTypeId = job.cronExpression ? 2 : 1;
@@ -140,6 +145,11 @@ function validateJob(j, creating) {
   validateSchedule(j, errors);
   if (!Number.isInteger(j.maxInstances) || j.maxInstances < 1 || j.maxInstances > 10) errors.push({ field: 'maxInstances', message: 'must be between 1 and 10' });
   if (!Number.isInteger(j.misfireGraceTime) || j.misfireGraceTime < 0) errors.push({ field: 'misfireGraceTime', message: 'must be 0 or more seconds' });
+  const rc = { ...RUN_CONTROL, ...j };
+  if (!Number.isInteger(rc.maxRetries) || rc.maxRetries < 0 || rc.maxRetries > 10) errors.push({ field: 'maxRetries', message: 'Input should be less than or equal to 10' });
+  if (typeof rc.retryBackoffFactor !== 'number' || rc.retryBackoffFactor < 1 || rc.retryBackoffFactor > 10) errors.push({ field: 'retryBackoffFactor', message: 'must be between 1 and 10' });
+  if (!['skip', 'queue', 'replace'].includes(rc.overlapPolicy)) errors.push({ field: 'overlapPolicy', message: "Input should be 'skip', 'queue' or 'replace'" });
+  if (rc.retryMaxDelaySeconds < rc.retryDelaySeconds) errors.push({ field: 'retryMaxDelaySeconds', message: `must not be less than retryDelaySeconds (${rc.retryDelaySeconds}); raise it, or lower the delay` });
   const task = TASKS.find((t) => t.id === j.taskFunctionId);
   const props = task?.parametersSchema.properties ?? {};
   for (const key of Object.keys(j.parameters ?? {})) if (!(key in props)) errors.push({ field: `parameters.${key}`, message: 'extra inputs are not permitted' });
@@ -151,30 +161,90 @@ function validateJob(j, creating) {
 
 // ----- executions ----------------------------------------------------------------------------------------
 
-function runNow(job, trigger) {
-  const task = TASKS.find((t) => t.id === job.taskFunctionId);
+const timers = new Map(); // executionId -> the timer of its next step
+
+function newExecution(job, trigger, extra = {}) {
+  const executionId = randomUUID();
   const execution = {
-    id: nextExecutionId++, jobId: job.id, executionId: randomUUID(), scheduledAt: nowIso(), startedAt: null, completedAt: null,
+    id: nextExecutionId++, jobId: job.id, executionId, scheduledAt: nowIso(), startedAt: null, completedAt: null,
     durationMs: null, statusId: 1, statusName: 'pending', errorMessage: null, errorTraceback: null, resultSummary: null,
-    executorId: '', hostName: '', trigger, coalescedCount: 1,
+    executorId: '', hostName: '', trigger, coalescedCount: 1, attempt: 1, firstExecutionId: executionId, retriedBy: null,
+    claimedAt: null, queuedAt: null, releaseAt: null, rerunOf: null, cancelRequestedAt: null, cancelledBy: null, ...extra,
   };
   executions.push(execution);
-  const seconds = task?.key === 'sleep' ? Number(job.parameters?.seconds ?? 1) : 0.6;
-  setTimeout(() => {
-    Object.assign(execution, { statusId: 2, statusName: 'running', startedAt: nowIso(), executorId: instanceId, hostName: 'mock-host' });
-    setTimeout(() => {
-      const failed = task?.key === 'fail';
-      Object.assign(execution, {
-        statusId: failed ? 4 : 3, statusName: failed ? 'failed' : 'success', completedAt: nowIso(),
-        durationMs: Date.parse(nowIso()) - Date.parse(execution.startedAt),
-        resultSummary: failed ? null : task?.key === 'sleep' ? `slept ${seconds} s` : 'nothing to do',
-        errorMessage: failed ? String(job.parameters?.message ?? 'failed on purpose') : null,
-        errorTraceback: failed ? `Traceback (most recent call last):\n  File "scheduler_core/tasks/builtin.py", line 71, in fail\n    raise TaskFailed(params.message)\nTaskFailed: ${job.parameters?.message ?? 'failed on purpose'}` : null,
-      });
-      job.lastRunAt = execution.startedAt;
-    }, Math.max(200, seconds * 1000));
-  }, 300);
   return execution;
+}
+
+function setStatus(execution, statusId, fields = {}) {
+  Object.assign(execution, { statusId, statusName: STATUS_NAMES[statusId], ...fields });
+}
+
+/** pending -> running -> success | failed, as the task's key says; a failure is retried per the job's policy. */
+function start(job, execution, delayMs = 300) {
+  const task = TASKS.find((t) => t.id === job.taskFunctionId);
+  const seconds = task?.key === 'sleep' ? Number(job.parameters?.seconds ?? 1) : 0.6;
+  timers.set(execution.executionId, setTimeout(() => {
+    const started = nowIso();
+    setStatus(execution, 2, { startedAt: started, claimedAt: started, executorId: instanceId, hostName: 'mock-host', errorMessage: null, releaseAt: null });
+    timers.set(execution.executionId, setTimeout(() => finish(job, execution, task), Math.max(200, seconds * 1000)));
+  }, delayMs));
+}
+
+function finish(job, execution, task) {
+  timers.delete(execution.executionId);
+  const failed = task?.key === 'fail';
+  const message = String(job.parameters?.message ?? 'failed on purpose');
+  setStatus(execution, failed ? 4 : 3, {
+    completedAt: nowIso(),
+    durationMs: Date.now() - Date.parse(execution.startedAt),
+    resultSummary: failed ? null : task?.key === 'sleep' ? `slept ${job.parameters?.seconds ?? 1} s` : 'nothing to do',
+    errorMessage: failed ? `TaskFailed: ${message}` : null,
+    errorTraceback: failed ? `Traceback (most recent call last):\n  File "scheduler_core/tasks/builtin.py", line 69, in fail\n    raise TaskFailed(params.message)\nTaskFailed: ${message}` : null,
+  });
+  job.lastRunAt = execution.startedAt;
+  if (!failed) {
+    job.consecutiveFailures = 0;
+    return;
+  }
+  const rc = { ...RUN_CONTROL, ...job };
+  if (execution.attempt <= rc.maxRetries) {
+    const delay = Math.min(rc.retryDelaySeconds * rc.retryBackoffFactor ** (execution.attempt - 1), rc.retryMaxDelaySeconds);
+    const retry = newExecution(job, execution.trigger, {
+      scheduledAt: execution.scheduledAt, attempt: execution.attempt + 1, firstExecutionId: execution.firstExecutionId,
+      statusId: 8, statusName: 'waiting', releaseAt: new Date(Date.now() + delay * 1000).toISOString(),
+      errorMessage: `retry: attempt ${execution.attempt + 1} waits ${delay.toFixed(1)} s after the previous one failed`,
+    });
+    execution.retriedBy = retry.executionId;
+    start(job, retry, delay * 1000);
+    return;
+  }
+  job.consecutiveFailures = (job.consecutiveFailures ?? 0) + 1;
+  if (rc.pauseAfterFailures > 0 && job.consecutiveFailures >= rc.pauseAfterFailures && !job.isPaused) {
+    job.isPaused = true;
+    job.pausedReason = `paused after ${job.consecutiveFailures} consecutive failed run(s) (pause_after_failures=${rc.pauseAfterFailures}); resume it to go on`;
+  }
+}
+
+function runNow(job, trigger, extra = {}) {
+  const execution = newExecution(job, trigger, extra);
+  start(job, execution);
+  return execution;
+}
+
+/** The job's slots in [from, to]: an interval job's grid from its creation, a cron job's minutes (UTC). */
+function slotsBetween(job, from, to, limit) {
+  const out = [];
+  const period = intervalSeconds(job);
+  if (period) {
+    const anchor = Date.parse(job.createdAt);
+    let k = Math.ceil((from.getTime() - anchor) / (period * 1000));
+    for (let t = anchor + k * period * 1000; t <= to.getTime() && out.length < limit; k += 1, t = anchor + k * period * 1000) out.push(new Date(t).toISOString());
+    return out;
+  }
+  const match = cronMatcher(job.cronExpression ?? '');
+  const t = new Date(Math.ceil(from.getTime() / 60_000) * 60_000);
+  for (; t <= to && out.length < limit; t.setTime(t.getTime() + 60_000)) if (match?.(t)) out.push(t.toISOString());
+  return out;
 }
 
 function page(items, url) {
@@ -279,7 +349,7 @@ export function createMockApi({ token = 'dev-token', dist = DIST } = {}) {
           case 'enable': job.isEnabled = true; break;
           case 'disable': job.isEnabled = false; break;
           case 'pause': job.isPaused = true; break;
-          case 'resume': job.isPaused = false; break;
+          case 'resume': job.isPaused = false; job.pausedReason = null; job.consecutiveFailures = 0; break;
           case 'trigger': executionId = runNow(job, 'manual').executionId; break;
           default: return invalid(response, [{ field: 'action', message: `unknown action '${action}'` }]);
         }
@@ -289,7 +359,56 @@ export function createMockApi({ token = 'dev-token', dist = DIST } = {}) {
       if ((m = /^\/jobs\/(\d+)\/preview$/.exec(route)) && method === 'GET') {
         const job = jobs.get(Number(m[1]));
         if (!job || !job.isActive) return fail(response, 404, `job ${m[1]} does not exist`);
-        return send(response, 200, previewOf(job, Math.min(50, Number(url.searchParams.get('count') ?? 5))));
+        const count = Math.min(50, Number(url.searchParams.get('count') ?? 5));
+        const from = url.searchParams.get('from');
+        if (from === null) return send(response, 200, previewOf(job, count));
+        if (Number.isNaN(Date.parse(from))) return invalid(response, [{ field: 'from', message: 'Input should be a valid datetime' }]);
+        return send(response, 200, { ...previewOf(job, 0), fireTimes: slotsBetween(job, new Date(from), new Date(8.64e15), count) });
+      }
+      if ((m = /^\/jobs\/(\d+)\/executions\/([^/]+)\/action$/.exec(route)) && method === 'POST') {
+        const job = jobs.get(Number(m[1]));
+        if (!job || !job.isActive) return fail(response, 404, `job ${m[1]} does not exist`);
+        const execution = executions.find((e) => e.executionId === decodeURIComponent(m[2]) && e.jobId === job.id);
+        if (!execution) return fail(response, 404, `job ${job.id} has no run ${m[2]}`);
+        const { action } = await readJson(request);
+        if (action === 'cancel') {
+          if (!OPEN.has(execution.statusId)) return fail(response, 409, `run ${execution.executionId} has ended already: there is nothing to cancel`);
+          const by = 'user mock';
+          if (execution.statusId === 2) {
+            // Running: its "executor" stops it a moment later.
+            execution.cancelRequestedAt = nowIso();
+            clearTimeout(timers.get(execution.executionId));
+            timers.set(execution.executionId, setTimeout(() => setStatus(execution, 7, { completedAt: nowIso(), cancelledBy: by, errorMessage: `cancelled: ${by}` }), 500));
+            return send(response, 200, { success: true, message: 'Cancellation requested: the executor stops the run within a heartbeat', execution });
+          }
+          clearTimeout(timers.get(execution.executionId));
+          setStatus(execution, 7, { completedAt: nowIso(), cancelRequestedAt: nowIso(), cancelledBy: by, errorMessage: `cancelled: ${by}` });
+          return send(response, 200, { success: true, message: 'Run cancelled before it started', execution });
+        }
+        if (action === 'rerun') {
+          if (OPEN.has(execution.statusId)) return fail(response, 409, `run ${execution.executionId} has not ended yet: cancel it, or wait for it, before a re-run`);
+          return send(response, 200, { success: true, message: 'Run started again', execution: runNow(job, 'manual', { rerunOf: execution.executionId }) });
+        }
+        return invalid(response, [{ field: 'action', message: "Input should be 'cancel' or 'rerun'" }]);
+      }
+      if ((m = /^\/jobs\/(\d+)\/backfill$/.exec(route)) && method === 'POST') {
+        const job = jobs.get(Number(m[1]));
+        if (!job || !job.isActive) return fail(response, 404, `job ${m[1]} does not exist`);
+        const body = await readJson(request);
+        const errors = ['from', 'to'].filter((f) => typeof body[f] !== 'string' || Number.isNaN(Date.parse(body[f]))).map((field) => ({ field, message: 'Input should be a valid datetime' }));
+        if (errors.length) return invalid(response, errors);
+        const from = new Date(body.from);
+        const to = new Date(body.to);
+        if (to < from) return invalid(response, [{ field: 'body', message: '`to` must not be before `from`' }]);
+        if (to > new Date()) return invalid(response, [{ field: 'to', message: 'must not be in the future: backfill runs past slots' }]);
+        const slots = slotsBetween(job, from, to, MAX_BACKFILL_SLOTS + 1);
+        if (slots.length > MAX_BACKFILL_SLOTS) return invalid(response, [{ field: 'to', message: `the range holds more than ${MAX_BACKFILL_SLOTS} slots of the job's schedule; backfill it in parts` }]);
+        const taken = new Set(executions.filter((e) => e.jobId === job.id).map((e) => e.scheduledAt));
+        const created = slots.filter((slot) => !taken.has(slot)).map((slot) => runNow(job, 'backfill', { scheduledAt: slot }).executionId);
+        return send(response, 200, {
+          success: true, message: `${created.length} run(s) created for ${slots.length} slot(s); ${slots.length - created.length} had a run`,
+          slots: slots.length, created: created.length, existing: slots.length - created.length, executionIds: created,
+        });
       }
       if ((m = /^\/jobs\/(\d+)\/history$/.exec(route)) && method === 'GET') return send(response, 200, history(url, Number(m[1])));
       if (route === '/history' && method === 'GET') return send(response, 200, history(url, undefined));

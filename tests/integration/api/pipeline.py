@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from fastapi import FastAPI
 from httpx import AsyncClient
 
 from scheduler_api.app import create_app
@@ -33,6 +34,7 @@ class Pipeline:
     client: AsyncClient
     executor_id: str
     task_ids: dict[str, int]
+    app: FastAPI  # its lifespan runs (the client's); serve it over HTTP for a client outside the process's loop
 
 
 @asynccontextmanager
@@ -69,6 +71,8 @@ async def open_pipeline(database: Database, tokens: Tokens, **executor_settings:
                 )
             ),
             watchdog=False,
+            # As embedded mode does: a finish that schedules a retry or frees a queue's place wakes the timekeeper.
+            on_wake=wakeup.notify,
         )
         await executor.start()  # also publishes the built-in tasks to the catalogue
         timekeeper = TimekeeperService(
@@ -93,7 +97,7 @@ async def open_pipeline(database: Database, tokens: Tokens, **executor_settings:
         try:
             async with open_client(app, tokens.headers()) as client:
                 functions = (await client.get(f"{API}/task-functions")).json()
-                yield Pipeline(client, me.id, {function["key"]: function["id"] for function in functions})
+                yield Pipeline(client, me.id, {function["key"]: function["id"] for function in functions}, app)
         finally:
             stop.set()
             await running

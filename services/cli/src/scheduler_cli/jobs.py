@@ -1,95 +1,74 @@
-"""`jobscheduler jobs …`: everyday operations against a running API, with readable tables."""
+"""`jobscheduler jobs …`: everyday operations on jobs against a running API, with readable tables. The commands on
+a job's runs (history, cancel, rerun, backfill) and its schedule (preview) are in scheduler_cli.runs."""
 
 from __future__ import annotations
 
 import json
 import re
-import time
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
-import httpx
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from scheduler_cli.settings import load_settings
-from scheduler_core.auth.tokens import NoSecretConfigured, jwt_secret, mint_super_admin_token
-from scheduler_core.settings import Settings
+from scheduler_cli.client import ApiClient, client, fail, items_of
+from scheduler_cli.runs import register_run_commands
 
-jobs_app = typer.Typer(help="List, create, trigger, pause/resume jobs and tail their history.", no_args_is_help=True)
+jobs_app = typer.Typer(
+    help="List, create, update, trigger, pause/resume jobs; cancel, re-run and backfill their runs; tail their "
+    "history.",
+    no_args_is_help=True,
+)
 console = Console()
 
-API_PREFIX = "/api/v1/scheduler"
 # "30s", "5m", "2h", "1d" -> the API's interval field.
 DURATION = re.compile(r"^(\d+)([smhd])$")
 UNIT_FIELD = {"s": "intervalSeconds", "m": "intervalMinutes", "h": "intervalHours", "d": "intervalDays"}
-# Seconds between polls of `history --follow`.
-FOLLOW_POLL_S = 2.0
 
 
-def fail(message: str) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(1)
+class Overlap(StrEnum):
+    """What a run due while the job has max_instances runs going does (the API's overlapPolicy)."""
+
+    SKIP = "skip"
+    QUEUE = "queue"
+    REPLACE = "replace"
 
 
-class ApiClient:
-    def __init__(self, settings: Settings) -> None:
-        self._base = settings.api_url.rstrip("/") + API_PREFIX
-        self._token = settings.api_token or self._local_token(settings)
-
-    @staticmethod
-    def _local_token(settings: Settings) -> str:
-        try:
-            return mint_super_admin_token(settings, jwt_secret(settings, generate=False))
-        except NoSecretConfigured:
-            fail("no token: set SCHEDULER_API_TOKEN (or SCHEDULER_JWT_SECRET, or run from the embedded data dir)")
-
-    def request(self, method: str, path: str, **kwargs: Any) -> Any:
-        try:
-            response = httpx.request(
-                method,
-                self._base + path,
-                headers={"Authorization": f"Bearer {self._token}"},
-                timeout=30,
-                **kwargs,
-            )
-        except httpx.HTTPError as exc:
-            fail(f"cannot reach the API at {self._base}: {exc}")
-        if response.is_error:
-            fail(f"{method} {path} -> {response.status_code}: {describe_error(response)}")
-        return response.json() if response.content else None
-
-
-def describe_error(response: httpx.Response) -> str:
-    """The API's error body in one line: field-level reasons where it gives them."""
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text[:500]
-    detail = body.get("detail", body) if isinstance(body, dict) else body
-    if isinstance(detail, list):
-        parts = []
-        for item in detail:
-            if isinstance(item, dict):
-                field = item.get("field") or ".".join(str(p) for p in item.get("loc", []))
-                parts.append(f"{field}: {item.get('message') or item.get('msg')}")
-            else:
-                parts.append(str(item))
-        return "; ".join(parts)
-    if isinstance(detail, dict):
-        return str(detail.get("message") or detail)
-    return str(detail)
-
-
-def client() -> ApiClient:
-    return ApiClient(load_settings())
-
-
-def items_of(payload: Any) -> list[dict[str, Any]]:
-    if isinstance(payload, dict) and "items" in payload:
-        return list(payload["items"])
-    return list(payload)
+# The options create and update share; each is sent only when given.
+NameOption = Annotated[str | None, typer.Option(help="English name.")]
+EveryOption = Annotated[str | None, typer.Option(help="Interval: 30s, 5m, 2h or 1d.")]
+CronOption = Annotated[str | None, typer.Option(help="Cron expression, e.g. '0 2 * * *'.")]
+TimezoneOption = Annotated[str | None, typer.Option(help="IANA time zone of the cron expression.")]
+PriorityOption = Annotated[int | None, typer.Option()]
+MaxInstancesOption = Annotated[int | None, typer.Option(help="Runs of the job at once (1-10).")]
+GraceOption = Annotated[int | None, typer.Option(help="Misfire grace time, seconds.")]
+ParamsOption = Annotated[str | None, typer.Option(help="Task parameters as a JSON object.")]
+MaxRetriesOption = Annotated[
+    int | None, typer.Option("--max-retries", help="Attempts after a failed, timed-out or lost one (0-10).")
+]
+RetryDelayOption = Annotated[
+    int | None, typer.Option("--retry-delay", help="Seconds from a failed attempt's end to the first retry.")
+]
+BackoffOption = Annotated[
+    float | None, typer.Option("--backoff", help="Each further retry waits this many times longer (1-10).")
+]
+RetryMaxDelayOption = Annotated[
+    int | None, typer.Option("--retry-max-delay", help="Seconds a retry waits at most (before up to 10 % jitter).")
+]
+OverlapOption = Annotated[
+    Overlap | None,
+    typer.Option(
+        "--overlap",
+        help="A run due while max_instances runs are going: skip it (recorded skipped), queue it (starts when "
+        "a place frees, in slot order), or replace the oldest running run.",
+    ),
+]
+PauseAfterOption = Annotated[
+    int | None,
+    typer.Option("--pause-after-failures", help="Pause the job after this many slots in a row failed; 0: never."),
+]
 
 
 def schedule_words(job: dict[str, Any]) -> str:
@@ -108,7 +87,7 @@ def schedule_words(job: dict[str, Any]) -> str:
 def state_words(job: dict[str, Any]) -> str:
     states = ["enabled" if job.get("isEnabled") else "disabled"]
     if job.get("isPaused"):
-        states.append("paused")
+        states.append("paused by failures" if job.get("pausedReason") else "paused")
     if job.get("isPrimary"):
         states.append("primary")
     return ", ".join(states)
@@ -143,67 +122,155 @@ def list_jobs(
 
 @jobs_app.command("show")
 def show(job_id: int) -> None:
-    """One job, as JSON."""
-    typer.echo(json.dumps(client().request("GET", f"/jobs/{job_id}"), indent=2, ensure_ascii=False))
+    """One job, as JSON on stdout; why it paused itself, if it did, on stderr."""
+    job = client().request("GET", f"/jobs/{job_id}")
+    typer.echo(json.dumps(job, indent=2, ensure_ascii=False))
+    if job.get("isPaused") and job.get("pausedReason"):
+        typer.echo(f"job {job_id} paused itself: {job['pausedReason']}", err=True)
+        typer.echo(f"(`jobscheduler jobs resume {job_id}` resumes it and clears the reason)", err=True)
 
 
-@jobs_app.command("create")
-def create(
-    task: Annotated[str | None, typer.Option(help="Task function key (e.g. http_request) or id.")] = None,
-    name: Annotated[str | None, typer.Option(help="English name.")] = None,
-    every: Annotated[str | None, typer.Option(help="Interval: 30s, 5m, 2h or 1d.")] = None,
-    cron: Annotated[str | None, typer.Option(help="Cron expression, e.g. '0 2 * * *'.")] = None,
-    timezone: Annotated[str | None, typer.Option(help="IANA time zone of the cron expression.")] = None,
-    priority: Annotated[int | None, typer.Option()] = None,
-    max_instances: Annotated[int | None, typer.Option()] = None,
-    grace: Annotated[int | None, typer.Option(help="Misfire grace time, seconds.")] = None,
-    params: Annotated[str | None, typer.Option(help="Task parameters as a JSON object.")] = None,
-    file: Annotated[Path | None, typer.Option(help="Job definition as JSON (the API's create body).")] = None,
-) -> None:
-    """Create a job from flags or from a JSON file."""
-    api = client()
+def job_body(
+    *,
+    name: str | None,
+    every: str | None,
+    cron: str | None,
+    timezone: str | None,
+    priority: int | None,
+    max_instances: int | None,
+    grace: int | None,
+    params: str | None,
+    max_retries: int | None,
+    retry_delay: int | None,
+    backoff: float | None,
+    retry_max_delay: int | None,
+    overlap: Overlap | None,
+    pause_after_failures: int | None,
+    clear_other_intervals: bool,
+) -> dict[str, Any]:
+    """The API's job fields for the options given (none for those left out: the API's default or the job's value
+    stays). `clear_other_intervals`: --every replaces the whole interval (an update sends the other parts null)."""
     body: dict[str, Any] = {}
-    if file is not None:
-        try:
-            body = json.loads(file.read_text())
-        except (OSError, ValueError) as exc:
-            fail(f"--file: {exc}")
-        if not isinstance(body, dict):
-            fail("--file: the JSON must be an object")
-    if task is not None:
-        body["taskFunctionId"] = resolve_task(api, task)
-    if "taskFunctionId" not in body:
-        fail("--task is required (or taskFunctionId in --file)")
     if every is not None:
         match = DURATION.match(every.strip())
         if match is None:
             fail(f"--every: {every!r} is not like 30s, 5m, 2h or 1d")
+        if clear_other_intervals:
+            body.update(dict.fromkeys(UNIT_FIELD.values()))
         body[UNIT_FIELD[match.group(2)]] = int(match.group(1))
-    extra = {
+    fields = {
         "nameEn": name,
         "cronExpression": cron,
         "timezone": timezone,
         "priority": priority,
         "maxInstances": max_instances,
         "misfireGraceTime": grace,
+        "maxRetries": max_retries,
+        "retryDelaySeconds": retry_delay,
+        "retryBackoffFactor": backoff,
+        "retryMaxDelaySeconds": retry_max_delay,
+        "overlapPolicy": None if overlap is None else overlap.value,
+        "pauseAfterFailures": pause_after_failures,
     }
-    body.update({k: v for k, v in extra.items() if v is not None})
+    body.update({k: v for k, v in fields.items() if v is not None})
     if params is not None:
         try:
             body["parameters"] = json.loads(params)
         except ValueError as exc:
             fail(f"--params: not JSON: {exc}")
+    return body
+
+
+def read_file(file: Path) -> dict[str, Any]:
+    try:
+        body = json.loads(file.read_text())
+    except (OSError, ValueError) as exc:
+        fail(f"--file: {exc}")
+    if not isinstance(body, dict):
+        fail("--file: the JSON must be an object")
+    return body
+
+
+@jobs_app.command("create")
+def create(
+    task: Annotated[str | None, typer.Option(help="Task function key (e.g. http_request) or id.")] = None,
+    name: NameOption = None,
+    every: EveryOption = None,
+    cron: CronOption = None,
+    timezone: TimezoneOption = None,
+    priority: PriorityOption = None,
+    max_instances: MaxInstancesOption = None,
+    grace: GraceOption = None,
+    params: ParamsOption = None,
+    max_retries: MaxRetriesOption = None,
+    retry_delay: RetryDelayOption = None,
+    backoff: BackoffOption = None,
+    retry_max_delay: RetryMaxDelayOption = None,
+    overlap: OverlapOption = None,
+    pause_after_failures: PauseAfterOption = None,
+    file: Annotated[Path | None, typer.Option(help="Job definition as JSON (the API's create body).")] = None,
+) -> None:
+    """Create a job from flags or from a JSON file (flags override the file)."""
+    api = client()
+    body = read_file(file) if file is not None else {}
+    if task is not None:
+        body["taskFunctionId"] = resolve_task(api, task)
+    if "taskFunctionId" not in body:
+        fail("--task is required (or taskFunctionId in --file)")
+    body |= job_body(
+        name=name, every=every, cron=cron, timezone=timezone, priority=priority, max_instances=max_instances,
+        grace=grace, params=params, max_retries=max_retries, retry_delay=retry_delay, backoff=backoff,
+        retry_max_delay=retry_max_delay, overlap=overlap, pause_after_failures=pause_after_failures,
+        clear_other_intervals=False,
+    )  # fmt: skip
     job = api.request("POST", "/jobs", json=body)
     typer.echo(f"created job {job['id']} ({schedule_words(job)}), next run {job.get('nextRunAt') or '-'}")
+
+
+@jobs_app.command("update")
+def update(
+    job_id: int,
+    task: Annotated[str | None, typer.Option(help="Another task function (key or id).")] = None,
+    name: NameOption = None,
+    every: EveryOption = None,
+    cron: CronOption = None,
+    timezone: TimezoneOption = None,
+    priority: PriorityOption = None,
+    max_instances: MaxInstancesOption = None,
+    grace: GraceOption = None,
+    params: ParamsOption = None,
+    max_retries: MaxRetriesOption = None,
+    retry_delay: RetryDelayOption = None,
+    backoff: BackoffOption = None,
+    retry_max_delay: RetryMaxDelayOption = None,
+    overlap: OverlapOption = None,
+    pause_after_failures: PauseAfterOption = None,
+    file: Annotated[Path | None, typer.Option(help="Fields to change as JSON (the API's update body).")] = None,
+) -> None:
+    """Change some of a job's fields: only the options given (and the file's fields) change."""
+    api = client()
+    body = read_file(file) if file is not None else {}
+    if task is not None:
+        body["taskFunctionId"] = resolve_task(api, task)
+    body |= job_body(
+        name=name, every=every, cron=cron, timezone=timezone, priority=priority, max_instances=max_instances,
+        grace=grace, params=params, max_retries=max_retries, retry_delay=retry_delay, backoff=backoff,
+        retry_max_delay=retry_max_delay, overlap=overlap, pause_after_failures=pause_after_failures,
+        clear_other_intervals=True,
+    )  # fmt: skip
+    if not body:
+        fail("nothing to change: give at least one option (see --help)")
+    job = api.request("PUT", f"/jobs/{job_id}", json=body)
+    typer.echo(f"updated job {job['id']} ({schedule_words(job)}), next run {job.get('nextRunAt') or '-'}")
 
 
 def resolve_task(api: ApiClient, task: str) -> int:
     if task.isdigit():
         return int(task)
-    for function in items_of(api.request("GET", "/task-functions")):
-        if function.get("key") == task:
-            return int(function["id"])
-    fail(f"--task: no task function with key {task!r} (see GET /task-functions)")
+    ids = {function.get("key"): int(function["id"]) for function in items_of(api.request("GET", "/task-functions"))}
+    if task not in ids:
+        fail(f"--task: no task function with key {task!r} (see GET /task-functions)")
+    return ids[task]
 
 
 def _action(job_id: int, action: str) -> None:
@@ -228,7 +295,7 @@ def pause(job_id: int) -> None:
 
 @jobs_app.command()
 def resume(job_id: int) -> None:
-    """Resume a paused job from its next slot."""
+    """Resume a paused job from its next slot (clears why it paused itself, and its count of failures)."""
     _action(job_id, "resume")
 
 
@@ -253,37 +320,4 @@ def delete(job_id: int, yes: Annotated[bool, typer.Option("--yes", help="Do not 
     typer.echo(f"deleted job {job_id}")
 
 
-@jobs_app.command()
-def history(
-    job_id: Annotated[int | None, typer.Argument(help="Job id; omit for all jobs.")] = None,
-    status: Annotated[int | None, typer.Option(help="Only this status id (3 success, 4 failed, ...).")] = None,
-    per_page: Annotated[int, typer.Option(min=1, max=100)] = 20,
-    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new runs.")] = False,
-) -> None:
-    """Recent runs, newest first (or followed as they happen)."""
-    api = client()
-    path = f"/jobs/{job_id}/history" if job_id is not None else "/history"
-    params: dict[str, Any] = {"page": 1, "per_page": per_page}
-    if status is not None:
-        params["status_id"] = status
-    seen: dict[str, str] = {}
-    while True:
-        rows = items_of(api.request("GET", path, params=params))
-        fresh = [r for r in reversed(rows) if seen.get(r["executionId"]) != r["statusName"]]
-        if fresh or not follow:
-            table = Table("job", "scheduled", "started", "status", "ms", "result / error")
-            for row in fresh if follow else rows:
-                table.add_row(
-                    str(row["jobId"]),
-                    row["scheduledAt"],
-                    row.get("startedAt") or "-",
-                    row["statusName"],
-                    str(row.get("durationMs") or "-"),
-                    (row.get("resultSummary") or row.get("errorMessage") or "")[:80],
-                )
-            console.print(table)
-        for row in rows:
-            seen[row["executionId"]] = row["statusName"]
-        if not follow:
-            return
-        time.sleep(FOLLOW_POLL_S)
+register_run_commands(jobs_app)

@@ -104,6 +104,22 @@ describe('SchedulerApi', () => {
     await api.jobPreview(3, 5);
     expect(calls[0]?.path).toBe('/jobs/3/preview');
     expect(calls[0]?.query.get('count')).toBe('5');
+    expect(calls[0]?.query.has('from')).toBe(false);
+    await api.jobPreview(3, 10, undefined, '2027-03-27T00:00:00.000Z');
+    expect(calls[1]?.query.toString()).toBe('count=10&from=2027-03-27T00%3A00%3A00.000Z');
+  });
+
+  it('posts a run action and a backfill to their endpoints', async () => {
+    const { api, calls } = client({
+      'POST /jobs/:id/executions/:eid/action': () => ({ success: true, message: 'Run started again', execution: makeExecution({ executionId: 'new', rerunOf: 'old' }) }),
+      'POST /jobs/:id/backfill': () => ({ success: true, message: '2 run(s) created', slots: 3, created: 2, existing: 1, executionIds: ['a', 'b'] }),
+    });
+    const rerun = await api.executionAction(3, 'old', 'rerun');
+    expect(rerun.execution.rerunOf).toBe('old');
+    expect(calls[0]).toMatchObject({ method: 'POST', path: '/jobs/3/executions/old/action', body: { action: 'rerun' } });
+    const filled = await api.backfill(3, { from: '2025-01-01T00:00:00.000Z', to: '2025-01-02T00:00:00.000Z' });
+    expect(filled).toMatchObject({ created: 2, existing: 1 });
+    expect(calls[1]).toMatchObject({ method: 'POST', path: '/jobs/3/backfill', body: { from: '2025-01-01T00:00:00.000Z', to: '2025-01-02T00:00:00.000Z' } });
   });
 
   it('accepts task functions as an array or wrapped in items', async () => {

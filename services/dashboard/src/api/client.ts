@@ -3,7 +3,11 @@
 
 import type {
   ActionResult,
+  BackfillRequest,
+  BackfillResponse,
   Execution,
+  ExecutionAction,
+  ExecutionActionResult,
   Job,
   JobAction,
   JobWritePayload,
@@ -225,6 +229,17 @@ export class SchedulerApi {
     return (await this.request<ActionResult>('POST', `/jobs/${jobId}/action`, { body: { action } })).data;
   }
 
+  /** Cancel a run not ended yet, or run a finished one again (409 with the reason when it does not apply). */
+  async executionAction(jobId: number, executionId: string, action: ExecutionAction): Promise<ExecutionActionResult> {
+    const path = `/jobs/${jobId}/executions/${encodeURIComponent(executionId)}/action`;
+    return (await this.request<ExecutionActionResult>('POST', path, { body: { action } })).data;
+  }
+
+  /** Run the job's past slots in [from, to] that have no run yet (422 naming `to` past 1,000 slots or in the future). */
+  async backfill(jobId: number, range: BackfillRequest): Promise<BackfillResponse> {
+    return (await this.request<BackfillResponse>('POST', `/jobs/${jobId}/backfill`, { body: range })).data;
+  }
+
   // ----- history ----------------------------------------------------------------------------------------
 
   jobHistory(jobId: number, params: HistoryParams = {}, signal?: AbortSignal): Promise<Page<Execution>> {
@@ -258,8 +273,9 @@ export class SchedulerApi {
     return (await this.request<SchedulePreviewResponse>('POST', '/schedule/preview', { body: request, signal })).data;
   }
 
-  jobPreview(jobId: number, count: number, signal?: AbortSignal): Promise<SchedulePreviewResponse> {
-    return this.get<SchedulePreviewResponse>(`/jobs/${jobId}/preview`, { count }, signal);
+  /** The job's next `count` fire times, from its next slot or at or after `from` (ISO 8601 with an offset). */
+  jobPreview(jobId: number, count: number, signal?: AbortSignal, from?: string): Promise<SchedulePreviewResponse> {
+    return this.get<SchedulePreviewResponse>(`/jobs/${jobId}/preview`, { count, from }, signal);
   }
 
   /** Sign-in: is this token accepted? Resolves on success, throws ApiError (401: UnauthorizedError) otherwise. */

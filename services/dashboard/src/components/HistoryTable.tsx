@@ -5,8 +5,8 @@ import { formatDateTime, formatDuration } from '../format/time';
 import { useAsync, useInterval } from '../hooks/useAsync';
 import { statusLabel, useI18n, type Messages } from '../i18n';
 import { href } from '../router';
-import { EXECUTION_STATUSES, type Execution } from '../types/api';
-import { Badge, Empty, ErrorBanner, Loading, Ltr, Pager, statusTone } from './ui';
+import { EXECUTION_STATUSES, OPEN_STATUSES, type Execution, type ExecutionAction, type ExecutionActionResult } from '../types/api';
+import { Badge, ConfirmDialog, Empty, ErrorBanner, Loading, Ltr, Pager, statusTone } from './ui';
 
 export const HISTORY_PER_PAGE = 20;
 /** While runs are pending/running (or just after a trigger), poll every this many milliseconds. */
@@ -20,9 +20,18 @@ function triggerLabel(t: Messages, trigger: string | undefined): string {
   return typeof label === 'string' ? label : trigger;
 }
 
+/** The action a run offers: cancel while it has not ended (pending, waiting, running), else re-run. */
+export function runActionOf(run: Pick<Execution, 'statusName'>): ExecutionAction {
+  return OPEN_STATUSES.has(run.statusName) ? 'cancel' : 'rerun';
+}
+
+/** The HTML id of a run's row, for the attempt chain's links. */
+const rowId = (executionId: string): string => `run-row-${executionId}`;
+
 /**
  * Paged execution history with a status filter, of one job (jobId) or of all jobs. Rows expand to show
- * the error message and traceback.
+ * the error message and traceback; each run can be cancelled (not ended yet) or run again (ended), after a
+ * confirmation; a retry links to its slot's first attempt, a re-run to the run it repeats.
  */
 export function HistoryTable({ jobId, jobLabel, refreshKey = 0, onRunsSettled }: {
   jobId?: number;
@@ -39,6 +48,11 @@ export function HistoryTable({ jobId, jobLabel, refreshKey = 0, onRunsSettled }:
   const [statusId, setStatusId] = useState<number | undefined>(undefined);
   const [expanded, setExpanded] = useState<Set<string>>(new Set());
   const [pollUntil, setPollUntil] = useState(0);
+  const [highlighted, setHighlighted] = useState<string | undefined>();
+  const [asking, setAsking] = useState<{ run: Execution; action: ExecutionAction } | undefined>();
+  const [acting, setActing] = useState(false);
+  const [actionResult, setActionResult] = useState<ExecutionActionResult | undefined>();
+  const [actionError, setActionError] = useState<unknown>();
 
   const history = useAsync(
     (signal) =>
@@ -55,7 +69,7 @@ export function HistoryTable({ jobId, jobLabel, refreshKey = 0, onRunsSettled }:
     reload();
   }, [refreshKey, reload]);
 
-  const inFlight = (history.data?.items ?? []).some((run) => run.statusName === 'pending' || run.statusName === 'running');
+  const inFlight = (history.data?.items ?? []).some((run) => OPEN_STATUSES.has(run.statusName));
   const polling = inFlight || Date.now() < pollUntil;
   const wasInFlight = useRef(false);
   const settled = useRef(onRunsSettled);
@@ -76,7 +90,38 @@ export function HistoryTable({ jobId, jobLabel, refreshKey = 0, onRunsSettled }:
       return next;
     });
 
-  const columns = jobLabel ? 9 : 8;
+  /**
+   * Follow a link of the chain from one run to another: the other run opens, marked, scrolled to, when it is on this
+   * page; otherwise the run the link is on opens, its details naming the other run's id.
+   */
+  const showRun = (executionId: string, from: string): void => {
+    const onPage = (history.data?.items ?? []).some((run) => run.executionId === executionId);
+    const target = onPage ? executionId : from;
+    setHighlighted(target);
+    setExpanded((current) => new Set(current).add(target));
+    document.getElementById(rowId(target))?.scrollIntoView?.({ block: 'center' });
+  };
+
+  const act = async (): Promise<void> => {
+    if (!asking) return;
+    const { run, action } = asking;
+    setActing(true);
+    setActionResult(undefined);
+    setActionError(undefined);
+    try {
+      setActionResult(await api.executionAction(run.jobId, run.executionId, action));
+      setPollUntil(Date.now() + POLL_AFTER_BUMP_MS);
+      reload();
+    } catch (e) {
+      // A refusal (409: the run ended meanwhile, or the job has no place) is shown with the API's reason.
+      setActionError(e);
+    } finally {
+      setActing(false);
+      setAsking(undefined);
+    }
+  };
+
+  const columns = jobLabel ? 10 : 9;
   return (
     <div className="history" data-testid="history">
       <div className="filters">
@@ -108,6 +153,19 @@ export function HistoryTable({ jobId, jobLabel, refreshKey = 0, onRunsSettled }:
         )}
       </div>
       <ErrorBanner error={history.error} onRetry={reload} testId="history-error" />
+      {actionResult && (
+        <div className="banner banner-ok" role="status" data-testid="run-action-result" data-success={actionResult.success}>
+          <div className="banner-body" dir="auto">
+            {actionResult.message} · <Ltr>{actionResult.execution.executionId}</Ltr>
+          </div>
+          <div className="banner-actions">
+            <button type="button" className="btn btn-small btn-ghost" onClick={() => setActionResult(undefined)} aria-label={t.dismiss}>
+              ×
+            </button>
+          </div>
+        </div>
+      )}
+      <ErrorBanner error={actionError} testId="run-action-error" onDismiss={() => setActionError(undefined)} />
       {history.loading ? (
         <Loading />
       ) : history.data && history.data.items.length === 0 ? (
@@ -119,6 +177,7 @@ export function HistoryTable({ jobId, jobLabel, refreshKey = 0, onRunsSettled }:
               <thead>
                 <tr>
                   <th>{t.colStatus}</th>
+                  <th>{t.colAttempt}</th>
                   {jobLabel && <th>{t.colJob}</th>}
                   <th>{t.colScheduledAt}</th>
                   <th>{t.colStartedAt}</th>
@@ -131,7 +190,20 @@ export function HistoryTable({ jobId, jobLabel, refreshKey = 0, onRunsSettled }:
               </thead>
               <tbody>
                 {history.data.items.map((run) => (
-                  <HistoryRow key={run.executionId || run.id} run={run} jobLabel={jobLabel} open={expanded.has(run.executionId)} onToggle={() => toggle(run.executionId)} columns={columns} />
+                  <HistoryRow
+                    key={run.executionId || run.id}
+                    run={run}
+                    jobLabel={jobLabel}
+                    open={expanded.has(run.executionId)}
+                    highlighted={highlighted === run.executionId}
+                    onToggle={() => toggle(run.executionId)}
+                    onShowRun={showRun}
+                    onAction={(action) => {
+                      setActionError(undefined);
+                      setAsking({ run, action });
+                    }}
+                    columns={columns}
+                  />
                 ))}
               </tbody>
             </table>
@@ -139,28 +211,71 @@ export function HistoryTable({ jobId, jobLabel, refreshKey = 0, onRunsSettled }:
           <Pager page={page} pages={pageCount(history.data, HISTORY_PER_PAGE)} total={history.data.total} onPage={setPage} testId="history-pager" />
         </>
       ) : null}
+      {asking && (
+        <ConfirmDialog
+          testId="run-action-dialog"
+          title={asking.action === 'cancel' ? t.runCancelTitle : t.runRerunTitle}
+          confirmLabel={asking.action === 'cancel' ? t.runCancelConfirm : t.runRerunConfirm}
+          dismissLabel={asking.action === 'cancel' ? t.keepRun : t.cancel}
+          tone={asking.action === 'cancel' ? 'danger' : 'primary'}
+          busy={acting}
+          onConfirm={() => void act()}
+          onCancel={() => setAsking(undefined)}
+        >
+          <p>{asking.action === 'cancel' ? t.runCancelText(asking.run.executionId) : t.runRerunText(asking.run.executionId)}</p>
+        </ConfirmDialog>
+      )}
     </div>
   );
 }
 
-function HistoryRow({ run, jobLabel, open, onToggle, columns }: {
+function HistoryRow({ run, jobLabel, open, highlighted, onToggle, onShowRun, onAction, columns }: {
   run: Execution;
   jobLabel?: (jobId: number) => string;
   open: boolean;
+  highlighted: boolean;
   onToggle: () => void;
+  onShowRun: (executionId: string, from: string) => void;
+  onAction: (action: ExecutionAction) => void;
   columns: number;
 }) {
   const { t, lang } = useI18n();
   const summary = run.errorMessage ?? run.resultSummary;
   const detailsId = `run-${run.executionId}`;
+  const action = runActionOf(run);
+  // A retry (attempt 2 or later) belongs to its slot's chain, whose first attempt it links to.
+  const retry = run.attempt > 1 && run.firstExecutionId !== run.executionId;
+  const classes = [run.errorMessage ? 'row-failed' : '', retry ? 'row-retry' : '', highlighted ? 'row-highlight' : ''].filter(Boolean).join(' ');
   return (
     <Fragment>
-      <tr data-testid="execution-row" data-execution-id={run.executionId} data-status={run.statusName} className={run.errorMessage ? 'row-failed' : undefined}>
+      <tr
+        id={rowId(run.executionId)}
+        data-testid="execution-row"
+        data-execution-id={run.executionId}
+        data-status={run.statusName}
+        data-attempt={run.attempt}
+        data-first-execution-id={run.firstExecutionId}
+        className={classes || undefined}
+      >
         <td>
           <Badge tone={statusTone(run.statusName)} testId="execution-status">
             {statusLabel(t, run.statusName)}
           </Badge>
           {run.coalescedCount !== undefined && run.coalescedCount > 1 && <span className="muted small"> ×{run.coalescedCount}</span>}
+        </td>
+        <td className="attempt" data-testid="execution-attempt">
+          {retry && <span className="chain-arrow" aria-hidden="true">↳ </span>}
+          <Ltr>{run.attempt}</Ltr>
+          {retry && (
+            <button type="button" className="btn-link small" title={run.firstExecutionId} onClick={() => onShowRun(run.firstExecutionId, run.executionId)} data-testid="execution-first-attempt" data-target={run.firstExecutionId}>
+              {t.firstAttempt}
+            </button>
+          )}
+          {run.rerunOf && (
+            <button type="button" className="btn-link small" title={run.rerunOf} onClick={() => onShowRun(run.rerunOf as string, run.executionId)} data-testid="execution-rerun-of" data-target={run.rerunOf}>
+              {t.rerunOfShort}
+            </button>
+          )}
         </td>
         {jobLabel && (
           <td>
@@ -178,13 +293,24 @@ function HistoryRow({ run, jobLabel, open, onToggle, columns }: {
         <td>
           <Ltr>{run.hostName || t.none}</Ltr>
         </td>
-        <td className="truncate" title={summary}>
+        <td className="truncate" title={summary} dir="auto">
           {summary ?? t.none}
         </td>
         <td>
-          <button type="button" className="btn btn-small btn-ghost" aria-expanded={open} aria-controls={detailsId} onClick={onToggle} data-testid="execution-toggle">
-            {open ? t.hideDetails : t.showDetails}
-          </button>
+          <div className="row-actions">
+            <button type="button" className="btn btn-small btn-ghost" aria-expanded={open} aria-controls={detailsId} onClick={onToggle} data-testid="execution-toggle">
+              {open ? t.hideDetails : t.showDetails}
+            </button>
+            {action === 'cancel' ? (
+              <button type="button" className="btn btn-small" onClick={() => onAction('cancel')} disabled={run.cancelRequestedAt !== undefined} data-testid="execution-cancel">
+                {t.runCancel}
+              </button>
+            ) : (
+              <button type="button" className="btn btn-small" onClick={() => onAction('rerun')} data-testid="execution-rerun">
+                {t.runRerun}
+              </button>
+            )}
+          </div>
         </td>
       </tr>
       {open && (
@@ -201,6 +327,55 @@ function HistoryRow({ run, jobLabel, open, onToggle, columns }: {
               <dd>
                 <Ltr>{run.executorId || t.none}</Ltr>
               </dd>
+              {retry && (
+                <>
+                  <dt>{t.detailFirstAttempt}</dt>
+                  <dd data-testid="execution-detail-first-attempt">
+                    <code>{run.firstExecutionId}</code>
+                  </dd>
+                </>
+              )}
+              {run.retriedBy && (
+                <>
+                  <dt>{t.detailRetriedBy}</dt>
+                  <dd data-testid="execution-detail-retried-by">
+                    <button type="button" className="btn-link" onClick={() => onShowRun(run.retriedBy as string, run.executionId)}>
+                      <code>{run.retriedBy}</code>
+                    </button>
+                  </dd>
+                </>
+              )}
+              {run.rerunOf && (
+                <>
+                  <dt>{t.detailRerunOf}</dt>
+                  <dd>
+                    <code>{run.rerunOf}</code>
+                  </dd>
+                </>
+              )}
+              {(
+                [
+                  ['claimedAt', run.claimedAt],
+                  ['queuedAt', run.queuedAt],
+                  ['releaseAt', run.releaseAt],
+                  ['cancelRequestedAt', run.cancelRequestedAt],
+                ] as const
+              )
+                .filter(([, value]) => value !== undefined)
+                .map(([key, value]) => (
+                  <Fragment key={key}>
+                    <dt>{t[key]}</dt>
+                    <dd>{formatDateTime(value, lang)}</dd>
+                  </Fragment>
+                ))}
+              {run.cancelledBy && (
+                <>
+                  <dt>{t.cancelledBy}</dt>
+                  <dd data-testid="execution-cancelled-by">
+                    <Ltr>{run.cancelledBy}</Ltr>
+                  </dd>
+                </>
+              )}
               {run.coalescedCount !== undefined && run.coalescedCount > 1 && (
                 <>
                   <dt>{t.coalesce}</dt>

@@ -2,8 +2,8 @@ import { useI18n } from '../i18n';
 import type { Job } from '../types/api';
 import { Badge } from './ui';
 
-/** State badges of a job: enabled|disabled, paused, primary. */
-export function JobBadges({ job }: { job: Pick<Job, 'isEnabled' | 'isPaused' | 'isPrimary'> }) {
+/** State badges of a job: enabled|disabled, paused (with why, when the job paused itself), primary. */
+export function JobBadges({ job }: { job: Pick<Job, 'isEnabled' | 'isPaused' | 'isPrimary' | 'pausedReason'> }) {
   const { t } = useI18n();
   return (
     <span className="badges" data-testid="job-badges">
@@ -17,7 +17,7 @@ export function JobBadges({ job }: { job: Pick<Job, 'isEnabled' | 'isPaused' | '
         </Badge>
       )}
       {job.isPaused && (
-        <Badge tone="amber" testId="badge-paused">
+        <Badge tone="amber" testId="badge-paused" title={job.pausedReason}>
           {t.badgePaused}
         </Badge>
       )}

@@ -74,7 +74,7 @@ export function ErrorBanner({ error, onRetry, onDismiss, title, testId = 'error-
   );
 }
 
-export type BadgeTone = 'green' | 'grey' | 'amber' | 'blue' | 'red' | 'purple';
+export type BadgeTone = 'green' | 'grey' | 'amber' | 'blue' | 'red' | 'purple' | 'teal' | 'slate';
 
 export function Badge({ tone, children, testId, title }: { tone: BadgeTone; children: ReactNode; testId?: string; title?: string }) {
   return (
@@ -91,6 +91,8 @@ const STATUS_TONES: Record<string, BadgeTone> = {
   pending: 'grey',
   missed: 'amber',
   skipped: 'amber',
+  cancelled: 'slate',
+  waiting: 'teal',
 };
 
 export function statusTone(statusName: string): BadgeTone {
@@ -151,10 +153,13 @@ export function Field({ label, hint, error, field, children, className }: {
   );
 }
 
-export function ConfirmDialog({ title, children, confirmLabel, busy, onConfirm, onCancel, testId = 'confirm-dialog' }: {
+export function ConfirmDialog({ title, children, confirmLabel, dismissLabel, tone = 'danger', busy, onConfirm, onCancel, testId = 'confirm-dialog' }: {
   title: string;
   children: ReactNode;
   confirmLabel: string;
+  /** The button that closes the dialog without acting (default "Cancel"). */
+  dismissLabel?: string;
+  tone?: 'danger' | 'primary';
   busy?: boolean;
   onConfirm: () => void;
   onCancel: () => void;
@@ -178,9 +183,9 @@ export function ConfirmDialog({ title, children, confirmLabel, busy, onConfirm, 
         <div>{children}</div>
         <div className="modal-actions">
           <button type="button" className="btn" ref={cancelRef} onClick={onCancel} data-testid={`${testId}-cancel`}>
-            {t.cancel}
+            {dismissLabel ?? t.cancel}
           </button>
-          <button type="button" className="btn btn-danger" onClick={onConfirm} disabled={busy} data-testid={`${testId}-confirm`}>
+          <button type="button" className={`btn btn-${tone}`} onClick={onConfirm} disabled={busy} data-testid={`${testId}-confirm`}>
             {confirmLabel}
           </button>
         </div>

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ageSeconds, formatDateTime, formatDuration, formatRelative, formatSeconds } from './time';
+import { ageSeconds, formatDateTime, formatDuration, formatRelative, formatSeconds, fromLocalInput, toLocalInput } from './time';
 
 const now = new Date('2025-01-07T10:30:00Z');
 
@@ -65,5 +65,22 @@ describe('ageSeconds', () => {
     expect(ageSeconds('2025-01-07T10:29:50Z', now)).toBe(10);
     expect(ageSeconds('2025-01-07T10:31:00Z', now)).toBe(0);
     expect(ageSeconds(undefined, now)).toBeUndefined();
+  });
+});
+
+describe('datetime-local inputs', () => {
+  it('round-trip an instant on the browser wall clock, to the minute', () => {
+    const instant = new Date(2027, 2, 27, 1, 30, 45);
+    const text = toLocalInput(instant);
+    expect(text).toMatch(/^2027-03-27T01:30$/);
+    expect(fromLocalInput(text)).toBe(new Date(2027, 2, 27, 1, 30).toISOString());
+    expect(fromLocalInput(`${text}:15`)).toBe(new Date(2027, 2, 27, 1, 30, 15).toISOString());
+  });
+
+  it('refuse what is not a date and time', () => {
+    expect(fromLocalInput('')).toBeUndefined();
+    expect(fromLocalInput('2027-03-27')).toBeUndefined();
+    expect(fromLocalInput('2027-13-40T99:99')).toBeUndefined();
+    expect(fromLocalInput('yesterday')).toBeUndefined();
   });
 });

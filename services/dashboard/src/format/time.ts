@@ -99,3 +99,21 @@ export function ageSeconds(iso: string | undefined, now: Date): number | undefin
   if (!date) return undefined;
   return Math.max(0, (now.getTime() - date.getTime()) / 1000);
 }
+
+const pad2 = (n: number): string => String(n).padStart(2, '0');
+
+/** A datetime-local input's value ("2025-01-07T10:30") for an instant, on the browser's wall clock. */
+export function toLocalInput(date: Date): string {
+  return `${date.getFullYear()}-${pad2(date.getMonth() + 1)}-${pad2(date.getDate())}T${pad2(date.getHours())}:${pad2(date.getMinutes())}`;
+}
+
+/**
+ * The instant a datetime-local value names on the browser's wall clock, as ISO 8601 in UTC (what the API's instants
+ * take: an offset is required); undefined when the value is not such a date and time.
+ */
+export function fromLocalInput(value: string): string | undefined {
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?$/.test(value.trim())) return undefined;
+  // A date-time form without an offset is local time (ECMAScript Date Time String Format).
+  const date = new Date(value.trim());
+  return Number.isNaN(date.getTime()) ? undefined : date.toISOString();
+}

@@ -30,8 +30,38 @@ describe('buildPayload (create)', () => {
       misfireGraceTime: 60,
       coalesce: true,
       isEnabled: true,
+      maxRetries: 0,
+      retryDelaySeconds: 10,
+      retryBackoffFactor: 2,
+      retryMaxDelaySeconds: 3600,
+      overlapPolicy: 'skip',
+      pauseAfterFailures: 0,
       parameters: { url: 'https://x.test' },
     });
+  });
+
+  it('sends the run control fields as numbers, the backoff factor as a decimal', () => {
+    const { payload, errors } = buildPayload(
+      form({ maxRetries: '3', retryDelaySeconds: '5', retryBackoffFactor: '1.5', retryMaxDelaySeconds: '60', overlapPolicy: 'queue', pauseAfterFailures: '4', params: { url: 'u' } }),
+      fields,
+      'create',
+      en,
+    );
+    expect(errors).toEqual({});
+    expect(payload).toMatchObject({ maxRetries: 3, retryDelaySeconds: 5, retryBackoffFactor: 1.5, retryMaxDelaySeconds: 60, overlapPolicy: 'queue', pauseAfterFailures: 4 });
+  });
+
+  it('leaves the bounds to the API but refuses what is not a number', () => {
+    // 50 retries are beyond the API's 10: it answers 422 naming maxRetries, which the form shows at the field.
+    const { payload, errors } = buildPayload(
+      form({ maxRetries: '50', retryDelaySeconds: '2.5', retryBackoffFactor: 'fast', retryMaxDelaySeconds: '', params: { url: 'u' } }),
+      fields,
+      'create',
+      en,
+    );
+    expect(payload.maxRetries).toBe(50);
+    expect(payload).not.toHaveProperty('retryMaxDelaySeconds');
+    expect(errors).toEqual({ retryDelaySeconds: en.invalidNumber, retryBackoffFactor: en.invalidNumber });
   });
 
   it('sends a cron schedule with its time zone', () => {
@@ -87,6 +117,19 @@ describe('buildPayload (edit)', () => {
     });
     expect(payload.taskFunctionId).toBe(1);
     expect(payload).not.toHaveProperty('isEnabled');
+  });
+
+  it("sends the job's run control back as it is, with what was changed", () => {
+    const job = makeJob({ maxRetries: 2, retryDelaySeconds: 30, retryBackoffFactor: 1.5, retryMaxDelaySeconds: 600, overlapPolicy: 'replace', pauseAfterFailures: 3, parameters: { url: 'https://a.test' } });
+    const state = { ...formFromJob(job, fields), overlapPolicy: 'queue' as const };
+    expect(buildPayload(state, fields, 'edit', en).payload).toMatchObject({
+      maxRetries: 2,
+      retryDelaySeconds: 30,
+      retryBackoffFactor: 1.5,
+      retryMaxDelaySeconds: 600,
+      overlapPolicy: 'queue',
+      pauseAfterFailures: 3,
+    });
   });
 
   it('switching back to an interval clears the cron expression', () => {

@@ -1,6 +1,6 @@
 // The job form's state and its translation to API payloads. Pure: no React, no I/O.
 import type { Messages } from '../i18n/en';
-import type { Job, JobWritePayload, OneSchedule, ScheduleInput, TimeZone } from '../types/api';
+import { OVERLAP_POLICIES, type Job, type JobWritePayload, type OneSchedule, type OverlapPolicy, type ScheduleInput, type TimeZone } from '../types/api';
 import { initialParamInput, paramValue, type ParamField, type ParamInput } from './schema';
 
 export type ScheduleKind = 'interval' | 'cron';
@@ -26,8 +26,18 @@ export interface JobFormState {
   timeoutSeconds: string;
   coalesce: boolean;
   isEnabled: boolean;
+  // Run control: the retry policy, the overlap policy, the self-pause.
+  maxRetries: string;
+  retryDelaySeconds: string;
+  retryBackoffFactor: string;
+  retryMaxDelaySeconds: string;
+  overlapPolicy: OverlapPolicy;
+  pauseAfterFailures: string;
   params: Record<string, ParamInput>;
 }
+
+/** The run control fields sent as whole numbers. */
+export const RUN_CONTROL_WHOLE = ['maxRetries', 'retryDelaySeconds', 'retryMaxDelaySeconds', 'pauseAfterFailures'] as const;
 
 export const INTERVAL_FIELDS = ['intervalDays', 'intervalHours', 'intervalMinutes', 'intervalSeconds'] as const;
 export type IntervalField = (typeof INTERVAL_FIELDS)[number];
@@ -48,6 +58,9 @@ export const FORM_FIELDS = [
   'timeoutSeconds',
   'coalesce',
   'isEnabled',
+  ...RUN_CONTROL_WHOLE,
+  'retryBackoffFactor',
+  'overlapPolicy',
 ] as const;
 
 export function emptyForm(): JobFormState {
@@ -70,6 +83,13 @@ export function emptyForm(): JobFormState {
     timeoutSeconds: '',
     coalesce: true,
     isEnabled: true,
+    // The API's defaults: no retries; when retries are turned on, 10 s, doubling, at most an hour.
+    maxRetries: '0',
+    retryDelaySeconds: '10',
+    retryBackoffFactor: '2',
+    retryMaxDelaySeconds: '3600',
+    overlapPolicy: 'skip',
+    pauseAfterFailures: '0',
     params: {},
   };
 }
@@ -97,6 +117,12 @@ export function formFromJob(job: Job, fields: ParamField[]): JobFormState {
     timeoutSeconds: str(job.timeoutSeconds),
     coalesce: job.coalesce,
     isEnabled: job.isEnabled,
+    maxRetries: String(job.maxRetries),
+    retryDelaySeconds: String(job.retryDelaySeconds),
+    retryBackoffFactor: String(job.retryBackoffFactor),
+    retryMaxDelaySeconds: String(job.retryMaxDelaySeconds),
+    overlapPolicy: OVERLAP_POLICIES.includes(job.overlapPolicy) ? job.overlapPolicy : 'skip',
+    pauseAfterFailures: String(job.pauseAfterFailures),
     params: paramInputs(fields, job.parameters),
   };
 }
@@ -112,6 +138,14 @@ function parseWhole(text: string, t: Messages): Parsed {
   if (trimmed === '') return { value: undefined };
   const n = Number(trimmed);
   return Number.isInteger(n) ? { value: n } : { error: t.invalidNumber };
+}
+
+/** A decimal number (the backoff factor); the API checks its bounds. */
+function parseDecimal(text: string, t: Messages): Parsed {
+  const trimmed = text.trim();
+  if (trimmed === '') return { value: undefined };
+  const n = Number(trimmed);
+  return Number.isFinite(n) ? { value: n } : { error: t.invalidNumber };
 }
 
 /**
@@ -198,6 +232,18 @@ export function buildPayload(state: JobFormState, fields: ParamField[], mode: Fo
   else if (clear === null) payload.timeoutSeconds = null;
   payload.coalesce = state.coalesce;
   if (mode === 'create') payload.isEnabled = state.isEnabled;
+
+  // Run control: never null; an emptied field keeps the API's default (create) or the job's value (edit). Bounds
+  // are the API's to check: its 422 names the field, and the form shows the reason there.
+  for (const name of RUN_CONTROL_WHOLE) {
+    const parsed = parseWhole(state[name], t);
+    if ('error' in parsed) errors[name] = parsed.error;
+    else if (parsed.value !== undefined) payload[name] = parsed.value;
+  }
+  const backoff = parseDecimal(state.retryBackoffFactor, t);
+  if ('error' in backoff) errors.retryBackoffFactor = backoff.error;
+  else if (backoff.value !== undefined) payload.retryBackoffFactor = backoff.value;
+  payload.overlapPolicy = state.overlapPolicy;
 
   const parameters: Record<string, unknown> = {};
   for (const field of fields) {

@@ -32,4 +32,36 @@ describe('history of all jobs', () => {
     await userEvent.selectOptions(screen.getByTestId('filter-status'), '4');
     await waitFor(() => expect(calls.filter((c) => c.path === '/history').at(-1)?.query.toString()).toBe('page=1&per_page=20&status_id=4'));
   });
+
+  it("acts on each run through its own job, and shows the chain's links", async () => {
+    const { calls } = renderApp('#/history', {
+      'GET /history': () =>
+        page([
+          makeExecution({ executionId: 'r', jobId: 99, statusId: 1, statusName: 'pending', trigger: 'manual', rerunOf: 'c', startedAt: undefined, completedAt: undefined, durationMs: undefined, resultSummary: undefined }),
+          makeExecution({ executionId: 'c', jobId: 99, statusId: 7, statusName: 'cancelled', cancelledBy: 'replaced by run q', errorMessage: 'cancelled: replaced by run q', resultSummary: undefined }),
+          makeExecution({ executionId: 'a', jobId: 1, attempt: 3, firstExecutionId: 'gone', statusId: 4, statusName: 'failed', errorMessage: 'boom', resultSummary: undefined }),
+        ]),
+      'GET /jobs': () => page([makeJob({ id: 1, nameEn: 'Nightly sync' })]),
+      'POST /jobs/99/executions/c/action': () => ({ success: true, message: 'Run started again', execution: makeExecution({ executionId: 'r2', jobId: 99, rerunOf: 'c' }) }),
+      'POST /jobs/99/executions/r/action': () => ({ success: true, message: 'Run cancelled before it started', execution: makeExecution({ executionId: 'r', jobId: 99, statusId: 7, statusName: 'cancelled' }) }),
+    });
+    const rows = await screen.findAllByTestId('execution-row');
+    // A re-run links to the run it repeats; a retry whose first attempt is not on this page still names it.
+    expect(within(rows[0]!).getByTestId('execution-rerun-of')).toHaveAttribute('data-target', 'c');
+    await userEvent.click(within(rows[2]!).getByTestId('execution-first-attempt'));
+    expect(screen.getByTestId('execution-detail-first-attempt')).toHaveTextContent('gone');
+    await userEvent.click(within(rows[1]!).getByTestId('execution-toggle'));
+    expect(screen.getByTestId('execution-cancelled-by')).toHaveTextContent('replaced by run q');
+
+    await userEvent.click(within(rows[0]!).getByTestId('execution-cancel'));
+    await userEvent.click(screen.getByTestId('run-action-dialog-confirm'));
+    expect(await screen.findByTestId('run-action-result')).toHaveTextContent('Run cancelled before it started');
+    await userEvent.click(within(screen.getAllByTestId('execution-row')[1]!).getByTestId('execution-rerun'));
+    await userEvent.click(screen.getByTestId('run-action-dialog-confirm'));
+    await waitFor(() => expect(screen.getByTestId('run-action-result')).toHaveTextContent('Run started again · r2'));
+    expect(calls.filter((c) => c.method === 'POST').map((c) => [c.path, c.body])).toEqual([
+      ['/jobs/99/executions/r/action', { action: 'cancel' }],
+      ['/jobs/99/executions/c/action', { action: 'rerun' }],
+    ]);
+  });
 });

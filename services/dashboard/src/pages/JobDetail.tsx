@@ -1,16 +1,18 @@
 import { useState, type ReactNode } from 'react';
 import { useApi } from '../api/context';
+import { BackfillDialog } from '../components/BackfillDialog';
 import { HistoryTable } from '../components/HistoryTable';
 import { JobBadges } from '../components/JobBadges';
 import { PREVIEW_COUNT } from '../components/SchedulePreview';
-import { ConfirmDialog, ErrorBanner, Loading, Ltr } from '../components/ui';
+import { ConfirmDialog, ErrorBanner, Field, Loading, Ltr } from '../components/ui';
 import { describeSchedule } from '../format/schedule';
-import { formatDateTime, formatRelative } from '../format/time';
+import { formatDateTime, formatRelative, fromLocalInput } from '../format/time';
 import { useTaskFunctions, useTaskNames } from '../hooks/data';
 import { useAsync, useNow } from '../hooks/useAsync';
 import { jobName, useI18n } from '../i18n';
 import { navigate } from '../router';
-import type { ActionResult, Job, JobAction } from '../types/api';
+import type { Messages } from '../i18n';
+import type { ActionResult, Job, JobAction, OverlapPolicy } from '../types/api';
 
 const ACTIONS: readonly JobAction[] = ['enable', 'disable', 'trigger', 'pause', 'resume'];
 
@@ -45,6 +47,7 @@ export function JobDetail({ jobId }: { jobId: number }) {
   const [confirming, setConfirming] = useState(false);
   const [deleting, setDeleting] = useState(false);
   const [deleteError, setDeleteError] = useState<unknown>();
+  const [backfilling, setBackfilling] = useState(false);
 
   if (job.loading) {
     return (
@@ -122,6 +125,22 @@ export function JobDetail({ jobId }: { jobId: number }) {
       </div>
       <ErrorBanner error={job.error} onRetry={job.reload} />
       <ErrorBanner error={deleteError} testId="delete-error" onDismiss={() => setDeleteError(undefined)} />
+      {current.isPaused && current.pausedReason && (
+        <div className="banner banner-warn paused-reason" role="status" data-testid="paused-reason">
+          <div className="banner-body">
+            <strong>{t.pausedByScheduler}</strong>
+            <div dir="auto" data-testid="paused-reason-text">
+              {current.pausedReason}
+            </div>
+            <div className="small">{t.pausedReasonHint}</div>
+          </div>
+          <div className="banner-actions">
+            <button type="button" className="btn btn-small" disabled={running !== undefined} onClick={() => void perform('resume')} data-testid="paused-reason-resume">
+              {t.action_resume}
+            </button>
+          </div>
+        </div>
+      )}
 
       <div className="card">
         <h2>{t.actionsTitle}</h2>
@@ -138,6 +157,9 @@ export function JobDetail({ jobId }: { jobId: number }) {
               {t[`action_${action}`]}
             </button>
           ))}
+          <button type="button" className="btn" onClick={() => setBackfilling(true)} data-testid="action-backfill">
+            {t.action_backfill}
+          </button>
         </div>
         {result && (
           <div className={`banner ${result.success ? 'banner-ok' : 'banner-warn'}`} role="status" data-testid="action-result" data-success={result.success}>
@@ -175,6 +197,22 @@ export function JobDetail({ jobId }: { jobId: number }) {
           {row(t.detailGrace, t.seconds(current.misfireGraceTime))}
           {row(t.detailCoalesce, current.coalesce ? t.yes : t.no)}
           {row(t.detailTimeout, current.timeoutSeconds !== undefined ? t.seconds(current.timeoutSeconds) : t.executorDefault)}
+          {row(
+            t.detailRetries,
+            current.maxRetries > 0
+              ? t.retriesSummary(current.maxRetries, current.retryDelaySeconds, current.retryBackoffFactor, current.retryMaxDelaySeconds)
+              : t.retriesNone,
+            'detail-retries',
+          )}
+          {row(t.detailOverlap, overlapLabel(t, current.overlapPolicy), 'detail-overlap')}
+          {row(t.detailPauseAfter, current.pauseAfterFailures > 0 ? t.pauseAfterN(current.pauseAfterFailures) : t.pauseNever, 'detail-pause-after')}
+          {row(
+            t.detailConsecutiveFailures,
+            <span className={current.consecutiveFailures > 0 ? 'error-text' : undefined}>
+              <Ltr>{current.consecutiveFailures}</Ltr>
+            </span>,
+            'detail-consecutive-failures',
+          )}
           {description && row(t.detailDescription, description)}
           {row(
             t.detailParameters,
@@ -199,6 +237,10 @@ export function JobDetail({ jobId }: { jobId: number }) {
         <HistoryTable jobId={current.id} refreshKey={historyKey} onRunsSettled={job.reload} />
       </div>
 
+      {backfilling && (
+        <BackfillDialog jobId={current.id} onClose={() => setBackfilling(false)} onBackfilled={() => setHistoryKey((n) => n + 1)} />
+      )}
+
       {confirming && (
         <ConfirmDialog
           title={t.deleteConfirmTitle}
@@ -214,19 +256,30 @@ export function JobDetail({ jobId }: { jobId: number }) {
   );
 }
 
-/** The job's next fire times, computed by the API (GET /jobs/{id}/preview). */
+function overlapLabel(t: Messages, policy: OverlapPolicy): string {
+  return `${t[`overlap_${policy}`]}: ${t[`overlapHelp_${policy}`]}`;
+}
+
+/** The job's next fire times, computed by the API (GET /jobs/{id}/preview), from its next slot or from a date. */
 function NextFireTimes({ job }: { job: Job }) {
   const api = useApi();
   const { t, lang } = useI18n();
+  const [from, setFrom] = useState('');
+  const fromInstant = from ? fromLocalInput(from) : undefined;
   const preview = useAsync(
-    (signal) => api.jobPreview(job.id, PREVIEW_COUNT, signal),
+    (signal) => api.jobPreview(job.id, PREVIEW_COUNT, signal, fromInstant),
     // Recompute when anything that moves the schedule changes.
-    [job.id, job.updatedAt, job.isEnabled, job.isPaused, job.nextRunAt],
+    [job.id, job.updatedAt, job.isEnabled, job.isPaused, job.nextRunAt, fromInstant],
   );
   const zone = job.cronExpression ? (job.timezone ?? 'UTC') : undefined;
   return (
     <div className="card" data-testid="job-fire-times">
       <h2>{t.previewTitle}</h2>
+      <div className="preview-from">
+        <Field field="previewFrom" label={t.previewFrom} hint={t.previewFromHint} error={from && !fromInstant ? t.invalidDate : undefined}>
+          {(props) => <input {...props} type="datetime-local" dir="ltr" value={from} onChange={(e) => setFrom(e.target.value)} data-testid="preview-from" />}
+        </Field>
+      </div>
       {preview.loading ? (
         <Loading />
       ) : preview.error ? (

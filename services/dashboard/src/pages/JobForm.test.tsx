@@ -48,8 +48,83 @@ describe('job form', () => {
       misfireGraceTime: 60,
       coalesce: true,
       isEnabled: true,
+      maxRetries: 0,
+      retryDelaySeconds: 10,
+      retryBackoffFactor: 2,
+      retryMaxDelaySeconds: 3600,
+      overlapPolicy: 'skip',
+      pauseAfterFailures: 0,
       parameters: { method: 'GET', url: 'https://example.com/ping', timeout_seconds: 30 },
     });
+  });
+
+  it('creates a job with retries, an overlap policy and a pause after failures', async () => {
+    const { calls } = renderApp('#/jobs/new', {
+      'GET /task-functions': () => TASKS,
+      'POST /schedule/preview': preview,
+      'POST /jobs': () => ({ status: 201, body: makeJob({ id: 13 }) }),
+      'GET /jobs/13': () => makeJob({ id: 13 }),
+      'GET /jobs/13/history': () => ({ items: [], total: 0 }),
+      'GET /jobs/13/preview': () => ({ fireTimes: [], description: 'every 30 minutes' }),
+    });
+    await userEvent.selectOptions(await screen.findByTestId('field-taskFunctionId'), '1');
+    const fill = async (field: string, value: string): Promise<void> => {
+      await userEvent.clear(screen.getByTestId(`field-${field}`));
+      await userEvent.type(screen.getByTestId(`field-${field}`), value);
+    };
+    await fill('maxRetries', '3');
+    await fill('retryDelaySeconds', '5');
+    await fill('retryBackoffFactor', '1.5');
+    await fill('retryMaxDelaySeconds', '120');
+    await fill('pauseAfterFailures', '4');
+    // Each policy is explained in one line; the chosen one is marked.
+    expect(screen.getByTestId('overlap-help-skip')).toHaveAttribute('aria-current', 'true');
+    expect(screen.getByTestId('overlap-help-queue')).toHaveTextContent('waits for a free place');
+    expect(screen.getByTestId('overlap-help-replace')).toHaveTextContent('oldest running run is cancelled');
+    await userEvent.selectOptions(screen.getByTestId('field-overlapPolicy'), 'queue');
+    expect(screen.getByTestId('overlap-help-queue')).toHaveAttribute('aria-current', 'true');
+    expect(screen.getByTestId('overlap-help-skip')).not.toHaveAttribute('aria-current');
+
+    await userEvent.click(screen.getByTestId('form-submit'));
+    await waitFor(() => expect(window.location.hash).toBe('#/jobs/13'));
+    const created = calls.find((c) => c.method === 'POST' && c.path === '/jobs');
+    expect(created?.body).toMatchObject({
+      taskFunctionId: 1,
+      maxRetries: 3,
+      retryDelaySeconds: 5,
+      retryBackoffFactor: 1.5,
+      retryMaxDelaySeconds: 120,
+      overlapPolicy: 'queue',
+      pauseAfterFailures: 4,
+    });
+  });
+
+  it("shows the API's run control field errors at their fields", async () => {
+    renderApp('#/jobs/new', {
+      'GET /task-functions': () => TASKS,
+      'POST /schedule/preview': preview,
+      'POST /jobs': () => ({
+        status: 422,
+        body: {
+          error: 'validation_error',
+          message: 'invalid input: maxRetries, retryMaxDelaySeconds',
+          fields: [
+            { field: 'maxRetries', reason: 'Input should be less than or equal to 10' },
+            { field: 'retryMaxDelaySeconds', reason: 'must not be less than retryDelaySeconds (600); raise it, or lower the delay' },
+          ],
+        },
+      }),
+    });
+    await userEvent.selectOptions(await screen.findByTestId('field-taskFunctionId'), '1');
+    await userEvent.clear(screen.getByTestId('field-maxRetries'));
+    await userEvent.type(screen.getByTestId('field-maxRetries'), '11');
+    await userEvent.click(screen.getByTestId('form-submit'));
+
+    expect(await screen.findByTestId('error-maxRetries')).toHaveTextContent('less than or equal to 10');
+    expect(screen.getByTestId('field-maxRetries')).toHaveAttribute('aria-invalid', 'true');
+    expect(screen.getByTestId('error-retryMaxDelaySeconds')).toHaveTextContent('must not be less than retryDelaySeconds');
+    expect(screen.getByTestId('form-errors-message')).toHaveTextContent('invalid input: maxRetries, retryMaxDelaySeconds');
+    expect(window.location.hash).toBe('#/jobs/new');
   });
 
   it('shows the API field errors next to the fields', async () => {
@@ -117,6 +192,8 @@ describe('job form', () => {
     expect(screen.getByTestId('field-nameEn')).toHaveValue('Nightly sync');
     expect(screen.getByTestId('field-intervalMinutes')).toHaveValue(30);
     expect(screen.getByTestId('field-parameters.method')).toHaveValue('POST');
+    expect(screen.getByTestId('field-overlapPolicy')).toHaveValue('skip');
+    expect(screen.getByTestId('field-maxRetries')).toHaveValue(0);
     await userEvent.clear(screen.getByTestId('field-priority'));
     await userEvent.type(screen.getByTestId('field-priority'), '9');
     await userEvent.click(screen.getByTestId('form-submit'));

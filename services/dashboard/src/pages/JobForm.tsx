@@ -11,7 +11,18 @@ import { useTaskFunctions } from '../hooks/data';
 import { useAsync } from '../hooks/useAsync';
 import { jobName, taskName, useI18n } from '../i18n';
 import { navigate } from '../router';
-import type { Job } from '../types/api';
+import { OVERLAP_POLICIES, type Job, type OverlapPolicy } from '../types/api';
+
+type NumberFieldName =
+  | 'priority'
+  | 'maxInstances'
+  | 'misfireGraceTime'
+  | 'timeoutSeconds'
+  | 'maxRetries'
+  | 'retryDelaySeconds'
+  | 'retryBackoffFactor'
+  | 'retryMaxDelaySeconds'
+  | 'pauseAfterFailures';
 
 function timeZones(): string[] {
   try {
@@ -133,10 +144,10 @@ function JobFormBody({ job, tasks }: { job: Job | undefined; tasks: NonNullable<
       }
     </Field>
   );
-  const numberField = (name: 'priority' | 'maxInstances' | 'misfireGraceTime' | 'timeoutSeconds', hint: string, min?: number, max?: number) => (
+  const numberField = (name: NumberFieldName, hint: string, min?: number, max?: number, step = 1) => (
     <Field field={name} label={t[name]} hint={hint} error={errors[name]}>
       {(props) => (
-        <input {...props} type="number" dir="ltr" step={1} min={min} max={max} value={state[name]} onChange={(e) => set(name, e.target.value)} data-testid={`field-${name}`} />
+        <input {...props} type="number" dir="ltr" step={step} min={min} max={max} value={state[name]} onChange={(e) => set(name, e.target.value)} data-testid={`field-${name}`} />
       )}
     </Field>
   );
@@ -274,6 +285,30 @@ function JobFormBody({ job, tasks }: { job: Job | undefined; tasks: NonNullable<
         )}
       </fieldset>
 
+      <fieldset className="card" data-testid="run-control">
+        <legend>{t.sectionRunControl}</legend>
+        <div className="grid-4">
+          {numberField('maxRetries', t.maxRetriesHint, 0, 10)}
+          {numberField('retryDelaySeconds', t.retryDelaySecondsHint, 0)}
+          {numberField('retryBackoffFactor', t.retryBackoffFactorHint, 1, 10, 0.1)}
+          {numberField('retryMaxDelaySeconds', t.retryMaxDelaySecondsHint, 0)}
+        </div>
+        <div className="grid-2">
+          <Field field="overlapPolicy" label={t.overlapPolicy} error={errors.overlapPolicy} hint={<OverlapHelp selected={state.overlapPolicy} />}>
+            {(props) => (
+              <select {...props} value={state.overlapPolicy} onChange={(e) => set('overlapPolicy', e.target.value as OverlapPolicy)} data-testid="field-overlapPolicy">
+                {OVERLAP_POLICIES.map((policy) => (
+                  <option key={policy} value={policy}>
+                    {t[`overlap_${policy}`]}
+                  </option>
+                ))}
+              </select>
+            )}
+          </Field>
+          {numberField('pauseAfterFailures', t.pauseAfterFailuresHint, 0, 1000)}
+        </div>
+      </fieldset>
+
       <fieldset className="card">
         <legend>{t.sectionParameters}</legend>
         {errors.parameters && (
@@ -301,5 +336,19 @@ function JobFormBody({ job, tasks }: { job: Job | undefined; tasks: NonNullable<
         </button>
       </div>
     </form>
+  );
+}
+
+/** One line on each overlap policy, the chosen one marked. */
+function OverlapHelp({ selected }: { selected: OverlapPolicy }) {
+  const { t } = useI18n();
+  return (
+    <ul className="overlap-help" data-testid="overlap-help">
+      {OVERLAP_POLICIES.map((policy) => (
+        <li key={policy} className={policy === selected ? 'selected' : undefined} aria-current={policy === selected ? 'true' : undefined} data-testid={`overlap-help-${policy}`}>
+          <strong>{t[`overlap_${policy}`]}</strong>: {t[`overlapHelp_${policy}`]}
+        </li>
+      ))}
+    </ul>
   );
 }

@@ -72,15 +72,23 @@ export function makeJob(overrides: Partial<Job> = {}): Job {
     isPaused: false,
     timezone: 'UTC',
     createdAt: '2025-01-07T10:00:00Z',
+    maxRetries: 0,
+    retryDelaySeconds: 10,
+    retryBackoffFactor: 2,
+    retryMaxDelaySeconds: 3600,
+    overlapPolicy: 'skip',
+    pauseAfterFailures: 0,
+    consecutiveFailures: 0,
     ...overrides,
   };
 }
 
 export function makeExecution(overrides: Partial<Execution> = {}): Execution {
+  const executionId = overrides.executionId ?? 'exec-100';
   return {
     id: 100,
     jobId: 1,
-    executionId: 'exec-100',
+    executionId,
     scheduledAt: '2025-01-07T10:00:00Z',
     startedAt: '2025-01-07T10:00:01Z',
     completedAt: '2025-01-07T10:00:05Z',
@@ -91,6 +99,8 @@ export function makeExecution(overrides: Partial<Execution> = {}): Execution {
     executorId: 'executor-1',
     hostName: 'host-a',
     trigger: 'schedule',
+    attempt: 1,
+    firstExecutionId: executionId,
     ...overrides,
   };
 }

@@ -8,8 +8,13 @@
 
 import type { components } from './api.generated';
 import type {
+  BackfillRequest,
+  BackfillResponse,
+  ExecutionAction,
+  ExecutionActionResponse,
   JobAction,
   JobActionResponse,
+  OverlapPolicy,
   ScheduledJob,
   ScheduledJobExecution,
   SchedulerStatus,
@@ -35,7 +40,7 @@ export interface Job extends ScheduledJob {
 /** One run of a job: the reference's fields plus the traceback and why the run exists. */
 export interface Execution extends ScheduledJobExecution {
   errorTraceback?: string;
-  /** "schedule" | "manual" */
+  /** "schedule" | "manual" (run now, or a re-run) | "backfill"; a retry keeps its slot's. */
   trigger?: string;
   /** A coalesced run stands for this many slots. */
   coalescedCount?: number;
@@ -56,7 +61,12 @@ export interface ActionResult extends Omit<JobActionResponse, 'job'> {
   job: Job;
 }
 
-export type { JobAction };
+export type { BackfillRequest, BackfillResponse, ExecutionAction, JobAction, OverlapPolicy };
+
+/** POST /jobs/{id}/executions/{executionId}/action: cancel's run as it stands, or rerun's new run. */
+export interface ExecutionActionResult extends Omit<ExecutionActionResponse, 'execution'> {
+  execution: Execution;
+}
 
 /** One scheduler process (table scheduler_instance) that has not stopped. */
 export interface SchedulerInstanceInfo {
@@ -123,8 +133,8 @@ export type OneSchedule = ScheduleInput &
     | { cronExpression?: null }
   );
 
-/** POST /schedule/preview body; `count`: how many upcoming fire times to return. */
-export type SchedulePreviewRequest = OneSchedule & { count: number };
+/** POST /schedule/preview body; `count`: how many upcoming fire times to return; `from`: at or after this instant. */
+export type SchedulePreviewRequest = OneSchedule & { count: number; from?: string };
 
 /** POST /schedule/preview and GET /jobs/{id}/preview response. */
 export interface SchedulePreviewResponse {
@@ -150,6 +160,13 @@ export interface JobWritePayload extends ScheduleInput {
   parameters?: Record<string, unknown> | null;
   /** null clears it (the executor's default applies). */
   timeoutSeconds?: number | null;
+  // Run control (issue 18); never null.
+  maxRetries?: number;
+  retryDelaySeconds?: number;
+  retryBackoffFactor?: number;
+  retryMaxDelaySeconds?: number;
+  overlapPolicy?: OverlapPolicy;
+  pauseAfterFailures?: number;
 }
 
 /**
@@ -176,7 +193,7 @@ export interface ParsableErrorBody {
       }>;
 }
 
-/** Execution status ids: 1-4 from the reference, 5 and 6 added by the design. */
+/** Execution status ids: 1-4 from the reference, 5 and 6 added by the design, 7 and 8 by run control. */
 export const EXECUTION_STATUSES = [
   { id: 1, name: 'pending' },
   { id: 2, name: 'running' },
@@ -184,9 +201,16 @@ export const EXECUTION_STATUSES = [
   { id: 4, name: 'failed' },
   { id: 5, name: 'missed' },
   { id: 6, name: 'skipped' },
+  { id: 7, name: 'cancelled' },
+  { id: 8, name: 'waiting' },
 ] as const;
 
 export const RUNNING_STATUS_ID = 2;
+
+/** Runs not ended yet (a cancel applies); every other status is final (a re-run applies). */
+export const OPEN_STATUSES: ReadonlySet<string> = new Set(['pending', 'running', 'waiting']);
+
+export const OVERLAP_POLICIES: readonly OverlapPolicy[] = ['skip', 'queue', 'replace'];
 
 /** Job type ids (scheduler_job_type). */
 export const JOB_TYPE_INTERVAL = 1;

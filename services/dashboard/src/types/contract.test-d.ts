@@ -11,6 +11,10 @@
 
 import type { paths } from './api.generated';
 import type {
+  BackfillRequest,
+  BackfillResponse,
+  ExecutionActionRequest,
+  ExecutionActionResponse,
   JobActionRequest,
   JobActionResponse,
   ScheduledJob,
@@ -20,6 +24,7 @@ import type {
 import type {
   ActionResult,
   Execution,
+  ExecutionActionResult,
   Job,
   JobWritePayload,
   OneSchedule,
@@ -85,6 +90,8 @@ type Status = Op<`${Prefix}/status`, 'get'>;
 type TaskFunctions = Op<`${Prefix}/task-functions`, 'get'>;
 type Preview = Op<`${Prefix}/schedule/preview`, 'post'>;
 type JobPreview = Op<`${Prefix}/jobs/{job_id}/preview`, 'get'>;
+type RunAction = Op<`${Prefix}/jobs/{job_id}/executions/{execution_id}/action`, 'post'>;
+type Backfill = Op<`${Prefix}/jobs/{job_id}/backfill`, 'post'>;
 
 // ---------------------------------------------------------------------------------------------------------
 // Responses satisfy the reference's interfaces
@@ -106,6 +113,13 @@ export type ContractChecks = [
   Expect<Satisfies<Denull<Ok<AllHistory>>, { total: number }>>,
   // Status
   Expect<Satisfies<Denull<Ok<Status>>, SchedulerStatus>>,
+  // Run control (issue 18): a run's cancel and re-run, backfill
+  Expect<Satisfies<ExecutionActionRequest, RequestBody<RunAction>>>,
+  Expect<Satisfies<RequestBody<RunAction>, ExecutionActionRequest>>,
+  Expect<Satisfies<Denull<Ok<RunAction>>, ExecutionActionResponse>>,
+  Expect<Satisfies<BackfillRequest, RequestBody<Backfill>>>,
+  Expect<Satisfies<RequestBody<Backfill>, BackfillRequest>>,
+  Expect<Satisfies<Denull<Ok<Backfill>>, BackfillResponse>>,
 ];
 
 // ---------------------------------------------------------------------------------------------------------
@@ -127,6 +141,12 @@ export type AppChecks = [
   Expect<Understood<ErrorBody<Preview, 422>, ParsableErrorBody>>,
   Expect<Understood<ErrorBody<GetJob, 404>, ParsableErrorBody>>,
   Expect<Understood<ErrorBody<GetJob, 401>, ParsableErrorBody>>,
+  // Run control: the refusals the screens show (409 with the reason, 422 naming the field)
+  Expect<Satisfies<Denull<Ok<RunAction>>, ExecutionActionResult>>,
+  Expect<Understood<ErrorBody<RunAction, 409>, ParsableErrorBody>>,
+  Expect<Understood<ErrorBody<RunAction, 422>, ParsableErrorBody>>,
+  Expect<Understood<ErrorBody<Backfill, 422>, ParsableErrorBody>>,
+  Expect<Understood<ErrorBody<JobPreview, 422>, ParsableErrorBody>>,
 ];
 
 // ---------------------------------------------------------------------------------------------------------
@@ -143,7 +163,7 @@ export type RequestChecks = [
   Expect<Satisfies<'page' | 'per_page' | 'is_enabled' | 'job_type_id', QueryKeys<ListJobs>>>,
   Expect<Satisfies<'page' | 'per_page' | 'status_id', QueryKeys<JobHistory>>>,
   Expect<Satisfies<'page' | 'per_page' | 'status_id', QueryKeys<AllHistory>>>,
-  Expect<Satisfies<'count', QueryKeys<JobPreview>>>,
+  Expect<Satisfies<'count' | 'from', QueryKeys<JobPreview>>>,
   // DELETE exists (its success body is not used)
   Expect<Satisfies<DeleteJob, object>>,
 ];

@@ -1,0 +1,278 @@
+"""`jobscheduler jobs …` against a real API over HTTP, with the real pipeline behind it (PostgreSQL and SQLite):
+the run control options of create and update, why a job paused itself in `show` and `list`, cancel and re-run of
+a run, backfill and preview from a date; every refusal prints the API's field reasons and exits non-zero."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import structlog
+from typer.testing import CliRunner, Result
+
+from scheduler_cli.main import app as cli_app
+from scheduler_core.bootstrap import Database
+from scheduler_core.observability.http_server import HttpServer
+from tests.integration.api.pipeline import Pipeline, open_pipeline
+from tests.integration.api.support import API, Tokens, parse_instant
+from tests.support.processes import free_port
+
+# Seconds a run may take to reach the state a test waits for (milliseconds when all is well; a cancel needs a
+# lease renewal, every 0.2 s in this pipeline).
+STATE_DEADLINE_S = 15.0
+POLL_INTERVAL_S = 0.05
+
+
+@dataclass
+class Cli:
+    """Runs `jobscheduler jobs <args>` in a worker thread (the API answers on this test's event loop)."""
+
+    pipeline: Pipeline
+    env: dict[str, str]
+
+    async def __call__(self, *args: str) -> Result:
+        def invoke() -> Result:
+            return CliRunner().invoke(cli_app, ["jobs", *args], env=self.env)
+
+        return await asyncio.to_thread(invoke)
+
+    async def ok(self, *args: str) -> str:
+        result = await self(*args)
+        assert result.exit_code == 0, (args, result.output)
+        return result.stdout
+
+    async def refused(self, *args: str) -> str:
+        """The command failed the way the API refusing it should: exit 1, the reasons on stderr."""
+        result = await self(*args)
+        assert result.exit_code == 1, (args, result.output)
+        assert "error: " in result.stderr, result.output
+        return result.stderr
+
+    async def job(self, job_id: int) -> dict[str, Any]:
+        response = await self.pipeline.client.get(f"{API}/jobs/{job_id}")
+        assert response.status_code == 200, response.text
+        job: dict[str, Any] = response.json()
+        return job
+
+    async def runs(self, job_id: int) -> list[dict[str, Any]]:
+        response = await self.pipeline.client.get(f"{API}/jobs/{job_id}/history")
+        assert response.status_code == 200, response.text
+        items: list[dict[str, Any]] = response.json()["items"]
+        return items
+
+    async def until(self, what: str, probe: Callable[[], Awaitable[Any]]) -> Any:
+        """The probe's first truthy answer, within STATE_DEADLINE_S."""
+        try:
+            async with asyncio.timeout(STATE_DEADLINE_S):
+                while True:
+                    if value := await probe():
+                        return value
+                    await asyncio.sleep(POLL_INTERVAL_S)
+        except TimeoutError:
+            raise AssertionError(f"{what}: not within {STATE_DEADLINE_S} s") from None
+
+
+@pytest.fixture
+def api_logs_apart() -> Iterator[None]:
+    """The API's log lines go to the test's output, never into a command's: CliRunner swaps sys.stdout while a
+    command runs, and structlog's default logger prints to the sys.stdout of the moment (a WriteLogger keeps the
+    stream it was given)."""
+    saved = structlog.get_config()
+    structlog.configure(logger_factory=structlog.WriteLoggerFactory(file=sys.stdout))
+    yield
+    structlog.configure(**saved)
+
+
+@pytest.fixture
+async def cli(database: Database, tokens: Tokens, api_logs_apart: None) -> AsyncIterator[Cli]:
+    async with open_pipeline(database, tokens) as pipeline:
+        port = free_port()
+        async with HttpServer(pipeline.app, "127.0.0.1", port):
+            env = {"SCHEDULER_API_URL": f"http://127.0.0.1:{port}", "SCHEDULER_API_TOKEN": tokens.make()}
+            # Wide enough that tables print each row on one line.
+            yield Cli(pipeline, env | {"COLUMNS": "250"})
+
+
+def created_id(stdout: str) -> int:
+    match = re.search(r"created job (\d+)", stdout)
+    assert match, stdout
+    return int(match.group(1))
+
+
+def iso(instant: datetime) -> str:
+    return instant.isoformat()
+
+
+# --- the job's fields --------------------------------------------------------------------------------------------
+
+
+async def test_create_and_update_set_the_run_control_fields(cli: Cli) -> None:
+    stdout = await cli.ok(
+        "create", "--task", "noop", "--every", "1h", "--name", "retried",
+        "--max-retries", "3", "--retry-delay", "5", "--backoff", "1.5", "--retry-max-delay", "60",
+        "--overlap", "queue", "--pause-after-failures", "4",
+    )  # fmt: skip
+    job_id = created_id(stdout)
+    fields = ("maxRetries", "retryDelaySeconds", "retryBackoffFactor", "retryMaxDelaySeconds", "overlapPolicy")
+    job = await cli.job(job_id)
+    assert [job[name] for name in (*fields, "pauseAfterFailures")] == [3, 5, 1.5, 60, "queue", 4]
+
+    await cli.ok("update", str(job_id), "--overlap", "replace", "--max-retries", "0", "--every", "30m")
+    job = await cli.job(job_id)
+    assert [job[name] for name in fields] == [0, 5, 1.5, 60, "replace"]
+    assert (job["intervalHours"], job["intervalMinutes"]) == (None, 30)  # --every replaces the whole interval
+
+    shown = json.loads(await cli.ok("show", str(job_id)))
+    assert shown["overlapPolicy"] == "replace"
+    assert shown["pausedReason"] is None
+
+
+async def test_field_errors_print_the_api_reasons_and_exit_non_zero(cli: Cli) -> None:
+    too_many = await cli.refused("create", "--task", "noop", "--every", "1h", "--max-retries", "11")
+    assert "POST /jobs -> 422" in too_many
+    assert re.search(r"^  maxRetries: .*10", too_many, flags=re.MULTILINE), too_many
+
+    delays = ("--retry-delay", "600", "--retry-max-delay", "60")
+    short = await cli.refused("create", "--task", "noop", "--every", "1h", *delays)
+    assert "  retryMaxDelaySeconds: must not be less than retryDelaySeconds (600)" in short
+
+    job_id = created_id(await cli.ok("create", "--task", "noop", "--every", "1h"))
+    slow = await cli.refused("update", str(job_id), "--backoff", "0.5")
+    assert f"PUT /jobs/{job_id} -> 422" in slow
+    assert "  retryBackoffFactor: " in slow
+    assert (await cli.job(job_id))["retryBackoffFactor"] == 2.0  # nothing written
+
+    unknown = await cli("create", "--task", "noop", "--every", "1h", "--overlap", "sometimes")
+    assert unknown.exit_code == 2  # a usage error: the CLI knows the three policies
+    assert "sometimes" in unknown.output
+
+
+# --- pause after failures -------------------------------------------------------------------------------------
+
+
+async def test_a_job_that_paused_itself_says_why_until_resumed(cli: Cli) -> None:
+    policy = ("--max-retries", "1", "--retry-delay", "0", "--pause-after-failures", "1")
+    job_id = created_id(await cli.ok("create", "--task", "fail", "--every", "1h", *policy))
+    await cli.ok("trigger", str(job_id))
+
+    async def paused() -> dict[str, Any] | None:
+        job = await cli.job(job_id)
+        return job if job["isPaused"] else None
+
+    job = await cli.until("the job pauses itself after its slot failed twice", paused)
+    assert job["consecutiveFailures"] == 1
+
+    shown = await cli("show", str(job_id))
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.stdout)["pausedReason"] == job["pausedReason"]
+    assert f"job {job_id} paused itself: paused after 1 consecutive failed run(s)" in shown.stderr
+    assert "paused by failures" in await cli.ok("list", "--per-page", "100")
+
+    runs = await cli.runs(job_id)
+    first, second = sorted(runs, key=lambda run: run["attempt"])
+    history = await cli.ok("history", str(job_id))
+    assert f"2 of {first['executionId'][:8]}" in history
+    assert second["firstExecutionId"] == first["executionId"]
+
+    await cli.ok("resume", str(job_id))
+    resumed = await cli("show", str(job_id))
+    assert json.loads(resumed.stdout)["pausedReason"] is None
+    assert "paused itself" not in resumed.stderr
+
+
+# --- cancel and re-run ----------------------------------------------------------------------------------------
+
+
+async def test_cancel_a_running_run_then_rerun_it(cli: Cli) -> None:
+    job_id = created_id(await cli.ok("create", "--task", "sleep", "--every", "1h", "--params", '{"seconds": 60}'))
+    triggered = await cli.ok("trigger", str(job_id))
+    match = re.search(r"\(execution ([0-9a-f-]{36})\)", triggered)
+    assert match, triggered
+    execution_id = match.group(1)
+
+    async def status_of(wanted: str, run_id: str) -> bool:
+        return any(run["executionId"] == run_id and run["statusName"] == wanted for run in await cli.runs(job_id))
+
+    await cli.until("the run starts", lambda: status_of("running", execution_id))
+    assert execution_id in await cli.ok("history", str(job_id))
+    cancelled = await cli.ok("cancel", str(job_id), execution_id)
+    assert cancelled.startswith("Cancellation requested"), cancelled
+    await cli.until("its executor cancels it", lambda: status_of("cancelled", execution_id))
+
+    ended = await cli.refused("cancel", str(job_id), execution_id)
+    assert "-> 409" in ended
+    assert "has ended already" in ended
+
+    rerun = await cli.ok("rerun", str(job_id), execution_id)
+    match = re.search(rf"Run started again: run ([0-9a-f-]{{36}}) \(re-run of {execution_id}\)", rerun)
+    assert match, rerun
+    new_id = match.group(1)
+    new_run = next(run for run in await cli.runs(job_id) if run["executionId"] == new_id)
+    assert (new_run["rerunOf"], new_run["trigger"]) == (execution_id, "manual")
+
+    not_ended = await cli.refused("rerun", str(job_id), new_id)
+    assert "-> 409" in not_ended
+    assert "has not ended yet" in not_ended
+    await cli.ok("cancel", str(job_id), new_id)
+
+    missing = await cli.refused("cancel", str(job_id), "00000000-0000-4000-8000-00000000dead")
+    assert "-> 404" in missing
+
+
+# --- backfill and preview -------------------------------------------------------------------------------------
+
+
+async def test_backfill_creates_each_slot_once_and_prints_the_api_reasons(cli: Cli) -> None:
+    job_id = created_id(await cli.ok("create", "--task", "noop", "--every", "1h"))
+    now = datetime.now(UTC)
+    past = ("--from", iso(now - timedelta(hours=3)), "--to", iso(now - timedelta(minutes=1)))
+
+    first = await cli.ok("backfill", str(job_id), *past)
+    counts = re.search(r"slots: (\d+), created: (\d+), existing: (\d+)", first)
+    assert counts, first
+    slots = int(counts.group(1))
+    assert slots >= 2  # 3 hours of an hourly job, its next slot ahead
+    assert counts.groups() == (str(slots), str(slots), "0")
+    assert f"slots: {slots}, created: 0, existing: {slots}" in await cli.ok("backfill", str(job_id), *past)
+    backfilled = [run for run in await cli.runs(job_id) if run["trigger"] == "backfill"]
+    assert len(backfilled) == slots
+
+    future = await cli.refused("backfill", str(job_id), "--from", iso(now), "--to", iso(now + timedelta(days=1)))
+    assert "  to: must not be in the future" in future
+    naive = await cli.refused("backfill", str(job_id), "--from", "2026-01-01T00:00:00", "--to", iso(now))
+    assert "  from: " in naive
+
+    every_minute = created_id(await cli.ok("create", "--task", "noop", "--every", "1m"))
+    too_many = await cli.refused(
+        "backfill", str(every_minute), "--from", iso(now - timedelta(days=2)), "--to", iso(now - timedelta(days=1))
+    )
+    assert "  to: the range holds more than 1000 slots" in too_many
+    assert [run for run in await cli.runs(every_minute) if run["trigger"] == "backfill"] == []
+
+
+async def test_preview_from_a_date_shows_the_spring_forward_day(cli: Cli) -> None:
+    job_id = created_id(await cli.ok("create", "--task", "noop", "--cron", "0 2 * * *", "--timezone", "Europe/Berlin"))
+    stdout = await cli.ok("preview", str(job_id), "--from", "2027-03-27T00:00:00+00:00", "--count", "3")
+    instants = [parse_instant(value) for value in re.findall(r"^\s+\d+\. (\S+)$", stdout, flags=re.MULTILINE)]
+    # 02:00 does not exist on 2027-03-28 in Berlin: that day's run is at the transition, 03:00 CEST.
+    assert instants == [
+        datetime(2027, 3, 27, 1, tzinfo=UTC),
+        datetime(2027, 3, 28, 1, tzinfo=UTC),
+        datetime(2027, 3, 29, 0, tzinfo=UTC),
+    ]
+    assert "(Europe/Berlin)" in stdout
+
+    default = await cli.ok("preview", str(job_id))
+    assert len(re.findall(r"^\s+\d+\. ", default, flags=re.MULTILINE)) == 5
+
+    naive = await cli.refused("preview", str(job_id), "--from", "2027-03-27T00:00:00")
+    assert "  from: " in naive
+    too_many = await cli("preview", str(job_id), "--count", "51")
+    assert too_many.exit_code == 2
