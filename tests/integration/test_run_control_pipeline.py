@@ -222,6 +222,7 @@ async def test_cancel_stops_a_running_async_task_and_a_cooperative_thread(
             return [line[0] for line in lines] if len(lines) == 2 else []
 
         running = await _until(both_running, 10, "both tasks to start")
+        await asyncio.sleep(1.0)  # they run a while before the cancel: their durations are not 0
         maker = create_sessionmaker(pg_engine)
         async with maker.begin() as session:
             store = store_of(session)
@@ -238,6 +239,12 @@ async def test_cancel_stops_a_running_async_task_and_a_cooperative_thread(
         assert row.completed_at is not None
         # Within a heartbeat or two of the request (the renewal that carries it), not the task's 60 s.
         assert (row.completed_at - row.cancel_requested_at).total_seconds() < 4 * HEARTBEAT_S + 1
+        # Its real run time: from its task's start until it stopped, not 0 (both clocks are the database's).
+        assert row.started_at is not None
+        assert row.duration_ms is not None
+        ran_s = (row.cancel_requested_at - row.started_at).total_seconds()
+        assert ran_s >= 1.0
+        assert ran_s - 0.25 <= row.duration_ms / 1000 <= (row.completed_at - row.started_at).total_seconds() + 0.5
     how = {line[0]: line[-1] for line in read_log(ends)}
     assert sorted(how.values()) == ["cancel-requested", "cancelled"]
     assert all(r.retried_by is None for r in rows)

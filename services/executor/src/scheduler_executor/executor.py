@@ -16,7 +16,7 @@ import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -323,6 +323,8 @@ class Executor:
         in_thread = self._registry.runs_in_thread(claim.task_key)
         cancel_requested = self._cancellations.track(execution_id, task, in_thread=in_thread)
         received = self._claimed_mono.pop(execution_id, time.monotonic())
+        started_at: datetime | None = None
+        began = 0.0  # monotonic seconds at the task's start, for the duration of a run cancelled or fenced
         with bind_run(claim.job_id, execution_id):
             self._metrics.running.inc()
             try:
@@ -331,7 +333,8 @@ class Executor:
                     await asyncio.sleep(claim.start_in)
                 # The task's real start, by the database's clock, reckoned from the claim's instant; a busy event
                 # loop that wakes it late makes it later, and that is lateness too.
-                started_at = claim.claimed_at + timedelta(seconds=time.monotonic() - received)
+                began = time.monotonic()
+                started_at = claim.claimed_at + timedelta(seconds=began - received)
                 self._metrics.start_lateness.observe(max(0.0, (started_at - claim.scheduled_at).total_seconds()))
                 outcome = await self._invocation.invoke(
                     claim, lambda: self._fencing.gate(execution_id), cancel_requested
@@ -339,6 +342,9 @@ class Executor:
                 outcome = replace(outcome, started_at=started_at)
             except asyncio.CancelledError as cancelled:
                 outcome = self._stopped(execution_id, cancelled)
+                if started_at is not None:  # its task had started: it ran until now
+                    duration_ms = int((time.monotonic() - began) * 1000)
+                    outcome = replace(outcome, started_at=started_at, duration_ms=duration_ms)
             finally:
                 self._fencing.task_ended(execution_id)
                 self._metrics.running.dec()
