@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from scheduler_core.retries import JITTER
 from scheduler_core.store import Cancellation, ClaimOutcome, JobAdvance, NewExecution, RunOutcome, Store
@@ -60,6 +60,31 @@ async def _release(store: Store, sessionmaker: Maker, until: datetime) -> list[s
 
 
 # --- retries --------------------------------------------------------------------------------------------------
+
+
+async def test_a_run_released_late_is_left_to_the_pass_that_released_it_not_also_published_by_the_relay(
+    store: Store, sessionmaker: Maker
+) -> None:
+    # A retry due an hour ago (its timekeeper was down) is released by a pass now: its release_at becomes now, so
+    # the relay, which publishes runs on their way for longer than its grace, does not publish it a second time.
+    job_id, first = await pending_run(sessionmaker, max_retries=1, retry_delay_seconds=10)
+    await claim(sessionmaker, [first])
+    await _finish(store, sessionmaker, first, ExecutionStatus.FAILED)
+    retry = (await _attempts(sessionmaker, job_id))[-1]
+    now = await db_now(sessionmaker)
+    async with sessionmaker.begin() as session:
+        await session.execute(
+            update(ScheduledJobExecution)
+            .where(ScheduledJobExecution.execution_id == retry.execution_id)
+            .values(release_at=now - timedelta(hours=1), created_at=now - timedelta(hours=1))
+        )
+    assert await _release(store, sessionmaker, now) == [retry.execution_id]
+    released = await execution(sessionmaker, retry.execution_id)
+    assert released.release_at is not None
+    assert released.release_at >= now
+    async with sessionmaker.begin() as session:
+        relayed = await store.outbox.unpublished(session, created_before=now - timedelta(seconds=2), limit=10)
+    assert retry.execution_id not in [run.execution_id for run in relayed]
 
 
 async def test_a_failed_attempt_is_retried_after_its_backoff_then_the_slot_fails_for_good(

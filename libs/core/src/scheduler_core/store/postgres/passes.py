@@ -84,7 +84,10 @@ _RECORD_PASS = text(
     ),
     released AS (
         -- Waiting runs due: pending again, to be published (the waiting runs' partial index, normally empty).
-        UPDATE scheduled_job_execution AS e SET status_id = {int(ExecutionStatus.PENDING)}
+        -- release_at becomes when it was released (if later than due): the relay leaves a run alone for its
+        -- grace after that, so a pass that released it late is not raced by the relay publishing it too.
+        UPDATE scheduled_job_execution AS e
+        SET status_id = {int(ExecutionStatus.PENDING)}, release_at = GREATEST(e.release_at, now())
         FROM (
             SELECT w.id FROM scheduled_job_execution AS w
             WHERE w.status_id = 8 AND w.release_at <= CAST(:release_until AS timestamptz)

@@ -27,9 +27,10 @@ _CLAIM_DUE: Final = f"""
 """
 _ADVANCE: Final = "UPDATE scheduled_job SET next_run_at = ?, last_run_at = COALESCE(?, last_run_at) WHERE id = ?"
 _EARLIEST: Final = f"SELECT min(next_run_at) FROM scheduled_job WHERE {_SCHEDULABLE}"
-# Waiting runs due (the waiting runs' partial index, normally empty): pending again, to be published.
+# Waiting runs due (the waiting runs' partial index, normally empty): pending again, to be published; release_at
+# becomes when it was released if later (the relay leaves a run alone for its grace after that: see postgres/).
 _RELEASE: Final = f"""
-    UPDATE scheduled_job_execution SET status_id = {int(ExecutionStatus.PENDING)}
+    UPDATE scheduled_job_execution SET status_id = {int(ExecutionStatus.PENDING)}, release_at = MAX(release_at, ?)
     WHERE id IN (SELECT id FROM scheduled_job_execution WHERE status_id = 8 AND release_at <= ?
                  ORDER BY release_at LIMIT ?)
     RETURNING execution_id, job_id, scheduled_at, (SELECT priority FROM scheduled_job AS j WHERE j.id = job_id)
@@ -76,7 +77,9 @@ class SqlitePasses(PortablePasses):
         until = to_instant(release_until)
         released = [
             OutboxRun(execution_id, job_id, from_instant(slot), priority)
-            for execution_id, job_id, slot, priority in connection.execute(_RELEASE, (until, release_limit))
+            for execution_id, job_id, slot, priority in connection.execute(
+                _RELEASE, (to_instant(datetime.now(UTC)), until, release_limit)
+            )
         ]
         earliest_release: str | None = connection.execute(_EARLIEST_RELEASE, (until,)).fetchone()[0]
         return PassRecord(written, from_instant(earliest), released, from_instant(earliest_release))
