@@ -24,6 +24,7 @@ from scheduler_api.request_metrics import RequestMetrics
 from scheduler_api.routers import cleanup, health, history, jobs, lookups, preview, status
 from scheduler_api.security import install_security
 from scheduler_api.services import ServiceConfig, build_services
+from scheduler_api.state_metrics import QueueDepth, StateMetrics
 from scheduler_core.bootstrap import Database, open_database
 from scheduler_core.observability.health import ReadinessCheck
 from scheduler_core.observability.metrics import Metrics
@@ -46,6 +47,7 @@ def create_app(
     instance_id: str,
     mode: Mode = "standalone",
     broker_ping: ReadinessCheck | None = None,
+    queue_depth: QueueDepth | None = None,
     on_schedule_change: Callable[[], None] | None = None,
     metrics: Metrics | None = None,
     token_verifier: TokenVerifier | None = None,
@@ -57,6 +59,7 @@ def create_app(
     instance_id: the scheduler_instance id of the process serving the API (reported by /status).
     mode: "embedded" or "standalone" (reported by /status; embedded mode generates the JWT secret if needed).
     broker_ping: checked by /readyz besides the database; None: no broker to check.
+    queue_depth: the broker queue's ready messages, reported by /metrics; None: not reported.
     on_schedule_change: called after a transaction that changed a job's schedule or state, or wrote a manual
         run, committed (embedded mode passes its timekeeper's wake-up; PostgreSQL NOTIFY covers the others).
     metrics: the registry /metrics exposes (shared with the other roles in embedded mode).
@@ -81,6 +84,13 @@ def create_app(
                 opened.sessionmaker, opened.store, config, on_schedule_change=on_schedule_change
             )
             app.state.readiness = {"database": opened.ping} | ({"broker": broker_ping} if broker_ping else {})
+            app.state.state_metrics = StateMetrics(
+                opened.sessionmaker,
+                opened.store,
+                metrics,
+                instance_timeout=settings.instance_timeout,
+                queue_depth=queue_depth,
+            )
             yield
 
     app = FastAPI(

@@ -98,6 +98,7 @@ async def serve_embedded(
                 instance_id=instance.id,
                 mode="embedded",
                 broker_ping=broker.ping,
+                queue_depth=broker.queue_depth,
                 on_schedule_change=wakeup.notify,
                 metrics=metrics,
             )

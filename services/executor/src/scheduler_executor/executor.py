@@ -258,6 +258,7 @@ class Executor:
             raise
         failure: Exception | None = None
         refused = False
+        job_of = {message.execution_id: message.job_id for message in delivery.messages}
         for claim in claims:
             if isinstance(claim, Exception):
                 failure = claim
@@ -273,7 +274,7 @@ class Executor:
             elif claim.outcome is ClaimOutcome.REFUSED:
                 refused = True
             else:
-                self._tally.unclaimed(claim)
+                self._tally.unclaimed(claim, job_of[claim.execution_id])
         if refused:
             # The sweep declared this instance dead (it was paused or cut off): hand the message back to a live
             # executor; the next heartbeat finds out too, stops what this process held and registers it again.
@@ -355,7 +356,7 @@ class Executor:
             finally:
                 self._running.pop(execution_id, None)
                 self._fencing.release(execution_id)
-            self._tally.finished(outcome, recorded)
+            self._tally.finished(claim.job_id, outcome, recorded)
 
     def _stopped(self, execution_id: str, cancelled: asyncio.CancelledError) -> RunOutcome:
         """The outcome of a run whose task was cancelled: asked to (cancelled), or fenced (failed); a shutdown

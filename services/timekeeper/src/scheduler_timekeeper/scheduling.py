@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -145,9 +146,14 @@ class SchedulingPass:
         # Waiting runs released (retries whose delay has passed, queued runs with a place free): no look-ahead,
         # they are due now.
         to_publish += [RunMessage(r.execution_id, r.job_id, r.scheduled_at, r.priority) for r in record.released]
-        missed = sum(1 for row in rows if row.status_id == ExecutionStatus.MISSED and row.execution_id in written)
+        missed_by_job = Counter(
+            row.job_id for row in rows if row.status_id == ExecutionStatus.MISSED and row.execution_id in written
+        )
+        missed = missed_by_job.total()
         self._metrics.scheduled.inc(len(to_publish))
         self._metrics.missed.inc(missed)
+        for job_id, count in missed_by_job.items():
+            self._metrics.job_run(job_id, "missed", count)
         if missed:
             log.warning("runs_missed", count=missed)
         more_due = (
