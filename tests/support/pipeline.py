@@ -1,4 +1,4 @@
-"""Timekeepers and executors assembled in the test process, each with its own database engine and broker
+"""Timekeepers, executors and apis assembled in the test process, each with its own database engine and broker
 connection as separate processes would have, with short intervals so recovery happens in seconds."""
 
 from __future__ import annotations
@@ -9,9 +9,13 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 
+from scheduler_api.app import create_app
+from scheduler_core.bootstrap import Database
 from scheduler_core.broker import Broker
 from scheduler_core.instance import InstanceHeartbeat
+from scheduler_core.observability.http_server import HttpServer
 from scheduler_core.observability.metrics import Metrics
+from scheduler_core.settings import Settings
 from scheduler_core.store import Store
 from scheduler_core.store.backends import backend_for
 from scheduler_core.store.engine import create_engine, create_sessionmaker
@@ -21,6 +25,7 @@ from scheduler_core.wakeup import LocalWakeup
 from scheduler_executor.executor import Executor, ExecutorConfig
 from scheduler_timekeeper.service import TimekeeperConfig, TimekeeperService
 from tests.support.configs import executor_config, timekeeper_config
+from tests.support.processes import TEST_JWT_SECRET, free_port
 
 TASK_MODULES = ["scheduler_core.tasks.builtin", "tests.support.tasks"]
 
@@ -137,6 +142,32 @@ class Pipeline:
         running = Running(instance, metrics, lambda: asyncio.ensure_future(stopper()))
         self.executors.append(running)
         return running
+
+    async def start_api(self) -> int:
+        """An api (its instance registered, /metrics reading the state with the fault settings' instance timeout
+        and the broker queue's depth) served on a free loopback port; returns the port."""
+        engine = create_engine(self.database_url, pool_size=5)
+        self.stack.push_async_callback(engine.dispose)
+        broker = await self.stack.enter_async_context(self.broker_factory())
+        settings = Settings(jwt_secret=TEST_JWT_SECRET, heartbeat_interval=HEARTBEAT_S, instance_timeout=2.0)
+        database = Database.of(engine)
+        instance = await self.stack.enter_async_context(
+            InstanceHeartbeat(
+                database.sessionmaker,
+                self.store.instances,
+                role="api",
+                mode="standalone",
+                interval=HEARTBEAT_S,
+                instance_timeout=settings.instance_timeout,
+            )
+        )
+        app = create_app(
+            settings, database, instance_id=instance.id, broker_ping=broker.ping, queue_depth=broker.queue_depth
+        )
+        port = free_port()
+        await self.stack.enter_async_context(HttpServer(app, "127.0.0.1", port, lifespan="on"))
+        await instance.set_status(InstanceStatus.RUNNING)
+        return port
 
     def wake(self) -> None:
         for wakeup in self.wakeups:
