@@ -28,9 +28,13 @@ from scheduler_api.state_metrics import QueueDepth, StateMetrics
 from scheduler_core.bootstrap import Database, open_database
 from scheduler_core.observability.health import ReadinessCheck
 from scheduler_core.observability.metrics import Metrics
+from scheduler_core.observability.tracing import Tracing
 from scheduler_core.settings import Mode, Settings
 
 API_PREFIX: Final = "/api/v1/scheduler"
+# Paths no request span is made for (the instrumentation's comma-separated patterns): probes and scrapes, which
+# come every few seconds and say nothing about the scheduler's work.
+UNTRACED_PATHS: Final = "/healthz,/readyz,/metrics"
 
 
 def _version() -> str:
@@ -51,6 +55,7 @@ def create_app(
     on_schedule_change: Callable[[], None] | None = None,
     metrics: Metrics | None = None,
     token_verifier: TokenVerifier | None = None,
+    tracing: Tracing | None = None,
 ) -> FastAPI:
     """The API application.
 
@@ -64,6 +69,7 @@ def create_app(
         run, committed (embedded mode passes its timekeeper's wake-up; PostgreSQL NOTIFY covers the others).
     metrics: the registry /metrics exposes (shared with the other roles in embedded mode).
     token_verifier: overrides the verifier built from settings (SCHEDULER_JWT_* / SCHEDULER_JWKS_URL).
+    tracing: when on, a span per request (the FastAPI instrumentation; not for probes and scrapes).
     """
     metrics = metrics or Metrics()
     verifier = token_verifier or TokenVerifier.from_settings(settings, generate_secret=mode == "embedded")
@@ -121,4 +127,8 @@ def create_app(
     if static is not None:
         app.mount("/", SinglePageApp(static), name="dashboard")
     install_gateway(app, settings)
+    if tracing is not None and tracing.enabled:
+        from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor  # only with traces on
+
+        FastAPIInstrumentor.instrument_app(app, tracer_provider=tracing.provider, excluded_urls=UNTRACED_PATHS)
     return app

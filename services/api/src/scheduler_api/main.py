@@ -34,6 +34,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
             broker_ping=role.broker.ping,
             queue_depth=role.broker.queue_depth,
             metrics=role.metrics,
+            tracing=role.tracing,
         )
         async with HttpServer(app, settings.host, settings.port, lifespan="on") as server:
             await role.instance.set_status(InstanceStatus.RUNNING)
