@@ -64,6 +64,8 @@ class ClaimSpans:
 
 
 NO_CLAIM_SPANS: Final = ClaimSpans()
+# Reusable (nullcontext only hands back its value): traces off cost a run no allocation here.
+_NO_TASK_SPAN: Final = contextlib.nullcontext(RunSpan())
 
 
 class Tracing:
@@ -91,7 +93,7 @@ class Tracing:
         self, traceparent: str | None, job_id: int, execution_id: str
     ) -> contextlib.AbstractContextManager[RunSpan]:
         """The run.task span, current for the block (the task's own SQL statements become its children)."""
-        return contextlib.nullcontext(RunSpan())
+        return _NO_TASK_SPAN
 
     def instrument_engine(self, engine: AsyncEngine) -> None:
         """Trace the engine's SQL statements that run inside a trace."""
