@@ -12,9 +12,11 @@ import json
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
+import aio_pika
 import pytest
 from aio_pika.exceptions import ChannelPreconditionFailed
 
@@ -173,6 +175,27 @@ def test_one_run_keeps_the_one_run_body_and_several_share_one() -> None:
         encode_runs([])
 
 
+def traced(message: RunMessage, number: int = 1) -> RunMessage:
+    """The run with a W3C trace context of its own."""
+    return replace(message, traceparent=f"00-{number:032x}-{number:016x}-01")
+
+
+def test_a_runs_trace_context_is_on_the_wire_only_when_it_has_one() -> None:
+    plain, with_trace = make_message(), traced(make_message(), 7)
+    assert b"traceparent" not in plain.encode()  # traces off: the body is what it always was
+    assert RunMessage.decode(with_trace.encode()) == with_trace
+    several = [traced(make_message(), n) for n in range(1, 4)]
+    assert decode_runs(encode_runs(several)) == tuple(several)  # each run of a packed message keeps its own
+
+
+@pytest.mark.parametrize("value", ["", "00-xyz", 7, None, "01-" + "a" * 32 + "-" + "b" * 16 + "-01"])
+def test_a_malformed_trace_context_is_dropped_and_the_run_kept(value: object) -> None:
+    raw = dict(make_message().to_json(), traceparent=value)
+    decoded = RunMessage.decode(json.dumps(raw).encode())
+    assert decoded.traceparent is None
+    assert decoded.execution_id == raw["execution_id"]
+
+
 @pytest.mark.parametrize(
     "body",
     [
@@ -237,6 +260,15 @@ async def test_runs_published_together_share_messages(packing_broker: Broker) ->
     with pytest.raises(ValueError, match="carries 3 runs"):
         _ = got[1].message
     assert await packing_broker.queue_depth() == 0
+
+
+async def test_each_run_keeps_its_trace_context_through_the_broker(packing_broker: Broker) -> None:
+    sent = [traced(make_message(job_id=i), i + 1) for i in range(4)]
+    await packing_broker.publish(sent)
+    received: asyncio.Queue[Delivery] = asyncio.Queue()
+    async with await packing_broker.consume(acking_into(received), prefetch=10):
+        got = [await next_delivery(received) for _ in range(2)]  # 3 + 1 runs
+    assert [run for delivery in got for run in delivery.messages] == sent
 
 
 async def test_a_rejected_message_comes_back_with_all_its_runs(packing_broker: Broker) -> None:
@@ -726,6 +758,25 @@ async def test_publish_to_deleted_queue_raises(make_rabbit_broker: RabbitFactory
 
 
 @pytest.mark.rabbitmq
+@pytest.mark.rabbitmq
+async def test_a_traced_one_run_message_carries_its_traceparent_header(
+    make_rabbit_broker: RabbitFactory, amqp_url: str
+) -> None:
+    broker = make_rabbit_broker()
+    run, untraced = traced(make_message(), 9), make_message()
+    async with broker:
+        await broker.publish([run])
+        await broker.publish([untraced])
+    async with await aio_pika.connect(amqp_url) as connection:
+        channel = await connection.channel()
+        queue = await channel.declare_queue(broker.queue_name, durable=True, arguments=broker.queue_arguments)
+        first, second = await queue.get(timeout=WAIT_S), await queue.get(timeout=WAIT_S)
+        await first.ack()
+        await second.ack()
+    assert first.headers == {"traceparent": run.traceparent}
+    assert not second.headers
+
+
 async def test_separate_publisher_and_consumer_brokers(make_rabbit_broker: RabbitFactory) -> None:
     # Timekeeper and executor are separate processes, each with its own broker on the same queue.
     publisher = make_rabbit_broker()

@@ -169,11 +169,21 @@ def log_events(process: RoleProcess) -> list[str]:
 
 async def scrape_metrics(process: RoleProcess) -> dict[str, float]:
     """The process's Prometheus samples, by name with labels (``name{label="v"}``)."""
+    return await scrape_port(process.port)
+
+
+async def scrape_port(port: int) -> dict[str, float]:
+    """The Prometheus samples served at /metrics on this loopback port, by name with labels."""
     async with httpx.AsyncClient() as client:
-        response = await client.get(f"http://127.0.0.1:{process.port}/metrics", timeout=5)
+        response = await client.get(f"http://127.0.0.1:{port}/metrics", timeout=5)
     response.raise_for_status()
+    return prometheus_samples(response.text)
+
+
+def prometheus_samples(text: str) -> dict[str, float]:
+    """The samples of a page in Prometheus' text format, by name with labels."""
     samples: dict[str, float] = {}
-    for line in response.text.splitlines():
+    for line in text.splitlines():
         if line and not line.startswith("#"):
             name, _, value = line.rpartition(" ")
             samples[name] = float(value)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -15,8 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from scheduler_api.app import create_app
 from scheduler_core.bootstrap import Database
 from scheduler_core.observability.metrics import Metrics
+from scheduler_core.store import NewExecution
 from scheduler_core.store.engine import create_engine
 from tests.integration.api.support import API, INSTANCE_ID, Tokens, api_settings, open_client
+from tests.support.factories import interval_job
 
 
 async def test_healthz_needs_no_token(anonymous: AsyncClient) -> None:
@@ -79,6 +83,78 @@ async def test_metrics_count_requests_by_handler(database: Database, tokens: Tok
     assert 'scheduler_api_requests_total{handler="unmatched",method="GET",status="404"} 1.0' in text
     assert "scheduler_api_request_duration_seconds_bucket" in text
     assert "scheduler_runs_total" in text  # the shared registry of the scheduler's own metrics
+
+
+def gauges(text: str) -> dict[str, float]:
+    """The samples of a Prometheus text page, by name with labels."""
+    samples = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            samples[name] = float(value)
+    return samples
+
+
+async def test_metrics_report_the_schedulers_state_read_from_the_database(database: Database) -> None:
+    async with database.sessionmaker.begin() as session:
+        store = database.store
+        now = await store.clock.now(session)
+        # Behind by 30 s; a paused job 10 minutes behind does not count (no timekeeper would take it).
+        await interval_job(session, next_run_at=now - timedelta(seconds=30))
+        await interval_job(session, next_run_at=now - timedelta(minutes=10), is_paused=True)
+        job = await interval_job(session, next_run_at=None)
+        await store.outbox.add(
+            session,
+            [
+                NewExecution(str(uuid.uuid4()), job.id, now - timedelta(seconds=12)),
+                NewExecution(str(uuid.uuid4()), job.id, now - timedelta(seconds=2)),
+                NewExecution(str(uuid.uuid4()), job.id, now + timedelta(seconds=60)),  # not due yet
+            ],
+        )
+        await store.instances.register(
+            session,
+            {"id": str(uuid.uuid4()), "instance_name": "t", "host_name": "h", "process_id": 1, "mode": "standalone"}
+            | {"role": "timekeeper"},
+        )
+
+    async def seven_ready() -> int:
+        return 7
+
+    app = create_app(api_settings(), database, instance_id=INSTANCE_ID, queue_depth=seven_ready)
+    async with open_client(app) as client:
+        samples = gauges((await client.get("/metrics")).text)
+
+    assert 30 <= samples["scheduler_timekeeper_lag_seconds"] < 40
+    assert samples["scheduler_queue_depth"] == 2
+    assert 12 <= samples["scheduler_queue_age_seconds"] < 22
+    assert samples['scheduler_instances_live{role="timekeeper"}'] == 1
+    assert samples['scheduler_instances_live{role="executor"}'] == 0  # a 0, not a missing series
+    assert samples["scheduler_queue_messages_ready"] == 7
+
+
+async def test_metrics_export_no_state_they_could_not_read(database: Database) -> None:
+    async def broker_down() -> int:
+        raise ConnectionError("connection refused")
+
+    app = create_app(api_settings(), database, instance_id=INSTANCE_ID, queue_depth=broker_down)
+    async with open_client(app) as client:
+        samples = gauges((await client.get("/metrics")).text)
+    # The broker's count is missing; what the database said stands.
+    assert "scheduler_queue_messages_ready" not in samples
+    assert samples["scheduler_queue_depth"] == 0
+
+    gone = create_engine("postgresql+asyncpg://nobody@127.0.0.1:1/none", pool_size=1)
+    try:
+        app = create_app(api_settings(), Database.of(gone), instance_id=INSTANCE_ID)
+        async with open_client(app) as client:
+            response = await client.get("/metrics")
+    finally:
+        await gone.dispose()
+    assert response.status_code == 200
+    assert "scheduler_runs_total" in response.text
+    assert not any(
+        name.startswith(("scheduler_queue_depth", "scheduler_instances_live")) for name in gauges(response.text)
+    )
 
 
 async def test_openapi_documents_every_route_with_auth_and_errors(anonymous: AsyncClient) -> None:

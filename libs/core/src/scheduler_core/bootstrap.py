@@ -18,6 +18,8 @@ from scheduler_core.observability.health import health_app
 from scheduler_core.observability.http_server import HttpServer
 from scheduler_core.observability.logging import configure_logging
 from scheduler_core.observability.metrics import Metrics
+from scheduler_core.observability.tracing import Tracing
+from scheduler_core.observability.tracing_setup import process_tracing
 from scheduler_core.settings import Settings
 from scheduler_core.store import Store
 from scheduler_core.store.backend import Backend
@@ -106,8 +108,8 @@ def _request_stop(stop: asyncio.Event, sig: signal.Signals) -> None:
 
 @dataclass(frozen=True, slots=True)
 class RoleRuntime:
-    """What every standalone role process has: settings, database, broker, its instance row, metrics, and
-    the event that asks it to stop."""
+    """What every standalone role process has: settings, database, broker, its instance row, metrics, traces (off
+    unless the environment names an OTLP endpoint), and the event that asks it to stop."""
 
     settings: Settings
     database: Database
@@ -115,6 +117,7 @@ class RoleRuntime:
     instance: InstanceHeartbeat
     metrics: Metrics
     stop: asyncio.Event
+    tracing: Tracing
 
     def health_server(self) -> HttpServer:
         """/healthz, /readyz (database and broker) and /metrics on the health port."""
@@ -126,12 +129,13 @@ class RoleRuntime:
 async def standalone_role(
     settings: Settings, role: str, stop: asyncio.Event | None = None
 ) -> AsyncIterator[RoleRuntime]:
-    """Logging, stop signals, the migrated database, the broker and the registered instance of one role."""
+    """Logging, traces, stop signals, the migrated database, the broker and the registered instance of one role."""
     configure_logging(settings.log_level, settings.log_format)
     if stop is None:
         stop = asyncio.Event()
         stop_on_signals(stop)
     async with (
+        process_tracing(f"jobscheduler-{role}") as tracing,
         # Only the API serves requests that cannot be retried by the role itself.
         open_database(settings, migrate=False, pre_ping=role == "api") as database,
         build_broker(settings) as broker,
@@ -145,4 +149,5 @@ async def standalone_role(
             name=settings.instance_name,
         ) as instance,
     ):
-        yield RoleRuntime(settings, database, broker, instance, Metrics(), stop)
+        tracing.instrument_engine(database.engine)
+        yield RoleRuntime(settings, database, broker, instance, Metrics(), stop, tracing)

@@ -24,12 +24,17 @@ from scheduler_api.request_metrics import RequestMetrics
 from scheduler_api.routers import cleanup, health, history, jobs, lookups, preview, status
 from scheduler_api.security import install_security
 from scheduler_api.services import ServiceConfig, build_services
+from scheduler_api.state_metrics import QueueDepth, StateMetrics
 from scheduler_core.bootstrap import Database, open_database
 from scheduler_core.observability.health import ReadinessCheck
 from scheduler_core.observability.metrics import Metrics
+from scheduler_core.observability.tracing import Tracing
 from scheduler_core.settings import Mode, Settings
 
 API_PREFIX: Final = "/api/v1/scheduler"
+# Paths no request span is made for (the instrumentation's comma-separated patterns): probes and scrapes, which
+# come every few seconds and say nothing about the scheduler's work.
+UNTRACED_PATHS: Final = "/healthz,/readyz,/metrics"
 
 
 def _version() -> str:
@@ -46,9 +51,11 @@ def create_app(
     instance_id: str,
     mode: Mode = "standalone",
     broker_ping: ReadinessCheck | None = None,
+    queue_depth: QueueDepth | None = None,
     on_schedule_change: Callable[[], None] | None = None,
     metrics: Metrics | None = None,
     token_verifier: TokenVerifier | None = None,
+    tracing: Tracing | None = None,
 ) -> FastAPI:
     """The API application.
 
@@ -57,10 +64,12 @@ def create_app(
     instance_id: the scheduler_instance id of the process serving the API (reported by /status).
     mode: "embedded" or "standalone" (reported by /status; embedded mode generates the JWT secret if needed).
     broker_ping: checked by /readyz besides the database; None: no broker to check.
+    queue_depth: the broker queue's ready messages, reported by /metrics; None: not reported.
     on_schedule_change: called after a transaction that changed a job's schedule or state, or wrote a manual
         run, committed (embedded mode passes its timekeeper's wake-up; PostgreSQL NOTIFY covers the others).
     metrics: the registry /metrics exposes (shared with the other roles in embedded mode).
     token_verifier: overrides the verifier built from settings (SCHEDULER_JWT_* / SCHEDULER_JWKS_URL).
+    tracing: when on, a span per request (the FastAPI instrumentation; not for probes and scrapes).
     """
     metrics = metrics or Metrics()
     verifier = token_verifier or TokenVerifier.from_settings(settings, generate_secret=mode == "embedded")
@@ -81,6 +90,13 @@ def create_app(
                 opened.sessionmaker, opened.store, config, on_schedule_change=on_schedule_change
             )
             app.state.readiness = {"database": opened.ping} | ({"broker": broker_ping} if broker_ping else {})
+            app.state.state_metrics = StateMetrics(
+                opened.sessionmaker,
+                opened.store,
+                metrics,
+                instance_timeout=settings.instance_timeout,
+                queue_depth=queue_depth,
+            )
             yield
 
     app = FastAPI(
@@ -111,4 +127,8 @@ def create_app(
     if static is not None:
         app.mount("/", SinglePageApp(static), name="dashboard")
     install_gateway(app, settings)
+    if tracing is not None and tracing.enabled:
+        from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor  # only with traces on
+
+        FastAPIInstrumentor.instrument_app(app, tracer_provider=tracing.provider, excluded_urls=UNTRACED_PATHS)
     return app

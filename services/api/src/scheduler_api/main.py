@@ -23,7 +23,8 @@ class ServerStopped(RuntimeError):
 async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     """Serve the API on settings.host:port until SIGTERM/SIGINT (or `stop`), registered as an `api` instance.
     Refuses to start on a database whose schema is not at head (run `jobscheduler migrate` first); opens the
-    broker only so that /readyz can report it (the API never publishes: the timekeepers relay manual runs)."""
+    broker only so that /readyz can report it and /metrics its queue's depth (the API never publishes: the
+    timekeepers relay manual runs)."""
     async with standalone_role(settings, "api", stop) as role:
         app = create_app(
             settings,
@@ -31,7 +32,9 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
             instance_id=role.instance.id,
             mode="standalone",
             broker_ping=role.broker.ping,
+            queue_depth=role.broker.queue_depth,
             metrics=role.metrics,
+            tracing=role.tracing,
         )
         async with HttpServer(app, settings.host, settings.port, lifespan="on") as server:
             await role.instance.set_status(InstanceStatus.RUNNING)

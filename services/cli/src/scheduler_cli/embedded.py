@@ -17,11 +17,13 @@ from scheduler_core.instance import InstanceHeartbeat
 from scheduler_core.observability.http_server import HttpServer
 from scheduler_core.observability.logging import configure_logging
 from scheduler_core.observability.metrics import Metrics
+from scheduler_core.observability.tracing_setup import process_tracing
 from scheduler_core.settings import Settings
 from scheduler_core.store.models import InstanceStatus
 from scheduler_core.tasks import TaskRegistry
 from scheduler_core.wakeup import LocalWakeup
-from scheduler_executor.executor import Executor, ExecutorConfig
+from scheduler_executor.config import ExecutorConfig
+from scheduler_executor.executor import Executor
 from scheduler_timekeeper.service import TimekeeperConfig, TimekeeperService
 
 log = structlog.get_logger(__name__)
@@ -54,7 +56,12 @@ async def serve_embedded(
     metrics = Metrics()
     wakeup = LocalWakeup()
     registry = TaskRegistry.from_modules(settings.task_modules)
-    async with open_database(settings, migrate=True) as database, build_broker(settings, embedded=True) as broker:
+    async with (
+        process_tracing("jobscheduler") as tracing,
+        open_database(settings, migrate=True) as database,
+        build_broker(settings, embedded=True) as broker,
+    ):
+        tracing.instrument_engine(database.engine)
         # The in-process queue starts empty: every pending run must be published again.
         store = database.store
         async with database.sessionmaker.begin() as session:
@@ -79,6 +86,7 @@ async def serve_embedded(
                 # One process owns everything here: no other executor can take its runs.
                 watchdog=False,
                 on_wake=wakeup.notify,
+                tracing=tracing,
             )
             await executor.start()
             timekeeper = TimekeeperService(
@@ -89,6 +97,7 @@ async def serve_embedded(
                 metrics,
                 TimekeeperConfig.from_settings(settings),
                 is_live=instance.is_live,
+                tracing=tracing,
             )
             timekeeper_stop = asyncio.Event()
             timekeeper_task = asyncio.create_task(timekeeper.run(timekeeper_stop), name="timekeeper")
@@ -98,8 +107,10 @@ async def serve_embedded(
                 instance_id=instance.id,
                 mode="embedded",
                 broker_ping=broker.ping,
+                queue_depth=broker.queue_depth,
                 on_schedule_change=wakeup.notify,
                 metrics=metrics,
+                tracing=tracing,
             )
             try:
                 async with HttpServer(app, settings.host, settings.port, lifespan="on") as server:

@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import structlog
@@ -27,13 +27,14 @@ from scheduler_core.broker.startup import until_available
 from scheduler_core.instance import InstanceHeartbeat
 from scheduler_core.observability.logging import bind_run
 from scheduler_core.observability.metrics import Metrics
+from scheduler_core.observability.tracing import NO_CLAIM_SPANS, Tracing
 from scheduler_core.outbound import OutboundGuard
-from scheduler_core.settings import Settings
 from scheduler_core.store import ClaimedRun, ClaimOutcome, ClaimResult, RunOutcome, Store
 from scheduler_core.store.models import ExecutionStatus
 from scheduler_core.tasks import TaskRegistry
 from scheduler_executor.batching import Batcher
 from scheduler_executor.cancellation import Cancellations, requested_by
+from scheduler_executor.config import ExecutorConfig
 from scheduler_executor.fencing import Fencing, exit_fenced, fenced_reason
 from scheduler_executor.invocation import TaskInvocation
 from scheduler_executor.outcomes import OutcomeRecorder
@@ -46,35 +47,6 @@ log = structlog.get_logger(__name__)
 CLAIM_RETRY_DELAY_S = 1.0
 # Claims written in one transaction at most.
 MAX_BATCH = 200
-
-
-@dataclass(frozen=True, slots=True)
-class ExecutorConfig:
-    """The settings an executor uses (Settings documents each, with its unit and default)."""
-
-    concurrency: int
-    prefetch: int
-    lock_ttl: float
-    instance_timeout: float
-    watchdog_interval: float
-    task_timeout: float
-    shutdown_grace: float
-    startup_timeout: float
-    outbound_allow: tuple[str, ...]
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> ExecutorConfig:
-        return cls(
-            concurrency=settings.executor_concurrency,
-            prefetch=settings.executor_prefetch,
-            lock_ttl=settings.lock_ttl,
-            instance_timeout=settings.instance_timeout,
-            watchdog_interval=settings.watchdog_interval,
-            task_timeout=settings.task_timeout,
-            shutdown_grace=settings.shutdown_grace,
-            startup_timeout=settings.startup_timeout,
-            outbound_allow=tuple(settings.outbound_allow),
-        )
 
 
 class Executor:
@@ -90,11 +62,13 @@ class Executor:
         *,
         watchdog: bool,
         on_wake: Callable[[], None] | None = None,
+        tracing: Tracing | None = None,
     ) -> None:
         """watchdog: end the process when a run's task must stop and cannot be (see fencing.py): for an executor
         that is a process of its own; one running inside another program (embedded mode, tests) leaves it off.
         on_wake: called after an outcome scheduled a retry or released a queued run, to wake an in-process
-        timekeeper (embedded mode; across processes the store's notification does it)."""
+        timekeeper (embedded mode; across processes the store's notification does it). tracing: each run's claim
+        and task join its trace (off by default)."""
         self._sessionmaker = sessionmaker
         self._store = store
         self._broker = broker
@@ -125,6 +99,8 @@ class Executor:
         self._abandoned: list[str] = []  # runs cancelled by shutdown, to be failed with a reason
         self._claimed_mono: dict[str, float] = {}  # time.monotonic() each claim came back: starts reckon from it
         self._cancellations = Cancellations()
+        self._tracing = tracing or Tracing()
+        self._trace_parents: dict[str, str] = {}  # claimed runs' claim spans, by execution_id (traces on only)
         self._stopping = False
         # Claims and outcomes of concurrent deliveries share transactions (see batching.py).
         self._claims: Batcher[str, ClaimResult] = Batcher(
@@ -249,22 +225,32 @@ class Executor:
         """Claim these runs of the delivery (one slot taken for each), start the claimed ones and add the ones
         not due yet to `not_due` (with seconds until their slot); False if the delivery was handed back (the
         caller stops)."""
+        spans = NO_CLAIM_SPANS
+        if self._tracing.enabled:
+            wanted = set(execution_ids)
+            spans = self._tracing.claiming([m for m in delivery.messages if m.execution_id in wanted])
         try:
             claims = await self._claims.submit_many(execution_ids)
-        except asyncio.CancelledError:
+        except asyncio.CancelledError as cancelled:
+            spans.abandon(cancelled)
             self._release_slots(len(execution_ids))
             with contextlib.suppress(Exception):
                 await delivery.reject(requeue=True)
             raise
         failure: Exception | None = None
         refused = False
+        job_of = {message.execution_id: message.job_id for message in delivery.messages}
         for claim in claims:
             if isinstance(claim, Exception):
                 failure = claim
                 self._slots.release()
                 continue
+            trace_id = spans.trace_id(claim.execution_id)
+            parent = spans.ended(claim)
             if claim.outcome is ClaimOutcome.CLAIMED and claim.run is not None:
                 self._running[claim.execution_id] = claim.run
+                if parent is not None:
+                    self._trace_parents[claim.execution_id] = parent
                 started.append(asyncio.create_task(self._run_claimed(claim.run), name=f"run-{claim.execution_id}"))
                 continue
             self._slots.release()
@@ -273,7 +259,9 @@ class Executor:
             elif claim.outcome is ClaimOutcome.REFUSED:
                 refused = True
             else:
-                self._tally.unclaimed(claim)
+                self._tally.unclaimed(claim, job_of[claim.execution_id], trace_id)
+        if failure is not None:
+            spans.abandon(failure)
         if refused:
             # The sweep declared this instance dead (it was paused or cut off): hand the message back to a live
             # executor; the next heartbeat finds out too, stops what this process held and registers it again.
@@ -325,7 +313,11 @@ class Executor:
         received = self._claimed_mono.pop(execution_id, time.monotonic())
         started_at: datetime | None = None
         began = 0.0  # monotonic seconds at the task's start, for the duration of a run cancelled or fenced
-        with bind_run(claim.job_id, execution_id):
+        parent = self._trace_parents.pop(execution_id, None)
+        with (
+            self._tracing.task(parent, claim.job_id, execution_id) as span,
+            bind_run(claim.job_id, execution_id, span.trace_id),
+        ):
             self._metrics.running.inc()
             try:
                 if claim.start_in > 0:
@@ -356,12 +348,13 @@ class Executor:
                 # Asked to cancel before its task ended (a thread, or a task that swallowed the cancellation):
                 # what it did may be incomplete.
                 outcome = replace(outcome, status=ExecutionStatus.CANCELLED, error_message=verdicts.cancelled(by))
+            span.finished(outcome)
             try:
                 recorded = await self._outcomes.record(outcome)
             finally:
                 self._running.pop(execution_id, None)
                 self._fencing.release(execution_id)
-            self._tally.finished(outcome, recorded)
+            self._tally.finished(claim.job_id, outcome, recorded)
 
     def _stopped(self, execution_id: str, cancelled: asyncio.CancelledError) -> RunOutcome:
         """The outcome of a run whose task was cancelled: asked to (cancelled), or fenced (failed); a shutdown

@@ -24,5 +24,6 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
                 role.metrics,
                 TimekeeperConfig.from_settings(settings),
                 is_live=role.instance.is_live,
+                tracing=role.tracing,
             )
             await service.run(role.stop)

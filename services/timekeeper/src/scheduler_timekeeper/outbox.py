@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from scheduler_core.broker import Broker, BrokerUnavailable, RunMessage
 from scheduler_core.observability.metrics import Metrics
+from scheduler_core.observability.tracing import Tracing
 from scheduler_core.store import PublishedRun, Store
 from scheduler_timekeeper.scheduling import DbClock
 
@@ -55,6 +56,7 @@ class OutboxRelay:
         *,
         outbox_delay: float,
         batch_size: int,
+        tracing: Tracing | None = None,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._store = store
@@ -64,6 +66,7 @@ class OutboxRelay:
         # Seconds: see MARK_DELAY_S; half the outbox delay when that is shorter (tests, impatient operators).
         self.mark_delay = min(MARK_DELAY_S, outbox_delay / 2)
         self._batch_size = batch_size
+        self._tracing = tracing or Tracing()
         self._confirmed: list[_Confirmation] = []  # confirmed by the broker, published_at not written yet
         self._taken: list[_Confirmation] = []  # handed to a transaction that has not ended yet
 
@@ -74,7 +77,8 @@ class OutboxRelay:
         if not messages:
             return True
         try:
-            await self._broker.publish(messages)
+            with self._tracing.publishing(messages) as traced:
+                await self._broker.publish(traced)
         except BrokerUnavailable as exc:
             self._metrics.publish_failures.inc()
             log.warning("publish_unconfirmed", runs=len(messages), error=str(exc))
@@ -139,7 +143,8 @@ class OutboxRelay:
                 messages = [RunMessage(r.execution_id, r.job_id, r.scheduled_at, r.priority) for r in rows]
                 try:
                     # Published while the rows stay locked (SKIP LOCKED keeps other relays off them).
-                    await self._broker.publish(messages)
+                    with self._tracing.publishing(messages) as traced:
+                        await self._broker.publish(traced)
                 except BrokerUnavailable as exc:
                     self._metrics.publish_failures.inc()
                     log.warning("relay_unconfirmed", runs=len(messages), error=str(exc))

@@ -144,6 +144,8 @@ class RecoverySweep:
                 reason=orphan.reason,
             )
         self._metrics.orphans.inc(len(orphans))
+        for orphan in orphans:
+            self._metrics.job_run(orphan.job_id, "failed")
         if unclaimed:
             # One line per sweep, not per run: an outage of every executor leaves a run per job per slot.
             log.warning(
@@ -154,6 +156,8 @@ class RecoverySweep:
                 reason=unclaimed[0].reason,
             )
             self._metrics.missed.inc(len(unclaimed))
+            for run in unclaimed:
+                self._metrics.job_run(run.job_id, "missed")
         if requeued:
             log.warning(
                 "ungraced_runs_republished",

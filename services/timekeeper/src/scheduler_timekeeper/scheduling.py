@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -27,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from scheduler_core import verdicts
 from scheduler_core.broker import RunMessage
 from scheduler_core.observability.metrics import Metrics
+from scheduler_core.observability.tracing import Tracing
 from scheduler_core.schedule import (
     MisfirePlan,
     Schedule,
@@ -82,15 +84,18 @@ class SchedulingPass:
         *,
         batch_size: int,
         lookahead: float,
+        tracing: Tracing | None = None,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._store = store
         self._metrics = metrics
         self._batch_size = batch_size
         self._lookahead = lookahead  # seconds: slots due this soon are written and published already
+        self._tracing = tracing or Tracing()
 
     async def run_once(self, published: Sequence[PublishedRun] = ()) -> PassResult:
         """One pass; `published` are runs the broker confirmed since, whose published_at it writes too."""
+        started_ns = time.time_ns()  # where the runs' traces begin, when traces are on
         async with self._sessionmaker.begin() as session:
             claim = await self._store.passes.claim_due(session, self._batch_size, self._lookahead)
             clock = DbClock(claim.now, time.monotonic())
@@ -145,9 +150,16 @@ class SchedulingPass:
         # Waiting runs released (retries whose delay has passed, queued runs with a place free): no look-ahead,
         # they are due now.
         to_publish += [RunMessage(r.execution_id, r.job_id, r.scheduled_at, r.priority) for r in record.released]
-        missed = sum(1 for row in rows if row.status_id == ExecutionStatus.MISSED and row.execution_id in written)
+        if self._tracing.enabled:
+            to_publish = self._tracing.written(to_publish, started_ns)
+        missed_by_job = Counter(
+            row.job_id for row in rows if row.status_id == ExecutionStatus.MISSED and row.execution_id in written
+        )
+        missed = missed_by_job.total()
         self._metrics.scheduled.inc(len(to_publish))
         self._metrics.missed.inc(missed)
+        for job_id, count in missed_by_job.items():
+            self._metrics.job_run(job_id, "missed", count)
         if missed:
             log.warning("runs_missed", count=missed)
         more_due = (

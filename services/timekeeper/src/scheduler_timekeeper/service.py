@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from scheduler_core.broker import Broker
 from scheduler_core.observability.metrics import Metrics
+from scheduler_core.observability.tracing import Tracing
 from scheduler_core.settings import Settings
 from scheduler_core.store import Store
 from scheduler_core.wakeup import Wakeup
@@ -89,16 +90,18 @@ class TimekeeperService:
         config: TimekeeperConfig,
         *,
         is_live: Callable[[], bool],
+        tracing: Tracing | None = None,
     ) -> None:
         """is_live: whether this process's instance counts as live (InstanceHeartbeat.is_live); while it does not,
-        the timekeeper neither sweeps nor relays (it cannot know what the others see)."""
+        the timekeeper neither sweeps nor relays (it cannot know what the others see). tracing: the runs' traces
+        begin here (off by default)."""
         self._sessionmaker = sessionmaker
         self._wakeup = wakeup
         self._metrics = metrics
         self._config = config
         self._lookahead = timedelta(seconds=config.lookahead)
         self.scheduling = SchedulingPass(
-            sessionmaker, store, metrics, batch_size=config.batch_size, lookahead=config.lookahead
+            sessionmaker, store, metrics, batch_size=config.batch_size, lookahead=config.lookahead, tracing=tracing
         )
         self.outbox = OutboxRelay(
             sessionmaker,
@@ -107,6 +110,7 @@ class TimekeeperService:
             metrics,
             outbox_delay=config.outbox_delay,
             batch_size=config.batch_size,
+            tracing=tracing,
         )
         self.recovery = RecoverySweep(
             sessionmaker,

@@ -2,20 +2,25 @@
 encoding, and the packing of several runs of one priority into one broker message (``{"runs": [...]}``).
 
 The format is what every version of the timekeeper and the executor must agree on: decoding ignores unknown
-keys, and a message of one run keeps the one-run format.
+keys, and a message of one run keeps the one-run format. A run carries its trace context (``traceparent``) only
+when traces are on: each run of a packed message has its own trace.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 from .errors import MessageDecodeError
 from .limits import clamp_priority
+
+# A W3C traceparent header of version 00 (https://www.w3.org/TR/trace-context/#traceparent-header).
+TRACEPARENT: Final = re.compile(r"00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}")
 
 
 def _is_int(value: object) -> bool:
@@ -38,6 +43,9 @@ class RunMessage:
     """The slot this run stands for, timezone-aware UTC."""
     priority: int
     """The job's priority: any int, higher runs first (brokers clamp it to ``0..max_priority``)."""
+    traceparent: str | None = None
+    """The W3C trace context of the run's trace (``00-<trace id>-<parent span id>-<flags>``) when traces are on
+    (scheduler_core.observability.tracing); None otherwise, and then not on the wire at all."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.execution_id, str):
@@ -60,12 +68,15 @@ class RunMessage:
 
     def to_json(self) -> dict[str, Any]:
         """The JSON object of one run (microsecond precision, explicit ``+00:00`` offset)."""
-        return {
+        encoded: dict[str, Any] = {
             "execution_id": self.execution_id,
             "job_id": self.job_id,
             "scheduled_at": self.scheduled_at.isoformat(),
             "priority": self.priority,
         }
+        if self.traceparent is not None:
+            encoded["traceparent"] = self.traceparent
+        return encoded
 
     def encode(self) -> bytes:
         """Serialise this run alone to compact UTF-8 JSON (the body of a one-run message)."""
@@ -107,8 +118,14 @@ class RunMessage:
             when = datetime.fromisoformat(scheduled_at)
         except ValueError as exc:
             raise MessageDecodeError(f"scheduled_at is not ISO 8601: {scheduled_at!r}") from exc
+        # A malformed trace context costs the run its trace, never the run itself: it is dropped.
+        traceparent = raw.get("traceparent")
+        if not (isinstance(traceparent, str) and TRACEPARENT.fullmatch(traceparent)):
+            traceparent = None
         try:
-            return cls(execution_id=execution_id, job_id=job_id, scheduled_at=when, priority=priority)
+            return cls(
+                execution_id=execution_id, job_id=job_id, scheduled_at=when, priority=priority, traceparent=traceparent
+            )
         except (TypeError, ValueError) as exc:
             raise MessageDecodeError(str(exc)) from exc
 

@@ -53,6 +53,12 @@ log = structlog.get_logger(__name__)
 QueueType = Literal["classic", "quorum"]
 
 
+def _trace_headers(runs: tuple[RunMessage, ...]) -> dict[str, Any] | None:
+    if len(runs) == 1 and runs[0].traceparent is not None:
+        return {"traceparent": runs[0].traceparent}
+    return None
+
+
 class RabbitMQBroker(Broker):
     """:class:`~scheduler_core.broker.base.Broker` over RabbitMQ (see the module docstring).
 
@@ -229,6 +235,9 @@ class RabbitMQBroker(Broker):
                 # Not message_id: aiormq matches returned messages to their publish by message_id, which must
                 # therefore stay unique even if a batch carries the same execution twice.
                 correlation_id=runs[0].execution_id,
+                # The run's W3C trace context as a message header too, for AMQP tooling, when the message carries
+                # one traced run; several runs of one message each carry their own in the body.
+                headers=_trace_headers(runs),
             )
             for priority, runs in pack_runs(
                 messages, runs_per_message=self._runs_per_message, max_priority=self._max_priority

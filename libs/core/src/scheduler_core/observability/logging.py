@@ -1,5 +1,6 @@
 """Structured logging: one JSON object per line (or readable console lines), carrying the context bound with
-`bind_run` (job_id, execution_id) so every line about a run can be found by its ids."""
+`bind_run` (job_id, execution_id, and trace_id when traces are on) so every line about a run can be found by its
+ids."""
 
 from __future__ import annotations
 
@@ -54,7 +55,12 @@ def configure_logging(level: str = "INFO", fmt: Literal["json", "console"] = "js
 
 
 @contextmanager
-def bind_run(job_id: int | None, execution_id: str) -> Iterator[None]:
-    """Attach a run's ids to every log line emitted inside the block (contextvars: per asyncio task)."""
-    with structlog.contextvars.bound_contextvars(job_id=job_id, execution_id=execution_id):
-        yield
+def bind_run(job_id: int | None, execution_id: str, trace_id: str | None = None) -> Iterator[None]:
+    """Attach a run's ids to every log line emitted inside the block (contextvars: per asyncio task), and its trace
+    id when it is traced (see tracing.py)."""
+    if trace_id is None:
+        with structlog.contextvars.bound_contextvars(job_id=job_id, execution_id=execution_id):
+            yield
+    else:
+        with structlog.contextvars.bound_contextvars(job_id=job_id, execution_id=execution_id, trace_id=trace_id):
+            yield

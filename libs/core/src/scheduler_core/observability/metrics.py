@@ -1,18 +1,93 @@
 """Prometheus metrics. Each service builds one `Metrics` on its own registry and passes it down, so tests
-and the embedded mode (three roles in one process) never collide on a global registry."""
+and the embedded mode (three roles in one process) never collide on a global registry.
+
+Most metrics count what the process itself did. The scheduler's state (how far the timekeepers are behind, the
+runs waiting for an executor, the live instances of each role) is no process's own: the API reads it from the
+database when it is scraped (`SchedulerState`, given to `Metrics.set_state`), and only a process that has read it
+exports it. The alert rules in deploy/observability/ read these names."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Final
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.registry import Collector
 
 # Start lateness in seconds: the scheduler aims at milliseconds; catch-up after an outage is minutes.
 LATENESS_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
 DURATION_BUCKETS = (0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600)
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+# The roles of scheduler instances (scheduler_instance.role). Series labelled by role exist for each from the
+# start, at 0: an alert on their increase then sees the first loss, and "no live executor" is a 0, not a gap.
+ROLES: Final = ("api", "timekeeper", "executor", "embedded")
+
+
+@dataclass(frozen=True, slots=True)
+class SchedulerState:
+    """The scheduler's state at one instant, as the database (and the broker) showed it to the API."""
+
+    timekeeper_lag_seconds: float  # how far past its slot the most overdue schedulable job is (0: none is due)
+    queue_depth: int  # runs due and not claimed yet
+    queue_age_seconds: float  # how long the oldest of them has been due (0: none)
+    live_instances: Mapping[str, int]  # by role, every role of ROLES present
+    queue_messages_ready: int | None = None  # messages ready in the broker's queue; None: the broker did not say
+
+
+class StateCollector(Collector):
+    """Exports the latest SchedulerState, if any was read (None: nothing, so no process reports a state it did not
+    read)."""
+
+    def __init__(self) -> None:
+        self.state: SchedulerState | None = None
+
+    def describe(self) -> Iterator[Metric]:
+        # The families without samples: registering the collector does not call collect().
+        yield from self._families(None)
+
+    def collect(self) -> Iterator[Metric]:
+        if self.state is not None:
+            yield from self._families(self.state)
+
+    @staticmethod
+    def _families(state: SchedulerState | None) -> Iterator[Metric]:
+        lag = GaugeMetricFamily(
+            "scheduler_timekeeper_lag_seconds",
+            "Seconds the most overdue schedulable job's next slot is past (0 when none is due): how far the "
+            "timekeepers are behind.",
+        )
+        depth = GaugeMetricFamily(
+            "scheduler_queue_depth",
+            "Runs due and not claimed by an executor yet (pending, their slot or release passed), from the database.",
+        )
+        age = GaugeMetricFamily(
+            "scheduler_queue_age_seconds", "Seconds the oldest run waiting for an executor has been due (0 when none)."
+        )
+        live = GaugeMetricFamily(
+            "scheduler_instances_live",
+            "Instances of each role that are live (not stopped, heartbeat younger than the instance timeout).",
+            labels=["role"],
+        )
+        ready = GaugeMetricFamily(
+            "scheduler_queue_messages_ready",
+            "Messages ready in the broker's run queue (not counting delivered ones); each carries one or more runs.",
+        )
+        if state is not None:
+            lag.add_metric([], state.timekeeper_lag_seconds)
+            depth.add_metric([], state.queue_depth)
+            age.add_metric([], state.queue_age_seconds)
+            for role, count in sorted(state.live_instances.items()):
+                live.add_metric([role], count)
+            if state.queue_messages_ready is not None:
+                ready.add_metric([], state.queue_messages_ready)
+        yield from (lag, depth, age, live)
+        if state is None or state.queue_messages_ready is not None:
+            yield ready
 
 
 @dataclass
@@ -23,6 +98,15 @@ class Metrics:
         r = self.registry
         self.runs = Counter(
             "scheduler_runs_total", "Runs that reached a final status, by status.", ["status"], registry=r
+        )
+        # The same outcomes by job, for a failure ratio per job. Counted where a run's end is decided: executors
+        # (outcomes, and runs found missed or skipped at the claim), timekeepers (runs recorded missed, and runs the
+        # sweep failed because their executor was lost). One series per job and status.
+        self.job_runs = Counter(
+            "scheduler_job_runs_total",
+            "Runs that reached a final status, by job id and status.",
+            ["job_id", "status"],
+            registry=r,
         )
         self.start_lateness = Histogram(
             "scheduler_run_start_lateness_seconds",
@@ -60,6 +144,8 @@ class Metrics:
             ["role"],
             registry=r,
         )
+        for role in ROLES:
+            self.instances_lost.labels(role=role)
         self.running = Gauge("scheduler_runs_in_progress", "Runs this process is executing now.", registry=r)
         self.tick_seconds = Histogram(
             "scheduler_timekeeper_tick_seconds",
@@ -82,6 +168,17 @@ class Metrics:
             buckets=LATENESS_BUCKETS,
             registry=r,
         )
+
+        self._state = StateCollector()
+        r.register(self._state)
+
+    def set_state(self, state: SchedulerState | None) -> None:
+        """Export this state from now on (None: export none)."""
+        self._state.state = state
+
+    def job_run(self, job_id: int, status: str, count: int = 1) -> None:
+        """Count `count` runs of the job that ended with `status` (lower-case, as scheduler_runs_total's)."""
+        self.job_runs.labels(job_id=str(job_id), status=status).inc(count)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

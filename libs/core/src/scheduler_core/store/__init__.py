@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from scheduler_core.store.claims import ClaimedRun, ClaimOutcome, ClaimResult, ClaimStore
 from scheduler_core.store.clock import Clock
-from scheduler_core.store.history import Cancellation, ExecutionFilters, HistoryStore
+from scheduler_core.store.history import Backlog, Cancellation, ExecutionFilters, HistoryStore
 from scheduler_core.store.instances import InstanceStore
 from scheduler_core.store.jobs import JobFilters, JobNotFound, JobStore
 from scheduler_core.store.lookups import LookupStore, TaskFunctionSpec
@@ -47,6 +47,7 @@ class Store:
 
 
 __all__ = [
+    "Backlog",
     "Cancellation",
     "ClaimOutcome",
     "ClaimResult",

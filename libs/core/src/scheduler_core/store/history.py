@@ -24,6 +24,14 @@ class Cancellation(enum.Enum):
     FINISHED = "finished"  # it had ended already: nothing to cancel
 
 
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    """Runs due and not claimed yet: pending, their slot (or, for a run released from waiting, its release) come."""
+
+    runs: int
+    oldest_due_at: datetime | None  # the earliest of their due instants; None when there is none
+
+
 class HistoryStore(ABC):
     """Every execution returned is loaded with its status (the API's responses name it)."""
 
@@ -39,6 +47,10 @@ class HistoryStore(ABC):
 
     @abstractmethod
     async def count_running(self, session: AsyncSession) -> int: ...
+
+    @abstractmethod
+    async def backlog(self, session: AsyncSession, now: datetime) -> Backlog:
+        """The runs waiting for an executor at `now` (see Backlog), for the queue's depth and age metrics."""
 
     @abstractmethod
     async def count_open(self, session: AsyncSession, job_id: int) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,6 +30,11 @@ class InstanceStore(ABC):
     @abstractmethod
     async def active(self, session: AsyncSession) -> list[SchedulerInstance]:
         """Instances not stopped, oldest first."""
+
+    @abstractmethod
+    async def live_by_role(self, session: AsyncSession, heartbeat_since: datetime) -> dict[str, int]:
+        """How many instances of each role are live: not stopped, and heartbeating since `heartbeat_since`. Roles
+        with none are absent."""
 
     @abstractmethod
     async def get(self, session: AsyncSession, instance_id: str) -> SchedulerInstance | None: ...

@@ -67,6 +67,11 @@ class JobStore(ABC):
         """(active jobs, of which enabled)."""
 
     @abstractmethod
+    async def earliest_next_run(self, session: AsyncSession) -> datetime | None:
+        """The soonest next_run_at of the schedulable jobs (active, enabled, not paused); None if none has one.
+        Once it is in the past, the timekeepers are that far behind."""
+
+    @abstractmethod
     async def primary_for_task(self, session: AsyncSession, task_function_id: int) -> ScheduledJob | None:
         """The active primary job running this task function, if any."""
 

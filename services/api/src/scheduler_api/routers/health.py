@@ -9,6 +9,7 @@ from typing import Final
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
+from scheduler_api.state_metrics import StateMetrics
 from scheduler_core.observability.health import ReadinessCheck
 from scheduler_core.observability.metrics import CONTENT_TYPE, Metrics
 from scheduler_core.schemas import HealthResponse, ReadinessResponse
@@ -45,6 +46,9 @@ async def readyz(request: Request) -> Response:
 )
 async def metrics(request: Request) -> Response:
     registry: Metrics = request.app.state.metrics
+    state: StateMetrics | None = getattr(request.app.state, "state_metrics", None)
+    if state is not None:  # the scheduler's state, read now (see state_metrics.py)
+        await state.refresh()
     return Response(registry.render(), media_type=CONTENT_TYPE)
 
 

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
 from scheduler_core import verdicts
-from scheduler_core.store.history import Cancellation, ExecutionFilters, HistoryStore
+from scheduler_core.store.history import Backlog, Cancellation, ExecutionFilters, HistoryStore
 from scheduler_core.store.models import ExecutionStatus, ScheduledJobExecution
 
 _OPEN = (ExecutionStatus.PENDING, ExecutionStatus.RUNNING)
@@ -51,6 +51,15 @@ class PortableHistoryStore(HistoryStore):
     async def count_running(self, session: AsyncSession) -> int:
         query = select(func.count()).where(ScheduledJobExecution.status_id == ExecutionStatus.RUNNING)
         return int((await session.execute(query)).scalar_one())
+
+    async def backlog(self, session: AsyncSession, now: datetime) -> Backlog:
+        due_at = func.coalesce(ScheduledJobExecution.release_at, ScheduledJobExecution.scheduled_at)
+        # status_id = pending: read through ix_scheduled_job_execution_open, which holds only the open runs.
+        query = select(func.count(), func.min(due_at)).where(
+            ScheduledJobExecution.status_id == ExecutionStatus.PENDING, due_at <= now
+        )
+        runs, oldest = (await session.execute(query)).one()
+        return Backlog(int(runs), oldest)
 
     async def count_open(self, session: AsyncSession, job_id: int) -> int:
         query = select(func.count()).where(

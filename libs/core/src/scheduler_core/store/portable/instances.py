@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scheduler_core.store.clock import Clock
@@ -51,6 +52,16 @@ class PortableInstanceStore(InstanceStore):
             .order_by(SchedulerInstance.started_at)
         )
         return list((await session.execute(query)).scalars().all())
+
+    async def live_by_role(self, session: AsyncSession, heartbeat_since: datetime) -> dict[str, int]:
+        query = (
+            select(SchedulerInstance.role, func.count())
+            .where(
+                SchedulerInstance.status != InstanceStatus.STOPPED, SchedulerInstance.last_heartbeat >= heartbeat_since
+            )
+            .group_by(SchedulerInstance.role)
+        )
+        return {role: int(count) for role, count in (await session.execute(query)).all()}
 
     async def get(self, session: AsyncSession, instance_id: str) -> SchedulerInstance | None:
         return await session.get(SchedulerInstance, instance_id, populate_existing=True)

@@ -88,6 +88,14 @@ class PortableJobStore(JobStore):
         total, enabled = (await session.execute(query)).one()
         return int(total), int(enabled)
 
+    async def earliest_next_run(self, session: AsyncSession) -> datetime | None:
+        # The conditions of ix_scheduled_job_due, so that the minimum is read from that index.
+        query = select(func.min(ScheduledJob.next_run_at)).where(
+            ScheduledJob.is_enabled.is_(True), ScheduledJob.is_active.is_(True), ScheduledJob.is_paused.is_(False)
+        )
+        earliest: datetime | None = (await session.execute(query)).scalar_one()
+        return earliest
+
     async def primary_for_task(self, session: AsyncSession, task_function_id: int) -> ScheduledJob | None:
         query = _with_lookups(select(ScheduledJob)).where(
             ScheduledJob.task_function_id == task_function_id,
