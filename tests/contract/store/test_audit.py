@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import select, update
@@ -25,7 +26,10 @@ async def rows(sessionmaker: Maker) -> list[SchedulerAuditLog]:
 
 
 async def test_a_row_records_who_what_when_and_from_where(store: Store, sessionmaker: Maker) -> None:
-    changes = {"nameEn": {"before": "old", "after": "nouveau ✓"}, "parameters": {"before": None, "after": {"a": [1]}}}
+    changes: dict[str, dict[str, Any]] = {
+        "nameEn": {"before": "old", "after": "nouveau ✓"},
+        "parameters": {"before": None, "after": {"a": [1]}},
+    }
     before = await db_now(sessionmaker)
     async with sessionmaker.begin() as session:
         written = await store.audit.record(
@@ -58,10 +62,13 @@ async def test_a_rolled_back_change_leaves_no_row(store: Store, sessionmaker: Ma
     class ChangeFailed(Exception):
         pass
 
-    with pytest.raises(ChangeFailed):
+    async def change_that_fails() -> None:
         async with sessionmaker.begin() as session:
             await store.audit.record(session, AuditEntry(ALICE, AuditAction.DELETE, job_id=3))
             raise ChangeFailed
+
+    with pytest.raises(ChangeFailed):
+        await change_that_fails()
     assert await rows(sessionmaker) == []
     async with sessionmaker() as session:
         assert await store.audit.count(session, AuditFilters()) == 0

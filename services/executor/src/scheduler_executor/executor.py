@@ -61,6 +61,7 @@ class ExecutorConfig:
     shutdown_grace: float
     startup_timeout: float
     outbound_allow: tuple[str, ...]
+    audit_retention_days: int
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ExecutorConfig:
@@ -74,6 +75,7 @@ class ExecutorConfig:
             shutdown_grace=settings.shutdown_grace,
             startup_timeout=settings.startup_timeout,
             outbound_allow=tuple(settings.outbound_allow),
+            audit_retention_days=settings.audit_retention_days,
         )
 
 
@@ -111,6 +113,7 @@ class Executor:
             concurrency=config.concurrency,
             task_timeout=config.task_timeout,
             outbound=OutboundGuard.allowing(config.outbound_allow),
+            audit_retention_days=config.audit_retention_days,
         )
         self._fencing = Fencing(
             instance,

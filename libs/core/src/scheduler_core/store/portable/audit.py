@@ -58,11 +58,7 @@ class PortableAuditStore(AuditStore):
             # Newest first: the rows after a position are those ordered below it.
             conditions.append(tuple_(log.occurred_at, log.id) < (after.occurred_at, after.id))
         query = (
-            select(log)
-            .where(*conditions)
-            .order_by(log.occurred_at.desc(), log.id.desc())
-            .offset(offset)
-            .limit(limit)
+            select(log).where(*conditions).order_by(log.occurred_at.desc(), log.id.desc()).offset(offset).limit(limit)
         )
         return list((await session.execute(query)).scalars().all())
 
