@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from scheduler_core.settings import Settings
-from scheduler_executor.executor import ExecutorConfig
+from scheduler_executor.config import ExecutorConfig
 from scheduler_timekeeper.service import TimekeeperConfig
 
 

@@ -18,7 +18,8 @@ from scheduler_core.store.engine import create_engine, create_sessionmaker
 from scheduler_core.store.models import InstanceStatus
 from scheduler_core.tasks import TaskRegistry
 from scheduler_core.wakeup import LocalWakeup
-from scheduler_executor.executor import Executor, ExecutorConfig
+from scheduler_executor.config import ExecutorConfig
+from scheduler_executor.executor import Executor
 from scheduler_timekeeper.service import TimekeeperConfig, TimekeeperService
 from tests.support.configs import executor_config, timekeeper_config
 

@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from scheduler_core.settings import Settings
-from scheduler_executor.executor import ExecutorConfig
+from scheduler_executor.config import ExecutorConfig
 from scheduler_timekeeper.service import TimekeeperConfig
 
 

@@ -21,7 +21,8 @@ from scheduler_core.settings import Settings
 from scheduler_core.store.models import InstanceStatus
 from scheduler_core.tasks import TaskRegistry
 from scheduler_core.wakeup import LocalWakeup
-from scheduler_executor.executor import Executor, ExecutorConfig
+from scheduler_executor.config import ExecutorConfig
+from scheduler_executor.executor import Executor
 from scheduler_timekeeper.service import TimekeeperConfig, TimekeeperService
 
 log = structlog.get_logger(__name__)

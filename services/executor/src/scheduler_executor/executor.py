@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import structlog
@@ -28,12 +28,12 @@ from scheduler_core.instance import InstanceHeartbeat
 from scheduler_core.observability.logging import bind_run
 from scheduler_core.observability.metrics import Metrics
 from scheduler_core.outbound import OutboundGuard
-from scheduler_core.settings import Settings
 from scheduler_core.store import ClaimedRun, ClaimOutcome, ClaimResult, RunOutcome, Store
 from scheduler_core.store.models import ExecutionStatus
 from scheduler_core.tasks import TaskRegistry
 from scheduler_executor.batching import Batcher
 from scheduler_executor.cancellation import Cancellations, requested_by
+from scheduler_executor.config import ExecutorConfig
 from scheduler_executor.fencing import Fencing, exit_fenced, fenced_reason
 from scheduler_executor.invocation import TaskInvocation
 from scheduler_executor.outcomes import OutcomeRecorder
@@ -46,37 +46,6 @@ log = structlog.get_logger(__name__)
 CLAIM_RETRY_DELAY_S = 1.0
 # Claims written in one transaction at most.
 MAX_BATCH = 200
-
-
-@dataclass(frozen=True, slots=True)
-class ExecutorConfig:
-    """The settings an executor uses (Settings documents each, with its unit and default)."""
-
-    concurrency: int
-    prefetch: int
-    lock_ttl: float
-    instance_timeout: float
-    watchdog_interval: float
-    task_timeout: float
-    shutdown_grace: float
-    startup_timeout: float
-    outbound_allow: tuple[str, ...]
-    audit_retention_days: int
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> ExecutorConfig:
-        return cls(
-            concurrency=settings.executor_concurrency,
-            prefetch=settings.executor_prefetch,
-            lock_ttl=settings.lock_ttl,
-            instance_timeout=settings.instance_timeout,
-            watchdog_interval=settings.watchdog_interval,
-            task_timeout=settings.task_timeout,
-            shutdown_grace=settings.shutdown_grace,
-            startup_timeout=settings.startup_timeout,
-            outbound_allow=tuple(settings.outbound_allow),
-            audit_retention_days=settings.audit_retention_days,
-        )
 
 
 class Executor:

@@ -10,7 +10,8 @@ from scheduler_core.instance import InstanceLost
 from scheduler_core.settings import Settings
 from scheduler_core.store.models import InstanceStatus
 from scheduler_core.tasks import TaskRegistry
-from scheduler_executor.executor import Executor, ExecutorConfig
+from scheduler_executor.config import ExecutorConfig
+from scheduler_executor.executor import Executor
 
 
 async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
