@@ -8,8 +8,7 @@ import json
 from typing import Any
 
 import jwt
-from click.testing import Result
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from scheduler_api.app import create_app
 from scheduler_cli.main import app as cli
@@ -63,7 +62,8 @@ def page_of(result: Result) -> dict[str, Any]:
 
 async def invoke(args: list[str], env: dict[str, str]) -> Result:
     """The CLI in a thread: its HTTP calls block, and the served API runs on this event loop."""
-    return await asyncio.to_thread(CliRunner().invoke, cli, args, env=env)
+    runner = CliRunner()
+    return await asyncio.to_thread(lambda: runner.invoke(cli, args, env=env))
 
 
 async def test_cli_changes_have_one_actor_and_the_audit_command_lists_them(database: Database, tasks: TaskIds) -> None:
