@@ -207,6 +207,7 @@ async def test_filters_and_both_kinds_of_paging_agree_with_the_changes_made(
         ({"page": 1, "cursor": "MjAyNg"}, "cursor"),
         ({"cursor": "bm90LWEtY3Vyc29y"}, "cursor"),  # base64 of "not-a-cursor"
         ({"cursor": "***"}, "cursor"),
+        ({"cursor": "MDAwMS0wMS0wMVQwMDowMDowMCswNTowMHwx"}, "cursor"),  # "0001-01-01T00:00:00+05:00|1"
         ({"from": "2027-01-02T00:00:00Z", "to": "2027-01-01T00:00:00Z"}, "to"),
         ({"from": "0"}, "from"),  # a number is not an instant
         ({"from": "2027-01-01T00:00:00"}, "from"),  # no offset

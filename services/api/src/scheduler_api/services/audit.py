@@ -78,12 +78,12 @@ def decode_cursor(cursor: str) -> AuditPosition:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
         instant, separator, row_id = text.partition("|")
         occurred_at = datetime.fromisoformat(instant)
-    except (binascii.Error, UnicodeDecodeError, ValueError):
+        # Ids are 64-bit: 18 digits always fit. An instant without an offset, or with none in UTC, is not ours.
+        if not separator or not row_id.isdigit() or len(row_id) > 18 or occurred_at.tzinfo is None:
+            raise refused
+        return AuditPosition(occurred_at.astimezone(UTC), int(row_id))
+    except (binascii.Error, UnicodeDecodeError, ValueError, OverflowError):
         raise refused from None
-    # Ids are 64-bit: 18 digits always fit.
-    if not separator or not row_id.isdigit() or len(row_id) > 18 or occurred_at.tzinfo is None:
-        raise refused
-    return AuditPosition(occurred_at, int(row_id))
 
 
 class AuditService:
