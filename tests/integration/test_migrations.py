@@ -46,6 +46,8 @@ REFERENCE_COLUMNS = {
     "scheduler_job_type": {"id", "name", "name_en", "name_ar"},
     "scheduler_execution_status": {"id", "name", "name_en", "name_ar"},
 }  # fmt: skip
+# Tables the design adds to the reference's.
+ADDED_TABLES = {"scheduler_audit_log"}
 REFERENCE_FOREIGN_KEYS = {
     ("scheduled_job", "task_function_id", "task_function"),
     ("scheduled_job", "job_type_id", "scheduler_job_type"),
@@ -87,7 +89,7 @@ async def test_upgrade_creates_the_reference_schema(empty_engine: AsyncEngine) -
     await upgrade(empty_engine)
     async with empty_engine.connect() as connection:
         schema = await connection.run_sync(_schema)
-    assert schema["tables"] == {*REFERENCE_COLUMNS, "alembic_version"}
+    assert schema["tables"] == {*REFERENCE_COLUMNS, *ADDED_TABLES, "alembic_version"}
     columns = schema["columns"]
     assert isinstance(columns, dict)
     for table, expected in REFERENCE_COLUMNS.items():
@@ -165,3 +167,28 @@ def _downgrade_to_0002(connection: Connection) -> None:
     config = alembic_config()
     config.attributes["connection"] = connection
     command.downgrade(config, "0002")
+
+
+async def test_the_audit_log_downgrades_away_and_upgrades_again(empty_engine: AsyncEngine) -> None:
+    await upgrade(empty_engine)
+    async with empty_engine.begin() as connection:
+        await connection.run_sync(_downgrade_to, "0005")
+        tables = await connection.run_sync(lambda sync: set(inspect(sync).get_table_names()))
+    assert "scheduler_audit_log" not in tables
+    await upgrade(empty_engine)
+    async with empty_engine.connect() as connection:
+        schema = await connection.run_sync(_schema)
+        indexes = await connection.run_sync(
+            lambda sync: {i["name"]: i["column_names"] for i in inspect(sync).get_indexes("scheduler_audit_log")}
+        )
+    assert "scheduler_audit_log" in schema["tables"]  # type: ignore[operator]
+    # No foreign key: the trail of a job outlives the job.
+    assert not [fk for fk in schema["foreign_keys"] if fk[0] == "scheduler_audit_log"]  # type: ignore[attr-defined]
+    assert indexes["ix_scheduler_audit_log_job"] == ["job_id", "occurred_at", "id"]
+    assert indexes["ix_scheduler_audit_log_occurred"] == ["occurred_at", "id"]
+
+
+def _downgrade_to(connection: Connection, revision: str) -> None:
+    config = alembic_config()
+    config.attributes["connection"] = connection
+    command.downgrade(config, revision)

@@ -81,6 +81,7 @@ TABLES_IN_DELETE_ORDER = (
     "scheduled_job",
     "task_function",
     "scheduler_instance",
+    "scheduler_audit_log",
 )
 
 

@@ -412,6 +412,10 @@ export function createMockApi({ token = 'dev-token', dist = DIST } = {}) {
       }
       if ((m = /^\/jobs\/(\d+)\/history$/.exec(route)) && method === 'GET') return send(response, 200, history(url, Number(m[1])));
       if (route === '/history' && method === 'GET') return send(response, 200, history(url, undefined));
+      // The mock keeps no audit trail: every job's Changes section is empty.
+      if (/^\/jobs\/(\d+)\/audit$/.test(route) && method === 'GET') {
+        return send(response, 200, { items: [], total: 0, page: 1, perPage: 20, totalPages: 0, nextCursor: null });
+      }
       if (route === '/status' && method === 'GET') {
         const active = [...jobs.values()].filter((j) => j.isActive);
         const heartbeat = new Date(Date.now() - 2000).toISOString();

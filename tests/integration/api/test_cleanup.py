@@ -65,6 +65,7 @@ async def test_cleanup_deletes_old_finished_runs_only(
     assert response.status_code == 200
     assert response.json() == {
         "deletedCount": 3,
+        "deletedAuditCount": 0,
         "message": "Cleaned up 3 execution records older than 30 days",
     }
     kept = {execution_id for execution_id, (status, days) in runs.items() if days < 30 or not status.is_terminal}
@@ -80,7 +81,11 @@ async def test_cleanup_defaults_to_30_days(
     without_body = (await client.post(f"{API}/cleanup")).json()
     empty_body = (await client.post(f"{API}/cleanup", json={})).json()
 
-    assert without_body == {"deletedCount": 1, "message": "Cleaned up 1 execution records older than 30 days"}
+    assert without_body == {
+        "deletedCount": 1,
+        "deletedAuditCount": 0,
+        "message": "Cleaned up 1 execution records older than 30 days",
+    }
     assert empty_body["deletedCount"] == 0
 
 

@@ -71,6 +71,7 @@ async def peer_view(base_url: str, peer: str, headers: dict[str, str], path: str
         response = await client.get(path, headers=headers)
     assert response.status_code == 200, response.text
     seen: dict[str, Any] = response.json()
+    seen["answeredRequestId"] = response.headers.get("X-Request-ID")
     return seen
 
 
@@ -79,25 +80,38 @@ async def peer_view(base_url: str, peer: str, headers: dict[str, str], path: str
 
 async def test_forwarded_headers_from_an_untrusted_peer_are_ignored(database: Database) -> None:
     app = app_with_peer_route(database, forwarded_allow_ips=[TRUSTED_PEER])
-    forged = {"X-Forwarded-For": FORGED, "X-Forwarded-Proto": "https", "X-Forwarded-Prefix": "/elsewhere"}
+    forged = {
+        "X-Forwarded-For": FORGED,
+        "X-Forwarded-Proto": "https",
+        "X-Forwarded-Prefix": "/elsewhere",
+        "X-Request-ID": "forged-request-id",
+    }
     async with served(app) as url:
         seen = await peer_view(url, UNTRUSTED_PEER, forged)
 
     assert (seen["client"], seen["scheme"], seen["rootPath"]) == (UNTRUSTED_PEER, "http", "")
-    assert seen["logContext"] == {"client": UNTRUSTED_PEER}
+    # The request gets an id of its own, not the one the client chose; it is answered and on every log line.
+    request_id = seen["answeredRequestId"]
+    assert request_id
+    assert request_id != "forged-request-id"
+    assert seen["logContext"] == {"client": UNTRUSTED_PEER, "request_id": request_id}
 
 
 async def test_x_forwarded_for_from_a_trusted_peer_names_the_client(database: Database) -> None:
     app = app_with_peer_route(database, forwarded_allow_ips=[TRUSTED_PEER, "10.0.0.0/8"])
     async with served(app) as url:
-        direct = await peer_view(url, TRUSTED_PEER, {"X-Forwarded-For": FORGED, "X-Forwarded-Proto": "https"})
+        direct = await peer_view(
+            url, TRUSTED_PEER, {"X-Forwarded-For": FORGED, "X-Forwarded-Proto": "https", "X-Request-ID": "gw-42"}
+        )
         # A client-supplied entry on the left, then the address our gateway saw, then an inner trusted proxy:
         # the client is the right-most address that is not a trusted proxy, never the left-most one.
         chain = await peer_view(url, TRUSTED_PEER, {"X-Forwarded-For": f"198.51.100.9, {FORGED}, 10.1.2.3"})
 
     assert (direct["client"], direct["scheme"]) == (FORGED, "https")
     assert direct["url"].startswith("https://")
-    assert direct["logContext"] == {"client": FORGED}
+    # The gateway's request id is kept (and a malformed one would be replaced: test_request_ids_*).
+    assert direct["logContext"] == {"client": FORGED, "request_id": "gw-42"}
+    assert direct["answeredRequestId"] == "gw-42"
     assert (chain["client"], chain["scheme"]) == (FORGED, "http")
 
 

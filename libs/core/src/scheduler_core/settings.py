@@ -75,6 +75,21 @@ class Settings(BaseSettings):
         description="Seconds a token may be valid for: exp further than this from iat (or now) is refused.",
     )
 
+    audit_name_claim: str = Field(
+        default="name",
+        min_length=1,
+        description="Claim holding the caller's display name in the audit trail (a dotted path works); when it is "
+        "absent, preferred_username, then email.",
+    )
+
+    # --- audit trail ---------------------------------------------------------------------------------
+    audit_retention_days: int = Field(
+        default=365,
+        ge=1,
+        le=36_500,
+        description="Days audit rows are kept; the history cleanup (its job and POST /cleanup) deletes older ones.",
+    )
+
     # --- api hardening -------------------------------------------------------------------------------
     max_request_body_bytes: int = Field(
         default=1_048_576,

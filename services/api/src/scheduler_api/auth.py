@@ -5,7 +5,8 @@ generates); RS*/ES*/PS*/EdDSA tokens with the API gateway's key set (SCHEDULER_J
 must be one of SCHEDULER_JWT_ALGORITHMS, and it picks the key source, so a token can never get an HS signature
 checked against a public key. `exp` is required, and may be at most SCHEDULER_JWT_MAX_LIFETIME after `iat` (or
 after now, for a token without `iat`); `iss` and `aud` are checked when configured. The role claim
-(SCHEDULER_ROLE_CLAIM) may be a string or a list and must contain SCHEDULER_SUPER_ADMIN_ROLE.
+(SCHEDULER_ROLE_CLAIM) may be a string or a list and must contain SCHEDULER_SUPER_ADMIN_ROLE. The caller's display
+name, for the audit trail, is the claim SCHEDULER_AUDIT_NAME_CLAIM names, else `preferred_username`, else `email`.
 
 A 401 says in our own words which rule the token broke; what PyJWT or the key set said goes to the log (at
 info level), never to the caller."""
@@ -31,8 +32,8 @@ CLOCK_SKEW_LEEWAY_S: Final = 30
 # Seconds the gateway's key set is cached, and the timeout of fetching it.
 JWKS_CACHE_S: Final = 300
 JWKS_FETCH_TIMEOUT_S: Final = 5
-# Width of scheduled_job.created_by_id / updated_by_id.
-AUDIT_ID_LENGTH: Final = 36
+# Claims a display name is taken from when the configured one (SCHEDULER_AUDIT_NAME_CLAIM) is absent, in order.
+NAME_FALLBACK_CLAIMS: Final = ("preferred_username", "email")
 # Characters of a refused token's `alg` repeated in the 401 (the header is the caller's to fill).
 ALGORITHM_ECHO_CHARS: Final = 16
 
@@ -50,11 +51,7 @@ class Principal:
     subject: str | None  # the `sub` claim
     roles: frozenset[str]
     claims: Mapping[str, Any] = field(repr=False)
-
-    @property
-    def audit_id(self) -> str | None:
-        """`sub` as stored in created_by_id / updated_by_id (the reference's VARCHAR(36); longer ids are cut)."""
-        return None if self.subject is None else self.subject[:AUDIT_ID_LENGTH]
+    name: str | None = None  # the display name the audit trail shows (see the module docstring)
 
 
 def _refused(message: str, cause: Exception) -> Unauthorized:
@@ -79,6 +76,7 @@ class TokenVerifier:
         role_claim: str,
         required_role: str,
         max_lifetime: float,
+        name_claim: str = "name",
     ) -> None:
         self._algorithms = frozenset(algorithms)
         self._max_lifetime = max_lifetime  # seconds from iat (or now) to exp
@@ -87,6 +85,7 @@ class TokenVerifier:
         self._issuer = issuer
         self._audience = audience
         self._role_claim = role_claim
+        self._name_claims = (name_claim, *(claim for claim in NAME_FALLBACK_CLAIMS if claim != name_claim))
         self.required_role = required_role
 
     @classmethod
@@ -125,6 +124,7 @@ class TokenVerifier:
             role_claim=settings.role_claim,
             required_role=settings.super_admin_role,
             max_lifetime=settings.jwt_max_lifetime,
+            name_claim=settings.audit_name_claim,
         )
 
     async def verify(self, token: str) -> Principal:
@@ -135,7 +135,7 @@ class TokenVerifier:
         if self.required_role not in roles:
             raise Forbidden(f"this endpoint requires the {self.required_role!r} role")
         subject = claims.get("sub")
-        return Principal(subject if isinstance(subject, str) else None, roles, claims)
+        return Principal(subject if isinstance(subject, str) else None, roles, claims, self._name(claims))
 
     async def _decode(self, token: str) -> dict[str, Any]:
         try:
@@ -201,16 +201,30 @@ class TokenVerifier:
             raise _refused("no key of the token issuer's key set verifies this token", exc) from exc
         return signing_key.key
 
+    def _name(self, claims: Mapping[str, Any]) -> str | None:
+        """The first of the name claims that holds non-blank text, stripped."""
+        for claim in self._name_claims:
+            value = _claim(claims, claim)
+            if isinstance(value, str) and value.strip():
+                return value.strip()
+        return None
+
     def _roles(self, claims: Mapping[str, Any]) -> frozenset[str]:
-        """The role claim as a set. The claim name is looked up as is (namespaced claims such as
-        'https://example.com/roles' contain dots), then as a dotted path ('realm_access.roles')."""
-        value: Any = claims.get(self._role_claim)
-        if value is None and "." in self._role_claim:
-            value = claims
-            for part in self._role_claim.split("."):
-                value = value.get(part) if isinstance(value, Mapping) else None
+        """The role claim as a set."""
+        value = _claim(claims, self._role_claim)
         if isinstance(value, str):
             return frozenset({value, *value.split()})
         if isinstance(value, list):
             return frozenset(item for item in value if isinstance(item, str))
         return frozenset()
+
+
+def _claim(claims: Mapping[str, Any], name: str) -> Any:
+    """A claim looked up as is (namespaced claims such as 'https://example.com/roles' contain dots), then as a
+    dotted path ('realm_access.roles')."""
+    value: Any = claims.get(name)
+    if value is None and "." in name:
+        value = claims
+        for part in name.split("."):
+            value = value.get(part) if isinstance(value, Mapping) else None
+    return value

@@ -11,6 +11,7 @@ from scheduler_api.auth import Principal, TokenVerifier
 from scheduler_api.errors import Unauthorized
 from scheduler_api.services import Services
 from scheduler_api.services.actions import ActionService
+from scheduler_api.services.audit import AuditService
 from scheduler_api.services.cleanup import CleanupService
 from scheduler_api.services.history import HistoryService
 from scheduler_api.services.jobs import JobService
@@ -18,6 +19,7 @@ from scheduler_api.services.lookups import LookupService
 from scheduler_api.services.preview import PreviewService
 from scheduler_api.services.runs import RunService
 from scheduler_api.services.status import StatusService
+from scheduler_core.store import Actor
 
 # auto_error=False: a missing token is answered by our own 401 (JSON body and WWW-Authenticate challenge).
 bearer = HTTPBearer(
@@ -66,6 +68,10 @@ def _runs(request: Request) -> RunService:
     return get_services(request).runs
 
 
+def _audit(request: Request) -> AuditService:
+    return get_services(request).audit
+
+
 def get_verifier(request: Request) -> TokenVerifier:
     verifier = getattr(request.app.state, "verifier", None)
     if not isinstance(verifier, TokenVerifier):
@@ -83,6 +89,14 @@ async def require_super_admin(
     return await verifier.verify(credentials.credentials)
 
 
+async def audit_actor(request: Request, caller: Annotated[Principal, Depends(require_super_admin)]) -> Actor:
+    """Who makes a change, for the audit trail: the verified caller, the client's address (the real one behind a
+    trusted gateway: scheduler_api.gateway resolved it) and the request id (scheduler_api.request_log)."""
+    client = request.client
+    request_id = getattr(request.state, "request_id", None)
+    return Actor(caller.subject, caller.name, client.host if client else None, request_id)
+
+
 Jobs = Annotated[JobService, Depends(_jobs)]
 Actions = Annotated[ActionService, Depends(_actions)]
 History = Annotated[HistoryService, Depends(_history)]
@@ -91,4 +105,6 @@ Cleanup = Annotated[CleanupService, Depends(_cleanup)]
 Lookups = Annotated[LookupService, Depends(_lookups)]
 Preview = Annotated[PreviewService, Depends(_preview)]
 Runs = Annotated[RunService, Depends(_runs)]
+Audit = Annotated[AuditService, Depends(_audit)]
 SuperAdmin = Annotated[Principal, Depends(require_super_admin)]
+Caller = Annotated[Actor, Depends(audit_actor)]

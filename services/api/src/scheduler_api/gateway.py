@@ -9,7 +9,8 @@ kinds of gateway work: one that strips the prefix (the app receives /api/…) an
 
 Client address and scheme. Only from peers in SCHEDULER_FORWARDED_ALLOW_IPS, by uvicorn's ProxyHeadersMiddleware:
 the client is the right-most X-Forwarded-For entry that is not itself a trusted proxy, and the scheme is
-X-Forwarded-Proto. With SCHEDULER_FORWARDED_HEADERS=forwarded, an RFC 7239 `Forwarded` header is read instead
+X-Forwarded-Proto. An X-Request-ID header is kept only from a trusted peer (scheduler_api.request_log takes it as
+the request id). With SCHEDULER_FORWARDED_HEADERS=forwarded, an RFC 7239 `Forwarded` header is read instead
 (translated into those two for uvicorn) and the X-Forwarded-* ones are dropped. request.client is then the real
 client, for the handlers and the audit trail, and scheduler_api.request_log puts it on every log line."""
 
@@ -25,7 +26,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from scheduler_api.request_log import RequestLog
+from scheduler_api.request_log import REQUEST_ID_HEADER, RequestLog
 from scheduler_core.gateway_syntax import path_prefix
 from scheduler_core.schemas.errors import ErrorResponse
 from scheduler_core.settings import Settings
@@ -88,6 +89,8 @@ class ForwardedHeaders:
             scope = dict(scope)
             if self._rfc7239:
                 scope["headers"] = rfc7239_as_x_forwarded(scope["headers"], trusted=trusted)
+            if not trusted:  # a client does not pick the id its request is logged and audited under
+                scope["headers"] = [(name, value) for name, value in scope["headers"] if name != REQUEST_ID_HEADER]
             prefix = self._root_path or (self._forwarded_prefix(scope["headers"]) if trusted else "")
             if prefix:
                 _mount_at(scope, prefix)

@@ -28,6 +28,7 @@ class ApiClient:
 
     @staticmethod
     def _local_token(settings: Settings) -> str:
+        # Minted for the local OS user (mint_super_admin_token's default), so every call names the same actor.
         try:
             return mint_super_admin_token(settings, jwt_secret(settings, generate=False))
         except NoSecretConfigured:

@@ -1,4 +1,4 @@
-"""`jobscheduler`: start a role, migrate, mint a token, and operate jobs on a running API.
+"""`jobscheduler`: start a role, migrate, mint a token, operate jobs on a running API and read its audit trail.
 
 Settings come from SCHEDULER_* environment variables (see the README); flags override the few that
 differ per invocation (ports, data directory)."""
@@ -16,6 +16,7 @@ from typing import Annotated, Any
 import typer
 import uvloop
 
+from scheduler_cli.audit import audit
 from scheduler_cli.jobs import jobs_app
 from scheduler_cli.settings import load_settings
 from scheduler_core.broker import BrokerUnavailable
@@ -37,6 +38,8 @@ HealthPortOption = Annotated[
     int | None, typer.Option("--port", help="Health/metrics port (default: SCHEDULER_HEALTH_PORT).")
 ]
 HostOption = Annotated[str | None, typer.Option("--host", help="Bind address (default: SCHEDULER_HOST).")]
+# Characters of a display name the audit trail keeps.
+NAME_MAX_LENGTH = 255
 
 
 # How a role ends, as its process's exit code (the README lists them; 2 is a usage or settings error, 7 an
@@ -150,18 +153,34 @@ def migrate() -> None:
 
 @app.command()
 def token(
-    subject: Annotated[str | None, typer.Option(help="`sub` claim (36 characters at most).")] = None,
+    subject: Annotated[
+        str | None, typer.Option(help="`sub` claim, 36 characters at most (default: the OS user), e.g. alice.")
+    ] = None,
+    name: Annotated[
+        str | None,
+        typer.Option(help="Display name for the audit trail (default: the subject), e.g. 'Alice Example'."),
+    ] = None,
     ttl_hours: Annotated[
         float | None,
         typer.Option(help="Lifetime in hours (default 12, or SCHEDULER_JWT_MAX_LIFETIME if shorter).", min=0.01),
     ] = None,
 ) -> None:
-    """Print a Super Admin JWT (and nothing else) signed with SCHEDULER_JWT_SECRET or the embedded secret."""
-    from scheduler_core.auth.tokens import LifetimeTooLong, NoSecretConfigured, jwt_secret, mint_super_admin_token
+    """Print a Super Admin JWT (and nothing else) signed with SCHEDULER_JWT_SECRET or the embedded secret. Its
+    subject and name are who the audit trail records for changes made with it."""
+    from scheduler_core.auth.tokens import (
+        SUBJECT_MAX_LENGTH,
+        LifetimeTooLong,
+        NoSecretConfigured,
+        jwt_secret,
+        mint_super_admin_token,
+    )
 
     settings = load_settings()
-    if subject is not None and len(subject) > 36:
-        typer.echo("error: --subject: at most 36 characters (it is stored as created_by_id)", err=True)
+    if subject is not None and not 0 < len(subject) <= SUBJECT_MAX_LENGTH:
+        typer.echo(f"error: --subject: 1 to {SUBJECT_MAX_LENGTH} characters (it is stored as created_by_id)", err=True)
+        raise typer.Exit(2)
+    if name is not None and not 0 < len(name.strip()) <= NAME_MAX_LENGTH:
+        typer.echo(f"error: --name: 1 to {NAME_MAX_LENGTH} characters", err=True)
         raise typer.Exit(2)
     try:
         secret = jwt_secret(settings, generate=True)
@@ -170,11 +189,14 @@ def token(
         raise typer.Exit(2) from None
     ttl = None if ttl_hours is None else timedelta(hours=ttl_hours)
     try:
-        token = mint_super_admin_token(settings, secret, subject=subject, ttl=ttl)
+        token = mint_super_admin_token(settings, secret, subject=subject, name=name, ttl=ttl)
     except LifetimeTooLong as exc:
         typer.echo(f"error: --ttl-hours: {exc}", err=True)
         raise typer.Exit(2) from None
     sys.stdout.write(token + "\n")
+
+
+app.command()(audit)
 
 
 def main() -> None:

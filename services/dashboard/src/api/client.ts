@@ -17,7 +17,11 @@ import type {
   SchedulerStatusInfo,
   TaskFunctionInfo,
 } from '../types/api';
+import type { components } from '../types/api.generated';
 import { parseErrorBody } from './errors';
+
+/** A page of the audit trail, as generated from the API's OpenAPI (its nulls arrive as absent properties). */
+export type AuditPage = components['schemas']['AuditPage'];
 
 /** The API's path relative to the dashboard: both are served by the API, the dashboard at its root. */
 const API_PATH = 'api/v1/scheduler';
@@ -252,6 +256,12 @@ export class SchedulerApi {
 
   allHistory(params: HistoryParams = {}, signal?: AbortSignal): Promise<Page<Execution>> {
     return this.get<Page<Execution>>('/history', { page: params.page, per_page: params.perPage, status_id: params.statusId }, signal);
+  }
+
+  // ----- audit trail ------------------------------------------------------------------------------------
+
+  jobAudit(jobId: number, params: { page?: number; perPage?: number } = {}, signal?: AbortSignal): Promise<AuditPage> {
+    return this.get<AuditPage>(`/jobs/${jobId}/audit`, { page: params.page, per_page: params.perPage }, signal);
   }
 
   // ----- status, lookups, preview -------------------------------------------------------------------------

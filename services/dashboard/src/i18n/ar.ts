@@ -245,6 +245,14 @@ export const ar: Messages = {
   keepRun: 'إبقاؤه',
   autoRefreshing: 'يُحدَّث تلقائيًا أثناء وجود تشغيلات جارية…',
 
+  // التغييرات (سجل التدقيق)
+  changesTitle: 'التغييرات',
+  colWhen: 'متى',
+  colWho: 'من',
+  colAction: 'الإجراء',
+  colWhat: 'ما الذي تغيّر',
+  noChanges: 'لا توجد تغييرات مسجلة.',
+
   statusTitle: 'حالة المجدول',
   autoRefresh: 'تحديث تلقائي',
   updatedAgo: (age) => `آخر تحديث ${age}`,

@@ -252,6 +252,14 @@ export const en = {
   keepRun: 'Keep it',
   autoRefreshing: 'Refreshing while runs are in progress…',
 
+  // changes (audit trail)
+  changesTitle: 'Changes',
+  colWhen: 'When',
+  colWho: 'Who',
+  colAction: 'Action',
+  colWhat: 'What changed',
+  noChanges: 'No changes recorded.',
+
   // status
   statusTitle: 'Scheduler status',
   autoRefresh: 'Auto-refresh',

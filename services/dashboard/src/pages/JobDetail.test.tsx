@@ -8,6 +8,20 @@ import { defaultBackfillRange } from '../components/BackfillDialog';
 import { fromLocalInput } from '../format/time';
 import { actionApplies } from './JobDetail';
 
+const AUDIT = {
+  items: [
+    {
+      id: 2, occurredAt: '2025-01-07T11:00:00Z', actorSubject: 'alice-id', actorName: 'Alice Example', action: 'update', jobId: 7,
+      target: null, changes: { priority: { before: 0, after: 5 } }, clientAddress: '203.0.113.9', requestId: 'r-2',
+    },
+    {
+      id: 1, occurredAt: '2025-01-07T10:00:00Z', actorSubject: 'bob', actorName: null, action: 'trigger', jobId: 7,
+      target: 'run-1', changes: null, clientAddress: null, requestId: 'r-1',
+    },
+  ],
+  total: 2, page: 1, perPage: 20, totalPages: 1, nextCursor: null,
+};
+
 function detailRoutes(overrides: Record<string, (call: FakeCall) => unknown> = {}) {
   let job = makeJob({ id: 7, lastRunAt: '2025-01-07T10:00:00Z' });
   const runs = [
@@ -30,6 +44,7 @@ function detailRoutes(overrides: Record<string, (call: FakeCall) => unknown> = {
     'DELETE /jobs/7': () => ({ status: 204 }),
     'GET /jobs/7/preview': () => ({ fireTimes: ['2999-01-01T00:30:00Z', '2999-01-01T01:00:00Z'], description: 'every 30 minutes', timezone: 'UTC' }),
     'GET /jobs': () => page([]),
+    'GET /jobs/7/audit': () => AUDIT,
     ...overrides,
   };
 }
@@ -101,6 +116,16 @@ describe('job detail', () => {
     await waitFor(() => expect(window.location.hash).toBe('#/jobs?deleted=7'));
     expect(calls.filter((c) => c.method === 'DELETE').map((c) => c.path)).toEqual(['/jobs/7']);
     expect(await screen.findByTestId('job-deleted')).toBeInTheDocument();
+  });
+
+  it('lists who changed what in the job\'s Changes section', async () => {
+    renderApp('#/jobs/7', detailRoutes());
+    const rows = await within(await screen.findByTestId('job-changes')).findAllByTestId('change-row');
+    expect(rows.map((r) => r.getAttribute('data-action'))).toEqual(['update', 'trigger']);
+    expect(within(rows[0]!).getByTestId('change-who')).toHaveTextContent('Alice Example (alice-id)');
+    expect(within(rows[0]!).getByTestId('change-what')).toHaveTextContent('priority: 0 → 5');
+    expect(within(rows[1]!).getByTestId('change-who')).toHaveTextContent('bob');
+    expect(within(rows[1]!).getByTestId('change-what')).toHaveTextContent('run-1');
   });
 
   it('shows a missing job as an error, not a blank page', async () => {

@@ -1,6 +1,7 @@
 import { useState, type ReactNode } from 'react';
 import { useApi } from '../api/context';
 import { BackfillDialog } from '../components/BackfillDialog';
+import { ChangesTable } from '../components/ChangesTable';
 import { HistoryTable } from '../components/HistoryTable';
 import { JobBadges } from '../components/JobBadges';
 import { PREVIEW_COUNT } from '../components/SchedulePreview';
@@ -235,6 +236,11 @@ export function JobDetail({ jobId }: { jobId: number }) {
       <div className="card">
         <h2>{t.historyTitle}</h2>
         <HistoryTable jobId={current.id} refreshKey={historyKey} onRunsSettled={job.reload} />
+      </div>
+
+      <div className="card" data-testid="job-changes">
+        <h2>{t.changesTitle}</h2>
+        <ChangesTable jobId={current.id} refreshKey={historyKey} />
       </div>
 
       {backfilling && (

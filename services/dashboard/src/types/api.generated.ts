@@ -3,6 +3,23 @@
 // Source: openapi.json (info.version 0.1.0). Do not edit by hand: regenerate.
 
 export interface paths {
+    "/api/v1/scheduler/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Changes to jobs and runs (who, when, from where, what), newest first */
+        get: operations["list_audit_api_v1_scheduler_audit_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/scheduler/cleanup": {
         parameters: {
             query?: never;
@@ -12,7 +29,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Delete finished executions older than retentionDays (default 30) */
+        /** Delete finished executions older than retentionDays (default 30), and audit entries older than SCHEDULER_AUDIT_RETENTION_DAYS */
         post: operations["cleanup_history_api_v1_scheduler_cleanup_post"];
         delete?: never;
         options?: never;
@@ -119,6 +136,23 @@ export interface paths {
         put?: never;
         /** enable | disable | trigger (run now) | pause | resume */
         post: operations["perform_action_api_v1_scheduler_jobs__job_id__action_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/scheduler/jobs/{job_id}/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Changes to one job and its runs, newest first (a deleted job keeps them) */
+        get: operations["list_job_audit_api_v1_scheduler_jobs__job_id__audit_get"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -299,6 +333,103 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** AuditChange */
+        AuditChange: {
+            /**
+             * After
+             * @description The value after it.
+             */
+            after: unknown;
+            /**
+             * Before
+             * @description The value before the change (null: none).
+             */
+            before: unknown;
+        };
+        /**
+         * AuditEntryResponse
+         * @description One change.
+         */
+        AuditEntryResponse: {
+            /**
+             * Action
+             * @enum {string}
+             */
+            action: "create" | "update" | "delete" | "enable" | "disable" | "pause" | "resume" | "trigger" | "cancel" | "rerun" | "backfill" | "cleanup";
+            /**
+             * Actorname
+             * @description The caller's display name: the SCHEDULER_AUDIT_NAME_CLAIM claim, else preferred_username, else email.
+             */
+            actorName: string | null;
+            /**
+             * Actorsubject
+             * @description The token's `sub` (null: the scheduler itself, or no `sub`).
+             */
+            actorSubject: string | null;
+            /**
+             * Changes
+             * @description Changed fields by their API name, each with its value before and after (secrets in a job's parameters, such as an Authorization header, are shown as [redacted]); null when none changed.
+             */
+            changes: {
+                [key: string]: components["schemas"]["AuditChange"];
+            } | null;
+            /**
+             * Clientaddress
+             * @description The client's address (behind a trusted gateway: the real one).
+             */
+            clientAddress: string | null;
+            /** Id */
+            id: number;
+            /**
+             * Jobid
+             * @description The job changed, if any (the job may have been deleted since).
+             */
+            jobId: number | null;
+            /**
+             * Occurredat
+             * Format: date-time
+             * @description When the change was made, by the database's clock.
+             */
+            occurredAt: string;
+            /**
+             * Requestid
+             * @description The request's X-Request-ID (a scheduled cleanup: its execution id).
+             */
+            requestId: string | null;
+            /**
+             * Target
+             * @description What the action wrote or acted on besides the job: the execution id of a trigger, cancel or re-run, the range of a backfill, the retention of a cleanup.
+             */
+            target: string | null;
+        };
+        /**
+         * AuditPage
+         * @description Newest first. Page through with `page`, or with `cursor` set to the last page's `nextCursor`, which stays
+         *     put while changes are recorded.
+         */
+        AuditPage: {
+            /** Items */
+            items: components["schemas"]["AuditEntryResponse"][];
+            /**
+             * Nextcursor
+             * @description Pass as `cursor` for the next page; null on the last page.
+             */
+            nextCursor: string | null;
+            /**
+             * Page
+             * @description This page's number, from 1; null when read by cursor.
+             */
+            page: number | null;
+            /** Perpage */
+            perPage: number;
+            /**
+             * Total
+             * @description Entries matching the filters, over all pages.
+             */
+            total: number;
+            /** Totalpages */
+            totalPages: number;
+        };
         /** BackfillRequest */
         BackfillRequest: {
             /**
@@ -352,7 +483,15 @@ export interface components {
         };
         /** CleanupResponse */
         CleanupResponse: {
-            /** Deletedcount */
+            /**
+             * Deletedauditcount
+             * @description Audit entries deleted: those older than SCHEDULER_AUDIT_RETENTION_DAYS (default 365).
+             */
+            deletedAuditCount: number;
+            /**
+             * Deletedcount
+             * @description Finished executions deleted.
+             */
             deletedCount: number;
             /**
              * Message
@@ -1165,6 +1304,81 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    list_audit_api_v1_scheduler_audit_get: {
+        parameters: {
+            query?: {
+                /** @description Only changes of this kind. */
+                action?: ("create" | "update" | "delete" | "enable" | "disable" | "pause" | "resume" | "trigger" | "cancel" | "rerun" | "backfill" | "cleanup") | null;
+                /** @description Only changes by this actor: the token's `sub` or the display name, exactly. */
+                actor?: string | null;
+                /** @description The last page's nextCursor: the page after it (stable while changes are recorded); not with page. */
+                cursor?: string | null;
+                /** @description Only changes at or after this instant (ISO 8601, with offset). */
+                from?: string | null;
+                /** @description Only changes of this job. */
+                job_id?: number | null;
+                /** @description Page number, from 1 (default 1); not with cursor. */
+                page?: number | null;
+                /** @description Items per page (default 20). */
+                per_page?: number;
+                /** @description Only changes at or before this instant (ISO 8601, with offset). */
+                to?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditPage"];
+                };
+            };
+            /** @description No bearer token, or one that does not verify (signature, expiry, issuer, audience). */
+            401: {
+                headers: {
+                    /** @description Bearer challenge (RFC 6750). */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The token is valid but does not carry the Super Admin role. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input; `fields` names each field and the reason. Nothing was written. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The database, or the gateway's key set (JWKS) needed to verify the token, cannot be reached. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     cleanup_history_api_v1_scheduler_cleanup_post: {
         parameters: {
             query?: never;
@@ -1843,6 +2057,91 @@ export interface operations {
             };
             /** @description The request body is larger than the API reads (SCHEDULER_MAX_REQUEST_BODY_BYTES). */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input; `fields` names each field and the reason. Nothing was written. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The database, or the gateway's key set (JWKS) needed to verify the token, cannot be reached. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    list_job_audit_api_v1_scheduler_jobs__job_id__audit_get: {
+        parameters: {
+            query?: {
+                /** @description Only changes of this kind. */
+                action?: ("create" | "update" | "delete" | "enable" | "disable" | "pause" | "resume" | "trigger" | "cancel" | "rerun" | "backfill" | "cleanup") | null;
+                /** @description Only changes by this actor: the token's `sub` or the display name, exactly. */
+                actor?: string | null;
+                /** @description The last page's nextCursor: the page after it (stable while changes are recorded); not with page. */
+                cursor?: string | null;
+                /** @description Only changes at or after this instant (ISO 8601, with offset). */
+                from?: string | null;
+                /** @description Page number, from 1 (default 1); not with cursor. */
+                page?: number | null;
+                /** @description Items per page (default 20). */
+                per_page?: number;
+                /** @description Only changes at or before this instant (ISO 8601, with offset). */
+                to?: string | null;
+            };
+            header?: never;
+            path: {
+                /** @description The job's id. */
+                job_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditPage"];
+                };
+            };
+            /** @description No bearer token, or one that does not verify (signature, expiry, issuer, audience). */
+            401: {
+                headers: {
+                    /** @description Bearer challenge (RFC 6750). */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The token is valid but does not carry the Super Admin role. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such job. */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -20,6 +20,7 @@ class ExecutorConfig:
     shutdown_grace: float
     startup_timeout: float
     outbound_allow: tuple[str, ...]
+    audit_retention_days: int
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ExecutorConfig:
@@ -33,4 +34,5 @@ class ExecutorConfig:
             shutdown_grace=settings.shutdown_grace,
             startup_timeout=settings.startup_timeout,
             outbound_allow=tuple(settings.outbound_allow),
+            audit_retention_days=settings.audit_retention_days,
         )

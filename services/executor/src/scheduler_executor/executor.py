@@ -85,6 +85,7 @@ class Executor:
             concurrency=config.concurrency,
             task_timeout=config.task_timeout,
             outbound=OutboundGuard.allowing(config.outbound_allow),
+            audit_retention_days=config.audit_retention_days,
         )
         self._fencing = Fencing(
             instance,

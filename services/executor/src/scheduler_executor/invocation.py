@@ -37,12 +37,14 @@ class TaskInvocation:
         concurrency: int,
         task_timeout: float,
         outbound: OutboundGuard,
+        audit_retention_days: int,
     ) -> None:
         self._registry = registry
         self._outbound = outbound  # what tasks reach the network through
         self._sessionmaker = sessionmaker
         self._store = store
         self._task_timeout = task_timeout  # seconds, for jobs without a timeout of their own
+        self._audit_retention_days = audit_retention_days  # for the history cleanup task
         # Threads are started on demand, so an executor of async tasks never starts one.
         self._threads = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="task")
 
@@ -85,6 +87,7 @@ class TaskInvocation:
             claim.fencing_token,
             cancel_requested,
             claim.attempt,
+            self._audit_retention_days,
         )
         timeout = float(claim.timeout_seconds or self._task_timeout)
         result: object

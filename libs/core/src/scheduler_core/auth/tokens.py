@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import getpass
 import os
 import secrets
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any, Final
 
 import jwt
 
@@ -16,6 +17,8 @@ SECRET_FILE_NAME = "jwt-secret"
 # Bytes of randomness in a generated secret (256 bits, the HS256 key size).
 GENERATED_SECRET_BYTES = 32
 DEFAULT_TOKEN_TTL = timedelta(hours=12)
+# Width of scheduled_job.created_by_id / updated_by_id, which store a token's `sub`.
+SUBJECT_MAX_LENGTH: Final = 36
 
 
 class NoSecretConfigured(RuntimeError):
@@ -55,15 +58,33 @@ class LifetimeTooLong(ValueError):
     """A token would outlive SCHEDULER_JWT_MAX_LIFETIME: the API would refuse it."""
 
 
+def local_user() -> str:
+    """The operating-system user running this process (a container's anonymous uid as `uid-N`)."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no login name and no passwd entry for the uid
+        return f"uid-{os.getuid()}"
+
+
+def _nested(claim: str, value: str) -> dict[str, Any]:
+    """A claim named by a dotted path, as the verifier reads it ('profile.name' -> {"profile": {"name": …}})."""
+    head, _, rest = claim.partition(".")
+    return {head: _nested(rest, value) if rest else value}
+
+
 def mint_super_admin_token(
     settings: Settings,
     secret: str,
     *,
     subject: str | None = None,
+    name: str | None = None,
     ttl: timedelta | None = None,
 ) -> str:
-    """An HS256 token carrying the configured Super Admin role (and iss/aud when configured). `ttl`: 12 hours,
-    or SCHEDULER_JWT_MAX_LIFETIME if shorter; a longer one raises LifetimeTooLong."""
+    """An HS256 token carrying the configured Super Admin role (and iss/aud when configured). `subject` and
+    `name` (in the SCHEDULER_AUDIT_NAME_CLAIM claim) say who the audit trail records: by default the local
+    operating-system user (the name: the subject, when one is given), so that every token one person mints names
+    the same actor. `ttl`: 12 hours, or
+    SCHEDULER_JWT_MAX_LIFETIME if shorter; a longer one raises LifetimeTooLong."""
     longest = timedelta(seconds=settings.jwt_max_lifetime)
     if ttl is None:
         ttl = min(DEFAULT_TOKEN_TTL, longest)
@@ -73,8 +94,10 @@ def mint_super_admin_token(
             f"({settings.jwt_max_lifetime:g} s): the API would refuse it"
         )
     now = datetime.now(UTC)
+    user = local_user()
     claims: dict[str, object] = {
-        "sub": subject or str(uuid.uuid4()),
+        **_nested(settings.audit_name_claim, name or subject or user),
+        "sub": subject or user[:SUBJECT_MAX_LENGTH],
         "iat": now,
         "exp": now + ttl,
         settings.role_claim: [settings.super_admin_role],

@@ -8,6 +8,7 @@ from scheduler_core.schemas.actions import (
     JobActionRequest,
     JobActionResponse,
 )
+from scheduler_core.schemas.audit import AuditActionName, AuditChange, AuditEntryResponse, AuditPage
 from scheduler_core.schemas.backfill import MAX_BACKFILL_SLOTS, BackfillRequest, BackfillResponse
 from scheduler_core.schemas.base import DB_INT_MAX, CamelModel, CamelRequest
 from scheduler_core.schemas.cleanup import CleanupRequest, CleanupResponse
@@ -31,6 +32,10 @@ __all__ = [
     "DEFAULT_PER_PAGE",
     "MAX_BACKFILL_SLOTS",
     "MAX_PER_PAGE",
+    "AuditActionName",
+    "AuditChange",
+    "AuditEntryResponse",
+    "AuditPage",
     "BackfillRequest",
     "BackfillResponse",
     "CamelModel",

@@ -1,4 +1,4 @@
-"""History cleanup: delete finished executions older than N days."""
+"""History cleanup: delete finished executions older than N days (and audit entries past their own retention)."""
 
 from __future__ import annotations
 
@@ -19,5 +19,8 @@ class CleanupRequest(CamelRequest):
 
 
 class CleanupResponse(CamelModel):
-    deleted_count: int
+    deleted_count: int = Field(description="Finished executions deleted.")
+    deleted_audit_count: int = Field(
+        description="Audit entries deleted: those older than SCHEDULER_AUDIT_RETENTION_DAYS (default 365)."
+    )
     message: str = Field(examples=["Cleaned up 1500 execution records older than 30 days"])

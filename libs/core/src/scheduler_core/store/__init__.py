@@ -7,6 +7,7 @@ One interface per noun, each stating its contract (what is atomic, idempotent, f
     claims.py     the executor's claim of a run     outcomes.py   the fenced finish, lease renewals
     sweeps.py     the recovery sweep                instances.py  service processes and their heartbeats
     history.py    runs as the API lists them        lookups.py    task functions, job types, statuses
+    audit.py      who changed what, when, from where
 
 Two implementations: `postgres/` (standalone services) and `sqlite/` (embedded mode), one module per noun each;
 `portable/` holds the SQLAlchemy statements both run unchanged. The backend is chosen once, from the database
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from scheduler_core.store.audit import Actor, AuditAction, AuditEntry, AuditFilters, AuditPosition, AuditStore
 from scheduler_core.store.claims import ClaimedRun, ClaimOutcome, ClaimResult, ClaimStore
 from scheduler_core.store.clock import Clock
 from scheduler_core.store.history import Backlog, Cancellation, ExecutionFilters, HistoryStore
@@ -44,9 +46,16 @@ class Store:
     instances: InstanceStore
     history: HistoryStore
     lookups: LookupStore
+    audit: AuditStore
 
 
 __all__ = [
+    "Actor",
+    "AuditAction",
+    "AuditEntry",
+    "AuditFilters",
+    "AuditPosition",
+    "AuditStore",
     "Backlog",
     "Cancellation",
     "ClaimOutcome",

@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from scheduler_core.outbound import OutboundGuard
+from scheduler_core.retention import DEFAULT_AUDIT_RETENTION_DAYS
 from scheduler_core.store import Store, TaskFunctionSpec
 
 # A task returns an optional one-line summary of what it did, recorded as the run's result_summary.
@@ -69,6 +70,8 @@ class TaskContext:
     cancel_requested: threading.Event = field(default_factory=threading.Event)
     # 1-based: a retry of the slot is its next attempt.
     attempt: int = 1
+    # Days the history cleanup keeps audit rows (SCHEDULER_AUDIT_RETENTION_DAYS of the executor).
+    audit_retention_days: int = DEFAULT_AUDIT_RETENTION_DAYS
 
 
 @dataclass(frozen=True, slots=True)

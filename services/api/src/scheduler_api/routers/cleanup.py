@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body
 
-from scheduler_api.dependencies import Cleanup
+from scheduler_api.dependencies import Caller, Cleanup
 from scheduler_api.errors import error_responses
 from scheduler_core.schemas import CleanupRequest, CleanupResponse
 
@@ -17,8 +17,11 @@ router = APIRouter(tags=["maintenance"])
     "/cleanup",
     response_model=CleanupResponse,
     responses=error_responses(422),
-    summary="Delete finished executions older than retentionDays (default 30)",
+    summary="Delete finished executions older than retentionDays (default 30), and audit entries older than "
+    "SCHEDULER_AUDIT_RETENTION_DAYS",
 )
-async def cleanup_history(service: Cleanup, body: Annotated[CleanupRequest | None, Body()] = None) -> CleanupResponse:
+async def cleanup_history(
+    service: Cleanup, caller: Caller, body: Annotated[CleanupRequest | None, Body()] = None
+) -> CleanupResponse:
     request = body or CleanupRequest()
-    return await service.cleanup_history(request.retention_days)
+    return await service.cleanup_history(caller, request.retention_days)

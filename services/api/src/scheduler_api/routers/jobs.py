@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from scheduler_api.dependencies import Actions, Jobs, Runs, SuperAdmin
+from scheduler_api.dependencies import Actions, Caller, Jobs, Runs
 from scheduler_api.errors import error_responses
 from scheduler_api.routers.query import BOOLEAN, DECIMAL, ExecutionId, JobId, PageNumber, PerPage
 from scheduler_core.schemas import (
@@ -36,8 +36,8 @@ router = APIRouter(tags=["jobs"])
     responses=error_responses(422),
     summary="Create a job (interval or cron, from the fields given)",
 )
-async def create_job(body: ScheduledJobCreate, service: Jobs, caller: SuperAdmin) -> ScheduledJobResponse:
-    return await service.create_job(body, caller.audit_id)
+async def create_job(body: ScheduledJobCreate, service: Jobs, caller: Caller) -> ScheduledJobResponse:
+    return await service.create_job(body, caller)
 
 
 @router.get("/jobs", response_model=ScheduledJobPage, responses=error_responses(422), summary="List jobs (not deleted)")
@@ -73,10 +73,8 @@ async def get_job(job_id: JobId, service: Jobs) -> ScheduledJobResponse:
     responses=error_responses(404, 409, 422),
     summary="Update a job (partial: only the fields given change)",
 )
-async def update_job(
-    job_id: JobId, body: ScheduledJobUpdate, service: Jobs, caller: SuperAdmin
-) -> ScheduledJobResponse:
-    return await service.update_job(job_id, body, caller.audit_id)
+async def update_job(job_id: JobId, body: ScheduledJobUpdate, service: Jobs, caller: Caller) -> ScheduledJobResponse:
+    return await service.update_job(job_id, body, caller)
 
 
 @router.delete(
@@ -85,8 +83,8 @@ async def update_job(
     responses=error_responses(404, 409, 422),
     summary="Delete a job (soft: isActive becomes false; history is kept)",
 )
-async def delete_job(job_id: JobId, service: Jobs, caller: SuperAdmin) -> ScheduledJobResponse:
-    return await service.delete_job(job_id, caller.audit_id)
+async def delete_job(job_id: JobId, service: Jobs, caller: Caller) -> ScheduledJobResponse:
+    return await service.delete_job(job_id, caller)
 
 
 @router.post(
@@ -95,10 +93,8 @@ async def delete_job(job_id: JobId, service: Jobs, caller: SuperAdmin) -> Schedu
     responses=error_responses(404, 409, 422),
     summary="enable | disable | trigger (run now) | pause | resume",
 )
-async def perform_action(
-    job_id: JobId, body: JobActionRequest, service: Actions, caller: SuperAdmin
-) -> JobActionResponse:
-    return await service.perform_action(job_id, body.action, caller.audit_id)
+async def perform_action(job_id: JobId, body: JobActionRequest, service: Actions, caller: Caller) -> JobActionResponse:
+    return await service.perform_action(job_id, body.action, caller)
 
 
 @router.post(
@@ -108,9 +104,9 @@ async def perform_action(
     summary="cancel (a run not ended) | rerun (a finished run, now, as a manual run)",
 )
 async def perform_execution_action(
-    job_id: JobId, execution_id: ExecutionId, body: ExecutionActionRequest, service: Runs, caller: SuperAdmin
+    job_id: JobId, execution_id: ExecutionId, body: ExecutionActionRequest, service: Runs, caller: Caller
 ) -> ExecutionActionResponse:
-    return await service.perform_action(job_id, execution_id, body.action, caller.audit_id)
+    return await service.perform_action(job_id, execution_id, body.action, caller)
 
 
 @router.post(
@@ -119,5 +115,5 @@ async def perform_execution_action(
     responses=error_responses(404, 422),
     summary="Run the job's past slots in a range that have no run yet (at most 1,000; idempotent)",
 )
-async def backfill_job(job_id: JobId, body: BackfillRequest, service: Runs, caller: SuperAdmin) -> BackfillResponse:
-    return await service.backfill(job_id, body, caller.audit_id)
+async def backfill_job(job_id: JobId, body: BackfillRequest, service: Runs, caller: Caller) -> BackfillResponse:
+    return await service.backfill(job_id, body, caller)

@@ -3,7 +3,8 @@ transaction through the store (the only code that speaks SQL) and returns respon
 
 Every instant comes from the database clock. A change that can move a job's next slot wakes the timekeepers
 of other processes from inside its transaction (JobStore.notify_changed) and calls `on_schedule_change` after
-the commit (embedded mode wakes its in-process timekeeper that way)."""
+the commit (embedded mode wakes its in-process timekeeper that way). Every change is recorded in the audit trail
+(scheduler_core.store.audit) in the transaction that makes it, with the caller as an `Actor`."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from scheduler_api.services.actions import ActionService
+from scheduler_api.services.audit import AuditService
 from scheduler_api.services.cleanup import CleanupService
 from scheduler_api.services.context import ServiceConfig, ServiceContext
 from scheduler_api.services.history import HistoryService
@@ -34,6 +36,7 @@ class Services:
     lookups: LookupService
     preview: PreviewService
     runs: RunService
+    audit: AuditService
 
 
 def build_services(
@@ -53,6 +56,7 @@ def build_services(
         lookups=LookupService(context),
         preview=PreviewService(context),
         runs=RunService(context),
+        audit=AuditService(context),
     )
 
 

@@ -1,4 +1,4 @@
-"""Job actions: enable, disable, pause, resume, and trigger (run now)."""
+"""Job actions: enable, disable, pause, resume, and trigger (run now); each audited in its transaction."""
 
 from __future__ import annotations
 
@@ -8,13 +8,14 @@ from collections.abc import Callable
 import structlog
 
 from scheduler_api.errors import Conflict
+from scheduler_api.services.audit import changes_between, job_fields
 from scheduler_api.services.context import ServiceContext
 from scheduler_api.services.responses import job_response
 from scheduler_api.services.schedules import job_schedule
 from scheduler_core import verdicts
 from scheduler_core.schedule import next_fire_time
 from scheduler_core.schemas import JobAction, JobActionResponse, ScheduledJobResponse
-from scheduler_core.store import NewExecution
+from scheduler_core.store import Actor, AuditAction, AuditEntry, NewExecution
 from scheduler_core.store.models import OverlapPolicy, ScheduledJob, Trigger
 
 log = structlog.get_logger(__name__)
@@ -26,9 +27,9 @@ class ActionService:
         self._sessionmaker = context.sessionmaker
         self._store = context.store
 
-    async def perform_action(self, job_id: int, action: JobAction, user_id: str | None) -> JobActionResponse:
+    async def perform_action(self, job_id: int, action: JobAction, actor: Actor) -> JobActionResponse:
         if action == "trigger":
-            execution_id, job = await self.trigger_job_now(job_id, user_id)
+            execution_id, job = await self.trigger_job_now(job_id, actor)
             return JobActionResponse(
                 success=True, message="Job triggered successfully", execution_id=execution_id, job=job
             )
@@ -39,9 +40,9 @@ class ActionService:
             "resume": (self.resume_job, "Job resumed successfully"),
         }
         handler, message = handlers[action]
-        return JobActionResponse(success=True, message=message, job=await handler(job_id, user_id))
+        return JobActionResponse(success=True, message=message, job=await handler(job_id, actor))
 
-    async def enable_job(self, job_id: int, user_id: str | None = None) -> ScheduledJobResponse:
+    async def enable_job(self, job_id: int, actor: Actor) -> ScheduledJobResponse:
         """Enable and schedule from now (unless paused: then it stays without a next run until resumed)."""
 
         def change(job: ScheduledJob) -> dict[str, bool]:
@@ -49,17 +50,17 @@ class ActionService:
                 raise Conflict(f"job {job_id} is already enabled")
             return {"is_enabled": True}
 
-        return await self._transition(job_id, user_id, change)
+        return await self._transition(job_id, actor, AuditAction.ENABLE, change)
 
-    async def disable_job(self, job_id: int, user_id: str | None = None) -> ScheduledJobResponse:
+    async def disable_job(self, job_id: int, actor: Actor) -> ScheduledJobResponse:
         def change(job: ScheduledJob) -> dict[str, bool]:
             if not job.is_enabled:
                 raise Conflict(f"job {job_id} is already disabled")
             return {"is_enabled": False}
 
-        return await self._transition(job_id, user_id, change)
+        return await self._transition(job_id, actor, AuditAction.DISABLE, change)
 
-    async def pause_job(self, job_id: int, user_id: str | None = None) -> ScheduledJobResponse:
+    async def pause_job(self, job_id: int, actor: Actor) -> ScheduledJobResponse:
         """Suspend an enabled job without disabling it; slots while paused are not run (nor recorded)."""
 
         def change(job: ScheduledJob) -> dict[str, bool]:
@@ -69,9 +70,9 @@ class ActionService:
                 raise Conflict(f"job {job_id} is already paused")
             return {"is_paused": True}
 
-        return await self._transition(job_id, user_id, change)
+        return await self._transition(job_id, actor, AuditAction.PAUSE, change)
 
-    async def resume_job(self, job_id: int, user_id: str | None = None) -> ScheduledJobResponse:
+    async def resume_job(self, job_id: int, actor: Actor) -> ScheduledJobResponse:
         """Continue from the next slot after now (a disabled job stays without a next run). A job that paused
         itself after failures starts counting them again from 0, and its pausedReason is cleared."""
 
@@ -80,9 +81,11 @@ class ActionService:
                 raise Conflict(f"job {job_id} is not paused")
             return {"is_paused": False}
 
-        return await self._transition(job_id, user_id, change, also={"paused_reason": None, "consecutive_failures": 0})
+        return await self._transition(
+            job_id, actor, AuditAction.RESUME, change, also={"paused_reason": None, "consecutive_failures": 0}
+        )
 
-    async def trigger_job_now(self, job_id: int, triggered_by_user_id: str | None) -> tuple[str, ScheduledJobResponse]:
+    async def trigger_job_now(self, job_id: int, actor: Actor) -> tuple[str, ScheduledJobResponse]:
         """Write a pending manual run scheduled now and return its execution id. The timekeeper's outbox relay
         (woken by notify_changed / on_schedule_change) publishes it and an executor runs it. Allowed whether the
         job is enabled or paused: an operator may run a job by hand at any time. The job's schedule is unchanged.
@@ -105,14 +108,16 @@ class ActionService:
             await self._store.jobs.set_last_run_at(session, job_id, now)
             await self._store.jobs.notify_changed(session)
             response = job_response(job).model_copy(update={"last_run_at": now})
+            await self._store.audit.record(session, AuditEntry(actor, AuditAction.TRIGGER, job_id, execution_id))
         self._context.schedule_changed()
-        log.info("job_triggered", job_id=job_id, execution_id=execution_id, by=triggered_by_user_id)
+        log.info("job_triggered", job_id=job_id, execution_id=execution_id, by=actor.subject)
         return execution_id, response
 
     async def _transition(
         self,
         job_id: int,
-        user_id: str | None,
+        actor: Actor,
+        action: AuditAction,
         change: Callable[[ScheduledJob], dict[str, bool]],
         *,
         also: dict[str, object] | None = None,
@@ -122,13 +127,16 @@ class ActionService:
         async with self._sessionmaker.begin() as session:
             job = await self._context.locked_job(session, job_id)
             flags = change(job)
+            before = job_fields(job_response(job))
             can_fire = flags.get("is_enabled", job.is_enabled) and not flags.get("is_paused", job.is_paused)
             now = await self._store.clock.now(session)
             next_run_at = next_fire_time(job_schedule(job), now) if can_fire else None
-            values = {**flags, **(also or {}), "next_run_at": next_run_at, "updated_by_id": user_id}
+            values = {**flags, **(also or {}), "next_run_at": next_run_at, "updated_by_id": actor.user_id}
             job = await self._store.jobs.update(session, job_id, values)
             await self._store.jobs.notify_changed(session)
             response = job_response(job)
+            changes = changes_between(before, job_fields(response))
+            await self._store.audit.record(session, AuditEntry(actor, action, job_id, changes=changes))
         self._context.schedule_changed()
-        log.info("job_state_changed", job_id=job_id, change=flags, by=user_id)
+        log.info("job_state_changed", job_id=job_id, change=flags, by=actor.subject)
         return response

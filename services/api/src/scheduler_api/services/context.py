@@ -22,6 +22,7 @@ class ServiceConfig:
     instance_id: str  # this API process's scheduler_instance id
     instance_timeout: float  # seconds without a heartbeat after which an instance no longer counts as live
     max_priority: int  # highest job priority the broker honours (SCHEDULER_MAX_PRIORITY)
+    audit_retention_days: int = 365  # days a cleanup keeps audit rows (SCHEDULER_AUDIT_RETENTION_DAYS)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from jsonschema.exceptions import SchemaError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scheduler_api.errors import Conflict, InvalidInput
+from scheduler_api.services.audit import changes_between, job_fields
 from scheduler_api.services.context import ServiceContext, job_not_found
 from scheduler_api.services.responses import job_response
 from scheduler_api.services.schedules import (
@@ -23,7 +24,7 @@ from scheduler_core import verdicts
 from scheduler_core.schedule import SCHEDULE_FIELDS, Schedule, next_fire_time
 from scheduler_core.schemas import FieldError, ScheduledJobCreate, ScheduledJobResponse, ScheduledJobUpdate
 from scheduler_core.schemas.jobs import retry_delays_problem
-from scheduler_core.store import JobFilters
+from scheduler_core.store import Actor, AuditAction, AuditEntry, JobFilters
 from scheduler_core.store.models import ScheduledJob, TaskFunction
 
 log = structlog.get_logger(__name__)
@@ -54,9 +55,9 @@ class JobService:
         self._sessionmaker = context.sessionmaker
         self._store = context.store
 
-    async def create_job(self, data: ScheduledJobCreate, created_by_id: str | None) -> ScheduledJobResponse:
+    async def create_job(self, data: ScheduledJobCreate, actor: Actor) -> ScheduledJobResponse:
         """Create a job; its type follows from the schedule fields given. The first run of an interval job
-        is one period after creation; a cron job's is its next fire time."""
+        is one period after creation; a cron job's is its next fire time. Audited with every field set."""
         fields = data.model_dump(by_alias=False)
         async with self._sessionmaker.begin() as session:
             problems: list[FieldError] = []
@@ -74,13 +75,15 @@ class JobService:
                 **schedule_columns(schedule, fields),
                 "job_type_id": job_type(schedule),
                 "next_run_at": next_fire_time(schedule, now) if data.is_enabled else None,
-                "created_by_id": created_by_id,
+                "created_by_id": actor.user_id,
             }
             job = await self._store.jobs.create(session, row)
             await self._store.jobs.notify_changed(session)
             response = job_response(job)
+            changes = changes_between({}, job_fields(response))
+            await self._store.audit.record(session, AuditEntry(actor, AuditAction.CREATE, job.id, changes=changes))
         self._context.schedule_changed()
-        log.info("job_created", job_id=response.id, by=created_by_id)
+        log.info("job_created", job_id=response.id, by=actor.subject)
         return response
 
     async def get_job(self, job_id: int) -> ScheduledJobResponse:
@@ -95,14 +98,14 @@ class JobService:
             jobs, total = await self._store.jobs.list(session, filters, page, per_page)
             return [job_response(job) for job in jobs], total
 
-    async def update_job(
-        self, job_id: int, data: ScheduledJobUpdate, updated_by_id: str | None
-    ) -> ScheduledJobResponse:
+    async def update_job(self, job_id: int, data: ScheduledJobUpdate, actor: Actor) -> ScheduledJobResponse:
         """Apply the fields present in `data`. A schedule that really changes, or enabling the job, moves
-        nextRunAt to the next slot from now; disabling clears it."""
+        nextRunAt to the next slot from now; disabling clears it. Audited with the fields that changed (an update
+        that changes none is not)."""
         changes = data.changes()
         async with self._sessionmaker.begin() as session:
             job = await self._context.locked_job(session, job_id)
+            before = job_fields(job_response(job))
             problems: list[FieldError] = []
             values: dict[str, Any] = {name: changes[name] for name in _PLAIN_UPDATE_FIELDS if name in changes}
 
@@ -156,31 +159,36 @@ class JobService:
                 values["next_run_at"] = next_fire_time(
                     schedule or job_schedule(job), await self._store.clock.now(session)
                 )
-            values["updated_by_id"] = updated_by_id
+            values["updated_by_id"] = actor.user_id
             job = await self._store.jobs.update(session, job_id, values)
             if wakes:
                 await self._store.jobs.notify_changed(session)
             response = job_response(job)
+            if changed := changes_between(before, job_fields(response)):
+                await self._store.audit.record(session, AuditEntry(actor, AuditAction.UPDATE, job_id, changes=changed))
         if wakes:
             self._context.schedule_changed()
         return response
 
-    async def delete_job(self, job_id: int, deleted_by_id: str | None = None) -> ScheduledJobResponse:
+    async def delete_job(self, job_id: int, actor: Actor) -> ScheduledJobResponse:
         """Soft delete (is_active = false, no next run). Primary jobs cannot be deleted. History is kept."""
         async with self._sessionmaker.begin() as session:
             job = await self._context.locked_job(session, job_id)
             if job.is_primary:
                 raise Conflict(f"job {job_id} is a primary job and cannot be deleted; disable it instead")
+            before = job_fields(job_response(job))
             job = await self._store.jobs.update(
-                session, job_id, {"is_active": False, "next_run_at": None, "updated_by_id": deleted_by_id}
+                session, job_id, {"is_active": False, "next_run_at": None, "updated_by_id": actor.user_id}
             )
             # Its retries and queued runs would otherwise still go out, for a job that no longer exists.
             now = await self._store.clock.now(session)
             await self._store.history.cancel_waiting(session, job_id, reason=verdicts.JOB_DELETED, now=now)
             await self._store.jobs.notify_changed(session)
             response = job_response(job)
+            changes = changes_between(before, job_fields(response))
+            await self._store.audit.record(session, AuditEntry(actor, AuditAction.DELETE, job_id, changes=changes))
         self._context.schedule_changed()
-        log.info("job_deleted", job_id=job_id, by=deleted_by_id)
+        log.info("job_deleted", job_id=job_id, by=actor.subject)
         return response
 
     async def _checked_task(

@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from scheduler_core.store import Store
 from scheduler_core.store.backend import Backend
+from scheduler_core.store.portable.audit import PortableAuditStore
 from scheduler_core.store.portable.followups import Followups
 from scheduler_core.store.portable.history import PortableHistoryStore
 from scheduler_core.store.portable.instances import PortableInstanceStore
@@ -38,6 +39,7 @@ def postgres_store() -> Store:
         instances=PortableInstanceStore(clock),
         history=PortableHistoryStore(),
         lookups=PortableLookupStore(insert),
+        audit=PortableAuditStore(clock),
     )
 
 

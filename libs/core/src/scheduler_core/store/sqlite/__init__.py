@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from scheduler_core.store import Store
 from scheduler_core.store.backend import Backend
+from scheduler_core.store.portable.audit import PortableAuditStore
 from scheduler_core.store.portable.followups import Followups
 from scheduler_core.store.portable.history import PortableHistoryStore
 from scheduler_core.store.portable.instances import PortableInstanceStore
@@ -39,6 +40,7 @@ def sqlite_store() -> Store:
         instances=PortableInstanceStore(clock),
         history=PortableHistoryStore(),
         lookups=PortableLookupStore(insert),
+        audit=PortableAuditStore(clock),
     )
 
 
