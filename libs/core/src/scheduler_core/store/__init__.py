@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from scheduler_core.store.claims import ClaimedRun, ClaimOutcome, ClaimResult, ClaimStore
 from scheduler_core.store.clock import Clock
-from scheduler_core.store.history import Cancellation, ExecutionFilters, HistoryStore
+from scheduler_core.store.history import Cancellation, ExecutionFilters, HistoryPage, HistoryStore, SlotPosition
 from scheduler_core.store.instances import InstanceStore
 from scheduler_core.store.jobs import JobFilters, JobNotFound, JobStore
 from scheduler_core.store.lookups import LookupStore, TaskFunctionSpec
@@ -57,6 +57,7 @@ __all__ = [
     "DueJob",
     "ExecutionFilters",
     "FinishResult",
+    "HistoryPage",
     "HistoryStore",
     "InstanceStore",
     "JobAdvance",
@@ -75,6 +76,7 @@ __all__ = [
     "Renewal",
     "RunOutcome",
     "SilentInstance",
+    "SlotPosition",
     "Store",
     "SweepStore",
     "TaskFunctionSpec",

@@ -209,7 +209,22 @@ class ScheduledJobExecution(Base):
     __table_args__ = (
         # Guarantee 1: one execution per slot and attempt, whatever number of timekeepers race.
         UniqueConstraint("job_id", "scheduled_at", "attempt"),
-        Index("ix_scheduled_job_execution_job_history", "job_id", "id"),
+        # History in slot order, newest first (keyset paging on (scheduled_at, id)), whole or by one filter: each
+        # filter's column leads an index that then holds the slot order, so a page is one ordered range scan that
+        # stops after the page, and a time range (from, to) bounds it too (migration 0008).
+        Index("ix_scheduled_job_execution_slot", "scheduled_at", "id"),
+        Index("ix_scheduled_job_execution_job_slot", "job_id", "scheduled_at", "id"),
+        Index("ix_scheduled_job_execution_status_slot", "status_id", "scheduled_at", "id"),
+        # Runs on request (manual, backfill) only: scheduled runs are nearly every row, so `trigger = 'schedule'`
+        # reads the slot index and drops the few others, and this index costs nothing on the scheduled path.
+        Index(
+            "ix_scheduled_job_execution_trigger_slot",
+            "trigger",
+            "scheduled_at",
+            "id",
+            postgresql_where=text("trigger <> 'schedule'"),
+            sqlite_where=text("trigger <> 'schedule'"),
+        ),
         Index("ix_scheduled_job_execution_created_at", "created_at"),
         # Runs in flight (pending/running) are few; the sweep and status page look only at them.
         Index(
