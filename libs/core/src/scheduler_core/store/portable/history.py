@@ -17,7 +17,7 @@ from scheduler_core.store.models import ExecutionStatus, ScheduledJobExecution, 
 _OPEN = (ExecutionStatus.PENDING, ExecutionStatus.RUNNING)
 _NOT_STARTED = (ExecutionStatus.PENDING, ExecutionStatus.WAITING)
 _UNFINISHED = (ExecutionStatus.PENDING, ExecutionStatus.RUNNING, ExecutionStatus.WAITING)
-_NEWEST_FIRST = (ScheduledJobExecution.scheduled_at.desc(), ScheduledJobExecution.id.desc())
+NEWEST_FIRST = (ScheduledJobExecution.scheduled_at.desc(), ScheduledJobExecution.id.desc())
 
 
 def planned_value(value: int | str) -> ColumnElement[Any]:
@@ -79,8 +79,8 @@ class PortableHistoryStore(HistoryStore):
             select(execution)
             .options(joinedload(execution.status))
             .where(*conditions, *keyset)
-            .order_by(*_NEWEST_FIRST)
-            .offset(offset)
+            .order_by(*NEWEST_FIRST)
+            .offset(offset or None)
             .limit(per_page + 1)  # one more than the page: whether another page follows
         )
         rows = list((await session.execute(query)).scalars().all())

@@ -17,7 +17,7 @@ from sqlalchemy.sql.elements import ClauseElement
 
 from scheduler_core.store.history import EXACT_COUNT_LIMIT
 from scheduler_core.store.models import ScheduledJobExecution
-from scheduler_core.store.portable.history import PortableHistoryStore
+from scheduler_core.store.portable.history import NEWEST_FIRST, PortableHistoryStore
 
 
 class _Explain(Executable, ClauseElement):
@@ -39,11 +39,15 @@ class PostgresHistoryStore(PortableHistoryStore):
         self._exact_count_limit = exact_count_limit
 
     async def total(self, session: AsyncSession, conditions: list[ColumnElement[bool]]) -> tuple[int, bool]:
-        # LIMIT as a literal: a generic plan of `LIMIT $1` assumes a tenth of the rows will be read.
+        # In history's order, so that the count reads the newest entries of the index a page reads, however the
+        # matching rows lie in the table (unordered, a sequential scan that stops after the limit looks as cheap
+        # when the filter matches most rows, and reads the whole table when they are the newest ones). The limit
+        # is a literal: a generic plan of `LIMIT $1` assumes that a tenth of the rows will be read.
         capped = (
             select(literal_column("1"))
             .select_from(ScheduledJobExecution)
             .where(*conditions)
+            .order_by(*NEWEST_FIRST)
             .limit(literal_column(str(self._exact_count_limit + 1)))
             .subquery()
         )
