@@ -81,6 +81,7 @@ def create_app(
                 opened.sessionmaker, opened.store, config, on_schedule_change=on_schedule_change
             )
             app.state.readiness = {"database": opened.ping} | ({"broker": broker_ping} if broker_ping else {})
+            app.state.readiness_warnings = opened.readiness_warnings
             yield
 
     app = FastAPI(

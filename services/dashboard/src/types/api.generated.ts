@@ -285,7 +285,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Readiness: the database and the broker answer */
+        /** Readiness: the database and the broker answer (and what degrades the service, e.g. autovacuum off) */
         get: operations["readyz_readyz_get"];
         put?: never;
         post?: never;
@@ -471,6 +471,33 @@ export interface components {
              * @description Every dependency answered.
              */
             ready: boolean;
+            /**
+             * Warnings
+             * @description What degrades the service without stopping it (listed once every dependency answers); a warning never makes the service unready.
+             */
+            warnings: components["schemas"]["ReadinessWarning"][];
+        };
+        /**
+         * ReadinessWarning
+         * @description Something that does not stop the service but degrades it, e.g. the database's autovacuum switched off.
+         */
+        ReadinessWarning: {
+            /**
+             * Check
+             * @description The dependency it concerns (database).
+             * @example database
+             */
+            check: string;
+            /**
+             * Code
+             * @description What is wrong: autovacuum_off, track_counts_off, table_autovacuum_disabled.
+             */
+            code: string;
+            /**
+             * Message
+             * @description What it costs and how to fix it.
+             */
+            message: string;
         };
         /**
          * ScheduledJobCreate

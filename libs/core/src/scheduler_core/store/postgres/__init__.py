@@ -18,6 +18,7 @@ from scheduler_core.store.postgres.engine import create_postgres_engine
 from scheduler_core.store.postgres.history import PostgresHistoryStore
 from scheduler_core.store.postgres.jobs import PostgresJobStore
 from scheduler_core.store.postgres.listener import PostgresWakeup
+from scheduler_core.store.postgres.maintenance import PostgresMaintenance
 from scheduler_core.store.postgres.outbox import PostgresOutbox
 from scheduler_core.store.postgres.outcomes import PostgresOutcomes
 from scheduler_core.store.postgres.passes import PostgresPasses
@@ -38,6 +39,7 @@ def postgres_store() -> Store:
         instances=PortableInstanceStore(clock),
         history=PostgresHistoryStore(),
         lookups=PortableLookupStore(insert),
+        maintenance=PostgresMaintenance(),
     )
 
 

@@ -19,6 +19,7 @@ from scheduler_core.store.sqlite.claims import SqliteClaims
 from scheduler_core.store.sqlite.clock import SqliteClock
 from scheduler_core.store.sqlite.engine import create_sqlite_engine
 from scheduler_core.store.sqlite.jobs import SqliteJobStore
+from scheduler_core.store.sqlite.maintenance import SqliteMaintenance
 from scheduler_core.store.sqlite.outbox import SqliteOutbox
 from scheduler_core.store.sqlite.outcomes import SqliteOutcomes
 from scheduler_core.store.sqlite.passes import SqlitePasses
@@ -39,6 +40,7 @@ def sqlite_store() -> Store:
         instances=PortableInstanceStore(clock),
         history=PortableHistoryStore(),
         lookups=PortableLookupStore(insert),
+        maintenance=SqliteMaintenance(),
     )
 
 
