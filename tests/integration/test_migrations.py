@@ -221,6 +221,7 @@ HISTORY_INDEXES = {
     "ix_scheduled_job_execution_slot",
     "ix_scheduled_job_execution_job_slot",
     "ix_scheduled_job_execution_status_slot",
+    "ix_scheduled_job_execution_job_status_slot",
     "ix_scheduled_job_execution_trigger_slot",
 }
 

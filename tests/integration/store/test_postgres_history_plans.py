@@ -74,6 +74,8 @@ async def _statements(engine: AsyncEngine, store: Store, jobs: list[int], middle
         ExecutionFilters(trigger=Trigger.SCHEDULE),
         window,
         ExecutionFilters(job_id=job, status_id=ExecutionStatus.FAILED),
+        ExecutionFilters(job_id=job, status_id=ExecutionStatus.SUCCESS),
+        ExecutionFilters(job_id=job, status_id=ExecutionStatus.RUNNING),
         ExecutionFilters(job_id=job, trigger=Trigger.BACKFILL),
         replace(window, status_id=ExecutionStatus.FAILED),
     ]
@@ -98,7 +100,7 @@ async def _statements(engine: AsyncEngine, store: Store, jobs: list[int], middle
 async def test_every_history_and_status_statement_reads_an_index_under_a_cached_generic_plan(big_history: Any) -> None:
     url, engine, jobs, middle = big_history
     statements = await _statements(engine, postgres_store(), jobs, middle)
-    assert len(statements) == 10 * 3 + 10 + 3  # each shape's pages (first, cursor, offset), its count; the status
+    assert len(statements) == 12 * 3 + 12 + 3  # each shape's pages (first, cursor, offset), its count; the status
     connection = await asyncpg.connect(make_url(url).set(drivername="postgresql").render_as_string(hide_password=False))
     try:
         for mode in MODES:

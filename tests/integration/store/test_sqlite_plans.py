@@ -63,6 +63,8 @@ async def test_history_pages_read_an_index_in_slot_order_on_sqlite(engines: dict
         ExecutionFilters(trigger=Trigger.SCHEDULE),
         window,
         replace(window, status_id=ExecutionStatus.FAILED),
+        ExecutionFilters(job_id=job.id, status_id=ExecutionStatus.FAILED),
+        ExecutionFilters(job_id=job.id, status_id=ExecutionStatus.SUCCESS),
     ]
     with captured(engine, "ORDER BY scheduled_job_execution.scheduled_at DESC") as seen:
         async with sessionmaker() as session:
@@ -78,3 +80,5 @@ async def test_history_pages_read_an_index_in_slot_order_on_sqlite(engines: dict
             assert "TEMP B-TREE" not in details, (statement, details)
             if "trigger = 'manual'" in statement:
                 assert "ix_scheduled_job_execution_trigger_slot" in details, details
+            if "job_id = ? AND scheduled_job_execution.status_id = 4" in statement:
+                assert "ix_scheduled_job_execution_job_status_slot (job_id=? AND status_id=?" in details, details

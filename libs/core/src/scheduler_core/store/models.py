@@ -215,6 +215,20 @@ class ScheduledJobExecution(Base):
         Index("ix_scheduled_job_execution_slot", "scheduled_at", "id"),
         Index("ix_scheduled_job_execution_job_slot", "job_id", "scheduled_at", "id"),
         Index("ix_scheduled_job_execution_status_slot", "status_id", "scheduled_at", "id"),
+        # A job's runs that did not succeed (failed, missed, skipped, cancelled; waiting retries): the dashboard's
+        # "failures of this job". Partial, so it costs nothing for the runs that succeed (nearly all): a job's
+        # successes read its slot index and drop the few others, its open runs the open runs' index.
+        Index(
+            "ix_scheduled_job_execution_job_status_slot",
+            "job_id",
+            "status_id",
+            "scheduled_at",
+            "id",
+            postgresql_where=text("status_id > 3"),
+            # `+status_id`: a query states this term to use the index on SQLite (store/sqlite/history.py), and the
+            # unary plus keeps SQLite from taking it for the index's range instead of the status's equality.
+            sqlite_where=text("+status_id > 3"),
+        ),
         # Runs on request (manual, backfill) only: scheduled runs are nearly every row, so `trigger = 'schedule'`
         # reads the slot index and drops the few others, and this index costs nothing on the scheduled path.
         Index(

@@ -12,7 +12,7 @@ from sqlalchemy.orm import joinedload
 
 from scheduler_core import verdicts
 from scheduler_core.store.history import Cancellation, ExecutionFilters, HistoryPage, HistoryStore, SlotPosition
-from scheduler_core.store.models import ExecutionStatus, ScheduledJobExecution, Trigger
+from scheduler_core.store.models import ExecutionStatus, ScheduledJobExecution
 
 _OPEN = (ExecutionStatus.PENDING, ExecutionStatus.RUNNING)
 _NOT_STARTED = (ExecutionStatus.PENDING, ExecutionStatus.WAITING)
@@ -49,10 +49,6 @@ def history_conditions(filters: ExecutionFilters) -> list[ColumnElement[bool]]:
         conditions.append(status_is(filters.status_id))
     if filters.trigger is not None:
         conditions.append(execution.trigger == planned_value(filters.trigger))
-        if filters.trigger != Trigger.SCHEDULE:
-            # The partial index's own predicate, spelt out: SQLite uses a partial index only for a query that
-            # contains its WHERE term (it does not infer `<> 'schedule'` from `= 'manual'`; PostgreSQL does).
-            conditions.append(execution.trigger != planned_value(Trigger.SCHEDULE))
     if filters.scheduled_from is not None:
         conditions.append(execution.scheduled_at >= filters.scheduled_from)
     if filters.scheduled_to is not None:
@@ -61,6 +57,10 @@ def history_conditions(filters: ExecutionFilters) -> list[ColumnElement[bool]]:
 
 
 class PortableHistoryStore(HistoryStore):
+    def conditions(self, filters: ExecutionFilters) -> list[ColumnElement[bool]]:
+        """The filters as conditions (PostgreSQL sees for itself which partial index a condition can use)."""
+        return history_conditions(filters)
+
     async def page(
         self,
         session: AsyncSession,
@@ -71,7 +71,7 @@ class PortableHistoryStore(HistoryStore):
         offset: int = 0,
     ) -> HistoryPage:
         execution = ScheduledJobExecution
-        conditions = history_conditions(filters)
+        conditions = self.conditions(filters)
         keyset = (
             [] if after is None else [tuple_(execution.scheduled_at, execution.id) < (after.scheduled_at, after.id)]
         )
