@@ -72,15 +72,25 @@ class PortableHistoryStore(HistoryStore):
     ) -> HistoryPage:
         execution = ScheduledJobExecution
         conditions = self.conditions(filters)
-        keyset = (
-            [] if after is None else [tuple_(execution.scheduled_at, execution.id) < (after.scheduled_at, after.id)]
-        )
+        position = tuple_(execution.scheduled_at, execution.id)
+        bound: list[ColumnElement[bool]] = []
+        if after is not None:
+            bound = [position < (after.scheduled_at, after.id)]
+        elif offset:
+            # Page-number paging: find the page's first run by reading the index's keys only (an index-only scan
+            # where the table is vacuumed: the filters' indexes hold their columns), then read the page itself
+            # from there; the rows skipped are never fetched from the table.
+            start = select(execution.scheduled_at, execution.id).where(*conditions).order_by(*NEWEST_FIRST)
+            first = (await session.execute(start.offset(offset).limit(1))).first()
+            if first is None:  # past the last page
+                total, estimated = await self.total(session, conditions)
+                return HistoryPage([], total, estimated, None)
+            bound = [position <= (first.scheduled_at, first.id)]
         query = (
             select(execution)
             .options(joinedload(execution.status))
-            .where(*conditions, *keyset)
+            .where(*conditions, *bound)
             .order_by(*NEWEST_FIRST)
-            .offset(offset or None)
             .limit(per_page + 1)  # one more than the page: whether another page follows
         )
         rows = list((await session.execute(query)).scalars().all())
