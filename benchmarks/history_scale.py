@@ -4,6 +4,7 @@
     python -m benchmarks.history_scale measure --database NAME --label main    # the installed product's API
     python -m benchmarks.history_scale copy --database NAME --to COPY          # a copy, to migrate
     python -m benchmarks.history_scale migrate --database COPY                 # to head, timed
+    python -m benchmarks.history_scale report --results FILE                   # a markdown table of FILE
 
 `seed` creates (or replaces) a scratch database on the local PostgreSQL, migrated to revision 0005 (the schema before
 the history indexes), and writes `--rows` runs of 1,000 jobs in one INSERT ... SELECT generate_series
@@ -175,7 +176,7 @@ async def measure(database: str, label: str, out: Path | None) -> None:
                 window = {"from": first["items"][0]["scheduledAt"], "to": first["items"][0]["scheduledAt"]}
                 window["from"] = _hours_before(window["to"], 24 * 7)
                 results["history last week, status_id=4"] = await _timed(get("/history", status_id=4, **window))
-            results["/status (cold)"] = await _timed(lambda: client.get("/status"))
+            results["/status"] = await _timed(lambda: client.get("/status"))
             # The plan flip of issue 21: status-filtered history reads, then the status page.
             samples = []
             for _ in range(REPEAT):
@@ -186,7 +187,7 @@ async def measure(database: str, label: str, out: Path | None) -> None:
                 began = time.perf_counter()
                 (await client.get("/status")).raise_for_status()
                 samples.append((time.perf_counter() - began) * 1000)
-            results["/status after status-filtered reads"] = {
+            results["/status, each after 2 status-filtered history reads"] = {
                 "median_ms": round(statistics.median(samples), 1),
                 "max_ms": round(max(samples), 1),
             }
@@ -194,6 +195,31 @@ async def measure(database: str, label: str, out: Path | None) -> None:
     if out is not None:
         with out.open("a") as file:
             file.write(json.dumps(results) + "\n")
+
+
+def report(results: Path) -> str:
+    """The measurements of `results` (JSON lines, one per measure run) as a markdown table: per label, the median
+    of the runs' medians (ms) and the largest of their maxima."""
+    runs = [json.loads(line) for line in results.read_text().splitlines() if line.strip()]
+    labels = list(dict.fromkeys(run["label"] for run in runs))
+    measures = list(dict.fromkeys(key for run in runs for key, value in run.items() if isinstance(value, dict)))
+    by_label = {label: [run for run in runs if run["label"] == label] for label in labels}
+    counts = ", ".join(f"{label} {len(by_label[label])}" for label in labels)
+    lines = [
+        f"| request ({counts} runs; median / max ms) | " + " | ".join(labels) + " |",
+        "|---|" + "---|" * len(labels),
+    ]
+    for measure in measures:
+        cells = []
+        for label in labels:
+            found = [run[measure] for run in by_label[label] if measure in run]
+            cells.append(
+                f"{statistics.median(f['median_ms'] for f in found):.1f} / {max(f['max_ms'] for f in found):.0f}"
+                if found
+                else "-"
+            )
+        lines.append(f"| {measure} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def _hours_before(instant: str, hours: int) -> str:
@@ -217,6 +243,8 @@ def main() -> None:
     copying.add_argument("--to", required=True)
     migrating = commands.add_parser("migrate")
     migrating.add_argument("--database", required=True)
+    reporting = commands.add_parser("report")
+    reporting.add_argument("--results", type=Path, required=True)
     args = parser.parse_args()
     if args.command == "seed":
         asyncio.run(seed(args.database, args.rows))
@@ -224,6 +252,8 @@ def main() -> None:
         asyncio.run(measure(args.database, args.label, args.out))
     elif args.command == "copy":
         asyncio.run(copy(args.database, args.to))
+    elif args.command == "report":
+        print(report(args.results))
     else:
         asyncio.run(migrate(args.database))
 
