@@ -8,6 +8,7 @@ One interface per noun, each stating its contract (what is atomic, idempotent, f
     sweeps.py     the recovery sweep                instances.py  service processes and their heartbeats
     history.py    runs as the API lists them        lookups.py    task functions, job types, statuses
     audit.py      who changed what, when, from where
+    maintenance.py  whether the database's upkeep of the scheduler's tables (autovacuum) is switched on
 
 Two implementations: `postgres/` (standalone services) and `sqlite/` (embedded mode), one module per noun each;
 `portable/` holds the SQLAlchemy statements both run unchanged. The backend is chosen once, from the database
@@ -22,10 +23,18 @@ from dataclasses import dataclass
 from scheduler_core.store.audit import Actor, AuditAction, AuditEntry, AuditFilters, AuditPosition, AuditStore
 from scheduler_core.store.claims import ClaimedRun, ClaimOutcome, ClaimResult, ClaimStore
 from scheduler_core.store.clock import Clock
-from scheduler_core.store.history import Backlog, Cancellation, ExecutionFilters, HistoryStore
+from scheduler_core.store.history import (
+    Backlog,
+    Cancellation,
+    ExecutionFilters,
+    HistoryPage,
+    HistoryStore,
+    SlotPosition,
+)
 from scheduler_core.store.instances import InstanceStore
 from scheduler_core.store.jobs import JobFilters, JobNotFound, JobStore
 from scheduler_core.store.lookups import LookupStore, TaskFunctionSpec
+from scheduler_core.store.maintenance import MaintenanceStore, MaintenanceWarning
 from scheduler_core.store.outbox import NewExecution, OutboxRun, OutboxStore, PublishedRun
 from scheduler_core.store.outcomes import FinishResult, OutcomeStore, Renewal, RunOutcome
 from scheduler_core.store.passes import DueClaim, DueJob, JobAdvance, PassRecord, PassStore
@@ -47,6 +56,7 @@ class Store:
     history: HistoryStore
     lookups: LookupStore
     audit: AuditStore
+    maintenance: MaintenanceStore
 
 
 __all__ = [
@@ -67,6 +77,7 @@ __all__ = [
     "DueJob",
     "ExecutionFilters",
     "FinishResult",
+    "HistoryPage",
     "HistoryStore",
     "InstanceStore",
     "JobAdvance",
@@ -74,6 +85,8 @@ __all__ = [
     "JobNotFound",
     "JobStore",
     "LookupStore",
+    "MaintenanceStore",
+    "MaintenanceWarning",
     "NewExecution",
     "OrphanedRun",
     "OutboxRun",
@@ -85,6 +98,7 @@ __all__ = [
     "Renewal",
     "RunOutcome",
     "SilentInstance",
+    "SlotPosition",
     "Store",
     "SweepStore",
     "TaskFunctionSpec",
