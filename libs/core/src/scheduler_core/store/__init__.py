@@ -7,6 +7,7 @@ One interface per noun, each stating its contract (what is atomic, idempotent, f
     claims.py     the executor's claim of a run     outcomes.py   the fenced finish, lease renewals
     sweeps.py     the recovery sweep                instances.py  service processes and their heartbeats
     history.py    runs as the API lists them        lookups.py    task functions, job types, statuses
+    channels.py   notification channels             deliveries.py the notifications' outbox and its relay
 
 Two implementations: `postgres/` (standalone services) and `sqlite/` (embedded mode), one module per noun each;
 `portable/` holds the SQLAlchemy statements both run unchanged. The backend is chosen once, from the database
@@ -18,8 +19,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from scheduler_core.store.channels import ChannelStore
 from scheduler_core.store.claims import ClaimedRun, ClaimOutcome, ClaimResult, ClaimStore
 from scheduler_core.store.clock import Clock
+from scheduler_core.store.deliveries import AttemptOutcome, DeliveryStore, DueDelivery
 from scheduler_core.store.history import Cancellation, ExecutionFilters, HistoryStore
 from scheduler_core.store.instances import InstanceStore
 from scheduler_core.store.jobs import JobFilters, JobNotFound, JobStore
@@ -44,16 +47,22 @@ class Store:
     instances: InstanceStore
     history: HistoryStore
     lookups: LookupStore
+    channels: ChannelStore
+    deliveries: DeliveryStore
 
 
 __all__ = [
+    "AttemptOutcome",
     "Cancellation",
+    "ChannelStore",
     "ClaimOutcome",
     "ClaimResult",
     "ClaimStore",
     "ClaimedRun",
     "Clock",
+    "DeliveryStore",
     "DueClaim",
+    "DueDelivery",
     "DueJob",
     "ExecutionFilters",
     "FinishResult",

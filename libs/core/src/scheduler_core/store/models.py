@@ -10,6 +10,9 @@ Additions to the reference, each named for what it means:
   cancel_requested_at, cancelled_by.
 - task_function: parameters_schema (JSON schema of the task's declared parameters).
 - scheduler_instance: role (api/timekeeper/executor/embedded).
+- notifications: scheduled_job's silence watch (expect_success_within_seconds, success_expected_by) and
+  failing_since; notification_channels (where events go) and notification_deliveries (the outbox of events, one
+  row per event and channel).
 """
 
 from __future__ import annotations
@@ -141,6 +144,13 @@ class ScheduledJob(Base):
             postgresql_where=text("is_enabled AND is_active AND NOT is_paused"),
             sqlite_where=text("is_enabled = 1 AND is_active = 1 AND is_paused = 0"),
         ),
+        # The silence sweep's "success overdue": only watched jobs are in the index.
+        Index(
+            "ix_scheduled_job_silence",
+            "success_expected_by",
+            postgresql_where=text("success_expected_by IS NOT NULL"),
+            sqlite_where=text("success_expected_by IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -182,6 +192,15 @@ class ScheduledJob(Base):
     pause_after_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0", nullable=False)
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0", nullable=False)
     paused_reason: Mapped[str | None] = mapped_column(Text)
+    # When the first slot of the current streak of failed slots (final attempts) failed; NULL once a slot succeeds.
+    # A success while it is set is the job's recovery (event job.recovered). Resume leaves it (the count is reset).
+    failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The silence watch (event job.silent): a success is expected within this many seconds; NULL: not watched.
+    expect_success_within_seconds: Mapped[int | None] = mapped_column(Integer)
+    # The instant the next success is due by: the last success (or the watch's start: creation, a change of the
+    # expectation, enable, resume) plus expect_success_within_seconds. NULL while not watched, paused or disabled,
+    # and once the silence was reported, until the next success.
+    success_expected_by: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     is_enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true(), nullable=False)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true(), nullable=False)
@@ -317,6 +336,67 @@ class SchedulerInstance(Base):
     last_heartbeat: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
     stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"  # to be sent at next_attempt_at (again, after a failed attempt)
+    DELIVERED = "delivered"  # the channel answered 2xx
+    FAILED = "failed"  # given up: no 2xx within the delivery window (a day by default)
+
+
+class NotificationChannel(Base):
+    """Where events are sent: a URL, the event types it takes, optionally only those of some jobs."""
+
+    __tablename__ = "notification_channels"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(255), nullable=False)
+    url: Mapped[str] = mapped_column(String(2048), nullable=False)
+    events: Mapped[list[str]] = mapped_column(JsonDoc, nullable=False)  # event types (notifications.events)
+    job_ids: Mapped[list[int] | None] = mapped_column(JsonDoc)  # only these jobs' events; NULL: every job's
+    # Key of the deliveries' HMAC-SHA256 signature; never returned by the API. NULL: deliveries are unsigned.
+    secret: Mapped[str | None] = mapped_column(String(255))
+    format: Mapped[str] = mapped_column(String(10), default="json", server_default="json", nullable=False)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true(), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now(), nullable=False)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class NotificationDelivery(Base):
+    """One event for one channel: the outbox row, written in the transaction of the event, and the state of its
+    delivery (at least once, with backoff, until delivered or given up)."""
+
+    __tablename__ = "notification_deliveries"
+    __table_args__ = (
+        # One delivery per event and channel, whoever writes it: a receiver deduplicates by event id.
+        UniqueConstraint("channel_id", "event_id"),
+        # The relay's "due now": only pending rows are in the index.
+        Index(
+            "ix_notification_deliveries_due",
+            "next_attempt_at",
+            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text("status = 'pending'"),
+        ),
+        Index("ix_notification_deliveries_channel_history", "channel_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(36), nullable=False)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("notification_channels.id"), nullable=False)
+    event_type: Mapped[str] = mapped_column(String(32), nullable=False)
+    job_id: Mapped[int | None] = mapped_column(Integer)  # the job the event is about (none for executor.lost)
+    payload: Mapped[dict[str, Any]] = mapped_column(JsonDoc, nullable=False)  # the event, as sent
+    status: Mapped[str] = mapped_column(
+        String(10), default=DeliveryStatus.PENDING, server_default=DeliveryStatus.PENDING, nullable=False
+    )
+    # Attempts begun; the relay's claim increments it, and fences the attempt's outcome on it.
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0", nullable=False)
+    # Pending: when the next attempt may begin (a claimed attempt's lease ends then, too).
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now(), nullable=False)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class InstanceStatus:
