@@ -61,10 +61,9 @@ def summary(payload: Mapping[str, Any]) -> str:
             f"(a success was due by {data.get('successExpectedBy')})"
         )
     elif kind == EventType.EXECUTOR_LOST:
-        text = (
-            f"executor {data.get('instanceName') or data.get('instanceId')} on {data.get('hostName')} was lost "
-            f"(last heartbeat {data.get('lastHeartbeat')})"
-        )
+        host, heartbeat = data.get("hostName"), data.get("lastHeartbeat")
+        text = f"executor {data.get('instanceName') or data.get('instanceId')}" + (f" on {host}" if host else "")
+        text += " was lost" + (f" (last heartbeat {heartbeat})" if heartbeat else "")
     else:
         text = f"{kind} {job}".strip()
     return f"[jobscheduler] {text}"

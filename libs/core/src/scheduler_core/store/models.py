@@ -58,6 +58,11 @@ BigId = BigInteger().with_variant(Integer(), "sqlite")
 JsonDoc = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 
 
+def _where(predicate: str) -> dict[str, Any]:
+    """A partial index's predicate, the same on both backends."""
+    return {"postgresql_where": text(predicate), "sqlite_where": text(predicate)}
+
+
 class JobType(IntEnum):
     INTERVAL = 1
     CRON = 2
@@ -145,12 +150,7 @@ class ScheduledJob(Base):
             sqlite_where=text("is_enabled = 1 AND is_active = 1 AND is_paused = 0"),
         ),
         # The silence sweep's "success overdue": only watched jobs are in the index.
-        Index(
-            "ix_scheduled_job_silence",
-            "success_expected_by",
-            postgresql_where=text("success_expected_by IS NOT NULL"),
-            sqlite_where=text("success_expected_by IS NOT NULL"),
-        ),
+        Index("ix_scheduled_job_silence", "success_expected_by", **_where("success_expected_by IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -354,8 +354,7 @@ class NotificationChannel(Base):
     url: Mapped[str] = mapped_column(String(2048), nullable=False)
     events: Mapped[list[str]] = mapped_column(JsonDoc, nullable=False)  # event types (notifications.events)
     job_ids: Mapped[list[int] | None] = mapped_column(JsonDoc)  # only these jobs' events; NULL: every job's
-    # Key of the deliveries' HMAC-SHA256 signature; never returned by the API. NULL: deliveries are unsigned.
-    secret: Mapped[str | None] = mapped_column(String(255))
+    secret: Mapped[str | None] = mapped_column(String(255))  # HMAC key of deliveries, never returned; NULL: unsigned
     format: Mapped[str] = mapped_column(String(10), default="json", server_default="json", nullable=False)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true(), nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now(), nullable=False)
@@ -371,12 +370,7 @@ class NotificationDelivery(Base):
         # One delivery per event and channel, whoever writes it: a receiver deduplicates by event id.
         UniqueConstraint("channel_id", "event_id"),
         # The relay's "due now": only pending rows are in the index.
-        Index(
-            "ix_notification_deliveries_due",
-            "next_attempt_at",
-            postgresql_where=text("status = 'pending'"),
-            sqlite_where=text("status = 'pending'"),
-        ),
+        Index("ix_notification_deliveries_due", "next_attempt_at", **_where("status = 'pending'")),
         Index("ix_notification_deliveries_channel_history", "channel_id", "id"),
     )
 
