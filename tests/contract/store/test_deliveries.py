@@ -157,3 +157,24 @@ async def test_a_channels_deliveries_are_listed_newest_first_by_status(store: St
     assert (delivered_total, [d.id for d in delivered]) == (1, [oldest.id])
     assert [d.id for d in second_page] == [everything[-1].id]
     assert [d.event_type for d in others] == ["job.silent"]
+
+
+async def test_retention_deletes_old_deliveries_that_are_done_and_keeps_pending_ones(
+    store: Store, sessionmaker: Maker
+) -> None:
+    await add_channel(sessionmaker)
+    now = await db_now(sessionmaker)
+    await _enqueue(sessionmaker, *(Event(EventType.EXECUTOR_LOST, now, data={"n": i}) for i in range(4)))
+    async with sessionmaker.begin() as session:
+        delivered, failed, _ = await store.deliveries.claim_due(session, limit=3, lease=60)
+        await store.deliveries.record(
+            session,
+            [AttemptOutcome(delivered.id, 1, delivered=True), AttemptOutcome(failed.id, 1, delivered=False, error="x")],
+        )
+    later = await db_now(sessionmaker) + timedelta(seconds=1)
+    async with sessionmaker.begin() as session:
+        assert await store.deliveries.delete_finished_before(session, now - timedelta(seconds=1), 10) == 0  # too new
+        assert await store.deliveries.delete_finished_before(session, later, 1) == 1
+        assert await store.deliveries.delete_finished_before(session, later, 10) == 1
+    assert {row.status for row in await deliveries(sessionmaker)} == {DeliveryStatus.PENDING}
+    assert len(await deliveries(sessionmaker)) == 2

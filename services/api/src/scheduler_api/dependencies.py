@@ -11,6 +11,7 @@ from scheduler_api.auth import Principal, TokenVerifier
 from scheduler_api.errors import Unauthorized
 from scheduler_api.services import Services
 from scheduler_api.services.actions import ActionService
+from scheduler_api.services.channels import ChannelService
 from scheduler_api.services.cleanup import CleanupService
 from scheduler_api.services.history import HistoryService
 from scheduler_api.services.jobs import JobService
@@ -66,6 +67,10 @@ def _runs(request: Request) -> RunService:
     return get_services(request).runs
 
 
+def _channels(request: Request) -> ChannelService:
+    return get_services(request).channels
+
+
 def get_verifier(request: Request) -> TokenVerifier:
     verifier = getattr(request.app.state, "verifier", None)
     if not isinstance(verifier, TokenVerifier):
@@ -91,4 +96,5 @@ Cleanup = Annotated[CleanupService, Depends(_cleanup)]
 Lookups = Annotated[LookupService, Depends(_lookups)]
 Preview = Annotated[PreviewService, Depends(_preview)]
 Runs = Annotated[RunService, Depends(_runs)]
+Channels = Annotated[ChannelService, Depends(_channels)]
 SuperAdmin = Annotated[Principal, Depends(require_super_admin)]

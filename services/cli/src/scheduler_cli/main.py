@@ -16,6 +16,7 @@ from typing import Annotated, Any
 import typer
 import uvloop
 
+from scheduler_cli.channels import channels_app
 from scheduler_cli.jobs import jobs_app
 from scheduler_cli.settings import load_settings
 from scheduler_core.broker import BrokerUnavailable
@@ -31,6 +32,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(jobs_app, name="jobs")
+app.add_typer(channels_app, name="channels")
 
 PortOption = Annotated[int | None, typer.Option("--port", help="HTTP port (default: SCHEDULER_PORT).")]
 HealthPortOption = Annotated[

@@ -72,3 +72,8 @@ class DeliveryStore(ABC):
     ) -> tuple[list[NotificationDelivery], int]:
         """A page of the channel's deliveries, newest first (1-based `page`; status None: any), and how many
         match."""
+
+    @abstractmethod
+    async def delete_finished_before(self, session: AsyncSession, cutoff: datetime, batch_size: int) -> int:
+        """Delete up to batch_size delivered or failed deliveries written before cutoff (oldest first); returns
+        how many. Pending ones are never deleted. The caller commits between batches."""

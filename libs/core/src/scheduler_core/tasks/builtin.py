@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
-from scheduler_core.retention import DEFAULT_RETENTION_DAYS, purge_history
+from scheduler_core.retention import DEFAULT_RETENTION_DAYS, purge_deliveries, purge_history
 from scheduler_core.tasks.registry import NoParameters, TaskContext, TaskRouter
 
 tasks = TaskRouter()
@@ -122,9 +122,11 @@ class CleanupParams(Strict):
     name_en="Execution history cleanup",
     name_ar="تنظيف سجل التنفيذ",
     parameters=CleanupParams,
-    description_en="Deletes finished executions older than the retention period (never running ones).",
+    description_en="Deletes finished executions, and notification deliveries that are done, older than the retention "
+    "period (never running runs, never deliveries still to be sent).",
     description_ar="يحذف عمليات التنفيذ المنتهية الأقدم من فترة الاحتفاظ (لا يحذف الجارية).",
 )
 async def cleanup_history(ctx: TaskContext, params: CleanupParams) -> str:
     deleted = await purge_history(ctx.sessionmaker, ctx.store, params.retention_days)
+    await purge_deliveries(ctx.sessionmaker, ctx.store, params.retention_days)
     return f"Cleaned up {deleted} execution records older than {params.retention_days} days"

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from scheduler_api.services.actions import ActionService
+from scheduler_api.services.channels import ChannelService
 from scheduler_api.services.cleanup import CleanupService
 from scheduler_api.services.context import ServiceConfig, ServiceContext
 from scheduler_api.services.history import HistoryService
@@ -34,6 +35,7 @@ class Services:
     lookups: LookupService
     preview: PreviewService
     runs: RunService
+    channels: ChannelService
 
 
 def build_services(
@@ -53,6 +55,7 @@ def build_services(
         lookups=LookupService(context),
         preview=PreviewService(context),
         runs=RunService(context),
+        channels=ChannelService(context),
     )
 
 

@@ -9,9 +9,11 @@ import structlog
 
 from scheduler_api.errors import Conflict
 from scheduler_api.services.context import ServiceContext
+from scheduler_api.services.jobs import success_due
 from scheduler_api.services.responses import job_response
 from scheduler_api.services.schedules import job_schedule
 from scheduler_core import verdicts
+from scheduler_core.notifications import Event, EventType
 from scheduler_core.schedule import next_fire_time
 from scheduler_core.schemas import JobAction, JobActionResponse, ScheduledJobResponse
 from scheduler_core.store import NewExecution
@@ -69,7 +71,7 @@ class ActionService:
                 raise Conflict(f"job {job_id} is already paused")
             return {"is_paused": True}
 
-        return await self._transition(job_id, user_id, change)
+        return await self._transition(job_id, user_id, change, announce_pause=True)
 
     async def resume_job(self, job_id: int, user_id: str | None = None) -> ScheduledJobResponse:
         """Continue from the next slot after now (a disabled job stays without a next run). A job that paused
@@ -116,17 +118,28 @@ class ActionService:
         change: Callable[[ScheduledJob], dict[str, bool]],
         *,
         also: dict[str, object] | None = None,
+        announce_pause: bool = False,
     ) -> ScheduledJobResponse:
         """Apply one change of is_enabled / is_paused under the job's row lock (`change` raises Conflict when it
-        makes no sense). A job that can fire afterwards gets the next slot from now; one that cannot, none."""
+        makes no sense). A job that can fire afterwards gets the next slot from now, and its silence watch starts
+        again from now; one that cannot, neither. `announce_pause`: job.paused goes out with the change."""
         async with self._sessionmaker.begin() as session:
             job = await self._context.locked_job(session, job_id)
             flags = change(job)
             can_fire = flags.get("is_enabled", job.is_enabled) and not flags.get("is_paused", job.is_paused)
             now = await self._store.clock.now(session)
             next_run_at = next_fire_time(job_schedule(job), now) if can_fire else None
-            values = {**flags, **(also or {}), "next_run_at": next_run_at, "updated_by_id": user_id}
+            values = {
+                **flags,
+                **(also or {}),
+                "next_run_at": next_run_at,
+                "success_expected_by": success_due(job.expect_success_within_seconds, now, can_fire),
+                "updated_by_id": user_id,
+            }
             job = await self._store.jobs.update(session, job_id, values)
+            if announce_pause:
+                data = {"reason": "paused by an operator", "automatic": False, "by": user_id}
+                await self._store.deliveries.enqueue(session, [Event(EventType.JOB_PAUSED, now, job_id, data)])
             await self._store.jobs.notify_changed(session)
             response = job_response(job)
         self._context.schedule_changed()

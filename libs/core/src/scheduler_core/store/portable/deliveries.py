@@ -4,10 +4,10 @@ LOCKED on PostgreSQL, which SQLite (one writer at a time) does without."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Final
 
-from sqlalchemy import ColumnElement, String, func, literal_column, select, update
+from sqlalchemy import ColumnElement, String, delete, func, literal_column, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scheduler_core.notifications import Event
@@ -113,3 +113,18 @@ class PortableDeliveryStore(DeliveryStore):
         total = (await session.execute(select(func.count()).select_from(delivery).where(*conditions))).scalar_one()
         query = select(delivery).where(*conditions).order_by(delivery.id.desc()).offset((page - 1) * per_page)
         return list((await session.execute(query.limit(per_page))).scalars().all()), total
+
+    async def delete_finished_before(self, session: AsyncSession, cutoff: datetime, batch_size: int) -> int:
+        delivery = NotificationDelivery
+        # Oldest first by id (ids grow with created_at), skipping rows a relay holds (SQLite has one writer).
+        batch = (
+            select(delivery.id)
+            .where(delivery.created_at < cutoff, delivery.status != PENDING_DELIVERY)
+            .order_by(delivery.id)
+            .limit(batch_size)
+            .with_for_update(skip_locked=True)
+        )
+        result = await session.execute(
+            delete(delivery).where(delivery.id.in_(batch.scalar_subquery())).returning(delivery.id)
+        )
+        return len(result.all())
