@@ -14,8 +14,8 @@ from scheduler_core.schemas.jobs import absent_or_value
 from scheduler_core.schemas.pages import Page
 
 URL_MAX_LENGTH: Final = 2048
-# http or https, a host (no user:password@: the URL is shown to every Super Admin), then anything printable.
-URL_PATTERN: Final = r"^https?://[^\s/?#@\\]+(?:[/?#][^\s]*)?$"
+# http or https, a host (no user:password@: the URL is shown to every Super Admin), then no space and no NUL.
+URL_PATTERN: Final = r"^https?://[^\s/?#@\\\u0000]+(?:[/?#][^\s\u0000]*)?$"
 # Jobs one channel may be limited to (a longer list is better written as a channel per team).
 JOB_IDS_MAX: Final = 100
 SECRET_MIN_LENGTH: Final = 16
@@ -31,6 +31,7 @@ ChannelUrl = Annotated[
         min_length=len("http://x"),
         max_length=URL_MAX_LENGTH,
         pattern=URL_PATTERN,
+        json_schema_extra={"pattern": URL_PATTERN},  # in place of StoredText's, which this one implies
         description="Where deliveries are POSTed: an http or https URL without credentials. Calls go through the "
         "outbound guard (SCHEDULER_OUTBOUND_ALLOW for private addresses).",
         examples=["https://hooks.example.com/scheduler"],
