@@ -2,7 +2,7 @@
 processes over PostgreSQL and RabbitMQ, and a webhook receiver this test runs on 127.0.0.1. Each event kind
 reaches the receiver once per occurrence, signed, and what it announces is what the history holds; a receiver down
 for 30 s gets every event once it is back, none twice; a job whose timekeeper was down past its expected success is
-reported silent, once."""
+reported silent, once; the embedded process (SQLite, one process) delivers them too."""
 
 from __future__ import annotations
 
@@ -24,7 +24,8 @@ from scheduler_core.store.engine import create_sessionmaker
 from scheduler_core.store.models import DeliveryStatus, ExecutionStatus, NotificationDelivery
 from tests.support.cluster import Cluster, create_job, db_now, eventually, executions, instance_of_pid, settle
 from tests.support.notifications import SECRET, add_channel, deliveries
-from tests.support.processes import RoleProcess, service_token
+from tests.support.processes import RoleProcess, free_port, service_token
+from tests.support.product import clean_env, product, read_banner, token_from_banner, wait_ready
 from tests.support.receiver import Received, Receiver
 from tests.support.stores import store_for
 
@@ -230,3 +231,32 @@ async def test_a_job_whose_timekeeper_was_down_past_its_expected_success_is_repo
 
 async def _some(items: list[Received]) -> list[Received] | None:
     return items or None
+
+
+@pytest.mark.timeout(80)
+async def test_the_embedded_process_delivers_notifications_over_sqlite(receiver: Receiver, tmp_path: Path) -> None:
+    port = free_port()
+    args = ["embedded", "--port", str(port), "--data-dir", str(tmp_path / "data")]
+    async with product(args, clean_env(**NOTIFY_ENV), tmp_path / "embedded.log") as process:
+        token = token_from_banner(await read_banner(process))
+        base_url = f"http://127.0.0.1:{port}"
+        await wait_ready(base_url, process=process)
+        headers = {"Authorization": f"Bearer {token}"}
+        async with httpx.AsyncClient(base_url=base_url + API, headers=headers, timeout=10) as client:
+            channel = {"name": "r", "url": receiver.url, "events": ["run.failed", "job.paused"], "secret": SECRET}
+            assert (await client.post("/notification-channels", json=channel)).status_code == 201
+            functions = (await client.get("/task-functions")).json()
+            fail = next(f["id"] for f in functions if f["key"] == "fail")
+            job = {"taskFunctionId": fail, "intervalSeconds": 1, "pauseAfterFailures": 2, "parameters": {}}
+            created = await client.post("/jobs", json=job)
+            assert created.status_code == 201, created.text
+
+            async def paused() -> bool | None:
+                return True if receiver.events("job.paused") else None
+
+            await eventually(paused, 30, "job.paused from the embedded process")
+        process.send_signal(signal.SIGINT)
+        assert await asyncio.wait_for(process.wait(), 60) == 0
+    # (the second failure and the pause are written together, and sent at once: in either order)
+    assert sorted(r.payload["type"] for r in receiver.received) == ["job.paused", "run.failed", "run.failed"]
+    assert all(r.signed_by(SECRET, now=time.time()) for r in receiver.received)

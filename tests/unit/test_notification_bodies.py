@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import get_args
 
 import pytest
 
 from scheduler_core.notifications import EVENT_TYPES, Event, EventType, envelope, render_body, summary
+from scheduler_core.schemas.notifications import EventTypeName
 
 AT = datetime(2027, 3, 27, 2, 0, 0, 123456, tzinfo=UTC)
 JOB = {"id": 7, "nameEn": "Nightly export", "nameAr": "تصدير"}
@@ -67,3 +69,7 @@ def test_a_slack_body_is_one_line_of_text_saying_what_happened(event_type: str) 
     if job is not None:
         assert "job 7 (Nightly export)" in text
     assert SAYS[event_type] in text, text
+
+
+def test_the_api_schema_names_exactly_the_event_types_there_are() -> None:
+    assert get_args(EventTypeName) == EVENT_TYPES
