@@ -11,7 +11,8 @@ absent broker delays publishing, never the passes.
 While its own instance is not live (its heartbeats fail, or it was declared stopped and registers again), it
 neither sweeps nor relays: a sweeper that cannot see the database as the others do must not judge them.
 
-Notifications are relayed by a task of their own (notifications.py), which a slow receiver never lets hold a pass.
+Notifications are relayed by a task of their own (notifications.py), which a slow receiver never lets hold a pass;
+it relays whether or not the instance is live (a delivery judges nobody, and its lease keeps other relays off it).
 
 It survives its dependencies restarting: a failed pass is logged and retried after a short back-off,
 and nothing is lost in between because the state lives in the database."""

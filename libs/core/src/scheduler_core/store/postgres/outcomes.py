@@ -57,6 +57,7 @@ _RECORD_OUTCOMES = text(
         WHERE j.id IN (SELECT job_id FROM succeeded)
           AND (j.consecutive_failures <> 0 OR j.failing_since IS NOT NULL
                OR j.expect_success_within_seconds IS NOT NULL)
+        ORDER BY j.id  -- in one order, so that two finishes succeeding on the same jobs do not deadlock
         FOR NO KEY UPDATE
     ),
     reset AS (
