@@ -50,7 +50,7 @@ REFERENCE_COLUMNS = {
     "scheduler_execution_status": {"id", "name", "name_en", "name_ar"},
 }  # fmt: skip
 # Tables the design adds to the reference's.
-ADDED_TABLES = {"scheduler_audit_log"}
+ADDED_TABLES = {"scheduler_audit_log", "notification_channels", "notification_deliveries"}
 REFERENCE_FOREIGN_KEYS = {
     ("scheduled_job", "task_function_id", "task_function"),
     ("scheduled_job", "job_type_id", "scheduler_job_type"),

@@ -76,6 +76,8 @@ def sqlite_url(path: Path) -> str:
 
 
 TABLES_IN_DELETE_ORDER = (
+    "notification_deliveries",
+    "notification_channels",
     "scheduled_job_lock",
     "scheduled_job_execution",
     "scheduled_job",

@@ -176,3 +176,20 @@ def cooperate(ctx: TaskContext, params: HangParams) -> str:
         return "stopped on request"
     append_line(params.end_log, f"{entry} {time.time():.6f} returned")
     return "finished"
+
+
+class SwitchParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    log: str  # start log, as `record` writes it
+    fail_while: str  # the run fails while this file exists
+
+
+@tasks.task("fail_while", name_en="Fail while switched", name_ar="فشل عند التفعيل", parameters=SwitchParams)
+async def fail_while(ctx: TaskContext, params: SwitchParams) -> str:
+    """Fails (RuntimeError) while the `fail_while` file exists, succeeds once it is gone: a job that fails, then
+    recovers, when the test says so."""
+    append_line(params.log, _start_entry(ctx))
+    if Path(params.fail_while).exists():  # noqa: ASYNC240 (a stat, as `record`'s hold file)
+        raise RuntimeError("failing on purpose while the switch file exists")
+    return "succeeded"

@@ -67,6 +67,10 @@ OUR_JOB_FIELDS = {
     "pauseAfterFailures",
     "consecutiveFailures",
     "pausedReason",
+    # notifications (issue 19)
+    "failingSince",
+    "expectSuccessWithinSeconds",
+    "successExpectedBy",
 }
 # Seconds of slack between the test's clock and the database's when checking computed instants.
 CLOCK_SLACK = timedelta(seconds=5)

@@ -1,5 +1,6 @@
 """Retention: delete finished executions older than N days and audit rows older than M days, in batches, never an
-open run. Used by the API's cleanup endpoint and by the built-in `cleanup_history` task (the seeded primary job)."""
+open run; and the notification deliveries older than N days that are done (delivered or given up). Used by the
+API's cleanup endpoint and by the built-in `cleanup_history` task (the seeded primary job)."""
 
 from __future__ import annotations
 
@@ -74,3 +75,25 @@ async def purge_history(
     executions = await batches(store.history.delete_before, execution_cutoff)
     audit_rows = await batches(store.audit.delete_before, audit_cutoff)
     return Purged(executions, audit_rows)
+
+
+async def purge_deliveries(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    store: Store,
+    retention_days: int,
+    *,
+    batch_size: int = DELETE_BATCH_SIZE,
+) -> int:
+    """Delete notification deliveries written more than retention_days ago that are delivered or failed (pending
+    ones are kept, whatever their age); returns how many."""
+    if retention_days < 0:
+        raise ValueError("retention_days must be >= 0")
+    async with sessionmaker() as session:
+        cutoff = await store.clock.now(session) - timedelta(days=retention_days)
+    deleted = 0
+    while True:
+        async with sessionmaker.begin() as session:
+            batch = await store.deliveries.delete_finished_before(session, cutoff, batch_size)
+        deleted += batch
+        if batch < batch_size:
+            return deleted

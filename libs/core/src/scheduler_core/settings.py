@@ -99,8 +99,8 @@ class Settings(BaseSettings):
     api_docs: bool = Field(default=True, description="Serve /docs (Swagger UI, with its own assets) and /openapi.json.")
     outbound_allow: list[str] = Field(
         default=[],
-        description="Hosts or CIDRs that outbound calls (http_request) may reach although they are private, "
-        "loopback, link-local or otherwise not public (JSON list).",
+        description="Hosts or CIDRs that outbound calls (http_request, notifications) may reach although they are "
+        "private, loopback, link-local or otherwise not public (JSON list).",
     )
 
     # --- identity and liveness ----------------------------------------------------------------------
@@ -173,6 +173,24 @@ class Settings(BaseSettings):
         default=300.0,
         gt=0,
         description="A manual run still pending this long after the broker confirmed its message is published again.",
+    )
+
+    # --- notifications (a timekeeper's relay) ----------------------------------------------------------
+    notification_poll_interval: float = Field(
+        default=1.0, gt=0, le=60, description="Seconds between a timekeeper's looks for notifications due."
+    )
+    notification_timeout: float = Field(
+        default=10.0, gt=0, le=300, description="Seconds one delivery attempt (connect, send, answer) may take."
+    )
+    notification_retry_delay: float = Field(
+        default=10.0, gt=0, description="Seconds from a failed delivery attempt to the next; doubled each time."
+    )
+    notification_retry_max_delay: float = Field(
+        default=3600.0, gt=0, description="Seconds between delivery attempts at most."
+    )
+    # At least once "for up to a day": a receiver down longer than this loses those events (recorded failed).
+    notification_give_up_after: float = Field(
+        default=86_400.0, gt=0, description="Seconds after its event a delivery is still attempted; then failed."
     )
 
     # --- executor ------------------------------------------------------------------------------------
@@ -284,6 +302,11 @@ class Settings(BaseSettings):
                 f"SCHEDULER_TIMEKEEPER_LOOKAHEAD ({self.timekeeper_lookahead:g} s) must be at least "
                 f"SCHEDULER_TIMEKEEPER_MIN_CYCLE ({self.timekeeper_min_cycle:g} s): a slot can wait that long for "
                 "its pass, and would then be written after it is due"
+            )
+        if self.notification_retry_max_delay < self.notification_retry_delay:
+            problems.append(
+                f"SCHEDULER_NOTIFICATION_RETRY_MAX_DELAY ({self.notification_retry_max_delay:g} s) must not be "
+                f"shorter than SCHEDULER_NOTIFICATION_RETRY_DELAY ({self.notification_retry_delay:g} s)"
             )
         if problems:
             raise ValueError("; ".join(problems))

@@ -21,7 +21,7 @@ from scheduler_api.docs import docs_options
 from scheduler_api.errors import error_responses, install_error_handlers
 from scheduler_api.gateway import install_gateway
 from scheduler_api.request_metrics import RequestMetrics
-from scheduler_api.routers import audit, cleanup, health, history, jobs, lookups, preview, status
+from scheduler_api.routers import audit, channels, cleanup, health, history, jobs, lookups, preview, status
 from scheduler_api.security import install_security
 from scheduler_api.services import ServiceConfig, build_services
 from scheduler_api.state_metrics import QueueDepth, StateMetrics
@@ -120,7 +120,7 @@ def create_app(
         dependencies=[Depends(require_super_admin)],
         responses=error_responses(401, 403, 503),
     )
-    for resource in (jobs, history, audit, preview, status, cleanup, lookups):
+    for resource in (jobs, history, audit, preview, status, cleanup, lookups, channels):
         api.include_router(resource.router)
     app.include_router(api)
     app.include_router(health.router)

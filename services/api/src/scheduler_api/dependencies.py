@@ -12,6 +12,7 @@ from scheduler_api.errors import Unauthorized
 from scheduler_api.services import Services
 from scheduler_api.services.actions import ActionService
 from scheduler_api.services.audit import AuditService
+from scheduler_api.services.channels import ChannelService
 from scheduler_api.services.cleanup import CleanupService
 from scheduler_api.services.history import HistoryService
 from scheduler_api.services.jobs import JobService
@@ -72,6 +73,10 @@ def _audit(request: Request) -> AuditService:
     return get_services(request).audit
 
 
+def _channels(request: Request) -> ChannelService:
+    return get_services(request).channels
+
+
 def get_verifier(request: Request) -> TokenVerifier:
     verifier = getattr(request.app.state, "verifier", None)
     if not isinstance(verifier, TokenVerifier):
@@ -106,5 +111,6 @@ Lookups = Annotated[LookupService, Depends(_lookups)]
 Preview = Annotated[PreviewService, Depends(_preview)]
 Runs = Annotated[RunService, Depends(_runs)]
 Audit = Annotated[AuditService, Depends(_audit)]
+Channels = Annotated[ChannelService, Depends(_channels)]
 SuperAdmin = Annotated[Principal, Depends(require_super_admin)]
 Caller = Annotated[Actor, Depends(audit_actor)]

@@ -17,6 +17,7 @@ import typer
 import uvloop
 
 from scheduler_cli.audit import audit
+from scheduler_cli.channels import channels_app
 from scheduler_cli.jobs import jobs_app
 from scheduler_cli.settings import load_settings
 from scheduler_core.broker import BrokerUnavailable
@@ -32,6 +33,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(jobs_app, name="jobs")
+app.add_typer(channels_app, name="channels")
 
 PortOption = Annotated[int | None, typer.Option("--port", help="HTTP port (default: SCHEDULER_PORT).")]
 HealthPortOption = Annotated[

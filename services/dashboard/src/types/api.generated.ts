@@ -227,6 +227,60 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/scheduler/notification-channels": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List notification channels */
+        get: operations["list_channels_api_v1_scheduler_notification_channels_get"];
+        put?: never;
+        /** Create a notification channel (a URL and the events it takes) */
+        post: operations["create_channel_api_v1_scheduler_notification_channels_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/scheduler/notification-channels/{channel_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get a notification channel (its secret is never returned) */
+        get: operations["get_channel_api_v1_scheduler_notification_channels__channel_id__get"];
+        /** Update a notification channel (partial: only the fields given change) */
+        put: operations["update_channel_api_v1_scheduler_notification_channels__channel_id__put"];
+        post?: never;
+        /** Delete a notification channel and its deliveries (pending ones are not sent) */
+        delete: operations["delete_channel_api_v1_scheduler_notification_channels__channel_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/scheduler/notification-channels/{channel_id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A channel's deliveries, newest first, with their status */
+        get: operations["list_deliveries_api_v1_scheduler_notification_channels__channel_id__deliveries_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/scheduler/schedule/preview": {
         parameters: {
             query?: never;
@@ -596,6 +650,193 @@ export interface components {
             /** Nameen */
             nameEn: string;
         };
+        /** NotificationChannelCreate */
+        NotificationChannelCreate: {
+            /**
+             * Enabled
+             * @default true
+             */
+            enabled?: boolean;
+            /**
+             * Events
+             * @description The event types the channel takes: run.failed (a slot's final attempt failed), run.missed, run.skipped, job.paused (by an operator or after failures), job.recovered (first success after failures), job.silent (no success within the job's expectSuccessWithinSeconds), executor.lost.
+             */
+            events: ("run.failed" | "run.missed" | "run.skipped" | "job.paused" | "job.recovered" | "job.silent" | "executor.lost")[];
+            /**
+             * Format
+             * @description json: the event as JSON; slack: {"text": ...} for Slack-compatible incoming webhooks.
+             * @default json
+             * @enum {string}
+             */
+            format?: "json" | "slack";
+            /** Jobids */
+            jobIds?: number[] | null;
+            /** Name */
+            name: string;
+            /** Secret */
+            secret?: string | null;
+            /**
+             * Url
+             * @description Where deliveries are POSTed: an http or https URL without credentials. Calls go through the outbound guard (SCHEDULER_OUTBOUND_ALLOW for private addresses).
+             * @example https://hooks.example.com/scheduler
+             */
+            url: string;
+        };
+        /**
+         * NotificationChannelPage
+         * @description A page of channels, ordered by id.
+         */
+        NotificationChannelPage: {
+            /** Items */
+            items: components["schemas"]["NotificationChannelResponse"][];
+            /**
+             * Page
+             * @description This page's number, from 1.
+             */
+            page: number;
+            /** Perpage */
+            perPage: number;
+            /**
+             * Total
+             * @description Items matching the filters, over all pages.
+             */
+            total: number;
+            /** Totalpages */
+            totalPages: number;
+        };
+        /** NotificationChannelResponse */
+        NotificationChannelResponse: {
+            /**
+             * Createdat
+             * Format: date-time
+             */
+            createdAt: string;
+            /** Enabled */
+            enabled: boolean;
+            /** Events */
+            events: string[];
+            /**
+             * Format
+             * @enum {string}
+             */
+            format: "json" | "slack";
+            /**
+             * Hassecret
+             * @description Whether deliveries are signed (the secret itself is never returned).
+             */
+            hasSecret: boolean;
+            /** Id */
+            id: number;
+            /** Jobids */
+            jobIds: number[] | null;
+            /** Name */
+            name: string;
+            /** Updatedat */
+            updatedAt: string | null;
+            /** Url */
+            url: string;
+        };
+        /**
+         * NotificationChannelUpdate
+         * @description A partial update: only the fields present change. null clears jobIds (every job's events) and secret
+         *     (unsigned deliveries); the other fields cannot be null.
+         */
+        NotificationChannelUpdate: {
+            /** Enabled */
+            enabled?: boolean;
+            /**
+             * Events
+             * @description The event types the channel takes: run.failed (a slot's final attempt failed), run.missed, run.skipped, job.paused (by an operator or after failures), job.recovered (first success after failures), job.silent (no success within the job's expectSuccessWithinSeconds), executor.lost.
+             */
+            events?: ("run.failed" | "run.missed" | "run.skipped" | "job.paused" | "job.recovered" | "job.silent" | "executor.lost")[];
+            /**
+             * Format
+             * @description json: the event as JSON; slack: {"text": ...} for Slack-compatible incoming webhooks.
+             * @enum {string}
+             */
+            format?: "json" | "slack";
+            /** Jobids */
+            jobIds?: number[] | null;
+            /** Name */
+            name?: string;
+            /** Secret */
+            secret?: string | null;
+            /**
+             * Url
+             * @description Where deliveries are POSTed: an http or https URL without credentials. Calls go through the outbound guard (SCHEDULER_OUTBOUND_ALLOW for private addresses).
+             * @example https://hooks.example.com/scheduler
+             */
+            url?: string;
+        };
+        /**
+         * NotificationDeliveryPage
+         * @description A page of a channel's deliveries, newest first.
+         */
+        NotificationDeliveryPage: {
+            /** Items */
+            items: components["schemas"]["NotificationDeliveryResponse"][];
+            /**
+             * Page
+             * @description This page's number, from 1.
+             */
+            page: number;
+            /** Perpage */
+            perPage: number;
+            /**
+             * Total
+             * @description Items matching the filters, over all pages.
+             */
+            total: number;
+            /** Totalpages */
+            totalPages: number;
+        };
+        /** NotificationDeliveryResponse */
+        NotificationDeliveryResponse: {
+            /** Attempts */
+            attempts: number;
+            /** Channelid */
+            channelId: number;
+            /**
+             * Createdat
+             * Format: date-time
+             */
+            createdAt: string;
+            /** Deliveredat */
+            deliveredAt: string | null;
+            /**
+             * Eventid
+             * @description The event's id, the same for every channel (receivers deduplicate by it).
+             */
+            eventId: string;
+            /** Eventtype */
+            eventType: string;
+            /** Id */
+            id: number;
+            /** Jobid */
+            jobId: number | null;
+            /** Lasterror */
+            lastError: string | null;
+            /** Laststatuscode */
+            lastStatusCode: number | null;
+            /**
+             * Nextattemptat
+             * @description When the next attempt begins; null once not pending.
+             */
+            nextAttemptAt: string | null;
+            /**
+             * Payload
+             * @description The event as a json channel receives it.
+             */
+            payload: {
+                [key: string]: unknown;
+            };
+            /**
+             * Status
+             * @description pending (to be sent, or sent again after a failed attempt), delivered (a 2xx), or failed (given up after SCHEDULER_NOTIFICATION_GIVE_UP_AFTER).
+             * @enum {string}
+             */
+            status: "pending" | "delivered" | "failed";
+        };
         /** ReadinessResponse */
         ReadinessResponse: {
             /**
@@ -659,6 +900,8 @@ export interface components {
             descriptionAr?: string | null;
             /** Descriptionen */
             descriptionEn?: string | null;
+            /** Expectsuccesswithinseconds */
+            expectSuccessWithinSeconds?: number | null;
             /**
              * Intervaldays
              * @description Interval part, in days (86,400 s each).
@@ -985,6 +1228,13 @@ export interface components {
             descriptionAr: string | null;
             /** Descriptionen */
             descriptionEn: string | null;
+            /** Expectsuccesswithinseconds */
+            expectSuccessWithinSeconds: number | null;
+            /**
+             * Failingsince
+             * @description When the first of the failed slots in a row since the last success failed; null: not failing.
+             */
+            failingSince: string | null;
             /** Id */
             id: number;
             /** Intervaldays */
@@ -1053,6 +1303,11 @@ export interface components {
              * @description The schedule in words, e.g. 'every 30 minutes'.
              */
             scheduleDescription: string | null;
+            /**
+             * Successexpectedby
+             * @description When its next success is due (expectSuccessWithinSeconds); null: not watched, paused, disabled, or reported silent until its next success.
+             */
+            successExpectedBy: string | null;
             /** Taskfunctionid */
             taskFunctionId: number;
             /** Taskfunctionkey */
@@ -1081,6 +1336,8 @@ export interface components {
             descriptionAr?: string | null;
             /** Descriptionen */
             descriptionEn?: string | null;
+            /** Expectsuccesswithinseconds */
+            expectSuccessWithinSeconds?: number | null;
             /** Intervaldays */
             intervalDays?: number | null;
             /** Intervalhours */
@@ -2541,6 +2798,440 @@ export interface operations {
             };
             /** @description The action makes no sense in the job's current state. */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input; `fields` names each field and the reason. Nothing was written. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The database, or the gateway's key set (JWKS) needed to verify the token, cannot be reached. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    list_channels_api_v1_scheduler_notification_channels_get: {
+        parameters: {
+            query?: {
+                /** @description Page number, from 1. */
+                page?: number;
+                /** @description Items per page (default 20). */
+                per_page?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationChannelPage"];
+                };
+            };
+            /** @description No bearer token, or one that does not verify (signature, expiry, issuer, audience). */
+            401: {
+                headers: {
+                    /** @description Bearer challenge (RFC 6750). */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The token is valid but does not carry the Super Admin role. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input; `fields` names each field and the reason. Nothing was written. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The database, or the gateway's key set (JWKS) needed to verify the token, cannot be reached. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    create_channel_api_v1_scheduler_notification_channels_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NotificationChannelCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationChannelResponse"];
+                };
+            };
+            /** @description No bearer token, or one that does not verify (signature, expiry, issuer, audience). */
+            401: {
+                headers: {
+                    /** @description Bearer challenge (RFC 6750). */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The token is valid but does not carry the Super Admin role. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request body is larger than the API reads (SCHEDULER_MAX_REQUEST_BODY_BYTES). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input; `fields` names each field and the reason. Nothing was written. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The database, or the gateway's key set (JWKS) needed to verify the token, cannot be reached. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_channel_api_v1_scheduler_notification_channels__channel_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The channel's id. */
+                channel_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationChannelResponse"];
+                };
+            };
+            /** @description No bearer token, or one that does not verify (signature, expiry, issuer, audience). */
+            401: {
+                headers: {
+                    /** @description Bearer challenge (RFC 6750). */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The token is valid but does not carry the Super Admin role. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such job. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input; `fields` names each field and the reason. Nothing was written. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The database, or the gateway's key set (JWKS) needed to verify the token, cannot be reached. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    update_channel_api_v1_scheduler_notification_channels__channel_id__put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The channel's id. */
+                channel_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NotificationChannelUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationChannelResponse"];
+                };
+            };
+            /** @description No bearer token, or one that does not verify (signature, expiry, issuer, audience). */
+            401: {
+                headers: {
+                    /** @description Bearer challenge (RFC 6750). */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The token is valid but does not carry the Super Admin role. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such job. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request body is larger than the API reads (SCHEDULER_MAX_REQUEST_BODY_BYTES). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input; `fields` names each field and the reason. Nothing was written. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The database, or the gateway's key set (JWKS) needed to verify the token, cannot be reached. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    delete_channel_api_v1_scheduler_notification_channels__channel_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The channel's id. */
+                channel_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationChannelResponse"];
+                };
+            };
+            /** @description No bearer token, or one that does not verify (signature, expiry, issuer, audience). */
+            401: {
+                headers: {
+                    /** @description Bearer challenge (RFC 6750). */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The token is valid but does not carry the Super Admin role. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such job. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input; `fields` names each field and the reason. Nothing was written. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The database, or the gateway's key set (JWKS) needed to verify the token, cannot be reached. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    list_deliveries_api_v1_scheduler_notification_channels__channel_id__deliveries_get: {
+        parameters: {
+            query?: {
+                /** @description Page number, from 1. */
+                page?: number;
+                /** @description Items per page (default 20). */
+                per_page?: number;
+                /** @description Only deliveries with this status: pending, delivered or failed. */
+                status?: ("pending" | "delivered" | "failed") | null;
+            };
+            header?: never;
+            path: {
+                /** @description The channel's id. */
+                channel_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationDeliveryPage"];
+                };
+            };
+            /** @description No bearer token, or one that does not verify (signature, expiry, issuer, audience). */
+            401: {
+                headers: {
+                    /** @description Bearer challenge (RFC 6750). */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The token is valid but does not carry the Super Admin role. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such job. */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -1,6 +1,7 @@
 """The recovery sweep: judges silent instances, fails the runs their executors lost or whose leases expired,
 records missed the scheduled runs nobody claimed in time, and hands back to the outbox manual runs whose message
-the broker lost. The rules it applies are scheduler_core.leases'; its reasons are scheduler_core.verdicts'.
+the broker lost, and reports the jobs without a success in the time they expect one (job.silent). The rules it
+applies are scheduler_core.leases'; its reasons are scheduler_core.verdicts'.
 
 A silent instance (heartbeat older than instance_timeout) is judged only by a sweeper that has itself observed
 the database without a break for instance_timeout: after an outage of the database, of everyone or of this
@@ -99,6 +100,7 @@ class RecoverySweep:
                 session, published_before=now - self._lost_message_timeout, limit=RUNS_PER_SWEEP
             )
             unstalled = await self._store.sweeps.release_stalled(session, now, RUNS_PER_SWEEP)
+            quiet_jobs = await self._store.sweeps.report_silent(session, now, RUNS_PER_SWEEP)
         self._last_ok = time.monotonic()
         self._metrics.sweeps.inc()
         roles = {i.id: i.role for i in dead}
@@ -109,6 +111,9 @@ class RecoverySweep:
         self._report(orphans, unclaimed, requeued)
         if unstalled:
             log.info("queued_runs_released", count=unstalled, reason="their job had a place free and none on its way")
+        if quiet_jobs:
+            # job.silent went to the channels that take it; this line is for the operator reading logs.
+            log.warning("jobs_silent", job_ids=quiet_jobs[:LOGGED_IDS], count=len(quiet_jobs))
         return orphans
 
     async def _dead(self, silent: Sequence[SilentInstance]) -> list[SilentInstance]:

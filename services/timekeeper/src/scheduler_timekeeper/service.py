@@ -11,6 +11,9 @@ absent broker delays publishing, never the passes.
 While its own instance is not live (its heartbeats fail, or it was declared stopped and registers again), it
 neither sweeps nor relays: a sweeper that cannot see the database as the others do must not judge them.
 
+Notifications are relayed by a task of their own (notifications.py), which a slow receiver never lets hold a pass;
+it relays whether or not the instance is live (a delivery judges nobody, and its lease keeps other relays off it).
+
 It survives its dependencies restarting: a failed pass is logged and retried after a short back-off,
 and nothing is lost in between because the state lives in the database."""
 
@@ -27,11 +30,14 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from scheduler_core.broker import Broker
+from scheduler_core.notifications import DeliveryBackoff
 from scheduler_core.observability.metrics import Metrics
 from scheduler_core.observability.tracing import Tracing
+from scheduler_core.outbound import OutboundGuard
 from scheduler_core.settings import Settings
 from scheduler_core.store import Store
 from scheduler_core.wakeup import Wakeup
+from scheduler_timekeeper.notifications import NotificationRelay
 from scheduler_timekeeper.outbox import OutboxRelay
 from scheduler_timekeeper.publisher import Publisher
 from scheduler_timekeeper.recovery import RecoverySweep
@@ -48,6 +54,8 @@ CONTENDED_SLEEP_S = 0.05
 # bound, far inside outbox_delay (so the relay never republishes a confirmed run for want of its mark), while
 # a busy timekeeper never pays a transaction for them.
 IDLE_FLUSH_S = 0.1
+# Seconds the notification relay gets beyond one attempt's timeout to record its last batch when the timekeeper stops.
+RELAY_STOP_GRACE_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +71,10 @@ class TimekeeperConfig:
     min_cycle: float
     lookahead: float
     publish_timeout: float
+    outbound_allow: tuple[str, ...]
+    notification_poll_interval: float
+    notification_timeout: float
+    notification_backoff: DeliveryBackoff
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TimekeeperConfig:
@@ -76,6 +88,14 @@ class TimekeeperConfig:
             min_cycle=settings.timekeeper_min_cycle,
             lookahead=settings.timekeeper_lookahead,
             publish_timeout=settings.publish_timeout,
+            outbound_allow=tuple(settings.outbound_allow),
+            notification_poll_interval=settings.notification_poll_interval,
+            notification_timeout=settings.notification_timeout,
+            notification_backoff=DeliveryBackoff(
+                first_delay=settings.notification_retry_delay,
+                max_delay=settings.notification_retry_max_delay,
+                give_up_after=settings.notification_give_up_after,
+            ),
         )
 
 
@@ -122,6 +142,15 @@ class TimekeeperService:
             lost_message_timeout=config.lost_message_timeout,
         )
         self.publisher = Publisher(self.outbox)
+        self.notifications = NotificationRelay(
+            sessionmaker,
+            store,
+            metrics,
+            guard=OutboundGuard.allowing(config.outbound_allow),
+            backoff=config.notification_backoff,
+            timeout=config.notification_timeout,
+            poll_interval=config.notification_poll_interval,
+        )
         self._is_live = is_live
         self._publish_timeout = config.publish_timeout
         self._stopping = False
@@ -130,6 +159,9 @@ class TimekeeperService:
         """Run until `stop` is set."""
         watcher = asyncio.create_task(self._watch(stop), name="timekeeper-stop-watcher")
         self.publisher.start()
+        # Deliveries go out on a task of their own: a slow receiver never holds a pass (nor the other way round).
+        relay_stop = asyncio.Event()
+        relay = asyncio.create_task(self.notifications.run(relay_stop), name="notification-relay")
         next_sweep = time.monotonic()
         woken = True  # relay once at start: runs left unpublished by a previous crash
         log.info("timekeeper_started")
@@ -158,6 +190,8 @@ class TimekeeperService:
                 delay = wake_at - time.monotonic()
                 woken = await self._wakeup.wait(delay) if delay > 0 else False
         finally:
+            relay_stop.set()
+            await self._stop_relay(relay)
             await self.publisher.drain(self._publish_timeout)
             try:
                 await self.outbox.flush_confirmed()
@@ -203,6 +237,20 @@ class TimekeeperService:
         if result.to_publish:
             self.publisher.submit(result.to_publish, result.clock)
         return result
+
+    async def _stop_relay(self, relay: asyncio.Task[None]) -> None:
+        """Let the relay finish its batch (an attempt's timeout at most), then cancel it: a delivery cut off is sent
+        again once its lease is over."""
+        try:
+            await asyncio.wait_for(
+                asyncio.shield(relay), timeout=self._config.notification_timeout + RELAY_STOP_GRACE_S
+            )
+        except TimeoutError:
+            relay.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await relay
+        except Exception as exc:
+            log.warning("notification_relay_stopped", error=str(exc), error_type=type(exc).__name__)
 
     async def _watch(self, stop: asyncio.Event) -> None:
         await stop.wait()

@@ -146,6 +146,13 @@ class Metrics:
         )
         for role in ROLES:
             self.instances_lost.labels(role=role)
+        self.notifications = Counter(
+            "scheduler_notification_deliveries_total",
+            "Notification delivery attempts by outcome: delivered (2xx), retrying (failed, tried again later), "
+            "failed (failed, given up).",
+            ["outcome"],
+            registry=r,
+        )
         self.running = Gauge("scheduler_runs_in_progress", "Runs this process is executing now.", registry=r)
         self.tick_seconds = Histogram(
             "scheduler_timekeeper_tick_seconds",

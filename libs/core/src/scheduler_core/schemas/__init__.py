@@ -23,6 +23,15 @@ from scheduler_core.schemas.jobs import (
     ScheduleFields,
 )
 from scheduler_core.schemas.lookups import ExecutionStatusResponse, JobTypeResponse, TaskFunctionResponse
+from scheduler_core.schemas.notifications import (
+    DeliveryStatusName,
+    NotificationChannelCreate,
+    NotificationChannelPage,
+    NotificationChannelResponse,
+    NotificationChannelUpdate,
+    NotificationDeliveryPage,
+    NotificationDeliveryResponse,
+)
 from scheduler_core.schemas.pages import DEFAULT_PER_PAGE, MAX_PER_PAGE, Page
 from scheduler_core.schemas.preview import SchedulePreviewRequest, SchedulePreviewResponse
 from scheduler_core.schemas.status import SchedulerInstanceResponse, SchedulerStatusResponse
@@ -42,6 +51,7 @@ __all__ = [
     "CamelRequest",
     "CleanupRequest",
     "CleanupResponse",
+    "DeliveryStatusName",
     "ErrorResponse",
     "ExecutionAction",
     "ExecutionActionRequest",
@@ -53,6 +63,12 @@ __all__ = [
     "JobActionRequest",
     "JobActionResponse",
     "JobTypeResponse",
+    "NotificationChannelCreate",
+    "NotificationChannelPage",
+    "NotificationChannelResponse",
+    "NotificationChannelUpdate",
+    "NotificationDeliveryPage",
+    "NotificationDeliveryResponse",
     "Page",
     "ReadinessResponse",
     "ReadinessWarning",

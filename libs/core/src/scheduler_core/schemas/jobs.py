@@ -2,7 +2,8 @@
 
 Differences from the reference, all additions: `timezone` (cron jobs), `parameters` (the task's arguments,
 checked against its declared JSON schema), `timeoutSeconds`, `isPaused`, `nextRunAt`, `scheduleDescription`,
-`createdById`/`updatedById`; run control: the retry policy (`maxRetries`, `retryDelaySeconds`,
+`createdById`/`updatedById`; notifications: `expectSuccessWithinSeconds` (with the read-only `successExpectedBy`
+and `failingSince`); run control: the retry policy (`maxRetries`, `retryDelaySeconds`,
 `retryBackoffFactor`, `retryMaxDelaySeconds`), `overlapPolicy`, `pauseAfterFailures` (with the read-only
 `consecutiveFailures` and `pausedReason`). `isPrimary`, `isActive` and `isPaused` are never set through a body:
 primary jobs are seeded, deletion and pausing have their own endpoints."""
@@ -49,6 +50,7 @@ RETRY_DELAY_MAX: Final = 86_400  # seconds: a day
 RETRY_BACKOFF_MAX: Final = 10.0
 RETRY_MAX_DELAY_MAX: Final = 604_800  # seconds: a week
 PAUSE_AFTER_FAILURES_MAX: Final = 1000
+EXPECT_SUCCESS_MAX: Final = 31_536_000  # seconds: a year
 OverlapPolicyName = Literal["skip", "queue", "replace"]
 MaxRetries = Annotated[
     int, Field(ge=0, le=MAX_RETRIES_MAX, description="Attempts after a failed (or timed-out, or lost) one; 0: none.")
@@ -78,6 +80,18 @@ PauseAfterFailures = Annotated[
         ge=0,
         le=PAUSE_AFTER_FAILURES_MAX,
         description="The job pauses itself after this many slots in a row failed (retries exhausted); 0: never.",
+    ),
+]
+
+
+ExpectSuccessWithin = Annotated[
+    int,
+    Field(
+        ge=1,
+        le=EXPECT_SUCCESS_MAX,
+        description="Seconds within which a success is expected: without one, the job is reported silent (event "
+        "job.silent), once, counted from its last success (or from when this was set, or it was enabled or resumed); "
+        "null: not watched.",
     ),
 ]
 
@@ -179,9 +193,10 @@ class ScheduledJobCreate(ScheduleFields):
     retry_max_delay_seconds: RetryMaxDelay = 3600
     overlap_policy: OverlapPolicyField = "skip"
     pause_after_failures: PauseAfterFailures = 0
+    expect_success_within_seconds: ExpectSuccessWithin | None = None
 
 
-def _absent_or_value(schema: dict[str, Any]) -> None:
+def absent_or_value(schema: dict[str, Any]) -> None:
     """Document an update field that may be left out but not set to null (it has no empty value)."""
     variants = schema.pop("anyOf", None)
     if variants is not None:
@@ -194,7 +209,7 @@ class ScheduledJobUpdate(CamelRequest):
     part, the cron expression, parameters, timeoutSeconds); the others cannot be null. Giving cron fields to an
     interval job (or interval fields to a cron job) switches its type and clears the other kind's fields."""
 
-    task_function_id: int | None = Field(default=None, ge=1, le=DB_INT_MAX, json_schema_extra=_absent_or_value)
+    task_function_id: int | None = Field(default=None, ge=1, le=DB_INT_MAX, json_schema_extra=absent_or_value)
     name_en: Name | None = None
     name_ar: Name | None = None
     description_en: Text | None = None
@@ -205,21 +220,22 @@ class ScheduledJobUpdate(CamelRequest):
     interval_hours: IntervalHours | None = None
     interval_days: IntervalDays | None = None
     cron_expression: CronText | None = None
-    timezone: TimeZone | None = Field(default=None, json_schema_extra=_absent_or_value)
+    timezone: TimeZone | None = Field(default=None, json_schema_extra=absent_or_value)
 
-    priority: int | None = Field(default=None, ge=0, le=PRIORITY_MAX, json_schema_extra=_absent_or_value)
-    max_instances: int | None = Field(default=None, ge=1, le=MAX_INSTANCES_MAX, json_schema_extra=_absent_or_value)
-    misfire_grace_time: DbInt | None = Field(default=None, json_schema_extra=_absent_or_value)
-    coalesce: bool | None = Field(default=None, json_schema_extra=_absent_or_value)
-    is_enabled: bool | None = Field(default=None, json_schema_extra=_absent_or_value)
+    priority: int | None = Field(default=None, ge=0, le=PRIORITY_MAX, json_schema_extra=absent_or_value)
+    max_instances: int | None = Field(default=None, ge=1, le=MAX_INSTANCES_MAX, json_schema_extra=absent_or_value)
+    misfire_grace_time: DbInt | None = Field(default=None, json_schema_extra=absent_or_value)
+    coalesce: bool | None = Field(default=None, json_schema_extra=absent_or_value)
+    is_enabled: bool | None = Field(default=None, json_schema_extra=absent_or_value)
     parameters: JsonObject | None = None
     timeout_seconds: int | None = Field(default=None, ge=1, le=DB_INT_MAX)
-    max_retries: MaxRetries | None = Field(default=None, json_schema_extra=_absent_or_value)
-    retry_delay_seconds: RetryDelay | None = Field(default=None, json_schema_extra=_absent_or_value)
-    retry_backoff_factor: RetryBackoff | None = Field(default=None, json_schema_extra=_absent_or_value)
-    retry_max_delay_seconds: RetryMaxDelay | None = Field(default=None, json_schema_extra=_absent_or_value)
-    overlap_policy: OverlapPolicyField | None = Field(default=None, json_schema_extra=_absent_or_value)
-    pause_after_failures: PauseAfterFailures | None = Field(default=None, json_schema_extra=_absent_or_value)
+    max_retries: MaxRetries | None = Field(default=None, json_schema_extra=absent_or_value)
+    retry_delay_seconds: RetryDelay | None = Field(default=None, json_schema_extra=absent_or_value)
+    retry_backoff_factor: RetryBackoff | None = Field(default=None, json_schema_extra=absent_or_value)
+    retry_max_delay_seconds: RetryMaxDelay | None = Field(default=None, json_schema_extra=absent_or_value)
+    overlap_policy: OverlapPolicyField | None = Field(default=None, json_schema_extra=absent_or_value)
+    pause_after_failures: PauseAfterFailures | None = Field(default=None, json_schema_extra=absent_or_value)
+    expect_success_within_seconds: ExpectSuccessWithin | None = None
 
     @field_validator(
         "task_function_id",
@@ -283,6 +299,14 @@ class ScheduledJobResponse(CamelModel):
         description="Slots in a row that failed (retries exhausted) since the last success."
     )
     paused_reason: str | None = Field(description="Why the job paused itself (pauseAfterFailures); null otherwise.")
+    failing_since: datetime | None = Field(
+        description="When the first of the failed slots in a row since the last success failed; null: not failing."
+    )
+    expect_success_within_seconds: int | None
+    success_expected_by: datetime | None = Field(
+        description="When its next success is due (expectSuccessWithinSeconds); null: not watched, paused, disabled, "
+        "or reported silent until its next success."
+    )
     is_enabled: bool
     is_active: bool
     is_primary: bool

@@ -9,6 +9,7 @@ One interface per noun, each stating its contract (what is atomic, idempotent, f
     history.py    runs as the API lists them        lookups.py    task functions, job types, statuses
     audit.py      who changed what, when, from where
     maintenance.py  whether the database's upkeep of the scheduler's tables (autovacuum) is switched on
+    channels.py   notification channels             deliveries.py the notifications' outbox and its relay
 
 Two implementations: `postgres/` (standalone services) and `sqlite/` (embedded mode), one module per noun each;
 `portable/` holds the SQLAlchemy statements both run unchanged. The backend is chosen once, from the database
@@ -21,8 +22,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from scheduler_core.store.audit import Actor, AuditAction, AuditEntry, AuditFilters, AuditPosition, AuditStore
+from scheduler_core.store.channels import ChannelStore
 from scheduler_core.store.claims import ClaimedRun, ClaimOutcome, ClaimResult, ClaimStore
 from scheduler_core.store.clock import Clock
+from scheduler_core.store.deliveries import AttemptOutcome, DeliveryStore, DueDelivery
 from scheduler_core.store.history import (
     Backlog,
     Cancellation,
@@ -57,10 +60,13 @@ class Store:
     lookups: LookupStore
     audit: AuditStore
     maintenance: MaintenanceStore
+    channels: ChannelStore
+    deliveries: DeliveryStore
 
 
 __all__ = [
     "Actor",
+    "AttemptOutcome",
     "AuditAction",
     "AuditEntry",
     "AuditFilters",
@@ -68,12 +74,15 @@ __all__ = [
     "AuditStore",
     "Backlog",
     "Cancellation",
+    "ChannelStore",
     "ClaimOutcome",
     "ClaimResult",
     "ClaimStore",
     "ClaimedRun",
     "Clock",
+    "DeliveryStore",
     "DueClaim",
+    "DueDelivery",
     "DueJob",
     "ExecutionFilters",
     "FinishResult",

@@ -49,7 +49,15 @@ class SweepStore(ABC):
     ) -> list[str]:
         """Declare stopped (stopped_at = now) those of instance_ids that are still silent since silent_since: an
         instance whose heartbeat arrived after the caller read it keeps running. Returns the ids stopped; their
-        running runs are then failed by fail_orphaned."""
+        running runs are then failed by fail_orphaned. Each executor (or embedded process) stopped is announced:
+        executor.lost."""
+
+    @abstractmethod
+    async def report_silent(self, session: AsyncSession, now: datetime, limit: int) -> list[int]:
+        """Report the jobs that can run and had no success by their success_expected_by (up to `limit`, the most
+        overdue first): each gets a job.silent event and stops being watched until its next success (so a silence
+        is reported once, and the finish, which reports a silence it finds late, sees it reported). A job another
+        transaction holds is left to the next sweep. Returns their ids."""
 
     @abstractmethod
     async def fail_orphaned(self, session: AsyncSession, now: datetime) -> list[OrphanedRun]:
@@ -64,8 +72,8 @@ class SweepStore(ABC):
     @abstractmethod
     async def close_unclaimed(self, session: AsyncSession, now: datetime, limit: int) -> list[UnclaimedRun]:
         """Record missed the scheduled runs (first attempts) still pending, or queued, past their job's misfire
-        grace time (the claim's rule, scheduler_core.verdicts), up to `limit`, oldest slots first; returns them
-        with their reasons.
+        grace time (the claim's rule, scheduler_core.verdicts), up to `limit`, oldest slots first, each announced
+        (run.missed); returns them with their reasons.
 
         Whoever claimed such a run now would record it missed, so this changes no verdict; it only comes without
         a claim. That matters when none will come: the broker confirmed the run's message and then lost it.

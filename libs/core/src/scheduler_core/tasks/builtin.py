@@ -8,7 +8,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
-from scheduler_core.retention import DEFAULT_RETENTION_DAYS, SCHEDULER_ACTOR_NAME, cleanup_entry, purge_history
+from scheduler_core.retention import (
+    DEFAULT_RETENTION_DAYS,
+    SCHEDULER_ACTOR_NAME,
+    cleanup_entry,
+    purge_deliveries,
+    purge_history,
+)
 from scheduler_core.store import Actor
 from scheduler_core.tasks.registry import NoParameters, TaskContext, TaskRouter
 
@@ -123,8 +129,9 @@ class CleanupParams(Strict):
     name_en="Execution history cleanup",
     name_ar="تنظيف سجل التنفيذ",
     parameters=CleanupParams,
-    description_en="Deletes finished executions older than the retention period (never running ones), and audit "
-    "rows older than SCHEDULER_AUDIT_RETENTION_DAYS.",
+    description_en="Deletes finished executions older than the retention period (never running ones), notification "
+    "deliveries of that age that are done (never one still to be sent), and audit rows older than "
+    "SCHEDULER_AUDIT_RETENTION_DAYS.",
     description_ar="يحذف عمليات التنفيذ المنتهية الأقدم من فترة الاحتفاظ (لا يحذف الجارية) وسجلات التدقيق الأقدم "
     "من SCHEDULER_AUDIT_RETENTION_DAYS.",
 )
@@ -139,6 +146,7 @@ async def cleanup_history(ctx: TaskContext, params: CleanupParams) -> str:
         audit_retention_days=ctx.audit_retention_days,
         recorded_as=cleanup_entry(actor, params.retention_days, ctx.audit_retention_days),
     )
+    await purge_deliveries(ctx.sessionmaker, ctx.store, params.retention_days)
     return (
         f"Cleaned up {purged.executions} execution records older than {params.retention_days} days "
         f"and {purged.audit_rows} audit records older than {ctx.audit_retention_days} days"

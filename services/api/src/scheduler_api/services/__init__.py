@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from scheduler_api.services.actions import ActionService
 from scheduler_api.services.audit import AuditService
+from scheduler_api.services.channels import ChannelService
 from scheduler_api.services.cleanup import CleanupService
 from scheduler_api.services.context import ServiceConfig, ServiceContext
 from scheduler_api.services.history import HistoryService
@@ -37,6 +38,7 @@ class Services:
     preview: PreviewService
     runs: RunService
     audit: AuditService
+    channels: ChannelService
 
 
 def build_services(
@@ -57,6 +59,7 @@ def build_services(
         preview=PreviewService(context),
         runs=RunService(context),
         audit=AuditService(context),
+        channels=ChannelService(context),
     )
 
 

@@ -10,9 +10,11 @@ import structlog
 from scheduler_api.errors import Conflict
 from scheduler_api.services.audit import changes_between, job_fields
 from scheduler_api.services.context import ServiceContext
+from scheduler_api.services.jobs import success_due
 from scheduler_api.services.responses import job_response
 from scheduler_api.services.schedules import job_schedule
 from scheduler_core import verdicts
+from scheduler_core.notifications import Event, EventType
 from scheduler_core.schedule import next_fire_time
 from scheduler_core.schemas import JobAction, JobActionResponse, ScheduledJobResponse
 from scheduler_core.store import Actor, AuditAction, AuditEntry, NewExecution
@@ -70,7 +72,7 @@ class ActionService:
                 raise Conflict(f"job {job_id} is already paused")
             return {"is_paused": True}
 
-        return await self._transition(job_id, actor, AuditAction.PAUSE, change)
+        return await self._transition(job_id, actor, AuditAction.PAUSE, change, announce_pause=True)
 
     async def resume_job(self, job_id: int, actor: Actor) -> ScheduledJobResponse:
         """Continue from the next slot after now (a disabled job stays without a next run). A job that paused
@@ -121,9 +123,11 @@ class ActionService:
         change: Callable[[ScheduledJob], dict[str, bool]],
         *,
         also: dict[str, object] | None = None,
+        announce_pause: bool = False,
     ) -> ScheduledJobResponse:
         """Apply one change of is_enabled / is_paused under the job's row lock (`change` raises Conflict when it
-        makes no sense). A job that can fire afterwards gets the next slot from now; one that cannot, none."""
+        makes no sense). A job that can fire afterwards gets the next slot from now, and its silence watch starts
+        again from now; one that cannot, neither. `announce_pause`: job.paused goes out with the change."""
         async with self._sessionmaker.begin() as session:
             job = await self._context.locked_job(session, job_id)
             flags = change(job)
@@ -131,8 +135,17 @@ class ActionService:
             can_fire = flags.get("is_enabled", job.is_enabled) and not flags.get("is_paused", job.is_paused)
             now = await self._store.clock.now(session)
             next_run_at = next_fire_time(job_schedule(job), now) if can_fire else None
-            values = {**flags, **(also or {}), "next_run_at": next_run_at, "updated_by_id": actor.user_id}
+            values = {
+                **flags,
+                **(also or {}),
+                "next_run_at": next_run_at,
+                "success_expected_by": success_due(job.expect_success_within_seconds, now, can_fire),
+                "updated_by_id": actor.user_id,
+            }
             job = await self._store.jobs.update(session, job_id, values)
+            if announce_pause:
+                data = {"reason": "paused by an operator", "automatic": False, "by": actor.subject}
+                await self._store.deliveries.enqueue(session, [Event(EventType.JOB_PAUSED, now, job_id, data)])
             await self._store.jobs.notify_changed(session)
             response = job_response(job)
             changes = changes_between(before, job_fields(response))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import structlog
 
 from scheduler_api.services.context import ServiceContext
-from scheduler_core.retention import cleanup_entry, purge_history
+from scheduler_core.retention import cleanup_entry, purge_deliveries, purge_history
 from scheduler_core.schemas import CleanupResponse
 from scheduler_core.store import Actor
 
@@ -20,7 +20,8 @@ class CleanupService:
 
     async def cleanup_history(self, actor: Actor, retention_days: int = 30) -> CleanupResponse:
         """Delete finished executions created more than retention_days ago, in batches (open runs are kept), and
-        audit rows older than the audit retention; audited with the first batch that deletes anything."""
+        audit rows older than the audit retention; audited with the first batch that deletes anything. Done
+        notification deliveries older than retention_days go too (not counted in the response)."""
         audit_days = self._audit_retention_days
         purged = await purge_history(
             self._sessionmaker,
@@ -29,9 +30,11 @@ class CleanupService:
             audit_retention_days=audit_days,
             recorded_as=cleanup_entry(actor, retention_days, audit_days),
         )
+        deliveries = await purge_deliveries(self._sessionmaker, self._store, retention_days)
         log.info(
             "history_cleaned_up",
             deleted=purged.executions,
+            deliveries_deleted=deliveries,
             deleted_audit=purged.audit_rows,
             retention_days=retention_days,
             audit_retention_days=audit_days,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 import structlog
@@ -75,6 +76,7 @@ class JobService:
                 **schedule_columns(schedule, fields),
                 "job_type_id": job_type(schedule),
                 "next_run_at": next_fire_time(schedule, now) if data.is_enabled else None,
+                "success_expected_by": success_due(data.expect_success_within_seconds, now, data.is_enabled),
                 "created_by_id": actor.user_id,
             }
             job = await self._store.jobs.create(session, row)
@@ -159,6 +161,12 @@ class JobService:
                 values["next_run_at"] = next_fire_time(
                     schedule or job_schedule(job), await self._store.clock.now(session)
                 )
+            expect = changes.get("expect_success_within_seconds", job.expect_success_within_seconds)
+            if expect != job.expect_success_within_seconds or enabled != job.is_enabled:
+                # The watch starts again from now (or stops): a new expectation, or a job enabled or disabled.
+                values["expect_success_within_seconds"] = expect
+                can_run = enabled and not job.is_paused
+                values["success_expected_by"] = success_due(expect, await self._store.clock.now(session), can_run)
             values["updated_by_id"] = actor.user_id
             job = await self._store.jobs.update(session, job_id, values)
             if wakes:
@@ -213,6 +221,14 @@ class JobService:
                     reason=f"must be between 0 and {self._context.config.max_priority} (the broker's maximum priority)",
                 )
             )
+
+
+def success_due(expect_within: int | None, now: datetime, can_run: bool) -> datetime | None:
+    """When a job's silence watch expects its next success: `expect_within` seconds from now, if it is watched
+    and can run (a paused or disabled job is not judged silent)."""
+    if expect_within is None or not can_run:
+        return None
+    return now + timedelta(seconds=expect_within)
 
 
 def _check_retry_delays(delay: int, max_delay: int, problems: list[FieldError]) -> None:

@@ -9,13 +9,15 @@ from abc import abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scheduler_core import verdicts
+from scheduler_core.notifications import EventType
 from scheduler_core.store.claims import ClaimedRun, ClaimOutcome, ClaimResult, ClaimStore
 from scheduler_core.store.models import OverlapPolicy, Trigger
+from scheduler_core.store.portable.events import EventOutbox
 
 
 class PendingRun(Protocol):
@@ -179,6 +181,9 @@ def in_input_order(execution_ids: Sequence[str], results: dict[str, ClaimResult]
     return ordered
 
 
+# The claims' verdicts that are events of their own.
+_ANNOUNCED: Final = {ClaimOutcome.MISSED: EventType.RUN_MISSED, ClaimOutcome.SKIPPED: EventType.RUN_SKIPPED}
+
 OUTCOME_OF: dict[Verdict, ClaimOutcome] = {
     Verdict.MISSED: ClaimOutcome.MISSED,
     Verdict.SKIPPED: ClaimOutcome.SKIPPED,
@@ -188,7 +193,10 @@ OUTCOME_OF: dict[Verdict, ClaimOutcome] = {
 
 class BatchClaims(ClaimStore):
     """A claim as each backend writes it: the results of the ids that were pending (or None if the claimer is
-    refused), put in input order here."""
+    refused), put in input order here, and the runs it closed missed or skipped announced."""
+
+    def __init__(self, events: EventOutbox) -> None:
+        self._events = events
 
     async def claim(
         self,
@@ -202,6 +210,11 @@ class BatchClaims(ClaimStore):
         if not execution_ids:
             return []
         results = await self._claim(session, execution_ids, instance_id, host_name, lock_ttl)
+        if results:
+            for outcome, event_type in _ANNOUNCED.items():
+                closed = [eid for eid, result in results.items() if result.outcome is outcome]
+                if closed:
+                    await self._events.add_runs(session, event_type, closed)
         return in_input_order(execution_ids, results)
 
     @abstractmethod

@@ -1,7 +1,8 @@
 """What follows the end of a run, in the transaction that records it (an executor's finish, the sweep's verdict):
-its retry, its job's count of failed slots in a row (and the pause it may trigger), and the release of a queued
-run of its job now that a place is free. In SQLAlchemy, for both backends; failures are rare, so these statements
-stay off the per-run path (PostgreSQL's finish does the success path's part in its own statement)."""
+its retry, its job's count of failed slots in a row (and the pause it may trigger), the release of a queued run of
+its job now that a place is free, and the events these announce (run.failed, job.paused; after a success,
+job.recovered and a silence found late, job.silent). In SQLAlchemy, for both backends; failures are rare, so these
+statements stay off the per-run path (PostgreSQL's finish does the success path's part in its own statement)."""
 
 from __future__ import annotations
 
@@ -12,12 +13,14 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Integer, insert, literal_column, select, update
+from sqlalchemy import ColumnElement, Integer, func, insert, literal_column, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scheduler_core import verdicts
+from scheduler_core.notifications import Event, EventType, instant
 from scheduler_core.retries import RetryPolicy
 from scheduler_core.store.models import ExecutionStatus, ScheduledJob, ScheduledJobExecution
+from scheduler_core.store.portable.events import EventOutbox
 
 
 def _literal(status: ExecutionStatus) -> ColumnElement[int]:
@@ -38,9 +41,21 @@ class EndedRun:
     completed_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class WatchedJob:
+    """A job with a success just recorded, as it was before: its streak of failed slots and its silence watch."""
+
+    job_id: int
+    failing_since: datetime | None  # set: the success is a recovery
+    success_expected_by: datetime | None  # earlier than the success: the job was silent, and nobody reported it
+    expect_success_within_seconds: int | None
+    succeeded_at: datetime  # the job's latest success in the batch
+
+
 class Followups:
-    def __init__(self, jitter: Callable[[], float] = random.random) -> None:
+    def __init__(self, events: EventOutbox, jitter: Callable[[], float] = random.random) -> None:
         """jitter() in [0, 1): where each retry's delay falls in its jitter range (retries.JITTER)."""
+        self._events = events
         self._jitter = jitter
 
     async def after_failures(self, session: AsyncSession, failed: Sequence[EndedRun]) -> int:
@@ -67,12 +82,12 @@ class Followups:
             ).all()
         }
         retries: list[dict[str, object]] = []
-        final: Counter[int] = Counter()
+        final: list[EndedRun] = []
         for run in failed:
             policy = policies.get(run.job_id)
             delay = None if policy is None else policy.delay_after(run.attempt, self._jitter())
             if delay is None:
-                final[run.job_id] += 1
+                final.append(run)
                 continue
             retries.append(
                 {
@@ -99,43 +114,72 @@ class Followups:
                     .where(execution.execution_id == retry["retried_by_of"])
                     .values(retried_by=retry["execution_id"])
                 )
+        # The slots that failed for good: announced, then counted (a pause they cause is announced after them).
+        await self._events.add_runs(session, EventType.RUN_FAILED, (run.execution_id for run in final))
         await self._count_failures(session, final)
         return len(retries)
 
-    @staticmethod
-    async def _count_failures(session: AsyncSession, final: Counter[int]) -> None:
-        """Add each job's slots that failed for good to its consecutive_failures; pause the jobs that reach their
-        pause_after_failures (0: never)."""
+    async def _count_failures(self, session: AsyncSession, final: Sequence[EndedRun]) -> None:
+        """Add each job's slots that failed for good to its consecutive_failures (the streak starts at the first:
+        failing_since); pause the jobs that reach their pause_after_failures (0: never), which announces it."""
         job = ScheduledJob
-        for job_id, count in final.items():
+        counts = Counter(run.job_id for run in final)
+        first: dict[int, datetime] = {}  # job id -> when its first slot of these failed
+        for run in final:
+            first[run.job_id] = min(first.get(run.job_id, run.completed_at), run.completed_at)
+        paused: list[Event] = []
+        for job_id, count in counts.items():
             row = (
                 await session.execute(
                     update(job)
                     .where(job.id == job_id)
-                    .values(consecutive_failures=job.consecutive_failures + count)
+                    .values(
+                        consecutive_failures=job.consecutive_failures + count,
+                        failing_since=func.coalesce(job.failing_since, first[job_id]),
+                    )
                     .returning(job.consecutive_failures, job.pause_after_failures, job.is_paused)
                 )
             ).one_or_none()
             if row is None:
                 continue
-            failures, threshold, paused = row
-            if threshold > 0 and failures >= threshold and not paused:
+            failures, threshold, is_paused = row
+            if threshold > 0 and failures >= threshold and not is_paused:
+                reason = verdicts.paused_after_failures(threshold)
                 await session.execute(
                     update(job)
                     .where(job.id == job_id)
-                    .values(is_paused=True, next_run_at=None, paused_reason=verdicts.paused_after_failures(threshold))
+                    .values(is_paused=True, next_run_at=None, paused_reason=reason, success_expected_by=None)
                 )
+                data = {"reason": reason, "automatic": True, "consecutiveFailures": failures, "by": None}
+                paused.append(Event(EventType.JOB_PAUSED, first[job_id], job_id, data))
+        await self._events.add(session, paused)
 
-    @staticmethod
-    async def reset_failures(session: AsyncSession, job_ids: Iterable[int]) -> None:
-        """A slot of each of these jobs succeeded: their count of failed slots in a row starts again (no write
-        for a job whose count is 0 already)."""
-        ids = set(job_ids)
-        if ids:
-            job = ScheduledJob
-            await session.execute(
-                update(job).where(job.id.in_(ids), job.consecutive_failures != 0).values(consecutive_failures=0)
-            )
+    async def after_successes(
+        self, session: AsyncSession, succeeded: Sequence[EndedRun], watched: Sequence[WatchedJob]
+    ) -> int:
+        """Announce what the successes just recorded mean (the backends have reset the jobs' streaks and moved
+        their silence watch on, and report how each job was before): job.recovered for a job that was failing,
+        job.silent for one whose success came after it was due and whose silence nobody reported (the sweep had
+        not run since: its timekeepers were down). Returns how many deliveries were written."""
+        if not watched:
+            return 0
+        latest = {run.job_id: run for run in sorted(succeeded, key=lambda r: r.completed_at)}
+        events: list[Event] = []
+        for job in watched:
+            run = latest.get(job.job_id)
+            if run is None:
+                continue
+            if job.failing_since is not None:
+                data = {
+                    "executionId": run.execution_id,
+                    "scheduledAt": instant(run.scheduled_at),
+                    "failingSince": instant(job.failing_since),
+                }
+                events.append(Event(EventType.JOB_RECOVERED, run.completed_at, job.job_id, data))
+            if job.success_expected_by is not None and job.success_expected_by < job.succeeded_at:
+                events.append(silent_event(job.job_id, job.success_expected_by, job.expect_success_within_seconds,
+                                           detected_at=job.succeeded_at, late=True))  # fmt: skip
+        return await self._events.add(session, events)
 
     @staticmethod
     async def release_queued(session: AsyncSession, job_ids: Iterable[int], now: datetime) -> int:
@@ -166,3 +210,15 @@ class Followups:
             )
             released += len(result.all())
         return released
+
+
+def silent_event(job_id: int, expected_by: datetime, within: int | None, *, detected_at: datetime, late: bool) -> Event:
+    """job.silent: no success of the job by `expected_by`. `late`: found only when the next success came (no
+    sweep ran in between)."""
+    data = {
+        "expectSuccessWithinSeconds": within,
+        "successExpectedBy": instant(expected_by),
+        "detectedAt": instant(detected_at),
+        "detectedLate": late,
+    }
+    return Event(EventType.JOB_SILENT, detected_at, job_id, data)

@@ -1,5 +1,5 @@
-"""The scheduling pass's rare statements, in SQLAlchemy: jobs waiting for their first slot. The backends add
-the per-pass claim and write."""
+"""The scheduling pass's rare statements, in SQLAlchemy: jobs waiting for their first slot, and the events of
+slots written missed. The backends add the per-pass claim and write."""
 
 from __future__ import annotations
 
@@ -9,8 +9,11 @@ from typing import Any, Final
 from sqlalchemy import Table, and_, bindparam, func, not_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from scheduler_core.store.models import ScheduledJob
+from scheduler_core.notifications import EventType
+from scheduler_core.store.models import ExecutionStatus, ScheduledJob
+from scheduler_core.store.outbox import NewExecution
 from scheduler_core.store.passes import DueJob, JobAdvance, PassStore
+from scheduler_core.store.portable.events import EventOutbox
 from scheduler_core.store.types import UTCDateTime
 
 # What claim_due reads of a job, in DueJob's order.
@@ -39,6 +42,18 @@ def schedulable() -> Any:
 
 
 class PortablePasses(PassStore):
+    def __init__(self, events: EventOutbox) -> None:
+        self._events = events
+
+    async def announce_missed(
+        self, session: AsyncSession, rows: Sequence[NewExecution], written: Sequence[str]
+    ) -> None:
+        """run.missed for the rows a pass wrote missed (past their grace time when it came to them)."""
+        missed = [row.execution_id for row in rows if row.status_id == ExecutionStatus.MISSED]
+        if missed:
+            inserted = set(written)
+            await self._events.add_runs(session, EventType.RUN_MISSED, (eid for eid in missed if eid in inserted))
+
     async def claim_unscheduled(self, session: AsyncSession, limit: int) -> list[DueJob]:
         query = (
             select(*DUE_COLUMNS)

@@ -23,6 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scheduler_core import verdicts
+from scheduler_core.notifications import Event, EventType, instant
 from scheduler_core.store.models import (
     ExecutionStatus,
     InstanceStatus,
@@ -32,16 +33,23 @@ from scheduler_core.store.models import (
     SchedulerInstance,
     Trigger,
 )
-from scheduler_core.store.portable.followups import EndedRun, Followups
+from scheduler_core.store.portable.events import EventOutbox
+from scheduler_core.store.portable.followups import EndedRun, Followups, silent_event
 from scheduler_core.store.portable.outbox import PENDING_LITERAL
+from scheduler_core.store.portable.passes import schedulable
 from scheduler_core.store.sweeps import OrphanedRun, SilentInstance, SweepStore, UnclaimedRun
 
 _WAITING_LITERAL: Final[ColumnElement[int]] = literal_column(str(int(ExecutionStatus.WAITING)), Integer())
 
 
+# Roles whose instances run tasks: one declared stopped is announced (executor.lost).
+_TASK_RUNNERS: Final = ("executor", "embedded")
+
+
 class PortableSweeps(SweepStore):
-    def __init__(self, followups: Followups) -> None:
+    def __init__(self, followups: Followups, events: EventOutbox) -> None:
         self._followups = followups
+        self._events = events
 
     async def silent_instances(self, session: AsyncSession, *, silent_since: datetime) -> list[SilentInstance]:
         instance = SchedulerInstance
@@ -66,9 +74,26 @@ class PortableSweeps(SweepStore):
                 instance.last_heartbeat < silent_since,
             )
             .values(status=InstanceStatus.STOPPED, stopped_at=now)
-            .returning(instance.id)
+            .returning(instance.id, instance.role, instance.instance_name, instance.host_name, instance.last_heartbeat)
         )
-        return [row[0] for row in result.all()]
+        stopped = result.all()
+        lost = [
+            Event(
+                EventType.EXECUTOR_LOST,
+                now,
+                data={
+                    "instanceId": instance_id,
+                    "instanceName": name,
+                    "hostName": host,
+                    "role": role,
+                    "lastHeartbeat": instant(heartbeat),
+                },
+            )
+            for instance_id, role, name, host, heartbeat in stopped
+            if role in _TASK_RUNNERS
+        ]
+        await self._events.add(session, lost)
+        return [row[0] for row in stopped]
 
     async def fail_orphaned(self, session: AsyncSession, now: datetime) -> list[OrphanedRun]:
         execution, lock, instance = ScheduledJobExecution, ScheduledJobLock, SchedulerInstance
@@ -200,7 +225,33 @@ class PortableSweeps(SweepStore):
             .returning(execution.execution_id)
         )
         closed = {row[0] for row in result.all()}
+        await self._events.add_runs(session, EventType.RUN_MISSED, closed)
         return [UnclaimedRun(eid, job_id, reason) for eid, (job_id, reason) in late.items() if eid in closed]
+
+    async def report_silent(self, session: AsyncSession, now: datetime, limit: int) -> list[int]:
+        job = ScheduledJob
+        overdue = (
+            await session.execute(
+                select(job.id, job.success_expected_by, job.expect_success_within_seconds)
+                .where(job.success_expected_by.is_not(None), job.success_expected_by < now, schedulable())
+                .order_by(job.success_expected_by)
+                .limit(limit)
+                .with_for_update(key_share=True, skip_locked=True)
+            )
+        ).all()
+        if not overdue:
+            return []
+        ids = [row.id for row in overdue]
+        await session.execute(update(job).where(job.id.in_(ids)).values(success_expected_by=None))
+        await self._events.add(
+            session,
+            [
+                silent_event(job_id, due, within, detected_at=now, late=False)
+                for job_id, due, within in overdue
+                if due is not None  # the query's condition: for the type checker
+            ],
+        )
+        return ids
 
     async def release_stalled(self, session: AsyncSession, now: datetime, limit: int) -> int:
         execution, job, lock = ScheduledJobExecution, ScheduledJob, ScheduledJobLock

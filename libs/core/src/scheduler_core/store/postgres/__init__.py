@@ -8,6 +8,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from scheduler_core.store import Store
 from scheduler_core.store.backend import Backend
 from scheduler_core.store.portable.audit import PortableAuditStore
+from scheduler_core.store.portable.channels import PortableChannelStore
+from scheduler_core.store.portable.deliveries import PortableDeliveryStore
+from scheduler_core.store.portable.events import EventOutbox
 from scheduler_core.store.portable.followups import Followups
 from scheduler_core.store.portable.instances import PortableInstanceStore
 from scheduler_core.store.portable.lookups import PortableLookupStore
@@ -27,21 +30,24 @@ from scheduler_core.wakeup import Wakeup
 
 
 def postgres_store() -> Store:
-    followups = Followups()
     clock = PostgresClock()
+    events = EventOutbox(clock)
+    followups = Followups(events)
     return Store(
         clock=clock,
         jobs=PostgresJobStore(clock),
-        passes=PostgresPasses(),
+        passes=PostgresPasses(events),
         outbox=PostgresOutbox(),
-        claims=PostgresClaims(),
+        claims=PostgresClaims(events),
         outcomes=PostgresOutcomes(clock, followups),
-        sweeps=PortableSweeps(followups),
+        sweeps=PortableSweeps(followups, events),
         instances=PortableInstanceStore(clock),
         history=PostgresHistoryStore(),
         lookups=PortableLookupStore(insert),
         audit=PortableAuditStore(clock),
         maintenance=PostgresMaintenance(),
+        channels=PortableChannelStore(clock),
+        deliveries=PortableDeliveryStore(clock, events),
     )
 
 

@@ -1,24 +1,28 @@
-"""Outcomes on PostgreSQL: a batch of outcomes recorded, their locks released, their jobs' failure counts reset
-and their jobs' queues moved on, by one statement; failures' retries follow in portable.followups."""
+"""Outcomes on PostgreSQL: a batch of outcomes recorded, their locks released, their jobs' failure streaks ended
+and silence watches moved on, and their jobs' queues moved on, by one statement; failures' retries, and the events
+of failures and successes, follow in portable.followups."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
-from sqlalchemy import Integer, String, column, text
+from sqlalchemy import JSON, Integer, String, column, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scheduler_core.store.models import ExecutionStatus
 from scheduler_core.store.outcomes import FinishResult, RunOutcome
-from scheduler_core.store.portable.followups import EndedRun
+from scheduler_core.store.portable.followups import EndedRun, WatchedJob
 from scheduler_core.store.portable.outcomes import PortableOutcomes
 from scheduler_core.store.types import UTCDateTime
 
 # Fenced on (running, owned by the caller): a stale executor's outcome changes nothing. The caller's locks of
 # these runs are released either way, in the same statement. `status_id + 0`: see claims.py. Then, for the runs
-# recorded: a job with a success has its count of failed slots reset (no write when it is 0 already), and each
-# job releases its earliest queued run still waiting for a place (an index probe of the queue's partial index,
-# normally empty, on the common path). Data-modifying CTEs run whether or not the final SELECT reads them.
+# recorded: a job with a success has its streak of failed slots ended and its silence watch moved on (`prior` reads
+# how it was, under the row lock the update takes anyway, so that a concurrent sweep's report of its silence is
+# seen; only jobs with a streak or a watch are touched: no write, and no lock, for the others), and each job
+# releases its earliest queued run still waiting for a place (an index probe of the queue's partial index, normally
+# empty, on the common path). Data-modifying CTEs run whether or not the final SELECT reads them.
 _RECORD_OUTCOMES = text(
     f"""
     WITH released AS (
@@ -43,10 +47,29 @@ _RECORD_OUTCOMES = text(
         RETURNING e.execution_id, e.job_id, e.scheduled_at, e.trigger, e.attempt, e.first_execution_id, e.status_id,
                   e.completed_at
     ),
+    succeeded AS (
+        SELECT job_id, max(completed_at) AS completed_at FROM done
+        WHERE status_id = {int(ExecutionStatus.SUCCESS)} GROUP BY job_id
+    ),
+    prior AS (
+        SELECT j.id, j.failing_since, j.success_expected_by, j.expect_success_within_seconds
+        FROM scheduled_job AS j
+        WHERE j.id IN (SELECT job_id FROM succeeded)
+          AND (j.consecutive_failures <> 0 OR j.failing_since IS NOT NULL
+               OR j.expect_success_within_seconds IS NOT NULL)
+        ORDER BY j.id  -- in one order, so that two finishes succeeding on the same jobs do not deadlock
+        FOR NO KEY UPDATE
+    ),
     reset AS (
-        UPDATE scheduled_job AS j SET consecutive_failures = 0
-        WHERE j.id IN (SELECT job_id FROM done WHERE status_id = {int(ExecutionStatus.SUCCESS)})
-          AND j.consecutive_failures <> 0
+        UPDATE scheduled_job AS j
+        SET consecutive_failures = 0, failing_since = NULL,
+            success_expected_by = CASE
+                WHEN j.is_enabled AND j.is_active AND NOT j.is_paused
+                THEN s.completed_at + j.expect_success_within_seconds * interval '1 second'
+            END
+        FROM prior AS p, succeeded AS s
+        WHERE j.id = p.id AND s.job_id = p.id
+        RETURNING j.id, p.failing_since, p.success_expected_by, p.expect_success_within_seconds, s.completed_at
     ),
     freed AS (
         UPDATE scheduled_job_execution AS q SET release_at = clock_timestamp()
@@ -60,7 +83,10 @@ _RECORD_OUTCOMES = text(
         AND q.status_id = 8 AND q.release_at IS NULL
         RETURNING q.id
     )
-    SELECT d.*, (SELECT count(*) FROM freed) AS freed
+    SELECT d.*, (SELECT count(*) FROM freed) AS freed,
+           (SELECT json_agg(json_build_array(r.id, r.failing_since, r.success_expected_by,
+                                             r.expect_success_within_seconds, r.completed_at))
+            FROM reset AS r) AS watched
     FROM done AS d
     """
 ).columns(
@@ -73,7 +99,12 @@ _RECORD_OUTCOMES = text(
     column("status_id", Integer()),
     column("completed_at", UTCDateTime()),
     column("freed", Integer()),
+    column("watched", JSON()),
 )
+
+
+def _instant(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value).astimezone(UTC)
 
 
 class PostgresOutcomes(PortableOutcomes):
@@ -97,5 +128,12 @@ class PostgresOutcomes(PortableOutcomes):
         ended = [EndedRun(*row[:8]) for row in rows]
         failed = [run for run in ended if run.status == ExecutionStatus.FAILED]
         retries = await self._followups.after_failures(session, failed)
+        watched = [
+            WatchedJob(job_id, _instant(failing), _instant(expected), within, _instant(at) or datetime.now(UTC))
+            for job_id, failing, expected, within, at in (rows[0].watched if rows else None) or ()
+        ]
+        if watched:
+            succeeded = [run for run in ended if run.status == ExecutionStatus.SUCCESS]
+            await self._followups.after_successes(session, succeeded, watched)
         freed = rows[0].freed if rows else 0
         return FinishResult({run.execution_id for run in ended}, wake=bool(retries or freed))

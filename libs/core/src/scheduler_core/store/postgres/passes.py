@@ -163,6 +163,7 @@ class PostgresPasses(PortablePasses):
             "last_runs": [a.last_run_at for a in advances],
         }
         row = (await session.execute(_RECORD_PASS, params)).one()
+        await self.announce_missed(session, rows, row.written)
         released = [
             OutboxRun(execution_id, job_id, datetime.fromisoformat(slot), priority)
             for execution_id, job_id, slot, priority in row.released or ()

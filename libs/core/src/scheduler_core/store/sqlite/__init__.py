@@ -11,6 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from scheduler_core.store import Store
 from scheduler_core.store.backend import Backend
 from scheduler_core.store.portable.audit import PortableAuditStore
+from scheduler_core.store.portable.channels import PortableChannelStore
+from scheduler_core.store.portable.deliveries import PortableDeliveryStore
+from scheduler_core.store.portable.events import EventOutbox
 from scheduler_core.store.portable.followups import Followups
 from scheduler_core.store.portable.instances import PortableInstanceStore
 from scheduler_core.store.portable.lookups import PortableLookupStore
@@ -28,21 +31,24 @@ from scheduler_core.wakeup import LocalWakeup, Wakeup
 
 
 def sqlite_store() -> Store:
-    followups = Followups()
     clock = SqliteClock()
+    events = EventOutbox(clock)
+    followups = Followups(events)
     return Store(
         clock=clock,
         jobs=SqliteJobStore(clock),
-        passes=SqlitePasses(),
+        passes=SqlitePasses(events),
         outbox=SqliteOutbox(),
-        claims=SqliteClaims(),
+        claims=SqliteClaims(events),
         outcomes=SqliteOutcomes(clock, followups),
-        sweeps=PortableSweeps(followups),
+        sweeps=PortableSweeps(followups, events),
         instances=PortableInstanceStore(clock),
         history=SqliteHistoryStore(),
         lookups=PortableLookupStore(insert),
         audit=PortableAuditStore(clock),
         maintenance=SqliteMaintenance(),
+        channels=PortableChannelStore(clock),
+        deliveries=PortableDeliveryStore(clock, events),
     )
 
 

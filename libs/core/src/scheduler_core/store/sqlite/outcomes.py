@@ -1,19 +1,22 @@
 """Outcomes on SQLite, as plain statements on the transaction's sqlite3 connection (connection.py says why):
 one UPDATE per outcome (a few µs each in-process, and the runs recorded are known), one DELETE releasing the
-caller's locks of the batch, one UPDATE resetting the failure counts of jobs with a success (no write for a count
-already 0), and one per job releasing its earliest queued run; failures' retries follow in portable.followups."""
+caller's locks of the batch, one SELECT of the jobs with a success that have a streak of failed slots or a silence
+watch (none, usually: then no write) and one UPDATE each ending the streak and moving the watch on, and one per job
+releasing its earliest queued run; failures' retries, and the events of failures and successes, follow in
+portable.followups."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Final
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scheduler_core.store.models import ExecutionStatus
 from scheduler_core.store.outcomes import FinishResult, RunOutcome
-from scheduler_core.store.portable.followups import EndedRun
+from scheduler_core.store.portable.followups import EndedRun, WatchedJob
 from scheduler_core.store.portable.outcomes import PortableOutcomes
 from scheduler_core.store.sqlite.connection import from_instant, placeholders, sqlite_connection, to_instant
 
@@ -26,8 +29,15 @@ _RECORD_OUTCOME: Final = f"""
     RETURNING job_id, scheduled_at, trigger, attempt, first_execution_id
 """
 _RELEASE_LOCKS: Final = "DELETE FROM scheduled_job_lock WHERE execution_id IN ({}) AND locked_by = ?"
-_RESET_FAILURES: Final = (
-    "UPDATE scheduled_job SET consecutive_failures = 0 WHERE id IN ({}) AND consecutive_failures <> 0"
+_WATCHED: Final = """
+    SELECT id, failing_since, success_expected_by, expect_success_within_seconds,
+           is_enabled = 1 AND is_active = 1 AND is_paused = 0
+    FROM scheduled_job
+    WHERE id IN ({})
+      AND (consecutive_failures <> 0 OR failing_since IS NOT NULL OR expect_success_within_seconds IS NOT NULL)
+"""
+_RESET: Final = (
+    "UPDATE scheduled_job SET consecutive_failures = 0, failing_since = NULL, success_expected_by = ? WHERE id = ?"
 )
 _RELEASE_QUEUED: Final = """
     UPDATE scheduled_job_execution SET release_at = ?
@@ -66,12 +76,28 @@ class SqliteOutcomes(PortableOutcomes):
                 )
         ids = [o.execution_id for o in outcomes]
         connection.execute(_RELEASE_LOCKS.format(placeholders(len(ids))), [*ids, instance_id])
-        succeeded = list({run.job_id for run in ended if run.status == ExecutionStatus.SUCCESS})
-        if succeeded:
-            connection.execute(_RESET_FAILURES.format(placeholders(len(succeeded))), succeeded)
+        succeeded = [run for run in ended if run.status == ExecutionStatus.SUCCESS]
+        watched = self._end_streaks(connection, succeeded, now)
         freed = sum(
             connection.execute(_RELEASE_QUEUED, (completed_at, job_id)).rowcount for job_id in {r.job_id for r in ended}
         )
         failed = [run for run in ended if run.status == ExecutionStatus.FAILED]
         retries = await self._followups.after_failures(session, failed)
+        await self._followups.after_successes(session, succeeded, watched)
         return FinishResult({run.execution_id for run in ended}, wake=bool(retries or freed))
+
+    @staticmethod
+    def _end_streaks(connection: sqlite3.Connection, succeeded: Sequence[EndedRun], now: datetime) -> list[WatchedJob]:
+        """End the streak of failed slots of each job with a success, and move its silence watch on to now plus
+        its expectation (none while it cannot run); returns how each such job was."""
+        job_ids = list({run.job_id for run in succeeded})
+        if not job_ids:
+            return []
+        watched = []
+        for job_id, failing, expected, within, schedulable in connection.execute(
+            _WATCHED.format(placeholders(len(job_ids))), job_ids
+        ).fetchall():
+            next_due = now + timedelta(seconds=within) if within is not None and schedulable else None
+            connection.execute(_RESET, (to_instant(next_due), job_id))
+            watched.append(WatchedJob(job_id, from_instant(failing), from_instant(expected), within, now))
+        return watched

@@ -68,6 +68,7 @@ class SqlitePasses(PortablePasses):
         connection = await sqlite_connection(session)
         record_published(connection, published)
         written = insert_executions(connection, rows)
+        await self.announce_missed(session, rows, written)
         if advances:
             values = [(to_instant(a.next_run_at), to_instant(a.last_run_at), a.job_id) for a in advances]
             connection.executemany(_ADVANCE, values)

@@ -11,23 +11,23 @@ Additions to the reference, each named for what it means:
 - task_function: parameters_schema (JSON schema of the task's declared parameters).
 - scheduler_instance: role (api/timekeeper/executor/embedded).
 - scheduler_audit_log (new): who changed what, when and from where (store/audit.py).
+- notifications: scheduled_job's silence watch (expect_success_within_seconds, success_expected_by) and
+  failing_since; notification_channels (where events go) and notification_deliveries (the outbox of events, one
+  row per event and channel).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 from enum import IntEnum, StrEnum
-from typing import Any, ClassVar
+from typing import Any
 
 from sqlalchemy import (
-    JSON,
-    BigInteger,
     Boolean,
     Float,
     ForeignKey,
     Index,
     Integer,
-    MetaData,
     String,
     Text,
     UniqueConstraint,
@@ -36,24 +36,12 @@ from sqlalchemy import (
     text,
     true,
 )
-from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from scheduler_core.store.models.audit import SchedulerAuditLog
+from scheduler_core.store.models.base import NAMING_CONVENTION, Base, BigId, JsonDoc, partial_where
+from scheduler_core.store.models.notifications import DeliveryStatus, NotificationChannel, NotificationDelivery
 from scheduler_core.store.types import UTCDateTime
-
-# Explicit constraint names so Alembic migrations are reproducible on every backend.
-NAMING_CONVENTION = {
-    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
-# 64-bit ids on PostgreSQL (executions grow without bound); SQLite needs plain INTEGER for rowid aliasing.
-BigId = BigInteger().with_variant(Integer(), "sqlite")
-# JSONB on PostgreSQL, JSON text elsewhere.
-JsonDoc = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 
 
 class JobType(IntEnum):
@@ -94,11 +82,6 @@ class Trigger:
     SCHEDULE = "schedule"
     MANUAL = "manual"  # run now, or a re-run of a finished run (rerun_of)
     BACKFILL = "backfill"  # a past slot run on request (POST /jobs/{id}/backfill)
-
-
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime()}
 
 
 class TaskFunction(Base):
@@ -142,6 +125,8 @@ class ScheduledJob(Base):
             postgresql_where=text("is_enabled AND is_active AND NOT is_paused"),
             sqlite_where=text("is_enabled = 1 AND is_active = 1 AND is_paused = 0"),
         ),
+        # The silence sweep's "success overdue": only watched jobs are in the index.
+        Index("ix_scheduled_job_silence", "success_expected_by", **partial_where("success_expected_by IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -183,6 +168,15 @@ class ScheduledJob(Base):
     pause_after_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0", nullable=False)
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0", nullable=False)
     paused_reason: Mapped[str | None] = mapped_column(Text)
+    # When the first slot of the current streak of failed slots (final attempts) failed; NULL once a slot succeeds.
+    # A success while it is set is the job's recovery (event job.recovered). Resume leaves it (the count is reset).
+    failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The silence watch (event job.silent): a success is expected within this many seconds; NULL: not watched.
+    expect_success_within_seconds: Mapped[int | None] = mapped_column(Integer)
+    # The instant the next success is due by: the last success (or the watch's start: creation, a change of the
+    # expectation, enable, resume) plus expect_success_within_seconds. NULL while not watched, paused or disabled,
+    # and once the silence was reported, until the next success.
+    success_expected_by: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     is_enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true(), nullable=False)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true(), nullable=False)
@@ -356,30 +350,13 @@ class InstanceStatus:
     STOPPED = "stopped"
 
 
-class SchedulerAuditLog(Base):
-    """One change made through the API (or by the scheduler's own cleanup): who, when, from where, what.
-
-    Never updated. job_id has no foreign key on purpose: the trail of a job must outlive the job (a foreign key
-    would either block deleting the job's row or, with a cascade, delete its trail with it)."""
-
-    __tablename__ = "scheduler_audit_log"
-    __table_args__ = (
-        # Every list is newest first and pages by (occurred_at, id); each filter has an index in that order.
-        Index("ix_scheduler_audit_log_occurred", "occurred_at", "id"),
-        Index("ix_scheduler_audit_log_job", "job_id", "occurred_at", "id"),
-        Index("ix_scheduler_audit_log_actor_subject", "actor_subject", "occurred_at", "id"),
-        Index("ix_scheduler_audit_log_actor_name", "actor_name", "occurred_at", "id"),
-        Index("ix_scheduler_audit_log_action", "action", "occurred_at", "id"),
-    )
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)  # the database clock
-    actor_subject: Mapped[str | None] = mapped_column(String(255))  # the token's `sub`
-    actor_name: Mapped[str | None] = mapped_column(String(255))  # SCHEDULER_AUDIT_NAME_CLAIM, or a fallback
-    action: Mapped[str] = mapped_column(String(20), nullable=False)  # AuditAction
-    job_id: Mapped[int | None] = mapped_column(Integer)
-    target: Mapped[str | None] = mapped_column(String(255))  # e.g. the execution id an action wrote or cancelled
-    # Field (the API's camelCase name) -> {"before": …, "after": …}.
-    changes: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc)
-    client_address: Mapped[str | None] = mapped_column(String(255))
-    request_id: Mapped[str | None] = mapped_column(String(128))
+__all__ = [
+    "NAMING_CONVENTION",
+    "Base",
+    "BigId",
+    "DeliveryStatus",
+    "JsonDoc",
+    "NotificationChannel",
+    "NotificationDelivery",
+    "SchedulerAuditLog",
+]
