@@ -34,10 +34,6 @@ DASHBOARD: Final = OBSERVABILITY / "grafana-dashboard.json"
 README: Final = REPO / "README.md"
 PROMTOOL_PATHS: Final = ("/usr/bin/promtool", "/usr/local/bin/promtool")
 
-# Metrics a rule reads that another change of issue 19 exports (the notifications' delivery worker). Until it
-# does, they are allowed to be missing; once exported they are checked like the others.
-PENDING_METRICS: Final = frozenset({"scheduler_notification_deliveries_failed_total"})
-
 # The fields a PrometheusRule's spec, groups and rules may have (monitoring.coreos.com/v1, Prometheus Operator
 # v0.7x): anything else is a typo the operator's admission webhook would refuse.
 RULE_GROUP_FIELDS: Final = frozenset(
@@ -178,7 +174,7 @@ def test_every_alert_has_a_severity_a_summary_and_a_description() -> None:
 def test_every_metric_the_rules_read_is_one_the_product_exports() -> None:
     read = {name for rule in rules() for name in metric_names(rule["expr"])}
     assert read, "no metric found in the rules"
-    unknown = read - exported_metrics() - PENDING_METRICS
+    unknown = read - exported_metrics()
     assert not unknown, f"the rules read metrics no process exports: {sorted(unknown)}"
 
 
@@ -289,7 +285,7 @@ def test_every_metric_a_panel_reads_is_one_the_product_exports() -> None:
     unknown = read - exported_metrics()
     assert not unknown, f"the dashboard reads metrics no process exports: {sorted(unknown)}"
     # The state the alerts watch is on the dashboard too.
-    watched = {name for rule in rules() for name in metric_names(rule["expr"])} - PENDING_METRICS
+    watched = {name for rule in rules() for name in metric_names(rule["expr"])}
     assert watched <= read, f"alerted on but not shown: {sorted(watched - read)}"
 
 

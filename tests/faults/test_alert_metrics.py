@@ -20,7 +20,7 @@ The process that suffers the fault is a real one; the observers (an api reading 
 sweeping) run in this process where they only watch, as in the other scenarios (a process takes seconds to
 start on this machine), and are scraped over HTTP or read from their registry.
 
-SchedulerNotificationsFailing reads `scheduler_notification_deliveries_failed_total`, which the notification
+SchedulerNotificationsFailing reads `scheduler_notification_deliveries_total{outcome}`, which the notification
 delivery worker exports: its scenario belongs with it."""
 
 from __future__ import annotations

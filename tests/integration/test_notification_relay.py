@@ -34,12 +34,17 @@ async def receiver() -> AsyncIterator[Receiver]:
 
 
 def relay(
-    sessionmaker: Maker, store: Store, *, allow: bool = True, backoff: DeliveryBackoff = BACKOFF
+    sessionmaker: Maker,
+    store: Store,
+    *,
+    allow: bool = True,
+    backoff: DeliveryBackoff = BACKOFF,
+    metrics: Metrics | None = None,
 ) -> NotificationRelay:
     return NotificationRelay(
         sessionmaker,
         store,
-        Metrics(),
+        metrics or Metrics(),
         guard=OutboundGuard.allowing(["127.0.0.1"] if allow else []),
         backoff=backoff,
         timeout=5.0,
@@ -93,9 +98,13 @@ async def test_a_refusing_answer_is_tried_again_on_the_backoff_schedule(
     receiver.status = lambda _: status
     await add_channel(maker, url=receiver.url)
     await lost(maker, store)
-    await send_all(relay(maker, store))
+    metrics = Metrics()
+    await send_all(relay(maker, store, metrics=metrics))
     [row] = await deliveries(maker)
     assert (row.status, row.attempts, row.last_status_code) == (DeliveryStatus.PENDING, 1, status)
+    # The series SchedulerNotificationsFailing reads (deploy/observability) moves.
+    sample = metrics.registry.get_sample_value("scheduler_notification_deliveries_total", {"outcome": "retrying"})
+    assert sample == 1.0
     assert row.last_error == f"HTTP {status}: ok"
     async with maker() as session:
         now = await store.clock.now(session)
