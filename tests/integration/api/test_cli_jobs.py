@@ -8,6 +8,7 @@ import asyncio
 import json
 import os
 import re
+import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -340,6 +341,28 @@ async def test_each_kind_of_failure_has_its_exit_code_and_one_line(cli: Cli, tmp
     assert unreachable.startswith(f"error: cannot reach the API at {nowhere['SCHEDULER_API_URL']}/api/v1/scheduler: ")
 
 
+async def test_an_api_that_cannot_answer_is_exit_5_with_its_message() -> None:
+    """A 5xx (here the API's answer while its database is down, from a listener this test starts) is exit 5, like
+    an API that cannot be reached: retrying later may work."""
+    body = b'{"error":"service_unavailable","message":"the database is not reachable; retry shortly","fields":[]}'
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        head = f"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: {len(body)}"
+        writer.write(head.encode() + b"\r\nconnection: close\r\n\r\n" + body)
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    async with server:
+        env = {"SCHEDULER_API_URL": f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"}
+        result = await asyncio.to_thread(
+            CliRunner().invoke, cli_app, ["jobs", "list"], env=env | {"SCHEDULER_API_TOKEN": "t"}
+        )
+    assert result.exit_code == 5, result.output
+    assert result.stderr == "error: GET /jobs -> 503: the database is not reachable; retry shortly\n"
+
+
 # --- durations, statuses and triggers by name ---------------------------------------------------------------------
 
 
@@ -458,8 +481,9 @@ async def test_history_follow_prints_a_line_per_new_run_or_status_change(cli: Cl
         await read_until(lambda line: second["executionId"] in line and " success " in line)
         await asyncio.sleep(0.5)  # several more polls: nothing changed, so nothing more is printed
     finally:
-        process.terminate()
-        rest, _ = await process.communicate()
+        process.send_signal(signal.SIGINT)  # Ctrl-C
+        rest, errors = await process.communicate()
+    assert (process.returncode, errors.decode()) == (130, "")  # no traceback
     lines += rest.decode().splitlines()
     assert lines[0].startswith("   job  execution")
     assert sum(line == lines[0] for line in lines) == 1  # the header once, never a table again
