@@ -456,8 +456,13 @@ async def test_list_shows_each_jobs_last_outcome(cli: Cli) -> None:
 async def test_history_follow_prints_a_line_per_new_run_or_status_change(cli: Cli) -> None:
     job_id = created_id(await cli.ok("create", "--task", "noop", "--every", "1h"))
     await cli.ok("trigger", str(job_id))
-    first = (await cli.until("the first run ends", lambda: ended_runs(cli, job_id, 1)))[0]
+    older = (await cli.until("a first run ends", lambda: ended_runs(cli, job_id, 1)))[0]
+    await cli.ok("trigger", str(job_id))
+    first = (await cli.until("a second run ends", lambda: ended_runs(cli, job_id, 2)))[0]
+    assert first["executionId"] != older["executionId"]
+    # --per-page 1: the newest run is printed; the older one is known but not shown (it does not change).
     command = [sys.executable, "-m", "scheduler_cli", "jobs", "history", str(job_id), "-f", "--poll", "0.1"]
+    command += ["--per-page", "1"]
     process = await asyncio.create_subprocess_exec(
         *command, env=os.environ | cli.env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
     )
@@ -477,7 +482,7 @@ async def test_history_follow_prints_a_line_per_new_run_or_status_change(cli: Cl
         assert lines[0].split() == ["job", "execution", "scheduled", "status", "try", "ms", "result", "/", "error"]
         assert re.match(rf"^\s+{job_id}\s+{first['executionId']}\s+\S+\s+success\s+1\s+\d+", lines[1]), lines
         await cli.ok("trigger", str(job_id))
-        second = (await cli.until("the second run ends", lambda: ended_runs(cli, job_id, 2)))[0]
+        second = (await cli.until("the third run ends", lambda: ended_runs(cli, job_id, 3)))[0]
         await read_until(lambda line: second["executionId"] in line and " success " in line)
         await asyncio.sleep(0.5)  # several more polls: nothing changed, so nothing more is printed
     finally:

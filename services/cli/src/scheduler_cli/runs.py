@@ -117,10 +117,17 @@ def follow_runs(
 ) -> None:
     """The newest runs, oldest first, one line each; then, every `poll` seconds, a line for each run that is new
     or whose status changed since (never the whole table again). Reads the newest FOLLOW_PAGE runs each time: more
-    new runs than that between two reads are not all shown."""
+    new runs than that between two reads are not all shown (one request per read, --trigger filtered here too)."""
+
+    def newest() -> list[dict[str, Any]]:
+        runs = items_of(api.request("GET", path, params=params | {"page": 1, "per_page": FOLLOW_PAGE}))
+        return [run for run in runs if trigger is None or run.get("trigger") == trigger.value]
+
     typer.echo(FOLLOW_HEADER)
-    seen: dict[str, str] = {}
-    rows = runs_page(api, path, params, trigger, per_page)
+    rows = newest()
+    # Runs older than the first `per_page` are known from the start: only their later changes are printed.
+    seen: dict[str, str] = {run["executionId"]: run["statusName"] for run in rows[per_page:]}
+    rows = rows[:per_page]
     while True:
         for row in reversed(rows):
             if seen.get(row["executionId"]) != row["statusName"]:
@@ -128,7 +135,7 @@ def follow_runs(
                 typer.echo(follow_line(row))
         sys.stdout.flush()
         time.sleep(poll)
-        rows = runs_page(api, path, params, trigger, FOLLOW_PAGE)
+        rows = newest()
 
 
 FOLLOW_HEADER = (
