@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from scheduler_cli.client import ApiClient, client, fail, items_of
+from scheduler_cli.client import ApiClient, ExitCode, client, fail, items_of, usage_error
 from scheduler_cli.runs import register_run_commands
 
 jobs_app = typer.Typer(
@@ -23,9 +23,12 @@ jobs_app = typer.Typer(
 )
 console = Console()
 
-# "30s", "5m", "2h", "1d" -> the API's interval field.
-DURATION = re.compile(r"^(\d+)([smhd])$")
-UNIT_FIELD = {"s": "intervalSeconds", "m": "intervalMinutes", "h": "intervalHours", "d": "intervalDays"}
+# "30s", "5m", "90s", "1h30m", "2d", "1d12h30m15s" -> the API's interval fields (which it sums): each unit at most
+# once, largest first.
+DURATION = re.compile(r"^(?:(?P<d>\d+)d)?(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?(?:(?P<s>\d+)s)?$")
+# Runs of all jobs `jobs list` reads to find each listed job's newest run (the API's largest page).
+LAST_RUNS_PAGE = 100
+UNIT_FIELD = {"d": "intervalDays", "h": "intervalHours", "m": "intervalMinutes", "s": "intervalSeconds"}
 
 
 class Overlap(StrEnum):
@@ -38,7 +41,9 @@ class Overlap(StrEnum):
 
 # The options create and update share; each is sent only when given.
 NameOption = Annotated[str | None, typer.Option(help="English name.")]
-EveryOption = Annotated[str | None, typer.Option(help="Interval: 30s, 5m, 2h or 1d.")]
+EveryOption = Annotated[
+    str | None, typer.Option(help="Interval: 30s, 5m, 2h, 1d, or compound, largest unit first: 1h30m, 1d12h.")
+]
 CronOption = Annotated[str | None, typer.Option(help="Cron expression, e.g. '0 2 * * *'.")]
 TimezoneOption = Annotated[str | None, typer.Option(help="IANA time zone of the cron expression.")]
 PriorityOption = Annotated[int | None, typer.Option()]
@@ -99,12 +104,15 @@ def list_jobs(
     per_page: Annotated[int, typer.Option(min=1, max=100)] = 20,
     enabled: Annotated[bool | None, typer.Option("--enabled/--disabled", help="Only enabled/disabled jobs.")] = None,
 ) -> None:
-    """Jobs as a table."""
+    """Jobs as a table, with each job's last outcome: its newest run's status and when it ended (or started, or
+    was due, while it has not)."""
     params: dict[str, Any] = {"page": page, "per_page": per_page}
     if enabled is not None:
         params["is_enabled"] = str(enabled).lower()
-    payload = client().request("GET", "/jobs", params=params)
-    table = Table("id", "name", "task", "schedule", "next run", "last run", "prio", "state")
+    api = client()
+    payload = api.request("GET", "/jobs", params=params)
+    last = last_runs(api, [int(job["id"]) for job in payload["items"]])
+    table = Table("id", "name", "task", "schedule", "next run", "last outcome", "prio", "state")
     for job in payload["items"]:
         table.add_row(
             str(job["id"]),
@@ -112,12 +120,37 @@ def list_jobs(
             job.get("taskFunctionKey") or "",
             schedule_words(job),
             job.get("nextRunAt") or "-",
-            job.get("lastRunAt") or "-",
+            outcome_words(last.get(int(job["id"]))),
             str(job.get("priority", 0)),
             state_words(job),
         )
     console.print(table)
     console.print(f"page {payload['page']}/{max(payload['totalPages'], 1)}, {payload['total']} jobs")
+
+
+def last_runs(api: ApiClient, job_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """The newest run of each job, by job id (none for a job without runs). The job list has no last-run status, so:
+    the newest LAST_RUNS_PAGE runs of all jobs (one request), then one request per job not among them (none when
+    that page held every run there is)."""
+    page = api.request("GET", "/history", params={"page": 1, "per_page": LAST_RUNS_PAGE})
+    last: dict[int, dict[str, Any]] = {}
+    for run in items_of(page):  # newest first: the first run of a job is its newest
+        last.setdefault(int(run["jobId"]), run)
+    if page["total"] > len(page["items"]):
+        for job_id in job_ids:
+            if job_id not in last:
+                runs = items_of(api.request("GET", f"/jobs/{job_id}/history", params={"page": 1, "per_page": 1}))
+                if runs:
+                    last[job_id] = runs[0]
+    return last
+
+
+def outcome_words(run: dict[str, Any] | None) -> str:
+    """'failed 2026-12-07T16:00:01Z': the run's status, then when it ended, started or was due (the first known)."""
+    if run is None:
+        return "-"
+    when = run.get("completedAt") or run.get("startedAt") or run.get("scheduledAt") or ""
+    return f"{run['statusName']} {when}".strip()
 
 
 @jobs_app.command("show")
@@ -152,12 +185,9 @@ def job_body(
     stays). `clear_other_intervals`: --every replaces the whole interval (an update sends the other parts null)."""
     body: dict[str, Any] = {}
     if every is not None:
-        match = DURATION.match(every.strip())
-        if match is None:
-            fail(f"--every: {every!r} is not like 30s, 5m, 2h or 1d")
         if clear_other_intervals:
             body.update(dict.fromkeys(UNIT_FIELD.values()))
-        body[UNIT_FIELD[match.group(2)]] = int(match.group(1))
+        body |= interval_fields(every)
     fields = {
         "nameEn": name,
         "cronExpression": cron,
@@ -177,17 +207,28 @@ def job_body(
         try:
             body["parameters"] = json.loads(params)
         except ValueError as exc:
-            fail(f"--params: not JSON: {exc}")
+            usage_error(f"--params: not JSON: {exc}")
     return body
+
+
+def interval_fields(every: str) -> dict[str, int]:
+    """The API's interval fields of a duration like 90s, 1h30m or 2d (a usage error, exit 2, for anything else)."""
+    match = DURATION.match(every.strip())
+    if match is None or not any(match.groupdict().values()):
+        usage_error(
+            f"--every: {every!r} is not a duration: a number and a unit (d, h, m, s), or several, largest first, "
+            "e.g. 30s, 5m, 90s, 1h30m, 2d, 1h30m15s"
+        )
+    return {UNIT_FIELD[unit]: int(value) for unit, value in match.groupdict().items() if value is not None}
 
 
 def read_file(file: Path) -> dict[str, Any]:
     try:
         body = json.loads(file.read_text())
     except (OSError, ValueError) as exc:
-        fail(f"--file: {exc}")
+        usage_error(f"--file: {exc}")
     if not isinstance(body, dict):
-        fail("--file: the JSON must be an object")
+        usage_error("--file: the JSON must be an object")
     return body
 
 
@@ -211,18 +252,19 @@ def create(
     file: Annotated[Path | None, typer.Option(help="Job definition as JSON (the API's create body).")] = None,
 ) -> None:
     """Create a job from flags or from a JSON file (flags override the file)."""
-    api = client()
+    # The options are checked before any request (a bad one is a usage error whatever the API's state).
     body = read_file(file) if file is not None else {}
-    if task is not None:
-        body["taskFunctionId"] = resolve_task(api, task)
-    if "taskFunctionId" not in body:
-        fail("--task is required (or taskFunctionId in --file)")
+    if task is None and "taskFunctionId" not in body:
+        usage_error("--task is required (or taskFunctionId in --file)")
     body |= job_body(
         name=name, every=every, cron=cron, timezone=timezone, priority=priority, max_instances=max_instances,
         grace=grace, params=params, max_retries=max_retries, retry_delay=retry_delay, backoff=backoff,
         retry_max_delay=retry_max_delay, overlap=overlap, pause_after_failures=pause_after_failures,
         clear_other_intervals=False,
     )  # fmt: skip
+    api = client()
+    if task is not None:
+        body["taskFunctionId"] = resolve_task(api, task)
     job = api.request("POST", "/jobs", json=body)
     typer.echo(f"created job {job['id']} ({schedule_words(job)}), next run {job.get('nextRunAt') or '-'}")
 
@@ -248,18 +290,18 @@ def update(
     file: Annotated[Path | None, typer.Option(help="Fields to change as JSON (the API's update body).")] = None,
 ) -> None:
     """Change some of a job's fields: only the options given (and the file's fields) change."""
-    api = client()
     body = read_file(file) if file is not None else {}
-    if task is not None:
-        body["taskFunctionId"] = resolve_task(api, task)
     body |= job_body(
         name=name, every=every, cron=cron, timezone=timezone, priority=priority, max_instances=max_instances,
         grace=grace, params=params, max_retries=max_retries, retry_delay=retry_delay, backoff=backoff,
         retry_max_delay=retry_max_delay, overlap=overlap, pause_after_failures=pause_after_failures,
         clear_other_intervals=True,
     )  # fmt: skip
-    if not body:
-        fail("nothing to change: give at least one option (see --help)")
+    if not body and task is None:
+        usage_error("nothing to change: give at least one option (see --help)")
+    api = client()
+    if task is not None:
+        body["taskFunctionId"] = resolve_task(api, task)
     job = api.request("PUT", f"/jobs/{job_id}", json=body)
     typer.echo(f"updated job {job['id']} ({schedule_words(job)}), next run {job.get('nextRunAt') or '-'}")
 
@@ -269,7 +311,8 @@ def resolve_task(api: ApiClient, task: str) -> int:
         return int(task)
     ids = {function.get("key"): int(function["id"]) for function in items_of(api.request("GET", "/task-functions"))}
     if task not in ids:
-        fail(f"--task: no task function with key {task!r} (see GET /task-functions)")
+        known = ", ".join(sorted(str(key) for key in ids))
+        fail(f"--task: no task function with key {task!r} (known: {known})", ExitCode.NOT_FOUND)
     return ids[task]
 
 

@@ -14,16 +14,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-import uvloop
 
 from scheduler_cli.audit import audit
 from scheduler_cli.channels import channels_app
 from scheduler_cli.jobs import jobs_app
 from scheduler_cli.settings import load_settings
-from scheduler_core.broker import BrokerUnavailable
-from scheduler_core.instance import InstanceLost
-from scheduler_core.store.engine import DatabaseUnavailable
-from scheduler_core.store.migration import SchemaNotReady
 
 app = typer.Typer(
     name="jobscheduler",
@@ -44,14 +39,22 @@ HostOption = Annotated[str | None, typer.Option("--host", help="Bind address (de
 NAME_MAX_LENGTH = 255
 
 
-# How a role ends, as its process's exit code (the README lists them; 2 is a usage or settings error, 7 an
-# executor that stopped itself because it could no longer keep its runs' leases: see scheduler_core.leases).
-EXIT_CODES: dict[type[Exception], int] = {
-    SchemaNotReady: 3,
-    InstanceLost: 4,
-    BrokerUnavailable: 5,
-    DatabaseUnavailable: 6,
-}
+def exit_codes() -> dict[type[Exception], int]:
+    """How a role ends, as its process's exit code (the README lists them; 2 is a usage or settings error, 7 an
+    executor that stopped itself because it could no longer keep its runs' leases: see scheduler_core.leases).
+    Imported here, not with the CLI: the broker and the store pull in aio_pika and sqlalchemy, which `--help` and
+    the commands on a running API do without."""
+    from scheduler_core.broker import BrokerUnavailable
+    from scheduler_core.instance import InstanceLost
+    from scheduler_core.store.engine import DatabaseUnavailable
+    from scheduler_core.store.migration import SchemaNotReady
+
+    return {
+        SchemaNotReady: 3,
+        InstanceLost: 4,
+        BrokerUnavailable: 5,
+        DatabaseUnavailable: 6,
+    }
 
 
 def run(coroutine: Coroutine[Any, Any, None]) -> None:
@@ -61,6 +64,9 @@ def run(coroutine: Coroutine[Any, Any, None]) -> None:
     # objects rather than 700 (a run allocates dozens). Embedded at 1,000 runs/s (benchmarks.run): p99
     # lateness 100-132 ms -> 49-53 ms (full collections walked the start-up objects), 0.65 -> 0.59-0.63 s
     # CPU per 1,000 runs.
+    import uvloop
+
+    codes = exit_codes()
     gc.collect()
     gc.freeze()
     gc.set_threshold(10_000, 10, 10)
@@ -69,9 +75,9 @@ def run(coroutine: Coroutine[Any, Any, None]) -> None:
         uvloop.run(coroutine)
     except KeyboardInterrupt:  # a second Ctrl-C while shutting down
         raise typer.Exit(130) from None
-    except tuple(EXIT_CODES) as exc:
+    except tuple(codes) as exc:
         typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(next(code for kind, code in EXIT_CODES.items() if isinstance(exc, kind))) from None
+        raise typer.Exit(next(code for kind, code in codes.items() if isinstance(exc, kind))) from None
 
 
 @app.command()

@@ -3,19 +3,24 @@ one again, running past slots) and when it runs next, against a running API."""
 
 from __future__ import annotations
 
+import sys
 import time
+from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from scheduler_cli.client import client, items_of
+from scheduler_cli.client import ApiClient, client, items_of, one_line, usage_error
 
 console = Console()
 
-# Seconds between polls of `history --follow`.
-FOLLOW_POLL_S = 2.0
+# Runs `history --follow` reads at each poll, newest first (the API's largest page).
+FOLLOW_PAGE = 100
+# `history --trigger`: runs read per request, and at most in all, to find a page of runs of that trigger.
+TRIGGER_SCAN_PAGE = 100
+TRIGGER_SCAN_MAX = 1_000
 # The API's bounds on a preview (GET /jobs/{id}/preview `count`).
 PREVIEW_COUNT_MAX = 50
 
@@ -23,46 +28,132 @@ JobIdArgument = Annotated[int, typer.Argument(help="The job's id.")]
 ExecutionIdArgument = Annotated[str, typer.Argument(help="The run's execution id (see `jobs history`).")]
 
 
+class TriggerName(StrEnum):
+    """Why a run exists (the runs' `trigger`)."""
+
+    SCHEDULE = "schedule"
+    MANUAL = "manual"
+    BACKFILL = "backfill"
+
+
 def history(
     job_id: Annotated[int | None, typer.Argument(help="Job id; omit for all jobs.")] = None,
     status: Annotated[
-        int | None,
-        typer.Option(help="Only this status id (1 pending, 2 running, 3 success, 4 failed, 5 missed, 6 skipped, "
-                     "7 cancelled, 8 waiting)."),
+        str | None,
+        typer.Option(help="Only runs with this status, by name or id: pending (1), running (2), success (3), "
+                     "failed (4), missed (5), skipped (6), cancelled (7), waiting (8)."),
+    ] = None,
+    trigger: Annotated[
+        TriggerName | None,
+        typer.Option(help="Only runs that exist for this reason (filtered here: the API pages by status only, so "
+                     f"up to {TRIGGER_SCAN_MAX} newest runs are read to fill the page)."),
     ] = None,
     per_page: Annotated[int, typer.Option(min=1, max=100)] = 20,
-    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new runs.")] = False,
+    follow: Annotated[
+        bool,
+        typer.Option("--follow", "-f", help="Keep printing: one line per new run or status change (Ctrl-C ends)."),
+    ] = False,
+    poll: Annotated[float, typer.Option(min=0.1, help="Seconds between the API's reads with --follow.")] = 2.0,
 ) -> None:  # fmt: skip
     """Recent runs, newest first (or followed as they happen), with their execution ids and attempts."""
     api = client()
     path = f"/jobs/{job_id}/history" if job_id is not None else "/history"
-    params: dict[str, Any] = {"page": 1, "per_page": per_page}
+    params: dict[str, Any] = {}
     if status is not None:
-        params["status_id"] = status
-    seen: dict[str, str] = {}
+        params["status_id"] = status_id(api, status)
+    if not follow:
+        print_table(runs_page(api, path, params, trigger, per_page))
+        return
+    try:
+        follow_runs(api, path, params, trigger, per_page, poll)
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+
+
+def status_id(api: ApiClient, status: str) -> int:
+    """The id of a status given by name (the API's lookup) or by id."""
+    statuses = {str(entry["name"]).lower(): int(entry["id"]) for entry in api.request("GET", "/execution-statuses")}
+    name = status.strip().lower()
+    if name not in statuses and not (name.isdigit() and int(name) in statuses.values()):
+        known = ", ".join(f"{key} ({number})" for key, number in sorted(statuses.items(), key=lambda item: item[1]))
+        usage_error(f"--status: no status {status!r}; known: {known}")
+    return int(name) if name.isdigit() else statuses[name]
+
+
+def runs_page(
+    api: ApiClient, path: str, params: dict[str, Any], trigger: TriggerName | None, per_page: int
+) -> list[dict[str, Any]]:
+    """The newest `per_page` runs that pass the filters, newest first."""
+    if trigger is None:
+        return items_of(api.request("GET", path, params=params | {"page": 1, "per_page": per_page}))
+    found: list[dict[str, Any]] = []
+    for page in range(1, TRIGGER_SCAN_MAX // TRIGGER_SCAN_PAGE + 1):
+        payload = api.request("GET", path, params=params | {"page": page, "per_page": TRIGGER_SCAN_PAGE})
+        found += [run for run in items_of(payload) if run.get("trigger") == trigger.value]
+        if len(found) >= per_page or page >= payload["totalPages"]:
+            break
+    return found[:per_page]
+
+
+def print_table(rows: list[dict[str, Any]]) -> None:
+    table = Table("job", "execution", "scheduled", "started", "status", "try", "ms", "result / error")
+    table.columns[1].no_wrap = True
+    for row in rows:
+        table.add_row(
+            str(row["jobId"]),
+            row["executionId"],
+            row["scheduledAt"],
+            row.get("startedAt") or "-",
+            row["statusName"],
+            attempt_words(row),
+            str(row.get("durationMs") or "-"),
+            result_words(row),
+        )
+    console.print(table)
+
+
+def follow_runs(
+    api: ApiClient, path: str, params: dict[str, Any], trigger: TriggerName | None, per_page: int, poll: float
+) -> None:
+    """The newest runs, oldest first, one line each; then, every `poll` seconds, a line for each run that is new
+    or whose status changed since (never the whole table again). Reads the newest FOLLOW_PAGE runs each time: more
+    new runs than that between two reads are not all shown (one request per read, --trigger filtered here too)."""
+
+    def newest() -> list[dict[str, Any]]:
+        runs = items_of(api.request("GET", path, params=params | {"page": 1, "per_page": FOLLOW_PAGE}))
+        return [run for run in runs if trigger is None or run.get("trigger") == trigger.value]
+
+    typer.echo(FOLLOW_HEADER)
+    rows = newest()
+    # Runs older than the first `per_page` are known from the start: only their later changes are printed.
+    seen: dict[str, str] = {run["executionId"]: run["statusName"] for run in rows[per_page:]}
+    rows = rows[:per_page]
     while True:
-        rows = items_of(api.request("GET", path, params=params))
-        fresh = [r for r in reversed(rows) if seen.get(r["executionId"]) != r["statusName"]]
-        if fresh or not follow:
-            table = Table("job", "execution", "scheduled", "started", "status", "try", "ms", "result / error")
-            table.columns[1].no_wrap = True
-            for row in fresh if follow else rows:
-                table.add_row(
-                    str(row["jobId"]),
-                    row["executionId"],
-                    row["scheduledAt"],
-                    row.get("startedAt") or "-",
-                    row["statusName"],
-                    attempt_words(row),
-                    str(row.get("durationMs") or "-"),
-                    (row.get("resultSummary") or row.get("errorMessage") or "")[:80],
-                )
-            console.print(table)
-        for row in rows:
-            seen[row["executionId"]] = row["statusName"]
-        if not follow:
-            return
-        time.sleep(FOLLOW_POLL_S)
+        for row in reversed(rows):
+            if seen.get(row["executionId"]) != row["statusName"]:
+                seen[row["executionId"]] = row["statusName"]
+                typer.echo(follow_line(row))
+        sys.stdout.flush()
+        time.sleep(poll)
+        rows = newest()
+
+
+FOLLOW_HEADER = (
+    f"{'job':>6}  {'execution':<36}  {'scheduled':<32}  {'status':<9}  {'try':<5}  {'ms':>7}  result / error"
+)
+
+
+def follow_line(row: dict[str, Any]) -> str:
+    """One run on one line, in FOLLOW_HEADER's columns."""
+    return (
+        f"{row['jobId']:>6}  {row['executionId']:<36}  {row['scheduledAt']:<32}  {row['statusName']:<9}  "
+        f"{attempt_words(row):<5}  {row.get('durationMs') if row.get('durationMs') is not None else '-':>7}  "
+        f"{result_words(row)}"
+    ).rstrip()
+
+
+def result_words(row: dict[str, Any]) -> str:
+    return one_line(row.get("resultSummary") or row.get("errorMessage") or "")[:80]
 
 
 def attempt_words(run: dict[str, Any]) -> str:

@@ -1,18 +1,24 @@
-"""The CLI's settings: SCHEDULER_* environment variables, with the flags of one invocation on top."""
+"""The CLI's settings: SCHEDULER_* environment variables, with the flags of one invocation on top.
+
+pydantic and the settings model are imported when a command loads its settings, not with the CLI (`--help`)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from pydantic import ValidationError
 
-from scheduler_core.settings import Settings
+if TYPE_CHECKING:
+    from scheduler_core.settings import Settings
 
 
 def load_settings(**overrides: Any) -> Settings:
     """Settings from the environment, with the given flags on top (validated together, cross-field rules
     included); a bad value is a clear error, exit 2."""
+    from pydantic import ValidationError
+
+    from scheduler_core.settings import Settings
+
     try:
         return Settings(**{name: value for name, value in overrides.items() if value is not None})
     except ValidationError as exc:
