@@ -18,9 +18,6 @@ console = Console()
 
 # Runs `history --follow` reads at each poll, newest first (the API's largest page).
 FOLLOW_PAGE = 100
-# `history --trigger`: runs read per request, and at most in all, to find a page of runs of that trigger.
-TRIGGER_SCAN_PAGE = 100
-TRIGGER_SCAN_MAX = 1_000
 # The API's bounds on a preview (GET /jobs/{id}/preview `count`).
 PREVIEW_COUNT_MAX = 50
 
@@ -45,8 +42,7 @@ def history(
     ] = None,
     trigger: Annotated[
         TriggerName | None,
-        typer.Option(help="Only runs that exist for this reason (filtered here: the API pages by status only, so "
-                     f"up to {TRIGGER_SCAN_MAX} newest runs are read to fill the page)."),
+        typer.Option(help="Only runs that exist for this reason."),
     ] = None,
     per_page: Annotated[int, typer.Option(min=1, max=100)] = 20,
     follow: Annotated[
@@ -61,11 +57,13 @@ def history(
     params: dict[str, Any] = {}
     if status is not None:
         params["status_id"] = status_id(api, status)
+    if trigger is not None:
+        params["trigger"] = trigger.value
     if not follow:
-        print_table(runs_page(api, path, params, trigger, per_page))
+        print_table(runs_page(api, path, params, per_page))
         return
     try:
-        follow_runs(api, path, params, trigger, per_page, poll)
+        follow_runs(api, path, params, per_page, poll)
     except KeyboardInterrupt:
         raise typer.Exit(130) from None
 
@@ -80,19 +78,9 @@ def status_id(api: ApiClient, status: str) -> int:
     return int(name) if name.isdigit() else statuses[name]
 
 
-def runs_page(
-    api: ApiClient, path: str, params: dict[str, Any], trigger: TriggerName | None, per_page: int
-) -> list[dict[str, Any]]:
-    """The newest `per_page` runs that pass the filters, newest first."""
-    if trigger is None:
-        return items_of(api.request("GET", path, params=params | {"page": 1, "per_page": per_page}))
-    found: list[dict[str, Any]] = []
-    for page in range(1, TRIGGER_SCAN_MAX // TRIGGER_SCAN_PAGE + 1):
-        payload = api.request("GET", path, params=params | {"page": page, "per_page": TRIGGER_SCAN_PAGE})
-        found += [run for run in items_of(payload) if run.get("trigger") == trigger.value]
-        if len(found) >= per_page or page >= payload["totalPages"]:
-            break
-    return found[:per_page]
+def runs_page(api: ApiClient, path: str, params: dict[str, Any], per_page: int) -> list[dict[str, Any]]:
+    """The newest `per_page` runs that pass the filters (the API's), newest first."""
+    return items_of(api.request("GET", path, params=params | {"page": 1, "per_page": per_page}))
 
 
 def print_table(rows: list[dict[str, Any]]) -> None:
@@ -112,16 +100,13 @@ def print_table(rows: list[dict[str, Any]]) -> None:
     console.print(table)
 
 
-def follow_runs(
-    api: ApiClient, path: str, params: dict[str, Any], trigger: TriggerName | None, per_page: int, poll: float
-) -> None:
+def follow_runs(api: ApiClient, path: str, params: dict[str, Any], per_page: int, poll: float) -> None:
     """The newest runs, oldest first, one line each; then, every `poll` seconds, a line for each run that is new
     or whose status changed since (never the whole table again). Reads the newest FOLLOW_PAGE runs each time: more
-    new runs than that between two reads are not all shown (one request per read, --trigger filtered here too)."""
+    new runs than that between two reads are not all shown (one request per read)."""
 
     def newest() -> list[dict[str, Any]]:
-        runs = items_of(api.request("GET", path, params=params | {"page": 1, "per_page": FOLLOW_PAGE}))
-        return [run for run in runs if trigger is None or run.get("trigger") == trigger.value]
+        return items_of(api.request("GET", path, params=params | {"page": 1, "per_page": FOLLOW_PAGE}))
 
     typer.echo(FOLLOW_HEADER)
     rows = newest()
