@@ -1,8 +1,8 @@
 import { Fragment, useEffect, useRef, useState } from 'react';
 import { pageCount } from '../api/client';
 import { useApi } from '../api/context';
-import { formatDateTime, formatDuration } from '../format/time';
-import { useAsync, useInterval } from '../hooks/useAsync';
+import { formatDuration } from '../format/time';
+import { useLive } from '../hooks/live';
 import { statusLabel, useI18n, type Messages } from '../i18n';
 import { href } from '../router';
 import { EXECUTION_STATUSES, OPEN_STATUSES, type Execution, type ExecutionAction, type ExecutionActionResult } from '../types/api';
@@ -54,12 +54,15 @@ export function HistoryTable({ jobId, jobLabel, refreshKey = 0, onRunsSettled }:
   const [actionResult, setActionResult] = useState<ExecutionActionResult | undefined>();
   const [actionError, setActionError] = useState<unknown>();
 
-  const history = useAsync(
+  const [polling, setPolling] = useState(false);
+  const history = useLive(
+    ['history', jobId ?? 'all', page, statusId],
     (signal) =>
       jobId === undefined
         ? api.allHistory({ page, perPage: HISTORY_PER_PAGE, statusId }, signal)
         : api.jobHistory(jobId, { page, perPage: HISTORY_PER_PAGE, statusId }, signal),
-    [jobId, page, statusId],
+    // Faster while runs are open (or just after a trigger), else at the pages' live pace.
+    { intervalMs: polling ? HISTORY_POLL_MS : undefined },
   );
 
   const { reload } = history;
@@ -70,7 +73,8 @@ export function HistoryTable({ jobId, jobLabel, refreshKey = 0, onRunsSettled }:
   }, [refreshKey, reload]);
 
   const inFlight = (history.data?.items ?? []).some((run) => OPEN_STATUSES.has(run.statusName));
-  const polling = inFlight || Date.now() < pollUntil;
+  const fast = inFlight || Date.now() < pollUntil;
+  useEffect(() => setPolling(fast), [fast]);
   const wasInFlight = useRef(false);
   const settled = useRef(onRunsSettled);
   settled.current = onRunsSettled;
@@ -78,9 +82,12 @@ export function HistoryTable({ jobId, jobLabel, refreshKey = 0, onRunsSettled }:
     if (wasInFlight.current && !inFlight) settled.current?.();
     wasInFlight.current = inFlight;
   }, [inFlight]);
-  useInterval(() => {
-    if (!history.busy) reload();
-  }, HISTORY_POLL_MS, polling);
+  // Re-evaluate the fast-poll window when it ends (nothing else re-renders then if the page is quiet).
+  useEffect(() => {
+    if (pollUntil <= Date.now()) return undefined;
+    const id = window.setTimeout(() => setPollUntil(0), pollUntil - Date.now());
+    return () => window.clearTimeout(id);
+  }, [pollUntil]);
 
   const toggle = (id: string): void =>
     setExpanded((current) => {
@@ -146,7 +153,7 @@ export function HistoryTable({ jobId, jobLabel, refreshKey = 0, onRunsSettled }:
         <button type="button" className="btn btn-small" onClick={reload} disabled={history.busy} data-testid="history-refresh">
           {t.refresh}
         </button>
-        {polling && (
+        {fast && (
           <span className="muted small" data-testid="history-polling">
             {t.autoRefreshing}
           </span>
@@ -239,7 +246,7 @@ function HistoryRow({ run, jobLabel, open, highlighted, onToggle, onShowRun, onA
   onAction: (action: ExecutionAction) => void;
   columns: number;
 }) {
-  const { t, lang } = useI18n();
+  const { t, lang, time } = useI18n();
   const summary = run.errorMessage ?? run.resultSummary;
   const detailsId = `run-${run.executionId}`;
   const action = runActionOf(run);
@@ -284,8 +291,8 @@ function HistoryRow({ run, jobLabel, open, highlighted, onToggle, onShowRun, onA
             </a>
           </td>
         )}
-        <td>{formatDateTime(run.scheduledAt, lang)}</td>
-        <td>{formatDateTime(run.startedAt, lang)}</td>
+        <td>{time(run.scheduledAt)}</td>
+        <td>{time(run.startedAt)}</td>
         <td className="num" data-testid="execution-duration">
           {formatDuration(run.durationMs, lang)}
         </td>
@@ -322,7 +329,7 @@ function HistoryRow({ run, jobLabel, open, highlighted, onToggle, onShowRun, onA
                 <code>{run.executionId}</code>
               </dd>
               <dt>{t.completedAt}</dt>
-              <dd>{formatDateTime(run.completedAt, lang)}</dd>
+              <dd>{time(run.completedAt)}</dd>
               <dt>{t.executor}</dt>
               <dd>
                 <Ltr>{run.executorId || t.none}</Ltr>
@@ -365,7 +372,7 @@ function HistoryRow({ run, jobLabel, open, highlighted, onToggle, onShowRun, onA
                 .map(([key, value]) => (
                   <Fragment key={key}>
                     <dt>{t[key]}</dt>
-                    <dd>{formatDateTime(value, lang)}</dd>
+                    <dd>{time(value)}</dd>
                   </Fragment>
                 ))}
               {run.cancelledBy && (

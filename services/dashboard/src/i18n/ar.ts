@@ -6,6 +6,10 @@ export const ar: Messages = {
   language: 'اللغة',
   switchLanguage: 'English',
   switchLanguageTitle: 'التبديل إلى الإنجليزية',
+  utcSwitch: 'UTC',
+  utcSwitchTitle: 'عرض الأوقات بالتوقيت العالمي المنسق بدلًا من المنطقة الزمنية لهذا المتصفح',
+  previewPaused: 'متوقفة مؤقتًا: لا تشغيل حتى تُستأنف.',
+  previewDisabled: 'معطلة: لا تشغيل حتى تُفعَّل.',
 
   navJobs: 'المهام',
   navHistory: 'السجل',

@@ -4,6 +4,10 @@ export const en = {
   language: 'Language',
   switchLanguage: 'العربية',
   switchLanguageTitle: 'Switch to Arabic',
+  utcSwitch: 'UTC',
+  utcSwitchTitle: 'Show times in UTC instead of this browser\'s time zone',
+  previewPaused: 'Paused: no runs until it is resumed.',
+  previewDisabled: 'Disabled: no runs until it is enabled.',
 
   // navigation
   navJobs: 'Jobs',

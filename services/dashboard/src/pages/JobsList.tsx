@@ -3,9 +3,10 @@ import { useApi } from '../api/context';
 import { JobBadges } from '../components/JobBadges';
 import { Badge, Empty, ErrorBanner, Loading, Ltr, Pager, statusTone } from '../components/ui';
 import { describeSchedule } from '../format/schedule';
-import { formatDateTime, formatRelative } from '../format/time';
+import { formatRelative } from '../format/time';
 import { useLastOutcomes, useTaskFunctions, useTaskNames } from '../hooks/data';
-import { useAsync, useNow } from '../hooks/useAsync';
+import { useLive } from '../hooks/live';
+import { useNow } from '../hooks/useAsync';
 import { jobName, statusLabel, useI18n } from '../i18n';
 import { href, intParam, navigate } from '../router';
 import { JOB_TYPE_CRON, JOB_TYPE_INTERVAL } from '../types/api';
@@ -13,14 +14,15 @@ import { JOB_TYPE_CRON, JOB_TYPE_INTERVAL } from '../types/api';
 export const JOBS_PER_PAGE = 20;
 
 export function JobsList({ query }: { query: URLSearchParams }) {
-  const { t, lang } = useI18n();
+  const { t, lang, time } = useI18n();
   const api = useApi();
-  const now = useNow(15_000);
+  const now = useNow(5_000);
   const page = intParam(query, 'page', 1);
   const enabled = query.get('enabled') ?? '';
   const type = query.get('type') ?? '';
 
-  const jobs = useAsync(
+  const jobs = useLive(
+    ['jobs', page, enabled, type],
     (signal) =>
       api.listJobs(
         {
@@ -31,7 +33,6 @@ export function JobsList({ query }: { query: URLSearchParams }) {
         },
         signal,
       ),
-    [page, enabled, type],
   );
   const tasks = useTaskFunctions();
   const taskLabel = useTaskNames(tasks.data, lang);
@@ -122,10 +123,10 @@ export function JobsList({ query }: { query: URLSearchParams }) {
                       </td>
                       <td>{taskLabel(job)}</td>
                       <td data-testid="job-schedule">{describeSchedule(job, lang)}</td>
-                      <td title={formatDateTime(job.nextRunAt, lang)} data-testid="job-next-run">
+                      <td title={time(job.nextRunAt)} data-testid="job-next-run">
                         {job.nextRunAt ? formatRelative(job.nextRunAt, now, lang) : t.none}
                       </td>
-                      <td title={formatDateTime(job.lastRunAt, lang)} data-testid="job-last-run">
+                      <td title={time(job.lastRunAt)} data-testid="job-last-run">
                         {job.lastRunAt ? formatRelative(job.lastRunAt, now, lang, true) : t.never}{' '}
                         {last && (
                           <Badge tone={statusTone(last.statusName)} testId="job-last-status">
