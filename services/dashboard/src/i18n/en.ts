@@ -211,6 +211,19 @@ export const en = {
 
   // history
   historyTitle: 'History',
+  chartsTitle: 'Recent runs',
+  chartsEmpty: 'No runs yet: the charts appear after the first run.',
+  chartStatusTitle: 'Runs by status',
+  chartStatusCaption: (runs: number, success: number, failed: number, other: number) =>
+    `Last ${runs} runs by slot: ${success} succeeded, ${failed} failed, ${other} other`,
+  chartGroup_success: 'Succeeded',
+  chartGroup_failed: 'Failed',
+  chartGroup_other: 'Other',
+  chartDurationTitle: 'Duration',
+  chartDurationSeries: 'Duration (s)',
+  chartLatenessTitle: 'Start lateness (start − slot)',
+  chartLatenessSeries: 'Lateness (s)',
+  chartPercentiles: (p50: string, p95: string) => `median ${p50}, 95th percentile ${p95}`,
   allHistoryTitle: 'History of all jobs',
   filterStatus: 'Status',
   colJob: 'Job',

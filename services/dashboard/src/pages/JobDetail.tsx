@@ -1,5 +1,6 @@
 import { useState, type ReactNode } from 'react';
 import { useApi } from '../api/context';
+import { JobCharts } from '../charts/JobCharts';
 import { BackfillDialog } from '../components/BackfillDialog';
 import { HistoryTable } from '../components/HistoryTable';
 import { JobBadges } from '../components/JobBadges';
@@ -232,6 +233,11 @@ export function JobDetail({ jobId }: { jobId: number }) {
       </div>
 
       <NextFireTimes job={current} />
+
+      <div className="card">
+        <h2>{t.chartsTitle}</h2>
+        <JobCharts jobId={current.id} />
+      </div>
 
       <div className="card">
         <h2>{t.historyTitle}</h2>
