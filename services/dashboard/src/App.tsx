@@ -10,6 +10,7 @@ import { History } from './pages/History';
 import { JobDetail } from './pages/JobDetail';
 import { JobFormPage } from './pages/JobForm';
 import { JobsList } from './pages/JobsList';
+import { Overview } from './pages/Overview';
 import { SignIn } from './pages/SignIn';
 import { Status } from './pages/Status';
 import { matchRoute, navigate, useLocation, type Route } from './router';
@@ -25,6 +26,8 @@ function sectionOf(route: Route): Section {
       return 'history';
     case 'status':
       return 'status';
+    case 'overview':
+      return 'overview';
     default:
       return undefined;
   }
@@ -46,6 +49,8 @@ function Screen({ route, query }: { route: Route; query: URLSearchParams }) {
       return <History />;
     case 'status':
       return <Status />;
+    case 'overview':
+      return <Overview />;
     default:
       return (
         <Empty testId="not-found">

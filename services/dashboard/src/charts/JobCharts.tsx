@@ -134,7 +134,7 @@ function Chart({ testId, title, caption, points, data, series, bars = false }: {
               stroke: s.color,
               fill: bars ? `${s.color}88` : undefined,
               width: bars ? 0 : 1,
-              points: { show: true, size: bars ? 0 : 4 },
+              points: { show: !bars, size: 4 },
               value: s.value ? (_self: uPlot, _raw: number | null, _series: number, i: number | null) => (i === null ? '' : (s.value?.(i) ?? '')) : undefined,
               paths: bars ? UPlot.paths.bars?.({ size: [0.6, 40], align: 1 }) : UPlot.paths.linear?.(),
             })),

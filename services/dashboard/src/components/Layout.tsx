@@ -28,7 +28,7 @@ export function UtcSwitch() {
   );
 }
 
-export type Section = 'jobs' | 'history' | 'status' | undefined;
+export type Section = 'overview' | 'jobs' | 'history' | 'status' | undefined;
 
 export function Layout({ section, onSignOut, children }: { section: Section; onSignOut: () => void; children: ReactNode }) {
   const { t } = useI18n();
@@ -44,6 +44,7 @@ export function Layout({ section, onSignOut, children }: { section: Section; onS
           {t.appTitle}
         </a>
         <nav className="nav">
+          {link('overview', t.navOverview)}
           {link('jobs', t.navJobs)}
           {link('history', t.navHistory)}
           {link('status', t.navStatus)}

@@ -63,3 +63,12 @@ export function useLive<T>(key: readonly unknown[], load: (signal: AbortSignal) 
     [query.data, query.error, query.isPending, query.isFetching, reload, setData],
   );
 }
+
+/**
+ * After a write (save, delete): forget what the pages read, so that the next page shows what the API answers now
+ * rather than what it cached before the write (and refetches in the background).
+ */
+export function useForgetReads(): () => void {
+  const client = useQueryClient();
+  return useCallback(() => client.removeQueries(), [client]);
+}

@@ -212,6 +212,16 @@ export const en = {
   // history
   historyTitle: 'History',
   chartsTitle: 'Recent runs',
+  navOverview: 'Overview',
+  overviewTitle: 'Overview',
+  overviewLast24h: 'Runs in the last 24 hours (by slot)',
+  overviewPartial: (n: number) => `Counted from the latest ${n} runs only.`,
+  overviewFailing: 'Failing jobs',
+  overviewNoFailing: 'No job\'s last run failed.',
+  overviewSilent: 'Silent jobs',
+  overviewSilentHint: 'Enabled jobs whose next run is overdue beyond their grace time: nothing is firing them.',
+  overviewNoSilent: 'No job is overdue.',
+  overviewOverdue: 'Overdue by',
   chartsEmpty: 'No runs yet: the charts appear after the first run.',
   chartStatusTitle: 'Runs by status',
   chartStatusCaption: (runs: number, success: number, failed: number, other: number) =>

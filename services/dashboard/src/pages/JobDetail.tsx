@@ -9,7 +9,7 @@ import { ConfirmDialog, ErrorBanner, Field, Loading, Ltr } from '../components/u
 import { describeSchedule } from '../format/schedule';
 import { formatRelative, fromLocalInput } from '../format/time';
 import { useTaskFunctions, useTaskNames } from '../hooks/data';
-import { useLive } from '../hooks/live';
+import { useForgetReads, useLive } from '../hooks/live';
 import { useAsync, useNow } from '../hooks/useAsync';
 import { jobName, useI18n } from '../i18n';
 import { navigate } from '../router';
@@ -39,6 +39,7 @@ export function JobDetail({ jobId }: { jobId: number }) {
   const { t, lang, time } = useI18n();
   const now = useNow(5_000);
   const job = useLive(['job', jobId], (signal) => api.getJob(jobId, signal));
+  const forgetReads = useForgetReads();
   const tasks = useTaskFunctions();
   const taskLabel = useTaskNames(tasks.data, lang);
 
@@ -91,6 +92,7 @@ export function JobDetail({ jobId }: { jobId: number }) {
     setDeleteError(undefined);
     try {
       await api.deleteJob(current.id);
+      forgetReads();
       setConfirming(false);
       navigate('/jobs', { deleted: current.id });
     } catch (e) {
