@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, inspect, text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from scheduler_core.store.engine import create_engine
 from scheduler_core.store.migration import (
@@ -24,6 +26,7 @@ from scheduler_core.store.migration import (
 )
 from scheduler_core.store.models import Base
 from tests.support.databases import fresh_postgres_database, postgres_server, sqlite_url
+from tests.support.history import generate_history
 
 # Every table and column of the reference (job-scheduler-reference.md), by name.
 REFERENCE_COLUMNS = {
@@ -165,3 +168,74 @@ def _downgrade_to_0002(connection: Connection) -> None:
     config = alembic_config()
     config.attributes["connection"] = connection
     command.downgrade(config, "0002")
+
+
+async def test_the_history_indexes_migrate_a_populated_table_and_adopt_indexes_built_beforehand() -> None:
+    """0008 on a table with runs: what it builds, what an operator built beforehand with CREATE INDEX
+    CONCURRENTLY (kept as it is), what a failed concurrent build left INVALID (built again), and the downgrade."""
+    async with postgres_server() as server, fresh_postgres_database(server, migrate=False) as url:
+        engine = create_engine(url, pool_size=2)
+        try:
+            await upgrade(engine, "0005")
+            async with engine.begin() as connection:
+                await generate_history(connection, rows=5_000, jobs=50)
+            revision = ScriptDirectory.from_config(alembic_config()).get_revision("0008")
+            assert revision is not None
+            statements: list[str] = revision.module.concurrent_statements()
+            kept, broken = statements[0], statements[1]  # the slot index; the job's
+            async with engine.connect() as connection:
+                await connection.execution_options(isolation_level="AUTOCOMMIT")
+                for statement in (kept, broken):
+                    await connection.exec_driver_sql(statement)
+                # What a concurrent build that failed half-way leaves behind.
+                await connection.exec_driver_sql(
+                    "UPDATE pg_index SET indisvalid = false "
+                    "WHERE indexrelid = 'ix_scheduled_job_execution_job_slot'::regclass"
+                )
+                before = await _index_oids(connection)
+
+            await upgrade(engine)
+
+            async with engine.connect() as connection:
+                after = await _index_oids(connection)
+                invalid = (
+                    await connection.exec_driver_sql("SELECT count(*) FROM pg_index WHERE NOT indisvalid")
+                ).scalar_one()
+                runs = (await connection.exec_driver_sql("SELECT count(*) FROM scheduled_job_execution")).scalar_one()
+            assert set(after) >= HISTORY_INDEXES
+            assert "ix_scheduled_job_execution_job_history" not in after  # replaced by the job's slot index
+            assert after["ix_scheduled_job_execution_slot"] == before["ix_scheduled_job_execution_slot"]  # adopted
+            assert after["ix_scheduled_job_execution_job_slot"] != before["ix_scheduled_job_execution_job_slot"]
+            assert (invalid, runs) == (0, 5_000)
+
+            async with engine.begin() as connection:
+                await connection.run_sync(_downgrade_to, "0005")
+                back = await _index_oids(connection)
+            assert not HISTORY_INDEXES & set(back)
+            assert "ix_scheduled_job_execution_job_history" in back
+        finally:
+            await engine.dispose()
+
+
+HISTORY_INDEXES = {
+    "ix_scheduled_job_execution_slot",
+    "ix_scheduled_job_execution_job_slot",
+    "ix_scheduled_job_execution_status_slot",
+    "ix_scheduled_job_execution_job_status_slot",
+    "ix_scheduled_job_execution_trigger_slot",
+}
+
+
+async def _index_oids(connection: AsyncConnection) -> dict[str, int]:
+    query = (
+        "SELECT indexrelid::regclass::text, indexrelid::int FROM pg_index "
+        "WHERE indrelid = 'scheduled_job_execution'::regclass"
+    )
+    rows: list[Any] = list(await connection.exec_driver_sql(query))
+    return {str(name): int(oid) for name, oid in rows}
+
+
+def _downgrade_to(connection: Connection, revision: str) -> None:
+    config = alembic_config()
+    config.attributes["connection"] = connection
+    command.downgrade(config, revision)

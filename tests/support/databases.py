@@ -92,3 +92,22 @@ async def empty_tables(engine: AsyncEngine) -> None:
         else:
             for table in TABLES_IN_DELETE_ORDER:
                 await connection.exec_driver_sql(f"DELETE FROM {table}")
+
+
+@asynccontextmanager
+async def autovacuum_disabled(engine: AsyncEngine, table: str, spelling: str = "false") -> AsyncIterator[None]:
+    """The table's autovacuum switched off (a storage parameter of that table only; the server's configuration is
+    never touched), and reset afterwards: the test database is shared by the whole run."""
+    async with engine.begin() as connection:
+        await connection.exec_driver_sql(f"ALTER TABLE {table} SET (autovacuum_enabled = {spelling})")
+    try:
+        yield
+    finally:
+        async with engine.begin() as connection:
+            await connection.exec_driver_sql(f"ALTER TABLE {table} RESET (autovacuum_enabled)")
+
+
+async def server_setting(engine: AsyncEngine, name: str) -> str:
+    """A PostgreSQL setting as the server runs it (e.g. autovacuum: on or off)."""
+    async with engine.connect() as connection:
+        return str((await connection.exec_driver_sql(f"SHOW {name}")).scalar_one())

@@ -28,14 +28,14 @@ async def test_page_filters_by_status_and_pages(store: Store, sessionmaker: Make
             + [NewExecution(new_id(), other.id, base, status_id=5)],
         )
     async with sessionmaker() as session:
-        missed, missed_total = await store.history.page(session, job.id, ExecutionFilters(status_id=5), 1, 2)
-        everything, all_total = await store.history.page(session, None, ExecutionFilters(), 1, 100)
-    assert missed_total == 3
-    assert len(missed) == 2
-    assert all(r.status_id == 5 for r in missed)
-    assert all(r.status.name == "missed" for r in missed)  # loaded with its status
-    assert all_total == 6
-    assert len(everything) == 6
+        missed = await store.history.page(session, ExecutionFilters(job_id=job.id, status_id=5), per_page=2)
+        everything = await store.history.page(session, ExecutionFilters(), per_page=100)
+    assert missed.total == 3
+    assert len(missed.executions) == 2
+    assert all(r.status_id == 5 for r in missed.executions)
+    assert all(r.status.name == "missed" for r in missed.executions)  # loaded with its status
+    assert everything.total == 6
+    assert len(everything.executions) == 6
 
 
 async def test_running_counts_and_retention_never_deletes_open_runs(store: Store, sessionmaker: Maker) -> None:
@@ -62,9 +62,9 @@ async def test_running_counts_and_retention_never_deletes_open_runs(store: Store
         deleted.append(n)
     assert deleted == [2, 2, 2]
     async with sessionmaker() as session:
-        left, total = await store.history.page(session, job.id, ExecutionFilters(), 1, 20)
-    assert total == 2
-    assert sorted(e.status_id for e in left) == [1, 2]
+        left = await store.history.page(session, ExecutionFilters(job_id=job.id), per_page=20)
+    assert left.total == 2
+    assert sorted(e.status_id for e in left.executions) == [1, 2]
 
 
 async def test_count_open_counts_a_jobs_pending_and_running_runs_only(store: Store, sessionmaker: Maker) -> None:

@@ -35,8 +35,9 @@ async def test_add_is_idempotent_per_slot(store: Store, sessionmaker: Maker) -> 
     assert len(first) == 1
     assert again == [fresh]  # the existing slot was skipped, the new one written
     async with sessionmaker() as session:
-        rows, total = await store.history.page(session, job.id, ExecutionFilters(), 1, 20)
-    assert total == 2
+        listed = await store.history.page(session, ExecutionFilters(job_id=job.id), per_page=20)
+    rows = listed.executions
+    assert listed.total == 2
     assert [r.scheduled_at for r in rows] == [slot + timedelta(seconds=1), slot]  # newest first
     assert all(r.status.name == "pending" and r.executor_id == "" for r in rows)
 

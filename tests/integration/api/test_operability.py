@@ -12,7 +12,7 @@ import pytest
 from asgi_lifespan import LifespanManager
 from httpx import ASGITransport, AsyncClient, Response
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from scheduler_api.app import create_app
 from scheduler_core.bootstrap import Database
@@ -20,6 +20,7 @@ from scheduler_core.observability.metrics import Metrics
 from scheduler_core.store import NewExecution
 from scheduler_core.store.engine import create_engine
 from tests.integration.api.support import API, INSTANCE_ID, Tokens, api_settings, open_client
+from tests.support.databases import autovacuum_disabled, server_setting
 from tests.support.factories import interval_job
 
 
@@ -29,10 +30,34 @@ async def test_healthz_needs_no_token(anonymous: AsyncClient) -> None:
     assert (response.status_code, response.json()) == (200, {"status": "ok"})
 
 
-async def test_readyz_checks_the_database(anonymous: AsyncClient) -> None:
+async def test_readyz_checks_the_database(anonymous: AsyncClient, engine: AsyncEngine) -> None:
     response = await anonymous.get("/readyz")
 
-    assert (response.status_code, response.json()) == (200, {"ready": True, "checks": {"database": True}})
+    assert response.status_code == 200
+    assert {key: response.json()[key] for key in ("ready", "checks")} == {"ready": True, "checks": {"database": True}}
+    # What the (shared) test server's own configuration calls for; never changed by a test.
+    expected = (
+        []
+        if engine.dialect.name != "postgresql" or await server_setting(engine, "autovacuum") == "on"
+        else ["autovacuum_off"]
+    )
+    assert [warning["code"] for warning in response.json()["warnings"]] == expected
+
+
+async def test_readyz_warns_of_a_table_without_autovacuum_and_stays_ready(
+    anonymous: AsyncClient, engine: AsyncEngine
+) -> None:
+    if engine.dialect.name != "postgresql":
+        return  # SQLite has no autovacuum
+    async with autovacuum_disabled(engine, "scheduled_job_execution"):
+        response = await anonymous.get("/readyz")
+    after = await anonymous.get("/readyz")
+
+    assert (response.status_code, response.json()["ready"]) == (200, True)
+    [warning] = [w for w in response.json()["warnings"] if w["code"] == "table_autovacuum_disabled"]
+    assert warning["check"] == "database"
+    assert "scheduled_job_execution" in warning["message"]
+    assert "table_autovacuum_disabled" not in {w["code"] for w in after.json()["warnings"]}
 
 
 async def test_readyz_is_503_while_the_broker_is_down(database: Database) -> None:
@@ -47,7 +72,7 @@ async def test_readyz_is_503_while_the_broker_is_down(database: Database) -> Non
         async with open_client(app) as client:
             response = await client.get("/readyz")
         assert response.status_code == 503
-        assert response.json() == {"ready": False, "checks": {"database": True, "broker": False}}
+        assert response.json() == {"ready": False, "checks": {"database": True, "broker": False}, "warnings": []}
 
 
 async def test_readyz_is_503_while_the_database_is_down() -> None:

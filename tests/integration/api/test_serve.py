@@ -65,7 +65,11 @@ async def test_serve_answers_until_stopped(pg_engine: AsyncEngine, tokens: Token
         async with asyncio.timeout(STOP_DEADLINE_S):
             await server
 
-    assert ready.json() == {"ready": True, "checks": {"database": True, "broker": True}}
+    assert {key: ready.json()[key] for key in ("ready", "checks")} == {
+        "ready": True,
+        "checks": {"database": True, "broker": True},
+    }
+    assert isinstance(ready.json()["warnings"], list)  # what the shared server's own configuration calls for
     assert status["mode"] == "standalone"
     [me] = [instance for instance in status["instances"] if instance["id"] == status["instanceId"]]
     assert (me["role"], me["mode"], me["status"]) == ("api", "standalone", InstanceStatus.RUNNING)

@@ -20,6 +20,7 @@ from scheduler_core.observability.logging import configure_logging
 from scheduler_core.observability.metrics import Metrics
 from scheduler_core.observability.tracing import Tracing
 from scheduler_core.observability.tracing_setup import process_tracing
+from scheduler_core.schemas.health import ReadinessWarning
 from scheduler_core.settings import Settings
 from scheduler_core.store import Store
 from scheduler_core.store.backend import Backend
@@ -52,6 +53,22 @@ class Database:
         """What wakes this process's timekeeper when another process changes a job."""
         return self.backend.wakeup(self.url)
 
+    async def readiness_warnings(self) -> list[ReadinessWarning]:
+        """What is switched off that the scheduler's tables need (PostgreSQL's autovacuum), as /readyz lists it."""
+        async with self.sessionmaker() as session:
+            found = await self.store.maintenance.warnings(session)
+        return [ReadinessWarning(check="database", code=warning.code, message=warning.message) for warning in found]
+
+    async def warn_at_start_up(self) -> None:
+        """Log each maintenance warning (a process starts either way); a failed check is logged, not raised."""
+        try:
+            found = await self.readiness_warnings()
+        except Exception as exc:
+            log.info("database_maintenance_unchecked", error=str(exc), error_type=type(exc).__name__)
+            return
+        for warning in found:
+            log.warning("database_maintenance_off", code=warning.code, message=warning.message)
+
     async def ping(self) -> bool:
         try:
             async with self.engine.connect() as connection:
@@ -74,7 +91,9 @@ async def open_database(settings: Settings, *, migrate: bool, pre_ping: bool = T
             await upgrade(engine)
         else:
             await ensure_migrated(engine)
-        yield Database.of(engine)
+        database = Database.of(engine)
+        await database.warn_at_start_up()
+        yield database
     finally:
         await engine.dispose()
 
@@ -120,9 +139,11 @@ class RoleRuntime:
     tracing: Tracing
 
     def health_server(self) -> HttpServer:
-        """/healthz, /readyz (database and broker) and /metrics on the health port."""
+        """/healthz, /readyz (database and broker, and the database's maintenance warnings) and /metrics on the
+        health port."""
         checks = {"database": self.database.ping, "broker": self.broker.ping}
-        return HttpServer(health_app(self.metrics, checks), self.settings.host, self.settings.health_port)
+        app = health_app(self.metrics, checks, self.database.readiness_warnings)
+        return HttpServer(app, self.settings.host, self.settings.health_port)
 
 
 @asynccontextmanager

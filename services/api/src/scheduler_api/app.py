@@ -97,6 +97,7 @@ def create_app(
                 instance_timeout=settings.instance_timeout,
                 queue_depth=queue_depth,
             )
+            app.state.readiness_warnings = opened.readiness_warnings
             yield
 
     app = FastAPI(

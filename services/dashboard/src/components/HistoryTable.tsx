@@ -215,7 +215,14 @@ export function HistoryTable({ jobId, jobLabel, refreshKey = 0, onRunsSettled }:
               </tbody>
             </table>
           </div>
-          <Pager page={page} pages={pageCount(history.data, HISTORY_PER_PAGE)} total={history.data.total} onPage={setPage} testId="history-pager" />
+          <Pager
+            page={page}
+            pages={pageCount(history.data, HISTORY_PER_PAGE)}
+            total={history.data.total}
+            estimated={history.data.totalIsEstimate === true}
+            onPage={setPage}
+            testId="history-pager"
+          />
         </>
       ) : null}
       {asking && (

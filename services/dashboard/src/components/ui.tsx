@@ -99,10 +99,12 @@ export function statusTone(statusName: string): BadgeTone {
   return STATUS_TONES[statusName] ?? 'grey';
 }
 
-export function Pager({ page, pages, total, onPage, testId = 'pager' }: {
+export function Pager({ page, pages, total, estimated = false, onPage, testId = 'pager' }: {
   page: number;
   pages: number;
   total: number;
+  /** The total is the database's estimate (the API's totalIsEstimate): shown as "about". */
+  estimated?: boolean;
   onPage: (page: number) => void;
   testId?: string;
 }) {
@@ -113,7 +115,7 @@ export function Pager({ page, pages, total, onPage, testId = 'pager' }: {
         {t.previous}
       </button>
       <span className="muted" data-testid={`${testId}-info`}>
-        {t.pageOf(page, pages, total)}
+        {t.pageOf(page, pages, total, estimated)}
       </span>
       <button type="button" className="btn btn-small" disabled={page >= pages} onClick={() => onPage(page + 1)} data-testid={`${testId}-next`}>
         {t.next}

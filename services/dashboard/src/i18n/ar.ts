@@ -39,7 +39,8 @@ export const ar: Messages = {
   all: 'الكل',
   previous: 'السابق',
   next: 'التالي',
-  pageOf: (page, pages, total) => `الصفحة ${page} من ${pages} · الإجمالي ${total}`,
+  pageOf: (page, pages, total, estimated = false) =>
+    estimated ? `الصفحة ${page} من حوالي ${pages} · الإجمالي حوالي ${total}` : `الصفحة ${page} من ${pages} · الإجمالي ${total}`,
   errorTitle: 'أعادت الواجهة البرمجية خطأً',
   errorStatus: (status) => (status === 0 ? 'الشبكة' : `HTTP ${status}`),
   dismiss: 'إغلاق',

@@ -40,7 +40,8 @@ export const en = {
   all: 'All',
   previous: 'Previous',
   next: 'Next',
-  pageOf: (page: number, pages: number, total: number) => `Page ${page} of ${pages} · ${total} total`,
+  pageOf: (page: number, pages: number, total: number, estimated = false) =>
+    estimated ? `Page ${page} of about ${pages} · about ${total} total` : `Page ${page} of ${pages} · ${total} total`,
   errorTitle: 'The API returned an error',
   errorStatus: (status: number) => (status === 0 ? 'network' : `HTTP ${status}`),
   dismiss: 'Dismiss',

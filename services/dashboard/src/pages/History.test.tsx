@@ -13,7 +13,7 @@ describe('history of all jobs', () => {
             makeExecution({ executionId: 'a', jobId: 1 }),
             makeExecution({ executionId: 'b', jobId: 99, statusId: 5, statusName: 'missed', startedAt: undefined, durationMs: undefined, resultSummary: undefined, coalescedCount: 3 }),
           ],
-          { total: 41, totalPages: 3 },
+          { total: 41, totalPages: 3, totalIsEstimate: false },
         ),
       'GET /jobs': () => page([makeJob({ id: 1, nameEn: 'Nightly sync' })]),
     });
@@ -25,6 +25,8 @@ describe('history of all jobs', () => {
     expect(within(rows[1]!).getByTestId('execution-status')).toHaveTextContent('missed');
     expect(within(rows[1]!).getByTestId('execution-duration')).toHaveTextContent('—');
     expect(rows[1]).toHaveTextContent('×3');
+
+    expect(screen.getByTestId('history-pager-info')).toHaveTextContent('Page 1 of 3 · 41 total');
 
     await userEvent.click(screen.getByTestId('history-pager-next'));
     await waitFor(() => expect(calls.filter((c) => c.path === '/history').at(-1)?.query.get('page')).toBe('2'));
@@ -63,5 +65,14 @@ describe('history of all jobs', () => {
       ['/jobs/99/executions/r/action', { action: 'cancel' }],
       ['/jobs/99/executions/c/action', { action: 'rerun' }],
     ]);
+  });
+
+  it('says "about" when the total is the database\'s estimate', async () => {
+    renderApp('#/history', {
+      'GET /history': () => page([makeExecution({ executionId: 'a', jobId: 1 })], { total: 2_000_016, totalPages: 100_001, totalIsEstimate: true }),
+      'GET /jobs': () => page([makeJob({ id: 1 })]),
+    });
+    await screen.findAllByTestId('execution-row');
+    expect(screen.getByTestId('history-pager-info')).toHaveTextContent('Page 1 of about 100001 · about 2000016 total');
   });
 });

@@ -44,7 +44,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Runs of all jobs, newest first */
+        /** Runs of all jobs, newest slot first */
         get: operations["get_all_history_api_v1_scheduler_history_get"];
         put?: never;
         post?: never;
@@ -166,7 +166,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Runs of one job, newest first */
+        /** Runs of one job, newest slot first */
         get: operations["get_job_history_api_v1_scheduler_jobs__job_id__history_get"];
         put?: never;
         post?: never;
@@ -285,7 +285,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Readiness: the database and the broker answer */
+        /** Readiness: the database and the broker answer (and what degrades the service, e.g. autovacuum off) */
         get: operations["readyz_readyz_get"];
         put?: never;
         post?: never;
@@ -471,6 +471,33 @@ export interface components {
              * @description Every dependency answered.
              */
             ready: boolean;
+            /**
+             * Warnings
+             * @description What degrades the service without stopping it (listed once every dependency answers); a warning never makes the service unready.
+             */
+            warnings: components["schemas"]["ReadinessWarning"][];
+        };
+        /**
+         * ReadinessWarning
+         * @description Something that does not stop the service but degrades it, e.g. the database's autovacuum switched off.
+         */
+        ReadinessWarning: {
+            /**
+             * Check
+             * @description The dependency it concerns (database).
+             * @example database
+             */
+            check: string;
+            /**
+             * Code
+             * @description What is wrong: autovacuum_off, track_counts_off, table_autovacuum_disabled.
+             */
+            code: string;
+            /**
+             * Message
+             * @description What it costs and how to fix it.
+             */
+            message: string;
         };
         /**
          * ScheduledJobCreate
@@ -618,11 +645,22 @@ export interface components {
         }));
         /**
          * ScheduledJobExecutionPage
-         * @description A page of runs, newest first.
+         * @description A page of runs, newest slot first (scheduledAt, then id, descending).
+         *
+         *     Two ways to page: `page` numbers (the reference's: page N skips the N - 1 pages before it, so a deep page costs
+         *     reading them all), or `cursor`: pass the previous answer's `nextCursor` to get the page after it, at the same
+         *     cost at any depth, and without a run listed twice or skipped while runs are being written (a run written
+         *     meanwhile appears if its slot is later in the order than the cursor). Every answer has both.
          */
         ScheduledJobExecutionPage: {
             /** Items */
             items: components["schemas"]["ScheduledJobExecutionResponse"][];
+            /**
+             * Nextcursor
+             * @description Pass as `cursor` (with the same filters and perPage) for the next page; null on the last page.
+             * @example 63865497600000000.1234.2
+             */
+            nextCursor: string | null;
             /**
              * Page
              * @description This page's number, from 1.
@@ -632,9 +670,14 @@ export interface components {
             perPage: number;
             /**
              * Total
-             * @description Items matching the filters, over all pages.
+             * @description Runs matching the filters, over all pages: counted exactly up to 10,000; past that the database may estimate it (then totalIsEstimate is true).
              */
             total: number;
+            /**
+             * Totalisestimate
+             * @description `total` (and so totalPages) is the database's estimate, not a count.
+             */
+            totalIsEstimate: boolean;
             /** Totalpages */
             totalPages: number;
         };
@@ -1288,12 +1331,22 @@ export interface operations {
     get_all_history_api_v1_scheduler_history_get: {
         parameters: {
             query?: {
+                /** @description The previous page's nextCursor: the page after it (its number is the cursor's; `page` is then ignored). Keyset paging: the same cost at any depth, and no run listed twice or skipped while runs are written. */
+                cursor?: string | null;
+                /** @description Only runs whose slot (scheduledAt) is at or after this instant: ISO 8601 with an offset, e.g. 2027-03-27T00:00:00Z (in a query string, write + as %2B). */
+                from?: string | null;
+                /** @description Only runs of this job. */
+                job_id?: number | null;
                 /** @description Page number, from 1. */
                 page?: number;
                 /** @description Items per page (default 20). */
                 per_page?: number;
                 /** @description Only executions with this status id. */
                 status_id?: number | null;
+                /** @description Only runs whose slot (scheduledAt) is before this instant; must be later than `from`. */
+                to?: string | null;
+                /** @description Only runs with this trigger: schedule, manual (run now, re-run) or backfill. */
+                trigger?: ("schedule" | "manual" | "backfill") | null;
             };
             header?: never;
             path?: never;
@@ -2050,12 +2103,20 @@ export interface operations {
     get_job_history_api_v1_scheduler_jobs__job_id__history_get: {
         parameters: {
             query?: {
+                /** @description The previous page's nextCursor: the page after it (its number is the cursor's; `page` is then ignored). Keyset paging: the same cost at any depth, and no run listed twice or skipped while runs are written. */
+                cursor?: string | null;
+                /** @description Only runs whose slot (scheduledAt) is at or after this instant: ISO 8601 with an offset, e.g. 2027-03-27T00:00:00Z (in a query string, write + as %2B). */
+                from?: string | null;
                 /** @description Page number, from 1. */
                 page?: number;
                 /** @description Items per page (default 20). */
                 per_page?: number;
                 /** @description Only executions with this status id. */
                 status_id?: number | null;
+                /** @description Only runs whose slot (scheduledAt) is before this instant; must be later than `from`. */
+                to?: string | null;
+                /** @description Only runs with this trigger: schedule, manual (run now, re-run) or backfill. */
+                trigger?: ("schedule" | "manual" | "backfill") | null;
             };
             header?: never;
             path: {

@@ -55,6 +55,8 @@ export interface Page<T> {
   page?: number;
   perPage?: number;
   totalPages?: number;
+  /** History only: past 10,000 runs the total may be the database's estimate. */
+  totalIsEstimate?: boolean;
 }
 
 export interface ActionResult extends Omit<JobActionResponse, 'job'> {

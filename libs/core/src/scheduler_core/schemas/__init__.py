@@ -13,7 +13,7 @@ from scheduler_core.schemas.base import DB_INT_MAX, CamelModel, CamelRequest
 from scheduler_core.schemas.cleanup import CleanupRequest, CleanupResponse
 from scheduler_core.schemas.errors import ErrorResponse, FieldError
 from scheduler_core.schemas.executions import ScheduledJobExecutionPage, ScheduledJobExecutionResponse
-from scheduler_core.schemas.health import HealthResponse, ReadinessResponse
+from scheduler_core.schemas.health import HealthResponse, ReadinessResponse, ReadinessWarning
 from scheduler_core.schemas.jobs import (
     ScheduledJobCreate,
     ScheduledJobPage,
@@ -50,6 +50,7 @@ __all__ = [
     "JobTypeResponse",
     "Page",
     "ReadinessResponse",
+    "ReadinessWarning",
     "ScheduleFields",
     "SchedulePreviewRequest",
     "SchedulePreviewResponse",

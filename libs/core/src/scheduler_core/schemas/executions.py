@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 
 from pydantic import Field
@@ -55,4 +56,40 @@ class ScheduledJobExecutionResponse(CamelModel):
 
 
 class ScheduledJobExecutionPage(Page[ScheduledJobExecutionResponse]):
-    """A page of runs, newest first."""
+    """A page of runs, newest slot first (scheduledAt, then id, descending).
+
+    Two ways to page: `page` numbers (the reference's: page N skips the N - 1 pages before it, so a deep page costs
+    reading them all), or `cursor`: pass the previous answer's `nextCursor` to get the page after it, at the same
+    cost at any depth, and without a run listed twice or skipped while runs are being written (a run written
+    meanwhile appears if its slot is later in the order than the cursor). Every answer has both."""
+
+    total: int = Field(
+        description="Runs matching the filters, over all pages: counted exactly up to 10,000; past that the database "
+        "may estimate it (then totalIsEstimate is true)."
+    )
+    total_is_estimate: bool = Field(description="`total` (and so totalPages) is the database's estimate, not a count.")
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` (with the same filters and perPage) for the next page; null on the last page.",
+        examples=["63865497600000000.1234.2"],
+    )
+
+    @classmethod
+    def listing(
+        cls,
+        items: list[ScheduledJobExecutionResponse],
+        *,
+        total: int,
+        total_is_estimate: bool,
+        page: int,
+        per_page: int,
+        next_cursor: str | None,
+    ) -> ScheduledJobExecutionPage:
+        return cls(
+            items=items,
+            total=total,
+            total_is_estimate=total_is_estimate,
+            page=page,
+            per_page=per_page,
+            total_pages=math.ceil(total / per_page),
+            next_cursor=next_cursor,
+        )

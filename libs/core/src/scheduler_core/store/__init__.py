@@ -7,6 +7,7 @@ One interface per noun, each stating its contract (what is atomic, idempotent, f
     claims.py     the executor's claim of a run     outcomes.py   the fenced finish, lease renewals
     sweeps.py     the recovery sweep                instances.py  service processes and their heartbeats
     history.py    runs as the API lists them        lookups.py    task functions, job types, statuses
+    maintenance.py  whether the database's upkeep of the scheduler's tables (autovacuum) is switched on
 
 Two implementations: `postgres/` (standalone services) and `sqlite/` (embedded mode), one module per noun each;
 `portable/` holds the SQLAlchemy statements both run unchanged. The backend is chosen once, from the database
@@ -20,10 +21,18 @@ from dataclasses import dataclass
 
 from scheduler_core.store.claims import ClaimedRun, ClaimOutcome, ClaimResult, ClaimStore
 from scheduler_core.store.clock import Clock
-from scheduler_core.store.history import Backlog, Cancellation, ExecutionFilters, HistoryStore
+from scheduler_core.store.history import (
+    Backlog,
+    Cancellation,
+    ExecutionFilters,
+    HistoryPage,
+    HistoryStore,
+    SlotPosition,
+)
 from scheduler_core.store.instances import InstanceStore
 from scheduler_core.store.jobs import JobFilters, JobNotFound, JobStore
 from scheduler_core.store.lookups import LookupStore, TaskFunctionSpec
+from scheduler_core.store.maintenance import MaintenanceStore, MaintenanceWarning
 from scheduler_core.store.outbox import NewExecution, OutboxRun, OutboxStore, PublishedRun
 from scheduler_core.store.outcomes import FinishResult, OutcomeStore, Renewal, RunOutcome
 from scheduler_core.store.passes import DueClaim, DueJob, JobAdvance, PassRecord, PassStore
@@ -44,6 +53,7 @@ class Store:
     instances: InstanceStore
     history: HistoryStore
     lookups: LookupStore
+    maintenance: MaintenanceStore
 
 
 __all__ = [
@@ -58,6 +68,7 @@ __all__ = [
     "DueJob",
     "ExecutionFilters",
     "FinishResult",
+    "HistoryPage",
     "HistoryStore",
     "InstanceStore",
     "JobAdvance",
@@ -65,6 +76,8 @@ __all__ = [
     "JobNotFound",
     "JobStore",
     "LookupStore",
+    "MaintenanceStore",
+    "MaintenanceWarning",
     "NewExecution",
     "OrphanedRun",
     "OutboxRun",
@@ -76,6 +89,7 @@ __all__ = [
     "Renewal",
     "RunOutcome",
     "SilentInstance",
+    "SlotPosition",
     "Store",
     "SweepStore",
     "TaskFunctionSpec",

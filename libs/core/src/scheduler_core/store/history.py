@@ -6,15 +6,42 @@ import enum
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Final
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scheduler_core.store.models import ScheduledJobExecution
 
+# Rows a history page counts exactly before it may estimate its total instead (HistoryPage.total).
+EXACT_COUNT_LIMIT: Final = 10_000
+
 
 @dataclass(frozen=True, slots=True)
 class ExecutionFilters:
+    """Which runs a history page lists; every filter given must hold. Each is served by an index that holds the
+    slot order (migration 0008), so a page costs the same at any depth."""
+
+    job_id: int | None = None
     status_id: int | None = None
+    trigger: str | None = None  # Trigger.SCHEDULE, MANUAL or BACKFILL
+    scheduled_from: datetime | None = None  # slots at or after this instant
+    scheduled_to: datetime | None = None  # slots before this instant
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class SlotPosition:
+    """A run's place in history's order: by slot, then by id (runs of one slot are listed newest row first)."""
+
+    scheduled_at: datetime
+    id: int
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryPage:
+    executions: list[ScheduledJobExecution]
+    total: int  # runs matching the filters, on every page
+    total_is_estimate: bool  # past EXACT_COUNT_LIMIT a backend may estimate `total` rather than count every row
+    next_after: SlotPosition | None  # where the next page starts (after this row); None: this is the last page
 
 
 class Cancellation(enum.Enum):
@@ -37,9 +64,23 @@ class HistoryStore(ABC):
 
     @abstractmethod
     async def page(
-        self, session: AsyncSession, job_id: int | None, filters: ExecutionFilters, page: int, per_page: int
-    ) -> tuple[list[ScheduledJobExecution], int]:
-        """A page of runs, newest first (1-based `page`; job_id None: across all jobs), and how many match."""
+        self,
+        session: AsyncSession,
+        filters: ExecutionFilters,
+        *,
+        per_page: int,
+        after: SlotPosition | None = None,
+        offset: int = 0,
+    ) -> HistoryPage:
+        """A page of up to `per_page` runs matching the filters, newest slot first ((scheduled_at, id) descending).
+
+        `after`: keyset paging, the runs strictly after that position in this order (a page's `next_after`): each
+        page costs one index range scan however deep it is, and rows written meanwhile never make a run appear
+        twice or be skipped (a run's position never changes; new runs land where their slot puts them). `offset`
+        (without `after`): the reference's page-number paging, which reads and skips `offset` rows.
+
+        `total` is exact up to EXACT_COUNT_LIMIT matching rows; past it a backend may answer the planner's estimate
+        instead (total_is_estimate), so that no page costs a count of the whole history."""
 
     @abstractmethod
     async def get(self, session: AsyncSession, execution_id: str) -> ScheduledJobExecution | None:

@@ -209,7 +209,36 @@ class ScheduledJobExecution(Base):
     __table_args__ = (
         # Guarantee 1: one execution per slot and attempt, whatever number of timekeepers race.
         UniqueConstraint("job_id", "scheduled_at", "attempt"),
-        Index("ix_scheduled_job_execution_job_history", "job_id", "id"),
+        # History in slot order, newest first (keyset paging on (scheduled_at, id)), whole or by one filter: each
+        # filter's column leads an index that then holds the slot order, so a page is one ordered range scan that
+        # stops after the page, and a time range (from, to) bounds it too (migration 0008).
+        Index("ix_scheduled_job_execution_slot", "scheduled_at", "id"),
+        Index("ix_scheduled_job_execution_job_slot", "job_id", "scheduled_at", "id"),
+        Index("ix_scheduled_job_execution_status_slot", "status_id", "scheduled_at", "id"),
+        # A job's runs that did not succeed (failed, missed, skipped, cancelled; waiting retries): the dashboard's
+        # "failures of this job". Partial, so it costs nothing for the runs that succeed (nearly all): a job's
+        # successes read its slot index and drop the few others, its open runs the open runs' index.
+        Index(
+            "ix_scheduled_job_execution_job_status_slot",
+            "job_id",
+            "status_id",
+            "scheduled_at",
+            "id",
+            postgresql_where=text("status_id > 3"),
+            # `+status_id`: a query states this term to use the index on SQLite (store/sqlite/history.py), and the
+            # unary plus keeps SQLite from taking it for the index's range instead of the status's equality.
+            sqlite_where=text("+status_id > 3"),
+        ),
+        # Runs on request (manual, backfill) only: scheduled runs are nearly every row, so `trigger = 'schedule'`
+        # reads the slot index and drops the few others, and this index costs nothing on the scheduled path.
+        Index(
+            "ix_scheduled_job_execution_trigger_slot",
+            "trigger",
+            "scheduled_at",
+            "id",
+            postgresql_where=text("trigger <> 'schedule'"),
+            sqlite_where=text("trigger <> 'schedule'"),
+        ),
         Index("ix_scheduled_job_execution_created_at", "created_at"),
         # Runs in flight (pending/running) are few; the sweep and status page look only at them.
         Index(

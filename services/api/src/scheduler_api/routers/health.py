@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
-from typing import Final
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from scheduler_api.state_metrics import StateMetrics
-from scheduler_core.observability.health import ReadinessCheck
+from scheduler_core.observability.health import ReadinessCheck, ReadinessWarnings, readiness
 from scheduler_core.observability.metrics import CONTENT_TYPE, Metrics
 from scheduler_core.schemas import HealthResponse, ReadinessResponse
-
-# Seconds one readiness check may take before it counts as failed.
-CHECK_TIMEOUT_S: Final = 3.0
 
 router = APIRouter(tags=["operability"])
 
@@ -29,12 +24,12 @@ async def healthz() -> HealthResponse:
     "/readyz",
     response_model=ReadinessResponse,
     responses={503: {"model": ReadinessResponse, "description": "A dependency does not answer."}},
-    summary="Readiness: the database and the broker answer",
+    summary="Readiness: the database and the broker answer (and what degrades the service, e.g. autovacuum off)",
 )
 async def readyz(request: Request) -> Response:
     checks: Mapping[str, ReadinessCheck] = request.app.state.readiness
-    results = {name: await _passes(check) for name, check in checks.items()}
-    answer = ReadinessResponse(ready=all(results.values()), checks=results)
+    warnings: ReadinessWarnings = request.app.state.readiness_warnings
+    answer = await readiness(checks, warnings)
     return JSONResponse(answer.model_dump(mode="json"), status_code=200 if answer.ready else 503)
 
 
@@ -50,10 +45,3 @@ async def metrics(request: Request) -> Response:
     if state is not None:  # the scheduler's state, read now (see state_metrics.py)
         await state.refresh()
     return Response(registry.render(), media_type=CONTENT_TYPE)
-
-
-async def _passes(check: ReadinessCheck) -> bool:
-    try:
-        return await asyncio.wait_for(check(), timeout=CHECK_TIMEOUT_S)
-    except Exception:
-        return False

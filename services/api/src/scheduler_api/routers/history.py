@@ -1,4 +1,4 @@
-"""Execution history: of one job and across all jobs, paged, newest first."""
+"""Execution history: of one job and across all jobs, filtered, newest slot first, paged by number or cursor."""
 
 from __future__ import annotations
 
@@ -6,7 +6,17 @@ from fastapi import APIRouter
 
 from scheduler_api.dependencies import History
 from scheduler_api.errors import error_responses
-from scheduler_api.routers.query import JobId, PageNumber, PerPage, StatusFilter
+from scheduler_api.routers.query import (
+    Cursor,
+    JobFilter,
+    JobId,
+    PageNumber,
+    PerPage,
+    SlotsFrom,
+    SlotsTo,
+    StatusFilter,
+    TriggerFilter,
+)
 from scheduler_core.schemas import DEFAULT_PER_PAGE, ScheduledJobExecutionPage
 from scheduler_core.store import ExecutionFilters
 
@@ -17,7 +27,7 @@ router = APIRouter(tags=["history"])
     "/jobs/{job_id}/history",
     response_model=ScheduledJobExecutionPage,
     responses=error_responses(404, 422),
-    summary="Runs of one job, newest first",
+    summary="Runs of one job, newest slot first",
 )
 async def get_job_history(
     job_id: JobId,
@@ -25,22 +35,35 @@ async def get_job_history(
     page: PageNumber = 1,
     per_page: PerPage = DEFAULT_PER_PAGE,
     status_id: StatusFilter = None,
+    trigger: TriggerFilter = None,
+    from_: SlotsFrom = None,
+    to: SlotsTo = None,
+    cursor: Cursor = None,
 ) -> ScheduledJobExecutionPage:
-    items, total = await service.get_job_history(job_id, ExecutionFilters(status_id=status_id), page, per_page)
-    return ScheduledJobExecutionPage.of(items, total=total, page=page, per_page=per_page)
+    filters = ExecutionFilters(
+        job_id=job_id, status_id=status_id, trigger=trigger, scheduled_from=from_, scheduled_to=to
+    )
+    return await service.page(filters, page=page, per_page=per_page, cursor=cursor, of_job=True)
 
 
 @router.get(
     "/history",
     response_model=ScheduledJobExecutionPage,
     responses=error_responses(422),
-    summary="Runs of all jobs, newest first",
+    summary="Runs of all jobs, newest slot first",
 )
 async def get_all_history(
     service: History,
     page: PageNumber = 1,
     per_page: PerPage = DEFAULT_PER_PAGE,
+    job_id: JobFilter = None,
     status_id: StatusFilter = None,
+    trigger: TriggerFilter = None,
+    from_: SlotsFrom = None,
+    to: SlotsTo = None,
+    cursor: Cursor = None,
 ) -> ScheduledJobExecutionPage:
-    items, total = await service.get_all_history(ExecutionFilters(status_id=status_id), page, per_page)
-    return ScheduledJobExecutionPage.of(items, total=total, page=page, per_page=per_page)
+    filters = ExecutionFilters(
+        job_id=job_id, status_id=status_id, trigger=trigger, scheduled_from=from_, scheduled_to=to
+    )
+    return await service.page(filters, page=page, per_page=per_page, cursor=cursor)

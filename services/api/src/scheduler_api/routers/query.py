@@ -8,12 +8,14 @@ the API does not make."""
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, Literal
 
 from fastapi import Path, Query
 from pydantic import BeforeValidator
 
 from scheduler_core.schemas import DB_INT_MAX, DEFAULT_PER_PAGE, MAX_PER_PAGE
+from scheduler_core.schemas.base import Instant
+from scheduler_core.schemas.cursors import CURSOR_MAX_LENGTH, CURSOR_PATTERN
 
 _DECIMAL: Final = re.compile(r"(0|[1-9][0-9]{0,18})(?:\.0+)?")
 _BOOLEANS: Final = {"true": True, "false": False}
@@ -50,4 +52,31 @@ PerPage = Annotated[
 ]
 StatusFilter = Annotated[
     int | None, Query(ge=1, le=DB_INT_MAX, description="Only executions with this status id."), DECIMAL
+]
+JobFilter = Annotated[int | None, Query(ge=1, le=DB_INT_MAX, description="Only runs of this job."), DECIMAL]
+TriggerFilter = Annotated[
+    Literal["schedule", "manual", "backfill"] | None,
+    Query(description="Only runs with this trigger: schedule, manual (run now, re-run) or backfill."),
+]
+SlotsFrom = Annotated[
+    Instant | None,
+    Query(
+        alias="from",
+        description="Only runs whose slot (scheduledAt) is at or after this instant: ISO 8601 with an offset, e.g. "
+        "2027-03-27T00:00:00Z (in a query string, write + as %2B).",
+    ),
+]
+SlotsTo = Annotated[
+    Instant | None,
+    Query(description="Only runs whose slot (scheduledAt) is before this instant; must be later than `from`."),
+]
+Cursor = Annotated[
+    str | None,
+    Query(
+        pattern=CURSOR_PATTERN,
+        max_length=CURSOR_MAX_LENGTH,
+        description="The previous page's nextCursor: the page after it (its number is the cursor's; `page` is then "
+        "ignored). Keyset paging: the same cost at any depth, and no run listed twice or skipped while runs are "
+        "written.",
+    ),
 ]

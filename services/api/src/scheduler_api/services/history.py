@@ -1,11 +1,13 @@
-"""History: runs of one job, or of every job, paged, newest first."""
+"""History: runs of one job, or of every job, filtered, newest slot first, paged by number or by cursor."""
 
 from __future__ import annotations
 
+from scheduler_api.errors import InvalidInput
 from scheduler_api.services.context import ServiceContext, job_not_found
 from scheduler_api.services.responses import execution_response
-from scheduler_core.schemas import ScheduledJobExecutionResponse
-from scheduler_core.store import ExecutionFilters
+from scheduler_core.schemas import FieldError, ScheduledJobExecutionPage
+from scheduler_core.schemas.cursors import HistoryCursor
+from scheduler_core.store import ExecutionFilters, SlotPosition
 
 
 class HistoryService:
@@ -13,19 +15,45 @@ class HistoryService:
         self._sessionmaker = context.sessionmaker
         self._store = context.store
 
-    async def get_job_history(
-        self, job_id: int, filters: ExecutionFilters, page: int, per_page: int
-    ) -> tuple[list[ScheduledJobExecutionResponse], int]:
-        """Runs of one job, newest first. Deleted jobs keep their history (and it stays readable here)."""
+    async def page(
+        self, filters: ExecutionFilters, *, page: int, per_page: int, cursor: str | None, of_job: bool = False
+    ) -> ScheduledJobExecutionPage:
+        """A page of the runs matching `filters`: page number `page`, or with a cursor (a previous page's
+        nextCursor) the page after that one, numbered by the cursor. of_job: the history of filters.job_id, which
+        must exist (deleted jobs keep their history, and it stays readable here)."""
+        problems = []
+        if filters.scheduled_from and filters.scheduled_to and filters.scheduled_to <= filters.scheduled_from:
+            problems.append(FieldError(field="to", reason="must be later than `from`"))
+        after = None
+        if cursor is not None:
+            try:
+                opened = HistoryCursor.decode(cursor)
+            except ValueError as exc:
+                problems.append(FieldError(field="cursor", reason=str(exc)))
+            else:
+                after, page = SlotPosition(opened.scheduled_at, opened.id), opened.page
+        if problems:
+            raise InvalidInput(problems)
         async with self._sessionmaker() as session:
-            if await self._store.jobs.get(session, job_id, include_deleted=True) is None:
+            job_id = filters.job_id
+            if (
+                of_job
+                and job_id is not None
+                and await self._store.jobs.get(session, job_id, include_deleted=True) is None
+            ):
                 raise job_not_found(job_id)
-            executions, total = await self._store.history.page(session, job_id, filters, page, per_page)
-            return [execution_response(execution) for execution in executions], total
-
-    async def get_all_history(
-        self, filters: ExecutionFilters, page: int, per_page: int
-    ) -> tuple[list[ScheduledJobExecutionResponse], int]:
-        async with self._sessionmaker() as session:
-            executions, total = await self._store.history.page(session, None, filters, page, per_page)
-            return [execution_response(execution) for execution in executions], total
+            offset = 0 if after is not None else (page - 1) * per_page
+            found = await self._store.history.page(session, filters, per_page=per_page, after=after, offset=offset)
+            items = [execution_response(execution) for execution in found.executions]
+        following = found.next_after
+        next_cursor = (
+            None if following is None else HistoryCursor(following.scheduled_at, following.id, page + 1).encode()
+        )
+        return ScheduledJobExecutionPage.listing(
+            items,
+            total=found.total,
+            total_is_estimate=found.total_is_estimate,
+            page=page,
+            per_page=per_page,
+            next_cursor=next_cursor,
+        )

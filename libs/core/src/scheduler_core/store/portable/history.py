@@ -2,42 +2,117 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, select, update
+from sqlalchemy import ColumnElement, delete, func, literal, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
 from scheduler_core import verdicts
-from scheduler_core.store.history import Backlog, Cancellation, ExecutionFilters, HistoryStore
+from scheduler_core.store.history import (
+    Backlog,
+    Cancellation,
+    ExecutionFilters,
+    HistoryPage,
+    HistoryStore,
+    SlotPosition,
+)
 from scheduler_core.store.models import ExecutionStatus, ScheduledJobExecution
 
 _OPEN = (ExecutionStatus.PENDING, ExecutionStatus.RUNNING)
 _NOT_STARTED = (ExecutionStatus.PENDING, ExecutionStatus.WAITING)
 _UNFINISHED = (ExecutionStatus.PENDING, ExecutionStatus.RUNNING, ExecutionStatus.WAITING)
+NEWEST_FIRST = (ScheduledJobExecution.scheduled_at.desc(), ScheduledJobExecution.id.desc())
+
+
+def planned_value(value: int | str) -> ColumnElement[Any]:
+    """A value of a small, fixed set (a status id, a trigger) written into the statement as a literal, not bound
+    as a parameter: the server then plans each statement for its value. PostgreSQL caches one plan per prepared
+    statement and after five executions may switch it to a generic plan, blind to the value; with a parameter,
+    `count(*) WHERE status_id = $1` shared by GET /status (running: a few rows, the open runs' partial index) and a
+    history filter (success: most of the table) became a parallel scan of the whole table in the status page's
+    calls. A literal also lets a planner match a partial index (`status_id IN (1, 2)`), which a parameter cannot.
+    A handful of values, so a handful of statements."""
+    return literal(value, literal_execute=True)
+
+
+def status_is(status_id: int) -> ColumnElement[bool]:
+    return ScheduledJobExecution.status_id == planned_value(int(status_id))
+
+
+def status_in(status_ids: Iterable[int]) -> ColumnElement[bool]:
+    return ScheduledJobExecution.status_id.in_([planned_value(int(status)) for status in status_ids])
+
+
+def history_conditions(filters: ExecutionFilters) -> list[ColumnElement[bool]]:
+    """The filters as conditions, each one an index serves (with the slot order after it)."""
+    execution = ScheduledJobExecution
+    conditions: list[ColumnElement[bool]] = []
+    if filters.job_id is not None:
+        conditions.append(execution.job_id == filters.job_id)
+    if filters.status_id is not None:
+        conditions.append(status_is(filters.status_id))
+    if filters.trigger is not None:
+        conditions.append(execution.trigger == planned_value(filters.trigger))
+    if filters.scheduled_from is not None:
+        conditions.append(execution.scheduled_at >= filters.scheduled_from)
+    if filters.scheduled_to is not None:
+        conditions.append(execution.scheduled_at < filters.scheduled_to)
+    return conditions
 
 
 class PortableHistoryStore(HistoryStore):
+    def conditions(self, filters: ExecutionFilters) -> list[ColumnElement[bool]]:
+        """The filters as conditions (PostgreSQL sees for itself which partial index a condition can use)."""
+        return history_conditions(filters)
+
     async def page(
-        self, session: AsyncSession, job_id: int | None, filters: ExecutionFilters, page: int, per_page: int
-    ) -> tuple[list[ScheduledJobExecution], int]:
-        conditions: list[ColumnElement[bool]] = []
-        if job_id is not None:
-            conditions.append(ScheduledJobExecution.job_id == job_id)
-        if filters.status_id is not None:
-            conditions.append(ScheduledJobExecution.status_id == filters.status_id)
-        total = (
-            await session.execute(select(func.count()).select_from(ScheduledJobExecution).where(*conditions))
-        ).scalar_one()
+        self,
+        session: AsyncSession,
+        filters: ExecutionFilters,
+        *,
+        per_page: int,
+        after: SlotPosition | None = None,
+        offset: int = 0,
+    ) -> HistoryPage:
+        execution = ScheduledJobExecution
+        conditions = self.conditions(filters)
+        position = tuple_(execution.scheduled_at, execution.id)
+        bound: list[ColumnElement[bool]] = []
+        if after is not None:
+            bound = [position < (after.scheduled_at, after.id)]
+        elif offset:
+            # Page-number paging: find the page's first run by reading the index's keys only (an index-only scan
+            # where the table is vacuumed: the filters' indexes hold their columns), then read the page itself
+            # from there; the rows skipped are never fetched from the table.
+            start = select(execution.scheduled_at, execution.id).where(*conditions).order_by(*NEWEST_FIRST)
+            first = (await session.execute(start.offset(offset).limit(1))).first()
+            if first is None:  # past the last page
+                total, estimated = await self.total(session, conditions)
+                return HistoryPage([], total, estimated, None)
+            bound = [position <= (first.scheduled_at, first.id)]
         query = (
-            select(ScheduledJobExecution)
-            .options(joinedload(ScheduledJobExecution.status))
-            .where(*conditions)
-            .order_by(ScheduledJobExecution.id.desc())
-            .offset((page - 1) * per_page)
-            .limit(per_page)
+            select(execution)
+            .options(joinedload(execution.status))
+            .where(*conditions, *bound)
+            .order_by(*NEWEST_FIRST)
+            .limit(per_page + 1)  # one more than the page: whether another page follows
         )
-        return list((await session.execute(query)).scalars().all()), int(total)
+        rows = list((await session.execute(query)).scalars().all())
+        more = len(rows) > per_page
+        rows = rows[:per_page]
+        next_after = SlotPosition(rows[-1].scheduled_at, rows[-1].id) if more and rows else None
+        total, estimated = await self.total(session, conditions)
+        if after is None and rows:  # this page's rows and the ones before it exist, whatever an estimate said
+            total = max(total, offset + len(rows) + int(more))
+        return HistoryPage(rows, total, estimated, next_after)
+
+    async def total(self, session: AsyncSession, conditions: list[ColumnElement[bool]]) -> tuple[int, bool]:
+        """How many runs match, and whether that is an estimate. Here: counted, exactly."""
+        query = select(func.count()).select_from(ScheduledJobExecution).where(*conditions)
+        return int((await session.execute(query)).scalar_one()), False
 
     async def get(self, session: AsyncSession, execution_id: str) -> ScheduledJobExecution | None:
         query = (
@@ -49,7 +124,7 @@ class PortableHistoryStore(HistoryStore):
         return (await session.execute(query)).scalar_one_or_none()
 
     async def count_running(self, session: AsyncSession) -> int:
-        query = select(func.count()).where(ScheduledJobExecution.status_id == ExecutionStatus.RUNNING)
+        query = select(func.count()).where(status_is(ExecutionStatus.RUNNING))
         return int((await session.execute(query)).scalar_one())
 
     async def backlog(self, session: AsyncSession, now: datetime) -> Backlog:
@@ -62,16 +137,14 @@ class PortableHistoryStore(HistoryStore):
         return Backlog(int(runs), oldest)
 
     async def count_open(self, session: AsyncSession, job_id: int) -> int:
-        query = select(func.count()).where(
-            ScheduledJobExecution.job_id == job_id, ScheduledJobExecution.status_id.in_(_OPEN)
-        )
+        query = select(func.count()).where(ScheduledJobExecution.job_id == job_id, status_in(_OPEN))
         return int((await session.execute(query)).scalar_one())
 
     async def running(self, session: AsyncSession, limit: int) -> list[ScheduledJobExecution]:
         query = (
             select(ScheduledJobExecution)
             .options(joinedload(ScheduledJobExecution.status))
-            .where(ScheduledJobExecution.status_id == ExecutionStatus.RUNNING)
+            .where(status_is(ExecutionStatus.RUNNING))
             .order_by(ScheduledJobExecution.started_at)
             .limit(limit)
         )

@@ -8,7 +8,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from scheduler_core.store import Store
 from scheduler_core.store.backend import Backend
 from scheduler_core.store.portable.followups import Followups
-from scheduler_core.store.portable.history import PortableHistoryStore
 from scheduler_core.store.portable.instances import PortableInstanceStore
 from scheduler_core.store.portable.lookups import PortableLookupStore
 from scheduler_core.store.portable.sweeps import PortableSweeps
@@ -16,8 +15,10 @@ from scheduler_core.store.postgres.admin import ensure_database
 from scheduler_core.store.postgres.claims import PostgresClaims
 from scheduler_core.store.postgres.clock import PostgresClock
 from scheduler_core.store.postgres.engine import create_postgres_engine
+from scheduler_core.store.postgres.history import PostgresHistoryStore
 from scheduler_core.store.postgres.jobs import PostgresJobStore
 from scheduler_core.store.postgres.listener import PostgresWakeup
+from scheduler_core.store.postgres.maintenance import PostgresMaintenance
 from scheduler_core.store.postgres.outbox import PostgresOutbox
 from scheduler_core.store.postgres.outcomes import PostgresOutcomes
 from scheduler_core.store.postgres.passes import PostgresPasses
@@ -36,8 +37,9 @@ def postgres_store() -> Store:
         outcomes=PostgresOutcomes(clock, followups),
         sweeps=PortableSweeps(followups),
         instances=PortableInstanceStore(clock),
-        history=PortableHistoryStore(),
+        history=PostgresHistoryStore(),
         lookups=PortableLookupStore(insert),
+        maintenance=PostgresMaintenance(),
     )
 
 

@@ -11,14 +11,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from scheduler_core.store import Store
 from scheduler_core.store.backend import Backend
 from scheduler_core.store.portable.followups import Followups
-from scheduler_core.store.portable.history import PortableHistoryStore
 from scheduler_core.store.portable.instances import PortableInstanceStore
 from scheduler_core.store.portable.lookups import PortableLookupStore
 from scheduler_core.store.portable.sweeps import PortableSweeps
 from scheduler_core.store.sqlite.claims import SqliteClaims
 from scheduler_core.store.sqlite.clock import SqliteClock
 from scheduler_core.store.sqlite.engine import create_sqlite_engine
+from scheduler_core.store.sqlite.history import SqliteHistoryStore
 from scheduler_core.store.sqlite.jobs import SqliteJobStore
+from scheduler_core.store.sqlite.maintenance import SqliteMaintenance
 from scheduler_core.store.sqlite.outbox import SqliteOutbox
 from scheduler_core.store.sqlite.outcomes import SqliteOutcomes
 from scheduler_core.store.sqlite.passes import SqlitePasses
@@ -37,8 +38,9 @@ def sqlite_store() -> Store:
         outcomes=SqliteOutcomes(clock, followups),
         sweeps=PortableSweeps(followups),
         instances=PortableInstanceStore(clock),
-        history=PortableHistoryStore(),
+        history=SqliteHistoryStore(),
         lookups=PortableLookupStore(insert),
+        maintenance=SqliteMaintenance(),
     )
 
 
