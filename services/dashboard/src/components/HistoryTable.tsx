@@ -1,7 +1,7 @@
 import { Fragment, useEffect, useRef, useState } from 'react';
 import { pageCount } from '../api/client';
 import { useApi } from '../api/context';
-import { formatDuration } from '../format/time';
+import { formatDuration, fromLocalInput } from '../format/time';
 import { useLive } from '../hooks/live';
 import { statusLabel, useI18n, type Messages } from '../i18n';
 import { href } from '../router';
@@ -33,8 +33,12 @@ const rowId = (executionId: string): string => `run-row-${executionId}`;
  * the error message and traceback; each run can be cancelled (not ended yet) or run again (ended), after a
  * confirmation; a retry links to its slot's first attempt, a re-run to the run it repeats.
  */
-export function HistoryTable({ jobId, jobLabel, refreshKey = 0, onRunsSettled }: {
+export const TRIGGERS = ['schedule', 'manual', 'backfill'] as const;
+
+export function HistoryTable({ jobId, jobLabel, jobOptions, refreshKey = 0, onRunsSettled }: {
   jobId?: number;
+  /** All-jobs history: the jobs its job filter offers. */
+  jobOptions?: Array<{ id: number; label: string }>;
   /** For all-jobs history: name of a job id (a Job column is shown when given). */
   jobLabel?: (jobId: number) => string;
   /** Change it to reload now and poll for a while (after a trigger). */
@@ -46,6 +50,15 @@ export function HistoryTable({ jobId, jobLabel, refreshKey = 0, onRunsSettled }:
   const api = useApi();
   const [page, setPage] = useState(1);
   const [statusId, setStatusId] = useState<number | undefined>(undefined);
+  const [jobFilter, setJobFilter] = useState<number | undefined>(undefined);
+  const [trigger, setTrigger] = useState<string>('');
+  // datetime-local values, on the browser's wall clock; sent as instants.
+  const [from, setFrom] = useState('');
+  const [to, setTo] = useState('');
+  const fromInstant = from ? fromLocalInput(from) : undefined;
+  const toInstant = to ? fromLocalInput(to) : undefined;
+  const filters = { statusId, jobId: jobFilter, trigger: trigger || undefined, from: fromInstant, to: toInstant };
+  const filtered = Object.values(filters).some((value) => value !== undefined);
   const [expanded, setExpanded] = useState<Set<string>>(new Set());
   const [pollUntil, setPollUntil] = useState(0);
   const [highlighted, setHighlighted] = useState<string | undefined>();
@@ -56,11 +69,11 @@ export function HistoryTable({ jobId, jobLabel, refreshKey = 0, onRunsSettled }:
 
   const [polling, setPolling] = useState(false);
   const history = useLive(
-    ['history', jobId ?? 'all', page, statusId],
+    ['history', jobId ?? 'all', page, filters],
     (signal) =>
       jobId === undefined
-        ? api.allHistory({ page, perPage: HISTORY_PER_PAGE, statusId }, signal)
-        : api.jobHistory(jobId, { page, perPage: HISTORY_PER_PAGE, statusId }, signal),
+        ? api.allHistory({ page, perPage: HISTORY_PER_PAGE, ...filters }, signal)
+        : api.jobHistory(jobId, { page, perPage: HISTORY_PER_PAGE, ...filters, jobId: undefined }, signal),
     // Faster while runs are open (or just after a trigger), else at the pages' live pace.
     { intervalMs: polling ? HISTORY_POLL_MS : undefined },
   );
@@ -132,6 +145,26 @@ export function HistoryTable({ jobId, jobLabel, refreshKey = 0, onRunsSettled }:
   return (
     <div className="history" data-testid="history">
       <div className="filters">
+        {jobOptions && (
+          <label>
+            {t.filterJob}
+            <select
+              value={jobFilter ?? ''}
+              onChange={(e) => {
+                setJobFilter(e.target.value ? Number(e.target.value) : undefined);
+                setPage(1);
+              }}
+              data-testid="filter-job"
+            >
+              <option value="">{t.all}</option>
+              {jobOptions.map((job) => (
+                <option key={job.id} value={job.id}>
+                  {job.label}
+                </option>
+              ))}
+            </select>
+          </label>
+        )}
         <label>
           {t.filterStatus}
           <select
@@ -150,6 +183,69 @@ export function HistoryTable({ jobId, jobLabel, refreshKey = 0, onRunsSettled }:
             ))}
           </select>
         </label>
+        <label>
+          {t.filterTrigger}
+          <select
+            value={trigger}
+            onChange={(e) => {
+              setTrigger(e.target.value);
+              setPage(1);
+            }}
+            data-testid="filter-trigger"
+          >
+            <option value="">{t.all}</option>
+            {TRIGGERS.map((name) => (
+              <option key={name} value={name}>
+                {triggerLabel(t, name)}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          {t.filterFrom}
+          <input
+            type="datetime-local"
+            dir="ltr"
+            value={from}
+            aria-invalid={from !== '' && !fromInstant}
+            onChange={(e) => {
+              setFrom(e.target.value);
+              setPage(1);
+            }}
+            data-testid="filter-from"
+          />
+        </label>
+        <label>
+          {t.filterTo}
+          <input
+            type="datetime-local"
+            dir="ltr"
+            value={to}
+            aria-invalid={to !== '' && !toInstant}
+            onChange={(e) => {
+              setTo(e.target.value);
+              setPage(1);
+            }}
+            data-testid="filter-to"
+          />
+        </label>
+        {filtered && (
+          <button
+            type="button"
+            className="btn btn-small btn-ghost"
+            onClick={() => {
+              setJobFilter(undefined);
+              setStatusId(undefined);
+              setTrigger('');
+              setFrom('');
+              setTo('');
+              setPage(1);
+            }}
+            data-testid="filter-clear"
+          >
+            {t.filterClear}
+          </button>
+        )}
         <button type="button" className="btn btn-small" onClick={reload} disabled={history.busy} data-testid="history-refresh">
           {t.refresh}
         </button>
@@ -176,7 +272,7 @@ export function HistoryTable({ jobId, jobLabel, refreshKey = 0, onRunsSettled }:
       {history.loading ? (
         <Loading />
       ) : history.data && history.data.items.length === 0 ? (
-        <Empty testId="history-empty">{statusId ? t.noHistoryFiltered : t.noHistory}</Empty>
+        <Empty testId="history-empty">{filtered ? t.noHistoryFiltered : t.noHistory}</Empty>
       ) : history.data ? (
         <>
           <div className="table-wrap">
