@@ -263,6 +263,40 @@ export async function runDashboardE2E({ baseUrl, token, shots, taskKey = 'noop',
     if (executionId) step(executionId.trim());
     await screenshot(page, shots, '07-history');
 
+    step('history filters: job, status, trigger, slot range (each answered by the API)');
+    const rowsNow = page.locator('[data-testid="execution-row"]');
+    /** Wait until every listed run has `attribute` = `value` (and there is at least one). */
+    const allRows = async (what, attribute, value) =>
+      until(what, async () => {
+        const values = await rowsNow.evaluateAll((rows, name) => rows.map((row) => row.getAttribute(name)), attribute);
+        return values.length > 0 && values.every((v) => v === value);
+      }, 15_000);
+    await byTestId('filter-job').selectOption(String(jobId));
+    await allRows('only the first job\'s runs', 'data-job-id', String(jobId));
+    await byTestId('filter-trigger').selectOption('backfill');
+    await allRows('only its backfilled runs', 'data-trigger', 'backfill');
+    await screenshot(page, shots, '07a-history-filtered');
+    await byTestId('filter-clear').click();
+    await byTestId('filter-status').selectOption('4');
+    await allRows('only failed runs', 'data-status', 'failed');
+    await byTestId('filter-from').fill(await localInput(86_400_000));
+    await byTestId('history-empty').waitFor();
+    await byTestId('filter-clear').click();
+    await rowsNow.first().waitFor();
+
+    step('search the jobs by name');
+    await byTestId('nav-jobs').click();
+    await byTestId('jobs-search').fill(`e2e retries ${stamp}`);
+    await byTestId('jobs-search').press('Enter');
+    await until('only the matching job is listed', async () => {
+      const ids = await page.locator('[data-testid="job-row"]').evaluateAll((rows) => rows.map((row) => row.getAttribute('data-job-id')));
+      return ids.length === 1 && ids[0] === String(failingJobId);
+    }, 15_000);
+    await screenshot(page, shots, '07b-jobs-search');
+    await byTestId('jobs-search').fill('');
+    await byTestId('nav-history').click();
+    await byTestId('history-table').waitFor();
+
     step('status');
     await byTestId('nav-status').click();
     await byTestId('status-summary').waitFor();

@@ -363,6 +363,8 @@ function HistoryRow({ run, jobLabel, open, highlighted, onToggle, onShowRun, onA
         data-testid="execution-row"
         data-execution-id={run.executionId}
         data-status={run.statusName}
+        data-job-id={run.jobId}
+        data-trigger={run.trigger}
         data-attempt={run.attempt}
         data-first-execution-id={run.firstExecutionId}
         className={classes || undefined}
