@@ -25,6 +25,9 @@ describe('jobs list', () => {
     expect(first).toHaveTextContent('No operation');
     expect(within(first).getByTestId('job-schedule')).toHaveTextContent('every 30 minutes');
     expect(within(first).getByTestId('job-next-run')).toHaveTextContent(/^in /);
+    // Paused (second) and disabled (third) jobs show no next run.
+    expect(within(second).getByTestId('job-next-run')).toHaveTextContent('—');
+    expect(within(third).getByTestId('job-next-run')).toHaveTextContent('—');
     expect(await within(first).findByTestId('job-last-status')).toHaveTextContent('failed');
     expect(within(first).getByTestId('badge-enabled')).toBeInTheDocument();
 

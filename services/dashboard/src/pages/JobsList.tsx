@@ -159,8 +159,9 @@ export function JobsList({ query }: { query: URLSearchParams }) {
                       </td>
                       <td>{taskLabel(job)}</td>
                       <td data-testid="job-schedule">{describeSchedule(job, lang)}</td>
-                      <td title={time(job.nextRunAt)} data-testid="job-next-run">
-                        {job.nextRunAt ? formatRelative(job.nextRunAt, now, lang) : t.none}
+                      <td title={job.isPaused || !job.isEnabled ? undefined : time(job.nextRunAt)} data-testid="job-next-run">
+                        {/* A paused or disabled job does not run at its next slot: no countdown that would mislead. */}
+                        {job.isPaused || !job.isEnabled ? t.none : job.nextRunAt ? formatRelative(job.nextRunAt, now, lang) : t.none}
                       </td>
                       <td title={time(job.lastRunAt)} data-testid="job-last-run">
                         {job.lastRunAt ? formatRelative(job.lastRunAt, now, lang, true) : t.never}{' '}
