@@ -2,8 +2,10 @@
 product: sign in, create an interval job, trigger it, see the run succeed in its history, re-run it, backfill
 a range of its past slots (and see a second backfill create nothing, and one into the future refused at `to`),
 create a job with a retry that pauses itself after a failure and see attempt 2 linked to attempt 1 and the
-reason it paused, resume it, cancel a running run, pause a job, switch to Arabic. Screenshots of the main
-screens land in test-output/screenshots/."""
+reason it paused, resume it, cancel a running run, pause a job, switch to Arabic; the job's charts draw from its
+history, times carry their zone (UTC switch remembered), a run triggered through the API appears in the jobs list
+without a reload, no page scrolls sideways at 390 px. Screenshots of every page in both languages, wide and at
+390 px, land in services/dashboard/screenshots/ (committed)."""
 
 from __future__ import annotations
 
@@ -15,7 +17,8 @@ from tests.support.processes import ROOT, free_port
 from tests.support.product import clean_env, product, read_banner, token_from_banner, wait_ready
 
 DASHBOARD = ROOT / "services/dashboard"
-SCREENSHOTS = ROOT / "test-output/screenshots"
+# Committed: every page in both languages, wide and at 390 px, as the last e2e run saw them.
+SCREENSHOTS = DASHBOARD / "screenshots"
 
 
 async def test_operator_flow_in_chromium(tmp_path: Path) -> None:
@@ -36,7 +39,7 @@ async def test_operator_flow_in_chromium(tmp_path: Path) -> None:
             "npm", "run", "--silent", "e2e",
             cwd=DASHBOARD, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
         )  # fmt: skip
-        output, _ = await asyncio.wait_for(browser.communicate(), timeout=240)
+        output, _ = await asyncio.wait_for(browser.communicate(), timeout=480)
     report = output.decode(errors="replace")
     assert browser.returncode == 0, report[-4000:]
     # The API's Content-Security-Policy lets the dashboard load what it needs: the browser refused nothing.
@@ -44,6 +47,10 @@ async def test_operator_flow_in_chromium(tmp_path: Path) -> None:
     taken = {path.stem for path in SCREENSHOTS.glob("*.png")}
     assert {"01-sign-in"} <= taken
     assert len(taken) >= 8, taken
+    for name in ("overview", "jobs", "job-detail", "job-form", "history", "status"):
+        for lang in ("en", "ar"):
+            for width in (1366, 390):
+                assert f"page-{name}-{lang}-{width}" in taken, (name, lang, width)
 
 
 def test_the_production_build_ships_no_source_maps() -> None:

@@ -15,7 +15,10 @@
 // reason at the field); create a job of the `fail` task with a retry and pause-after-failures 1, trigger it,
 // see attempt 2 linked to attempt 1 and the reason the job paused itself, resume it; create a job of the
 // `sleep` task, trigger it and cancel the running run; pause the first job, look at the history and status
-// screens, switch to Arabic (dir=rtl), delete the first job with its confirmation.
+// screens, switch to Arabic (dir=rtl), delete the first job with its confirmation. Also: the job's charts draw
+// from its real history, every time carries its zone and the UTC switch sticks, a run triggered through the API
+// appears in the jobs list without a reload, and every page in both languages is screenshotted wide and at
+// 390 px, where the page must not scroll sideways.
 // Exit code 0 on success, 1 on failure (with a failure screenshot), 2 on missing inputs.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -165,6 +168,44 @@ export async function runDashboardE2E({ baseUrl, token, shots, taskKey = 'noop',
     await byTestId('backfill-close').click();
     await until('the backfilled runs are in the history', async () => (await page.locator('[data-testid="execution-row"]').filter({ hasText: 'backfill' }).count()) >= first.created);
 
+    step('charts of the job draw from its real history (uPlot in Chromium)');
+    await page.locator('[data-testid="chart-status"][data-drawn="true"]').waitFor();
+    for (const chart of ['chart-status', 'chart-duration', 'chart-lateness']) {
+      const points = Number(await byTestId(chart).getAttribute('data-points'));
+      if (!(points > 0)) throw new Error(`${chart} has ${points} points`);
+      await page.locator(`[data-testid="${chart}"][data-drawn="true"] canvas`).first().waitFor();
+    }
+    const charted = Number(await byTestId('job-charts').getAttribute('data-runs'));
+    const listed = await page.locator('[data-testid="execution-row"]').count();
+    if (charted < listed) throw new Error(`the charts cover ${charted} runs, the history lists ${listed}`);
+    await screenshot(page, shots, '05h-job-charts');
+
+    step('every time is labelled with its zone; the UTC switch shows UTC, and is remembered');
+    const lastRun = (await byTestId('detail-last-run').textContent()) ?? '';
+    if (!/\d{2}:\d{2}:\d{2} (UTC|GMT[+-]?\d*|[A-Z]{2,5})\b/.test(lastRun)) throw new Error(`last run without a zone: "${lastRun}"`);
+    await byTestId('utc-switch').check();
+    await until('the last run shows in UTC', async () => /UTC/.test((await byTestId('detail-last-run').textContent()) ?? ''), 5_000);
+    await page.reload();
+    await byTestId('page-job-detail').waitFor();
+    if (!(await byTestId('utc-switch').isChecked())) throw new Error('the UTC switch is not remembered across a reload');
+    await byTestId('utc-switch').uncheck();
+
+    step('live: a run triggered elsewhere appears in the jobs list without a reload');
+    await byTestId('nav-jobs').click();
+    const row = page.locator(`[data-testid="job-row"][data-job-id="${jobId}"]`);
+    await row.waitFor();
+    const before = await row.getByTestId('job-last-run').getAttribute('title');
+    const triggered = await fetch(new URL(`/api/v1/scheduler/jobs/${jobId}/action`, baseUrl), {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ action: 'trigger' }),
+    });
+    if (!triggered.ok) throw new Error(`trigger through the API: ${triggered.status} ${await triggered.text()}`);
+    await until('the list shows the new last run', async () => (await row.getByTestId('job-last-run').getAttribute('title')) !== before, 30_000);
+    step(`last run ${before} -> ${await row.getByTestId('job-last-run').getAttribute('title')}`);
+    await page.goto(new URL(`/#/jobs/${jobId}`, baseUrl).toString());
+    await byTestId('page-job-detail').waitFor();
+
     step('a job of the fail task with 1 retry that pauses itself after 1 failed run');
     const submitFailing = await createJob('fail', `e2e retries ${stamp}`, {
       maxRetries: '1',
@@ -222,6 +263,40 @@ export async function runDashboardE2E({ baseUrl, token, shots, taskKey = 'noop',
     if (executionId) step(executionId.trim());
     await screenshot(page, shots, '07-history');
 
+    step('history filters: job, status, trigger, slot range (each answered by the API)');
+    const rowsNow = page.locator('[data-testid="execution-row"]');
+    /** Wait until every listed run has `attribute` = `value` (and there is at least one). */
+    const allRows = async (what, attribute, value) =>
+      until(what, async () => {
+        const values = await rowsNow.evaluateAll((rows, name) => rows.map((row) => row.getAttribute(name)), attribute);
+        return values.length > 0 && values.every((v) => v === value);
+      }, 15_000);
+    await byTestId('filter-job').selectOption(String(jobId));
+    await allRows('only the first job\'s runs', 'data-job-id', String(jobId));
+    await byTestId('filter-trigger').selectOption('backfill');
+    await allRows('only its backfilled runs', 'data-trigger', 'backfill');
+    await screenshot(page, shots, '07a-history-filtered');
+    await byTestId('filter-clear').click();
+    await byTestId('filter-status').selectOption('4');
+    await allRows('only failed runs', 'data-status', 'failed');
+    await byTestId('filter-from').fill(await localInput(86_400_000));
+    await byTestId('history-empty').waitFor();
+    await byTestId('filter-clear').click();
+    await rowsNow.first().waitFor();
+
+    step('search the jobs by name');
+    await byTestId('nav-jobs').click();
+    await byTestId('jobs-search').fill(`e2e retries ${stamp}`);
+    await byTestId('jobs-search').press('Enter');
+    await until('only the matching job is listed', async () => {
+      const ids = await page.locator('[data-testid="job-row"]').evaluateAll((rows) => rows.map((row) => row.getAttribute('data-job-id')));
+      return ids.length === 1 && ids[0] === String(failingJobId);
+    }, 15_000);
+    await screenshot(page, shots, '07b-jobs-search');
+    await byTestId('jobs-search').fill('');
+    await byTestId('nav-history').click();
+    await byTestId('history-table').waitFor();
+
     step('status');
     await byTestId('nav-status').click();
     await byTestId('status-summary').waitFor();
@@ -242,6 +317,43 @@ export async function runDashboardE2E({ baseUrl, token, shots, taskKey = 'noop',
     await byTestId('page-job-detail').waitFor();
     await byTestId('history-table').waitFor();
     await screenshot(page, shots, '11-job-detail-ar');
+
+    step('overview: the last 24 h counts the runs of this test');
+    await byTestId('nav-overview').click();
+    await byTestId('overview-counts').waitFor();
+    const counted = Number(await byTestId('overview-counts').getAttribute('data-total'));
+    if (!(counted >= 3)) throw new Error(`the overview counts ${counted} runs in the last 24 h`);
+
+    step('every page in both languages, wide and at 390 px (no horizontal overflow)');
+    const pages = [
+      ['overview', '/overview', 'overview-counts'],
+      ['jobs', '/jobs', 'jobs-table'],
+      ['job-detail', `/jobs/${jobId}`, 'history-table'],
+      ['job-form', '/jobs/new', 'job-form'],
+      ['history', '/history', 'history-table'],
+      ['status', '/status', 'status-summary'],
+    ];
+    for (const lang of ['ar', 'en']) {
+      for (const [width, height] of [[1366, 900], [390, 844]]) {
+        await page.setViewportSize({ width, height });
+        for (const [name, route, ready] of pages) {
+          await page.goto(new URL(`/#${route}`, baseUrl).toString());
+          await byTestId(ready).waitFor();
+          await byTestId('loading').first().waitFor({ state: 'detached' }).catch(() => undefined);
+          if ((await documentDirection(page)).lang !== lang) throw new Error(`${name}: expected the ${lang} page`);
+          if (width === 390) {
+            const scrollWidth = await page.evaluate(() => document.scrollingElement.scrollWidth);
+            if (scrollWidth > 390) throw new Error(`${name} (${lang}) is ${scrollWidth} px wide at 390 px`);
+          }
+          await screenshot(page, shots, `page-${name}-${lang}-${width}`);
+        }
+      }
+      if (lang === 'ar') await byTestId('lang-switch').click();
+    }
+    await page.setViewportSize({ width: 1366, height: 900 });
+    await byTestId('lang-switch').click();
+    await page.goto(new URL(`/#/jobs/${jobId}`, baseUrl).toString());
+    await byTestId('page-job-detail').waitFor();
 
     if (!keepJob) {
       step('delete the job (with confirmation)');

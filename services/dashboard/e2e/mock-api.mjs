@@ -253,9 +253,19 @@ function page(items, url) {
   return { items: items.slice((p - 1) * perPage, p * perPage), total: items.length, page: p, perPage, totalPages: Math.max(1, Math.ceil(items.length / perPage)) };
 }
 
+/** The history's filters as the API takes them (issue 21): job_id, status_id, trigger, slot range [from, to). */
 function history(url, jobId) {
-  const status = url.searchParams.get('status_id');
-  const items = executions.filter((e) => (jobId === undefined || e.jobId === jobId) && (!status || e.statusId === Number(status))).slice().reverse();
+  const q = url.searchParams;
+  const status = q.get('status_id');
+  const job = jobId ?? (q.get('job_id') ? Number(q.get('job_id')) : undefined);
+  const trigger = q.get('trigger');
+  const from = q.get('from') ? Date.parse(q.get('from')) : undefined;
+  const to = q.get('to') ? Date.parse(q.get('to')) : undefined;
+  const items = executions
+    .filter((e) => (job === undefined || e.jobId === job) && (!status || e.statusId === Number(status)) && (!trigger || e.trigger === trigger))
+    .filter((e) => (from === undefined || Date.parse(e.scheduledAt) >= from) && (to === undefined || Date.parse(e.scheduledAt) < to))
+    .slice()
+    .reverse();
   return page(items, url);
 }
 

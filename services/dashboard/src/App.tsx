@@ -4,11 +4,13 @@ import { ApiProvider } from './api/context';
 import { clearToken, loadToken, saveToken } from './auth/session';
 import { Layout, type Section } from './components/Layout';
 import { Empty } from './components/ui';
+import { LiveProvider, newQueryClient } from './hooks/live';
 import { I18nProvider, useI18n, type Lang } from './i18n';
 import { History } from './pages/History';
 import { JobDetail } from './pages/JobDetail';
 import { JobFormPage } from './pages/JobForm';
 import { JobsList } from './pages/JobsList';
+import { Overview } from './pages/Overview';
 import { SignIn } from './pages/SignIn';
 import { Status } from './pages/Status';
 import { matchRoute, navigate, useLocation, type Route } from './router';
@@ -24,6 +26,8 @@ function sectionOf(route: Route): Section {
       return 'history';
     case 'status':
       return 'status';
+    case 'overview':
+      return 'overview';
     default:
       return undefined;
   }
@@ -45,6 +49,8 @@ function Screen({ route, query }: { route: Route; query: URLSearchParams }) {
       return <History />;
     case 'status':
       return <Status />;
+    case 'overview':
+      return <Overview />;
     default:
       return (
         <Empty testId="not-found">
@@ -58,13 +64,16 @@ function Screen({ route, query }: { route: Route; query: URLSearchParams }) {
  * Signed out (no token, or the API answered 401): the sign-in screen replaces whatever screen the URL names,
  * and that screen comes back once signed in, so deep links survive a sign-in.
  */
-export function Shell({ fetchImpl }: { fetchImpl?: typeof fetch }) {
+export function Shell({ fetchImpl, refreshMs }: { fetchImpl?: typeof fetch; refreshMs?: number }) {
   const [token, setToken] = useState<string | null>(() => loadToken());
   const [expired, setExpired] = useState(false);
   const location = useLocation();
   const route = matchRoute(location.path);
 
+  // One query cache per session: signing out (or an expired token) drops everything the previous session read.
+  const [queryClient] = useState(newQueryClient);
   const onUnauthorized = useCallback(() => {
+    queryClient.clear();
     clearToken();
     setToken(null);
     setExpired(true);
@@ -78,6 +87,7 @@ export function Shell({ fetchImpl }: { fetchImpl?: typeof fetch }) {
     if (route.name === 'signIn') navigate('/jobs', undefined, true);
   };
   const signOut = (): void => {
+    queryClient.clear();
     clearToken();
     setExpired(false);
     setToken(null);
@@ -85,6 +95,7 @@ export function Shell({ fetchImpl }: { fetchImpl?: typeof fetch }) {
 
   return (
     <ApiProvider api={api}>
+      <LiveProvider client={queryClient} refreshMs={refreshMs}>
       {token ? (
         <Layout section={sectionOf(route)} onSignOut={signOut}>
           {/* key: a new sign-in remounts the screens, so nothing from the previous session lingers */}
@@ -93,15 +104,16 @@ export function Shell({ fetchImpl }: { fetchImpl?: typeof fetch }) {
       ) : (
         <SignIn onSignedIn={signIn} expired={expired} />
       )}
+      </LiveProvider>
     </ApiProvider>
   );
 }
 
-/** `fetchImpl` replaces window.fetch (tests). */
-export function App({ fetchImpl, lang }: { fetchImpl?: typeof fetch; lang?: Lang }) {
+/** `fetchImpl` replaces window.fetch, `refreshMs` the live refresh period (tests). */
+export function App({ fetchImpl, lang, refreshMs }: { fetchImpl?: typeof fetch; lang?: Lang; refreshMs?: number }) {
   return (
     <I18nProvider lang={lang}>
-      <Shell fetchImpl={fetchImpl} />
+      <Shell fetchImpl={fetchImpl} refreshMs={refreshMs} />
     </I18nProvider>
   );
 }

@@ -9,6 +9,7 @@ export type Route =
   | { name: 'jobEdit'; id: number }
   | { name: 'history' }
   | { name: 'status' }
+  | { name: 'overview' }
   | { name: 'notFound'; path: string };
 
 export interface Location {
@@ -29,6 +30,7 @@ export function matchRoute(path: string): Route {
   if (clean === '/jobs/new') return { name: 'jobNew' };
   if (clean === '/history') return { name: 'history' };
   if (clean === '/status') return { name: 'status' };
+  if (clean === '/overview') return { name: 'overview' };
   const job = /^\/jobs\/(\d+)(\/edit)?$/.exec(clean);
   if (job) return job[2] ? { name: 'jobEdit', id: Number(job[1]) } : { name: 'job', id: Number(job[1]) };
   return { name: 'notFound', path: clean };

@@ -116,6 +116,27 @@ export interface HistoryParams {
   page?: number;
   perPage?: number;
   statusId?: number;
+  /** All-jobs history only: runs of this job. */
+  jobId?: number;
+  /** "schedule" | "manual" | "backfill". */
+  trigger?: string;
+  /** Slots at or after this instant (ISO 8601 with an offset). */
+  from?: string;
+  /** Slots before this instant (ISO 8601 with an offset). */
+  to?: string;
+}
+
+/** The history endpoints' query parameters of the filters (the job's own history takes its job from the path). */
+function historyQuery(params: HistoryParams, withJob: boolean) {
+  return {
+    page: params.page,
+    per_page: params.perPage,
+    job_id: withJob ? params.jobId : undefined,
+    status_id: params.statusId,
+    trigger: params.trigger,
+    from: params.from,
+    to: params.to,
+  };
 }
 
 export class SchedulerApi {
@@ -249,13 +270,13 @@ export class SchedulerApi {
   jobHistory(jobId: number, params: HistoryParams = {}, signal?: AbortSignal): Promise<Page<Execution>> {
     return this.get<Page<Execution>>(
       `/jobs/${jobId}/history`,
-      { page: params.page, per_page: params.perPage, status_id: params.statusId },
+      historyQuery(params, false),
       signal,
     );
   }
 
   allHistory(params: HistoryParams = {}, signal?: AbortSignal): Promise<Page<Execution>> {
-    return this.get<Page<Execution>>('/history', { page: params.page, per_page: params.perPage, status_id: params.statusId }, signal);
+    return this.get<Page<Execution>>('/history', historyQuery(params, true), signal);
   }
 
   // ----- audit trail ------------------------------------------------------------------------------------

@@ -1,8 +1,8 @@
 import { Fragment, useEffect, useRef, useState } from 'react';
 import { pageCount } from '../api/client';
 import { useApi } from '../api/context';
-import { formatDateTime, formatDuration } from '../format/time';
-import { useAsync, useInterval } from '../hooks/useAsync';
+import { formatDuration, fromLocalInput } from '../format/time';
+import { useLive } from '../hooks/live';
 import { statusLabel, useI18n, type Messages } from '../i18n';
 import { href } from '../router';
 import { EXECUTION_STATUSES, OPEN_STATUSES, type Execution, type ExecutionAction, type ExecutionActionResult } from '../types/api';
@@ -33,8 +33,12 @@ const rowId = (executionId: string): string => `run-row-${executionId}`;
  * the error message and traceback; each run can be cancelled (not ended yet) or run again (ended), after a
  * confirmation; a retry links to its slot's first attempt, a re-run to the run it repeats.
  */
-export function HistoryTable({ jobId, jobLabel, refreshKey = 0, onRunsSettled }: {
+export const TRIGGERS = ['schedule', 'manual', 'backfill'] as const;
+
+export function HistoryTable({ jobId, jobLabel, jobOptions, refreshKey = 0, onRunsSettled }: {
   jobId?: number;
+  /** All-jobs history: the jobs its job filter offers. */
+  jobOptions?: Array<{ id: number; label: string }>;
   /** For all-jobs history: name of a job id (a Job column is shown when given). */
   jobLabel?: (jobId: number) => string;
   /** Change it to reload now and poll for a while (after a trigger). */
@@ -46,6 +50,15 @@ export function HistoryTable({ jobId, jobLabel, refreshKey = 0, onRunsSettled }:
   const api = useApi();
   const [page, setPage] = useState(1);
   const [statusId, setStatusId] = useState<number | undefined>(undefined);
+  const [jobFilter, setJobFilter] = useState<number | undefined>(undefined);
+  const [trigger, setTrigger] = useState<string>('');
+  // datetime-local values, on the browser's wall clock; sent as instants.
+  const [from, setFrom] = useState('');
+  const [to, setTo] = useState('');
+  const fromInstant = from ? fromLocalInput(from) : undefined;
+  const toInstant = to ? fromLocalInput(to) : undefined;
+  const filters = { statusId, jobId: jobFilter, trigger: trigger || undefined, from: fromInstant, to: toInstant };
+  const filtered = Object.values(filters).some((value) => value !== undefined);
   const [expanded, setExpanded] = useState<Set<string>>(new Set());
   const [pollUntil, setPollUntil] = useState(0);
   const [highlighted, setHighlighted] = useState<string | undefined>();
@@ -54,12 +67,15 @@ export function HistoryTable({ jobId, jobLabel, refreshKey = 0, onRunsSettled }:
   const [actionResult, setActionResult] = useState<ExecutionActionResult | undefined>();
   const [actionError, setActionError] = useState<unknown>();
 
-  const history = useAsync(
+  const [polling, setPolling] = useState(false);
+  const history = useLive(
+    ['history', jobId ?? 'all', page, filters],
     (signal) =>
       jobId === undefined
-        ? api.allHistory({ page, perPage: HISTORY_PER_PAGE, statusId }, signal)
-        : api.jobHistory(jobId, { page, perPage: HISTORY_PER_PAGE, statusId }, signal),
-    [jobId, page, statusId],
+        ? api.allHistory({ page, perPage: HISTORY_PER_PAGE, ...filters }, signal)
+        : api.jobHistory(jobId, { page, perPage: HISTORY_PER_PAGE, ...filters, jobId: undefined }, signal),
+    // Faster while runs are open (or just after a trigger), else at the pages' live pace.
+    { intervalMs: polling ? HISTORY_POLL_MS : undefined },
   );
 
   const { reload } = history;
@@ -70,7 +86,8 @@ export function HistoryTable({ jobId, jobLabel, refreshKey = 0, onRunsSettled }:
   }, [refreshKey, reload]);
 
   const inFlight = (history.data?.items ?? []).some((run) => OPEN_STATUSES.has(run.statusName));
-  const polling = inFlight || Date.now() < pollUntil;
+  const fast = inFlight || Date.now() < pollUntil;
+  useEffect(() => setPolling(fast), [fast]);
   const wasInFlight = useRef(false);
   const settled = useRef(onRunsSettled);
   settled.current = onRunsSettled;
@@ -78,9 +95,12 @@ export function HistoryTable({ jobId, jobLabel, refreshKey = 0, onRunsSettled }:
     if (wasInFlight.current && !inFlight) settled.current?.();
     wasInFlight.current = inFlight;
   }, [inFlight]);
-  useInterval(() => {
-    if (!history.busy) reload();
-  }, HISTORY_POLL_MS, polling);
+  // Re-evaluate the fast-poll window when it ends (nothing else re-renders then if the page is quiet).
+  useEffect(() => {
+    if (pollUntil <= Date.now()) return undefined;
+    const id = window.setTimeout(() => setPollUntil(0), pollUntil - Date.now());
+    return () => window.clearTimeout(id);
+  }, [pollUntil]);
 
   const toggle = (id: string): void =>
     setExpanded((current) => {
@@ -125,6 +145,26 @@ export function HistoryTable({ jobId, jobLabel, refreshKey = 0, onRunsSettled }:
   return (
     <div className="history" data-testid="history">
       <div className="filters">
+        {jobOptions && (
+          <label>
+            {t.filterJob}
+            <select
+              value={jobFilter ?? ''}
+              onChange={(e) => {
+                setJobFilter(e.target.value ? Number(e.target.value) : undefined);
+                setPage(1);
+              }}
+              data-testid="filter-job"
+            >
+              <option value="">{t.all}</option>
+              {jobOptions.map((job) => (
+                <option key={job.id} value={job.id}>
+                  {job.label}
+                </option>
+              ))}
+            </select>
+          </label>
+        )}
         <label>
           {t.filterStatus}
           <select
@@ -143,10 +183,73 @@ export function HistoryTable({ jobId, jobLabel, refreshKey = 0, onRunsSettled }:
             ))}
           </select>
         </label>
+        <label>
+          {t.filterTrigger}
+          <select
+            value={trigger}
+            onChange={(e) => {
+              setTrigger(e.target.value);
+              setPage(1);
+            }}
+            data-testid="filter-trigger"
+          >
+            <option value="">{t.all}</option>
+            {TRIGGERS.map((name) => (
+              <option key={name} value={name}>
+                {triggerLabel(t, name)}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          {t.filterFrom}
+          <input
+            type="datetime-local"
+            dir="ltr"
+            value={from}
+            aria-invalid={from !== '' && !fromInstant}
+            onChange={(e) => {
+              setFrom(e.target.value);
+              setPage(1);
+            }}
+            data-testid="filter-from"
+          />
+        </label>
+        <label>
+          {t.filterTo}
+          <input
+            type="datetime-local"
+            dir="ltr"
+            value={to}
+            aria-invalid={to !== '' && !toInstant}
+            onChange={(e) => {
+              setTo(e.target.value);
+              setPage(1);
+            }}
+            data-testid="filter-to"
+          />
+        </label>
+        {filtered && (
+          <button
+            type="button"
+            className="btn btn-small btn-ghost"
+            onClick={() => {
+              setJobFilter(undefined);
+              setStatusId(undefined);
+              setTrigger('');
+              setFrom('');
+              setTo('');
+              setPage(1);
+            }}
+            data-testid="filter-clear"
+          >
+            {t.filterClear}
+          </button>
+        )}
         <button type="button" className="btn btn-small" onClick={reload} disabled={history.busy} data-testid="history-refresh">
           {t.refresh}
         </button>
-        {polling && (
+        {fast && (
           <span className="muted small" data-testid="history-polling">
             {t.autoRefreshing}
           </span>
@@ -169,7 +272,7 @@ export function HistoryTable({ jobId, jobLabel, refreshKey = 0, onRunsSettled }:
       {history.loading ? (
         <Loading />
       ) : history.data && history.data.items.length === 0 ? (
-        <Empty testId="history-empty">{statusId ? t.noHistoryFiltered : t.noHistory}</Empty>
+        <Empty testId="history-empty">{filtered ? t.noHistoryFiltered : t.noHistory}</Empty>
       ) : history.data ? (
         <>
           <div className="table-wrap">
@@ -246,7 +349,7 @@ function HistoryRow({ run, jobLabel, open, highlighted, onToggle, onShowRun, onA
   onAction: (action: ExecutionAction) => void;
   columns: number;
 }) {
-  const { t, lang } = useI18n();
+  const { t, lang, time } = useI18n();
   const summary = run.errorMessage ?? run.resultSummary;
   const detailsId = `run-${run.executionId}`;
   const action = runActionOf(run);
@@ -260,6 +363,8 @@ function HistoryRow({ run, jobLabel, open, highlighted, onToggle, onShowRun, onA
         data-testid="execution-row"
         data-execution-id={run.executionId}
         data-status={run.statusName}
+        data-job-id={run.jobId}
+        data-trigger={run.trigger}
         data-attempt={run.attempt}
         data-first-execution-id={run.firstExecutionId}
         className={classes || undefined}
@@ -291,8 +396,8 @@ function HistoryRow({ run, jobLabel, open, highlighted, onToggle, onShowRun, onA
             </a>
           </td>
         )}
-        <td>{formatDateTime(run.scheduledAt, lang)}</td>
-        <td>{formatDateTime(run.startedAt, lang)}</td>
+        <td>{time(run.scheduledAt)}</td>
+        <td>{time(run.startedAt)}</td>
         <td className="num" data-testid="execution-duration">
           {formatDuration(run.durationMs, lang)}
         </td>
@@ -329,7 +434,7 @@ function HistoryRow({ run, jobLabel, open, highlighted, onToggle, onShowRun, onA
                 <code>{run.executionId}</code>
               </dd>
               <dt>{t.completedAt}</dt>
-              <dd>{formatDateTime(run.completedAt, lang)}</dd>
+              <dd>{time(run.completedAt)}</dd>
               <dt>{t.executor}</dt>
               <dd>
                 <Ltr>{run.executorId || t.none}</Ltr>
@@ -372,7 +477,7 @@ function HistoryRow({ run, jobLabel, open, highlighted, onToggle, onShowRun, onA
                 .map(([key, value]) => (
                   <Fragment key={key}>
                     <dt>{t[key]}</dt>
-                    <dd>{formatDateTime(value, lang)}</dd>
+                    <dd>{time(value)}</dd>
                   </Fragment>
                 ))}
               {run.cancelledBy && (

@@ -17,7 +17,18 @@ export function LanguageSwitch() {
   );
 }
 
-export type Section = 'jobs' | 'history' | 'status' | undefined;
+/** The header's UTC switch: every time on every page in UTC, or in the browser's zone (the default). */
+export function UtcSwitch() {
+  const { t, utc, toggleUtc } = useI18n();
+  return (
+    <label className="check utc-switch" title={t.utcSwitchTitle}>
+      <input type="checkbox" checked={utc} onChange={toggleUtc} data-testid="utc-switch" />
+      {t.utcSwitch}
+    </label>
+  );
+}
+
+export type Section = 'overview' | 'jobs' | 'history' | 'status' | undefined;
 
 export function Layout({ section, onSignOut, children }: { section: Section; onSignOut: () => void; children: ReactNode }) {
   const { t } = useI18n();
@@ -33,11 +44,13 @@ export function Layout({ section, onSignOut, children }: { section: Section; onS
           {t.appTitle}
         </a>
         <nav className="nav">
+          {link('overview', t.navOverview)}
           {link('jobs', t.navJobs)}
           {link('history', t.navHistory)}
           {link('status', t.navStatus)}
         </nav>
         <div className="topbar-end">
+          <UtcSwitch />
           <LanguageSwitch />
           <button type="button" className="btn btn-ghost" onClick={onSignOut} data-testid="sign-out">
             {t.signOut}

@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'react';
 import { ApiError, isAbortError } from '../api/client';
 import { useApi } from '../api/context';
-import { formatDateTime } from '../format/time';
+import { describeSchedule } from '../format/schedule';
 import { useI18n } from '../i18n';
 import type { OneSchedule, SchedulePreviewResponse } from '../types/api';
 import { ErrorBanner, Ltr } from './ui';
@@ -18,7 +18,7 @@ export function SchedulePreview({ schedule, onFieldErrors }: {
   schedule: OneSchedule | undefined;
   onFieldErrors: (errors: Record<string, string>) => void;
 }) {
-  const { t, lang } = useI18n();
+  const { t, lang, time } = useI18n();
   const api = useApi();
   const [result, setResult] = useState<SchedulePreviewResponse>();
   const [error, setError] = useState<unknown>();
@@ -83,14 +83,15 @@ export function SchedulePreview({ schedule, onFieldErrors }: {
       ) : result ? (
         <>
           <p data-testid="preview-description">
-            <Ltr>{result.description}</Ltr>
+            {/* The API describes the schedule in English; Arabic words are built here from the same fields. */}
+            {lang === 'ar' && schedule ? describeSchedule(schedule, lang) : <Ltr>{result.description}</Ltr>}
           </p>
           {result.fireTimes.length === 0 ? (
             <p className="muted">{t.previewNone}</p>
           ) : (
             <ol className="fire-times" data-testid="preview-times">
-              {result.fireTimes.map((time) => (
-                <li key={time}>{formatDateTime(time, lang, zone ?? Intl.DateTimeFormat().resolvedOptions().timeZone)}</li>
+              {result.fireTimes.map((fireTime) => (
+                <li key={fireTime}>{time(fireTime, zone)}</li>
               ))}
             </ol>
           )}

@@ -53,6 +53,16 @@ describe('formatDateTime', () => {
     expect(formatDateTime('2025-01-07T10:30:00Z', 'en', 'Asia/Riyadh')).toContain('13:30:00');
   });
 
+  it('labels every time with its zone, the browser\'s included', () => {
+    const local = formatDateTime('2025-01-07T10:30:00Z', 'en');
+    const zone = new Intl.DateTimeFormat('en-GB', { timeZoneName: 'short' }).formatToParts(new Date('2025-01-07T10:30:00Z')).find((p) => p.type === 'timeZoneName')?.value;
+    expect(zone).toBeTruthy();
+    expect(local.endsWith(` ${zone}`)).toBe(true);
+    expect(formatDateTime('2025-01-07T10:30:00Z', 'en', 'Europe/Berlin')).toBe('7 Jan 2025, 11:30:00 CET');
+    expect(formatDateTime('2025-01-07T10:30:00Z', 'ar', 'UTC')).toContain('UTC');
+    expect(formatDateTime('2025-01-07T10:30:00Z', 'en', 'Not/AZone')).toMatch(/\d{2}:\d{2}:\d{2} \S+/);
+  });
+
   it('falls back instead of failing on an unknown zone, and shows a dash for nothing', () => {
     expect(formatDateTime('2025-01-07T10:30:00Z', 'en', 'Not/AZone')).not.toBe('—');
     expect(formatDateTime(undefined, 'en')).toBe('—');

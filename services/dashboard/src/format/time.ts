@@ -12,24 +12,28 @@ function parse(iso: string | undefined): Date | undefined {
   return Number.isNaN(date.getTime()) ? undefined : date;
 }
 
+/**
+ * An instant as date, time and zone ("7 Jan 2025, 11:30:00 CET"): in `timeZone` when given, else the browser's zone,
+ * always labelled, so that times of different zones on one page cannot be confused.
+ */
 export function formatDateTime(iso: string | undefined, lang: Lang, timeZone?: string): string {
   const date = parse(iso);
   if (!date) return '—';
+  const options: Intl.DateTimeFormatOptions = {
+    year: 'numeric',
+    month: 'short',
+    day: 'numeric',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+    hourCycle: 'h23',
+    timeZoneName: 'short',
+  };
   try {
-    return new Intl.DateTimeFormat(localeOf(lang), {
-      year: 'numeric',
-      month: 'short',
-      day: 'numeric',
-      hour: '2-digit',
-      minute: '2-digit',
-      second: '2-digit',
-      hourCycle: 'h23',
-      timeZone,
-      timeZoneName: timeZone ? 'short' : undefined,
-    }).format(date);
+    return new Intl.DateTimeFormat(localeOf(lang), { ...options, timeZone }).format(date);
   } catch {
-    // Unknown zone name: fall back to the browser's zone rather than showing nothing.
-    return new Intl.DateTimeFormat(localeOf(lang), { dateStyle: 'medium', timeStyle: 'medium' }).format(date);
+    // Unknown zone name: the browser's zone (labelled) rather than nothing.
+    return new Intl.DateTimeFormat(localeOf(lang), options).format(date);
   }
 }
 

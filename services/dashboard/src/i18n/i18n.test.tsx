@@ -65,7 +65,7 @@ describe('messages', () => {
     }
     // Spot check that the Arabic file is not a copy of the English one.
     const same = Object.keys(en).filter((k) => typeof en[k as keyof typeof en] === 'string' && en[k as keyof typeof en] === ar[k as keyof typeof ar]);
-    expect(same.sort()).toEqual(['jsonHint', 'none']);
+    expect(same.sort()).toEqual(['jsonHint', 'none', 'utcSwitch']);
   });
 
   it('names a job in the current language with fallbacks', () => {

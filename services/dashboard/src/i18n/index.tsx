@@ -3,6 +3,18 @@ import { ar } from './ar';
 import { en, type Messages } from './en';
 import { applyDocumentLanguage, dirOf, initialLang, LANG_STORAGE_KEY, type Lang } from './lang';
 import type { Job, TaskFunctionInfo } from '../types/api';
+import { formatDateTime } from '../format/time';
+
+/** localStorage key of the UTC switch ("1": times in UTC, else the browser's zone). */
+export const UTC_STORAGE_KEY = 'jobscheduler.utc';
+
+function initialUtc(): boolean {
+  try {
+    return localStorage.getItem(UTC_STORAGE_KEY) === '1';
+  } catch {
+    return false;
+  }
+}
 
 export type { Lang, Messages };
 export { dirOf };
@@ -15,6 +27,11 @@ export interface I18n {
   t: Messages;
   setLang: (lang: Lang) => void;
   toggleLang: () => void;
+  /** Times shown in UTC (the header switch) rather than in the browser's zone. */
+  utc: boolean;
+  toggleUtc: () => void;
+  /** An instant as date and time labelled with its zone: `zone` when given (a job's zone), else UTC or the browser's. */
+  time: (iso: string | undefined, zone?: string) => string;
 }
 
 const I18nContext = createContext<I18n | null>(null);
@@ -24,6 +41,18 @@ export function I18nProvider({ children, lang: forced }: { children: ReactNode; 
 
   // Layout effect: the document direction flips before the browser paints the new language.
   useLayoutEffect(() => applyDocumentLanguage(lang), [lang]);
+
+  const [utc, setUtc] = useState<boolean>(initialUtc);
+  const toggleUtc = useCallback(() => {
+    setUtc((current) => {
+      try {
+        localStorage.setItem(UTC_STORAGE_KEY, current ? '0' : '1');
+      } catch {
+        // Not persisted; the switch still applies to this page.
+      }
+      return !current;
+    });
+  }, []);
 
   const setLang = useCallback((next: Lang) => {
     setLangState(next);
@@ -41,8 +70,11 @@ export function I18nProvider({ children, lang: forced }: { children: ReactNode; 
       t: MESSAGES[lang],
       setLang,
       toggleLang: () => setLang(lang === 'en' ? 'ar' : 'en'),
+      utc,
+      toggleUtc,
+      time: (iso, zone) => formatDateTime(iso, lang, zone ?? (utc ? 'UTC' : undefined)),
     }),
-    [lang, setLang],
+    [lang, setLang, utc, toggleUtc],
   );
   return <I18nContext.Provider value={value}>{children}</I18nContext.Provider>;
 }

@@ -11,6 +11,7 @@ export function History() {
     const job = jobs.data?.get(jobId);
     return job ? jobName(job, lang) : `#${jobId}`;
   };
+  const jobOptions = [...(jobs.data?.values() ?? [])].map((job) => ({ id: job.id, label: jobName(job, lang) })).sort((a, b) => a.label.localeCompare(b.label));
   return (
     <section data-testid="page-history">
       <div className="page-header">
@@ -18,7 +19,7 @@ export function History() {
       </div>
       <ErrorBanner error={jobs.error} onRetry={jobs.reload} testId="jobs-error" />
       <div className="card">
-        <HistoryTable jobLabel={label} />
+        <HistoryTable jobLabel={label} jobOptions={jobOptions} />
       </div>
     </section>
   );

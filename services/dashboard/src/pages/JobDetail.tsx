@@ -1,5 +1,6 @@
 import { useState, type ReactNode } from 'react';
 import { useApi } from '../api/context';
+import { JobCharts } from '../charts/JobCharts';
 import { BackfillDialog } from '../components/BackfillDialog';
 import { ChangesTable } from '../components/ChangesTable';
 import { HistoryTable } from '../components/HistoryTable';
@@ -7,8 +8,9 @@ import { JobBadges } from '../components/JobBadges';
 import { PREVIEW_COUNT } from '../components/SchedulePreview';
 import { ConfirmDialog, ErrorBanner, Field, Loading, Ltr } from '../components/ui';
 import { describeSchedule } from '../format/schedule';
-import { formatDateTime, formatRelative, fromLocalInput } from '../format/time';
+import { formatRelative, fromLocalInput } from '../format/time';
 import { useTaskFunctions, useTaskNames } from '../hooks/data';
+import { useForgetReads, useLive } from '../hooks/live';
 import { useAsync, useNow } from '../hooks/useAsync';
 import { jobName, useI18n } from '../i18n';
 import { navigate } from '../router';
@@ -35,9 +37,10 @@ export function actionApplies(action: JobAction, job: Pick<Job, 'isEnabled' | 'i
 
 export function JobDetail({ jobId }: { jobId: number }) {
   const api = useApi();
-  const { t, lang } = useI18n();
+  const { t, lang, time } = useI18n();
   const now = useNow(5_000);
-  const job = useAsync((signal) => api.getJob(jobId, signal), [jobId]);
+  const job = useLive(['job', jobId], (signal) => api.getJob(jobId, signal));
+  const forgetReads = useForgetReads();
   const tasks = useTaskFunctions();
   const taskLabel = useTaskNames(tasks.data, lang);
 
@@ -90,6 +93,7 @@ export function JobDetail({ jobId }: { jobId: number }) {
     setDeleteError(undefined);
     try {
       await api.deleteJob(current.id);
+      forgetReads();
       setConfirming(false);
       navigate('/jobs', { deleted: current.id });
     } catch (e) {
@@ -185,12 +189,12 @@ export function JobDetail({ jobId }: { jobId: number }) {
           {current.cronExpression && row(t.detailTimezone, <Ltr>{current.timezone ?? 'UTC'}</Ltr>)}
           {row(
             t.detailNextRun,
-            current.nextRunAt ? `${formatDateTime(current.nextRunAt, lang)} (${formatRelative(current.nextRunAt, now, lang)})` : t.none,
+            current.nextRunAt ? `${time(current.nextRunAt)} (${formatRelative(current.nextRunAt, now, lang)})` : t.none,
             'detail-next-run',
           )}
           {row(
             t.detailLastRun,
-            current.lastRunAt ? `${formatDateTime(current.lastRunAt, lang)} (${formatRelative(current.lastRunAt, now, lang, true)})` : t.never,
+            current.lastRunAt ? `${time(current.lastRunAt)} (${formatRelative(current.lastRunAt, now, lang, true)})` : t.never,
             'detail-last-run',
           )}
           {row(t.detailPriority, <Ltr>{current.priority}</Ltr>)}
@@ -226,12 +230,17 @@ export function JobDetail({ jobId }: { jobId: number }) {
             ),
             'detail-parameters',
           )}
-          {row(t.detailCreated, formatDateTime(current.createdAt, lang))}
-          {current.updatedAt && row(t.detailUpdated, formatDateTime(current.updatedAt, lang))}
+          {row(t.detailCreated, time(current.createdAt))}
+          {current.updatedAt && row(t.detailUpdated, time(current.updatedAt))}
         </dl>
       </div>
 
       <NextFireTimes job={current} />
+
+      <div className="card">
+        <h2>{t.chartsTitle}</h2>
+        <JobCharts jobId={current.id} />
+      </div>
 
       <div className="card">
         <h2>{t.historyTitle}</h2>
@@ -269,7 +278,7 @@ function overlapLabel(t: Messages, policy: OverlapPolicy): string {
 /** The job's next fire times, computed by the API (GET /jobs/{id}/preview), from its next slot or from a date. */
 function NextFireTimes({ job }: { job: Job }) {
   const api = useApi();
-  const { t, lang } = useI18n();
+  const { t, time } = useI18n();
   const [from, setFrom] = useState('');
   const fromInstant = from ? fromLocalInput(from) : undefined;
   const preview = useAsync(
@@ -278,6 +287,8 @@ function NextFireTimes({ job }: { job: Job }) {
     [job.id, job.updatedAt, job.isEnabled, job.isPaused, job.nextRunAt, fromInstant],
   );
   const zone = job.cronExpression ? (job.timezone ?? 'UTC') : undefined;
+  // A paused or disabled job fires at none of its slots until resumed/enabled: listing them would mislead.
+  const idle = job.isPaused || !job.isEnabled;
   return (
     <div className="card" data-testid="job-fire-times">
       <h2>{t.previewTitle}</h2>
@@ -286,14 +297,18 @@ function NextFireTimes({ job }: { job: Job }) {
           {(props) => <input {...props} type="datetime-local" dir="ltr" value={from} onChange={(e) => setFrom(e.target.value)} data-testid="preview-from" />}
         </Field>
       </div>
-      {preview.loading ? (
+      {idle ? (
+        <p className="muted" data-testid="job-fire-times-idle">
+          {job.isPaused ? t.previewPaused : t.previewDisabled}
+        </p>
+      ) : preview.loading ? (
         <Loading />
       ) : preview.error ? (
         <ErrorBanner error={preview.error} onRetry={preview.reload} testId="job-fire-times-error" />
       ) : preview.data && preview.data.fireTimes.length > 0 ? (
         <ol className="fire-times inline">
-          {preview.data.fireTimes.map((time) => (
-            <li key={time}>{formatDateTime(time, lang, zone)}</li>
+          {preview.data.fireTimes.map((fireTime) => (
+            <li key={fireTime}>{time(fireTime, zone)}</li>
           ))}
         </ol>
       ) : (

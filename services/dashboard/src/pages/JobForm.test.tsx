@@ -12,6 +12,19 @@ const preview = (call: FakeCall) => {
 };
 
 describe('job form', () => {
+  it('describes the previewed schedule in Arabic words, not the API\'s English', async () => {
+    renderApp('#/jobs/new', { 'GET /task-functions': () => TASKS, 'POST /schedule/preview': preview }, { lang: 'ar' });
+    await screen.findByTestId('field-taskFunctionId');
+    await userEvent.click(screen.getByTestId('schedule-kind-cron'));
+    await userEvent.click(screen.getByTestId('field-cronExpression'));
+    await userEvent.paste('0 2 * * *');
+    await screen.findByTestId('preview-times', {}, { timeout: 3000 });
+    const description = screen.getByTestId('preview-description');
+    expect(description).not.toHaveTextContent('daily');
+    expect(description.textContent).toMatch(/[\u0600-\u06FF]/);
+    expect(description.textContent).toContain('02:00');
+  });
+
   it('renders the task parameters from its schema, previews the schedule and creates the job', async () => {
     const { calls } = renderApp('#/jobs/new', {
       'GET /task-functions': () => TASKS,

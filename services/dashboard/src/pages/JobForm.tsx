@@ -8,6 +8,7 @@ import { buildPayload, emptyForm, FORM_FIELDS, formFromJob, INTERVAL_FIELDS, par
 import { fallbackFields, paramFields, type ParamInput } from '../forms/schema';
 import { describeSchedule } from '../format/schedule';
 import { useTaskFunctions } from '../hooks/data';
+import { useForgetReads } from '../hooks/live';
 import { useAsync } from '../hooks/useAsync';
 import { jobName, taskName, useI18n } from '../i18n';
 import { navigate } from '../router';
@@ -63,6 +64,7 @@ export function JobFormPage({ jobId }: { jobId?: number }) {
 
 function JobFormBody({ job, tasks }: { job: Job | undefined; tasks: NonNullable<ReturnType<typeof useTaskFunctions>['data']> }) {
   const api = useApi();
+  const forgetReads = useForgetReads();
   const { t, lang } = useI18n();
   const mode = job ? 'edit' : 'create';
 
@@ -124,6 +126,7 @@ function JobFormBody({ job, tasks }: { job: Job | undefined; tasks: NonNullable<
         mode === 'create'
           ? await api.createJob({ ...built.payload, taskFunctionId: Number(state.taskFunctionId) })
           : await api.updateJob((job as Job).id, built.payload);
+      forgetReads();
       navigate(`/jobs/${saved.id}`);
     } catch (e) {
       if (e instanceof ApiError && e.hasFieldErrors) setApiErrors(e.fieldErrors);

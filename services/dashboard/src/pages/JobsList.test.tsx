@@ -25,6 +25,9 @@ describe('jobs list', () => {
     expect(first).toHaveTextContent('No operation');
     expect(within(first).getByTestId('job-schedule')).toHaveTextContent('every 30 minutes');
     expect(within(first).getByTestId('job-next-run')).toHaveTextContent(/^in /);
+    // Paused (second) and disabled (third) jobs show no next run.
+    expect(within(second).getByTestId('job-next-run')).toHaveTextContent('—');
+    expect(within(third).getByTestId('job-next-run')).toHaveTextContent('—');
     expect(await within(first).findByTestId('job-last-status')).toHaveTextContent('failed');
     expect(within(first).getByTestId('badge-enabled')).toBeInTheDocument();
 
@@ -44,7 +47,7 @@ describe('jobs list', () => {
     const { calls } = renderApp('#/jobs', { 'GET /jobs': () => page(jobs, { total: 45, totalPages: 3 }), 'GET /task-functions': () => TASKS, 'GET /jobs/1/history': () => page([]) });
     await screen.findAllByTestId('job-row');
     await userEvent.selectOptions(screen.getByTestId('filter-enabled'), 'false');
-    await waitFor(() => expect(calls.at(-1)?.query.get('is_enabled')).toBe('false'));
+    await waitFor(() => expect(calls.filter((c) => c.path === '/jobs').at(-1)?.query.get('is_enabled')).toBe('false'));
     await userEvent.selectOptions(screen.getByTestId('filter-type'), '2');
     await waitFor(() => expect(calls.filter((c) => c.path === '/jobs').at(-1)?.query.get('job_type_id')).toBe('2'));
     expect(window.location.hash).toBe('#/jobs?enabled=false&type=2');

@@ -1,47 +1,61 @@
+import { useMemo, useState } from 'react';
 import { pageCount } from '../api/client';
 import { useApi } from '../api/context';
 import { JobBadges } from '../components/JobBadges';
 import { Badge, Empty, ErrorBanner, Loading, Ltr, Pager, statusTone } from '../components/ui';
 import { describeSchedule } from '../format/schedule';
-import { formatDateTime, formatRelative } from '../format/time';
+import { formatRelative } from '../format/time';
 import { useLastOutcomes, useTaskFunctions, useTaskNames } from '../hooks/data';
-import { useAsync, useNow } from '../hooks/useAsync';
+import { useLive } from '../hooks/live';
+import { useNow } from '../hooks/useAsync';
 import { jobName, statusLabel, useI18n } from '../i18n';
 import { href, intParam, navigate } from '../router';
-import { JOB_TYPE_CRON, JOB_TYPE_INTERVAL } from '../types/api';
+import { JOB_TYPE_CRON, JOB_TYPE_INTERVAL, type Job } from '../types/api';
 
 export const JOBS_PER_PAGE = 20;
+/** A name search reads this many jobs (the API's largest page) and matches their names in the browser. */
+export const SEARCH_READ = 100;
+
+/** Whether the job's name (either language) or task key contains `search`, ignoring case. */
+export function matchesName(job: Job, search: string): boolean {
+  const needle = search.trim().toLocaleLowerCase();
+  return [job.nameEn, job.nameAr, job.taskFunctionKey].some((text) => text?.toLocaleLowerCase().includes(needle));
+}
 
 export function JobsList({ query }: { query: URLSearchParams }) {
-  const { t, lang } = useI18n();
+  const { t, lang, time } = useI18n();
   const api = useApi();
-  const now = useNow(15_000);
+  const now = useNow(5_000);
   const page = intParam(query, 'page', 1);
   const enabled = query.get('enabled') ?? '';
   const type = query.get('type') ?? '';
+  const search = query.get('q') ?? '';
+  const [typed, setTyped] = useState(search);
 
-  const jobs = useAsync(
+  const jobs = useLive(
+    ['jobs', search ? 'search' : page, enabled, type],
     (signal) =>
       api.listJobs(
         {
-          page,
-          perPage: JOBS_PER_PAGE,
+          // The API has no name filter: a search reads the first SEARCH_READ jobs and matches them here.
+          page: search ? 1 : page,
+          perPage: search ? SEARCH_READ : JOBS_PER_PAGE,
           isEnabled: enabled === 'true' ? true : enabled === 'false' ? false : undefined,
           jobTypeId: type ? Number(type) : undefined,
         },
         signal,
       ),
-    [page, enabled, type],
   );
+  const shown = useMemo(() => (jobs.data && search ? jobs.data.items.filter((job) => matchesName(job, search)) : jobs.data?.items), [jobs.data, search]);
   const tasks = useTaskFunctions();
   const taskLabel = useTaskNames(tasks.data, lang);
-  const outcomes = useLastOutcomes(jobs.data?.items);
+  const outcomes = useLastOutcomes(shown);
   const outcomeErrors = [...outcomes.values()].filter((o) => o.error !== undefined);
 
   const go = (changes: Record<string, string | number | undefined>): void => {
-    navigate('/jobs', { enabled: enabled || undefined, type: type || undefined, page: page > 1 ? page : undefined, ...changes });
+    navigate('/jobs', { q: search || undefined, enabled: enabled || undefined, type: type || undefined, page: page > 1 ? page : undefined, ...changes });
   };
-  const filtered = Boolean(enabled || type);
+  const filtered = Boolean(enabled || type || search);
 
   return (
     <section data-testid="page-jobs">
@@ -53,6 +67,29 @@ export function JobsList({ query }: { query: URLSearchParams }) {
       </div>
 
       <div className="filters">
+        <form
+          role="search"
+          onSubmit={(e) => {
+            e.preventDefault();
+            go({ q: typed.trim() || undefined, page: undefined });
+          }}
+        >
+          <label>
+            {t.searchJobs}
+            <input
+              type="search"
+              value={typed}
+              onChange={(e) => {
+                setTyped(e.target.value);
+                if (e.target.value === '') go({ q: undefined, page: undefined });
+              }}
+              onBlur={() => {
+                if (typed.trim() !== search) go({ q: typed.trim() || undefined, page: undefined });
+              }}
+              data-testid="jobs-search"
+            />
+          </label>
+        </form>
         <label>
           {t.filterEnabled}
           <select value={enabled} onChange={(e) => go({ enabled: e.target.value || undefined, page: undefined })} data-testid="filter-enabled">
@@ -85,7 +122,7 @@ export function JobsList({ query }: { query: URLSearchParams }) {
 
       {jobs.loading ? (
         <Loading />
-      ) : jobs.data && jobs.data.items.length === 0 ? (
+      ) : jobs.data && shown && shown.length === 0 ? (
         <Empty>
           {filtered ? t.noJobsFiltered : t.noJobs}{' '}
           {!filtered && (
@@ -110,7 +147,7 @@ export function JobsList({ query }: { query: URLSearchParams }) {
                 </tr>
               </thead>
               <tbody>
-                {jobs.data.items.map((job) => {
+                {(shown ?? []).map((job) => {
                   const outcome = outcomes.get(job.id);
                   const last = outcome?.execution;
                   return (
@@ -122,10 +159,11 @@ export function JobsList({ query }: { query: URLSearchParams }) {
                       </td>
                       <td>{taskLabel(job)}</td>
                       <td data-testid="job-schedule">{describeSchedule(job, lang)}</td>
-                      <td title={formatDateTime(job.nextRunAt, lang)} data-testid="job-next-run">
-                        {job.nextRunAt ? formatRelative(job.nextRunAt, now, lang) : t.none}
+                      <td title={job.isPaused || !job.isEnabled ? undefined : time(job.nextRunAt)} data-testid="job-next-run">
+                        {/* A paused or disabled job does not run at its next slot: no countdown that would mislead. */}
+                        {job.isPaused || !job.isEnabled ? t.none : job.nextRunAt ? formatRelative(job.nextRunAt, now, lang) : t.none}
                       </td>
-                      <td title={formatDateTime(job.lastRunAt, lang)} data-testid="job-last-run">
+                      <td title={time(job.lastRunAt)} data-testid="job-last-run">
                         {job.lastRunAt ? formatRelative(job.lastRunAt, now, lang, true) : t.never}{' '}
                         {last && (
                           <Badge tone={statusTone(last.statusName)} testId="job-last-status">
@@ -145,7 +183,13 @@ export function JobsList({ query }: { query: URLSearchParams }) {
               </tbody>
             </table>
           </div>
-          <Pager page={page} pages={pageCount(jobs.data, JOBS_PER_PAGE)} total={jobs.data.total} onPage={(p) => go({ page: p })} />
+          {search ? (
+            <p className="muted small" data-testid="jobs-search-count">
+              {t.searchHint(shown?.length ?? 0, jobs.data.items.length)}
+            </p>
+          ) : (
+            <Pager page={page} pages={pageCount(jobs.data, JOBS_PER_PAGE)} total={jobs.data.total} onPage={(p) => go({ page: p })} />
+          )}
         </>
       ) : null}
     </section>

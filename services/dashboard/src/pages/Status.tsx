@@ -1,7 +1,7 @@
 import { useState, type ReactNode } from 'react';
 import { useApi } from '../api/context';
 import { Badge, Empty, ErrorBanner, Loading, Ltr, type BadgeTone } from '../components/ui';
-import { ageSeconds, formatDateTime, formatRelative, formatSeconds } from '../format/time';
+import { ageSeconds, formatRelative, formatSeconds } from '../format/time';
 import { useJobIndex } from '../hooks/data';
 import { useAsync, useInterval, useNow } from '../hooks/useAsync';
 import { jobName, labelOf, useI18n } from '../i18n';
@@ -18,7 +18,7 @@ const INSTANCE_TONES: Record<string, BadgeTone> = { running: 'green', starting: 
 /** #/status: scheduler status, instances and running executions, refreshed every few seconds. */
 export function Status() {
   const api = useApi();
-  const { t, lang } = useI18n();
+  const { t, lang, time } = useI18n();
   const [auto, setAuto] = useState(true);
   const clientNow = useNow(1_000);
 
@@ -88,7 +88,7 @@ export function Status() {
             <Stat label={t.totalJobs} value={data.status.totalJobs} testId="status-total-jobs" />
             <Stat label={t.enabledJobs} value={data.status.enabledJobs} testId="status-enabled-jobs" />
             <Stat label={t.runningExecutions} value={data.status.runningExecutions} testId="status-running-executions" />
-            <Stat label={t.lastHeartbeat} value={age(data.status.lastHeartbeat)} title={formatDateTime(data.status.lastHeartbeat, lang)} testId="status-heartbeat-age" />
+            <Stat label={t.lastHeartbeat} value={age(data.status.lastHeartbeat)} title={time(data.status.lastHeartbeat)} testId="status-heartbeat-age" />
             <Stat label={t.instanceId} value={<code className="small">{data.status.instanceId}</code>} testId="status-instance-id" wide />
           </div>
 
@@ -133,7 +133,7 @@ export function Status() {
                           <td>
                             <Badge tone={INSTANCE_TONES[instance.status] ?? 'grey'}>{labelOf(t, 'instance_', instance.status)}</Badge>
                           </td>
-                          <td title={formatDateTime(instance.lastHeartbeat, lang)} data-testid="instance-heartbeat-age" className={stale ? 'error-text' : undefined}>
+                          <td title={time(instance.lastHeartbeat)} data-testid="instance-heartbeat-age" className={stale ? 'error-text' : undefined}>
                             {seconds === undefined ? t.none : formatSeconds(seconds, lang)}
                             {stale && (
                               <>
@@ -144,7 +144,7 @@ export function Status() {
                               </>
                             )}
                           </td>
-                          <td>{formatDateTime(instance.startedAt, lang)}</td>
+                          <td>{time(instance.startedAt)}</td>
                         </tr>
                       );
                     })}
@@ -181,7 +181,7 @@ export function Status() {
                           <td>
                             <code className="small">{run.executionId}</code>
                           </td>
-                          <td>{formatDateTime(run.startedAt, lang)}</td>
+                          <td>{time(run.startedAt)}</td>
                           <td>{age(run.startedAt)}</td>
                           <td>
                             <Ltr>{run.hostName || t.none}</Ltr>
