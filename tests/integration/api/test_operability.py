@@ -14,7 +14,9 @@ from httpx import ASGITransport, AsyncClient, Response
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+import scheduler_api
 from scheduler_api.app import create_app
+from scheduler_api.dashboard import PACKAGED_DIST, SOURCE_TREE_DIST, dashboard_candidates
 from scheduler_core.bootstrap import Database
 from scheduler_core.observability.metrics import Metrics
 from scheduler_core.store import NewExecution
@@ -298,10 +300,30 @@ async def test_the_dashboard_is_served_at_the_root(database: Database, tokens: T
     assert health.json() == {"status": "ok"}
 
 
-async def test_no_dashboard_without_an_index(database: Database, tmp_path: Path) -> None:
+async def test_without_a_build_every_page_path_says_how_to_build_it(database: Database, tmp_path: Path) -> None:
     app = create_app(api_settings(dashboard_dir=tmp_path), database, instance_id=INSTANCE_ID)
     async with open_client(app) as client:
-        response = await client.get("/")
+        root = await client.get("/")
+        deep_link = await client.get("/jobs/42")
+        head = await client.head("/")
+        post = await client.post("/")
+        api_miss = await client.get(f"{API}/nothing-here")
 
-    assert response.status_code == 404
-    assert response.json()["error"] == "not_found"
+    for page in (root, deep_link):
+        assert page.status_code == 503
+        assert page.headers["content-type"] == "text/html; charset=utf-8"
+        assert "The dashboard is not built" in page.text
+        assert "<code>make dashboard</code>" in page.text
+        assert str(tmp_path) in page.text, "names where it looked"
+        assert "script-src 'self'" in page.headers["content-security-policy"], "the page policy, no inline script"
+        assert "<script" not in page.text
+    assert (head.status_code, head.content) == (503, b"")
+    assert head.headers["content-length"] == root.headers["content-length"]
+    assert (post.status_code, post.json()["error"]) == (405, "method_not_allowed")
+    assert (api_miss.status_code, api_miss.json()["error"]) == (404, "not_found"), "API paths stay JSON"
+
+
+async def test_the_build_is_looked_for_in_the_package_then_the_source_tree(tmp_path: Path) -> None:
+    assert dashboard_candidates(api_settings(dashboard_dir=tmp_path)) == [tmp_path], "a named directory only"
+    assert dashboard_candidates(api_settings(dashboard_dir=None)) == [PACKAGED_DIST, SOURCE_TREE_DIST]
+    assert PACKAGED_DIST.parent == Path(scheduler_api.__file__).parent

@@ -2,8 +2,8 @@
 
 Routes: every endpoint of the reference (and the schedule preview) under /api/v1/scheduler, each requiring a
 Super Admin token; /healthz, /readyz and /metrics without auth; OpenAPI at /openapi.json with docs at /docs
-(unless SCHEDULER_API_DOCS is off); the dashboard at / when it is built. `install_security` (security.py) adds
-the headers, the method and body checks."""
+(unless SCHEDULER_API_DOCS is off); the dashboard at / (or, unbuilt, a page saying how to build it).
+`install_security` (security.py) adds the headers, the method and body checks."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from typing import Final
 from fastapi import APIRouter, Depends, FastAPI
 
 from scheduler_api.auth import TokenVerifier
-from scheduler_api.dashboard import SinglePageApp, dashboard_dir
+from scheduler_api.dashboard import dashboard_app
 from scheduler_api.dependencies import require_super_admin
 from scheduler_api.docs import docs_options
 from scheduler_api.errors import error_responses, install_error_handlers
@@ -125,9 +125,7 @@ def create_app(
     app.include_router(api)
     app.include_router(health.router)
 
-    static = dashboard_dir(settings)
-    if static is not None:
-        app.mount("/", SinglePageApp(static), name="dashboard")
+    app.mount("/", dashboard_app(settings), name="dashboard")
     install_gateway(app, settings)
     if tracing is not None and tracing.enabled:
         from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor  # only with traces on
