@@ -15,7 +15,7 @@ from typing import Final
 from fastapi import APIRouter, Depends, FastAPI
 
 from scheduler_api.auth import TokenVerifier
-from scheduler_api.dashboard import dashboard_app
+from scheduler_api.dashboard import install_dashboard
 from scheduler_api.dependencies import require_super_admin
 from scheduler_api.docs import docs_options
 from scheduler_api.errors import error_responses, install_error_handlers
@@ -125,7 +125,7 @@ def create_app(
     app.include_router(api)
     app.include_router(health.router)
 
-    app.mount("/", dashboard_app(settings), name="dashboard")
+    install_dashboard(app, settings)
     install_gateway(app, settings)
     if tracing is not None and tracing.enabled:
         from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor  # only with traces on

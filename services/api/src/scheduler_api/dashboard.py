@@ -19,6 +19,7 @@ import re
 from pathlib import Path, PurePosixPath
 from typing import Final
 
+from fastapi import FastAPI
 from starlette._utils import get_route_path
 from starlette.exceptions import HTTPException
 from starlette.responses import HTMLResponse, Response
@@ -53,12 +54,14 @@ def dashboard_dir(settings: Settings) -> Path | None:
     return next((directory for directory in dashboard_candidates(settings) if (directory / INDEX).is_file()), None)
 
 
-def dashboard_app(settings: Settings) -> SinglePageApp | DashboardMissing:
-    """What serves "/": the build, or the page that says how to make one."""
+def install_dashboard(app: FastAPI, settings: Settings) -> None:
+    """The build mounted at "/"; without one, the page that says how to make one answers whatever no route takes
+    (the router's default, so that routes added later still match first)."""
     directory = dashboard_dir(settings)
     if directory is None:
-        return DashboardMissing(dashboard_candidates(settings))
-    return SinglePageApp(directory)
+        app.router.default = DashboardMissing(dashboard_candidates(settings))
+    else:
+        app.mount("/", SinglePageApp(directory), name="dashboard")
 
 
 def _refuse_api_path(path: str) -> None:
@@ -67,9 +70,9 @@ def _refuse_api_path(path: str) -> None:
 
 
 class DashboardMissing:
-    """Answers every page path with a 503 HTML page naming where the build was looked for and how to make it
-    (`make dashboard`); the API's paths stay JSON 404s. 503: the page exists once built, nothing is wrong with
-    the request."""
+    """Answers every page path (one the dashboard's index.html would answer) with a 503 HTML page naming where
+    the build was looked for and how to make it (`make dashboard`); the API's paths, and paths of files (app.js),
+    stay JSON 404s. 503: the page exists once built, nothing is wrong with the request."""
 
     def __init__(self, searched: list[Path]) -> None:
         places = "".join(f"<li><code>{html.escape(str(directory))}</code></li>" for directory in searched)
@@ -89,7 +92,10 @@ class DashboardMissing:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         assert scope["type"] == "http"
         # The path below where the app is served, as StaticFiles reads it.
-        _refuse_api_path(get_route_path(scope).lstrip("/"))
+        path = get_route_path(scope).lstrip("/")
+        _refuse_api_path(path)
+        if PurePosixPath(path).suffix:  # an asset's path (app.js, openapi.json): a 404, as with a build
+            raise HTTPException(status_code=404, detail=f"no such file: /{path}")
         if scope["method"] not in PAGE_METHODS:
             raise HTTPException(status_code=405, headers={"Allow": ", ".join(sorted(PAGE_METHODS))})
         body = b"" if scope["method"] == "HEAD" else self.page
