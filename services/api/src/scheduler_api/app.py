@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, FastAPI
 
 from scheduler_api.auth import TokenVerifier
 from scheduler_api.dashboard import install_dashboard
-from scheduler_api.dependencies import require_super_admin
+from scheduler_api.dependencies import refuse_unknown_query, require_super_admin
 from scheduler_api.docs import docs_options
 from scheduler_api.errors import error_responses, install_error_handlers
 from scheduler_api.gateway import install_gateway
@@ -115,15 +115,16 @@ def create_app(
     install_security(app, settings)
     app.add_middleware(RequestMetrics, metrics=metrics)
 
+    # Unknown query parameters are checked after the token: a caller without one learns nothing of the routes.
     api = APIRouter(
         prefix=API_PREFIX,
-        dependencies=[Depends(require_super_admin)],
-        responses=error_responses(401, 403, 503),
+        dependencies=[Depends(require_super_admin), Depends(refuse_unknown_query)],
+        responses=error_responses(401, 403, 422, 503),
     )
     for resource in (jobs, history, audit, preview, status, cleanup, lookups, channels):
         api.include_router(resource.router)
     app.include_router(api)
-    app.include_router(health.router)
+    app.include_router(health.router, dependencies=[Depends(refuse_unknown_query)], responses=error_responses(422))
 
     install_dashboard(app, settings)
     install_gateway(app, settings)

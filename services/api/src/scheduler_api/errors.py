@@ -232,7 +232,8 @@ _DESCRIPTIONS: Final = {
     404: "No such job.",
     409: "The action makes no sense in the job's current state.",
     413: "The request body is larger than the API accepts (SCHEDULER_MAX_REQUEST_BODY_BYTES); it was not read.",
-    422: "Invalid input; `fields` names each field and the reason. Nothing was written.",
+    422: "Invalid input: `fields` names every field of the body, path or query parameter that is invalid (a query "
+    "parameter the endpoint does not take included) with the reason, all at once. Nothing was written.",
     503: "The database, or the gateway's key set (JWKS) needed to verify the token, cannot be reached.",
 }
 _CHALLENGE: Final = {"WWW-Authenticate": {"description": "Bearer challenge (RFC 6750).", "schema": {"type": "string"}}}
