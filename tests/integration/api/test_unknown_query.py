@@ -58,9 +58,7 @@ def concrete(path: str, job_id: int) -> str:
     return re.sub(r"\{execution_id\}", EXECUTION_ID, re.sub(r"\{job_id\}", str(job_id), path))
 
 
-async def test_every_endpoint_refuses_an_unknown_parameter(
-    app: FastAPI, client: AsyncClient, tasks: TaskIds
-) -> None:
+async def test_every_endpoint_refuses_an_unknown_parameter(app: FastAPI, client: AsyncClient, tasks: TaskIds) -> None:
     job = await create_job(client, interval_body(tasks.noop))
     # Every route of the app but the documentation's own (Swagger UI's page and script, served as they are).
     routes = [

@@ -49,13 +49,13 @@ async def serve_embedded(
     """Run every role in this process until SIGINT/SIGTERM (or `stop`); on the way out, running tasks get
     the shutdown grace period and whatever is left is failed with a reason, so no run stays `running`."""
     configure_logging(settings.log_level, settings.log_format)
+    registry = TaskRegistry.from_modules(settings.task_modules)  # a bad module stops it before anything is written
     settings = settings.model_copy(update={"jwt_secret": jwt_secret(settings, generate=True)})
     if stop is None:
         stop = asyncio.Event()
         stop_on_signals(stop)
     metrics = Metrics()
     wakeup = LocalWakeup()
-    registry = TaskRegistry.from_modules(settings.task_modules)
     async with (
         process_tracing("jobscheduler") as tracing,
         open_database(settings, migrate=True) as database,
