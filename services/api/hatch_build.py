@@ -18,7 +18,7 @@ WHEEL_DIR = "scheduler_api/dashboard_dist"
 SDIST_DIR = "dashboard-dist"
 
 
-class DashboardBuildHook(BuildHookInterface):  # type: ignore[type-arg]
+class DashboardBuildHook(BuildHookInterface):
     PLUGIN_NAME = "custom"
 
     def initialize(self, version: str, build_data: dict[str, Any]) -> None:

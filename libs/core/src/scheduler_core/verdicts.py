@@ -81,6 +81,14 @@ def abandoned_at_shutdown(grace_s: float) -> str:
     )
 
 
+def abandoned_at_forced_shutdown(grace_s: float) -> str:
+    """Why an executor failed a run still going when a second interrupt forced its shutdown (Ctrl-C twice)."""
+    return (
+        "executor shut down: shutdown forced by a second interrupt; the task was cancelled without waiting out the "
+        f"{grace_s:g} s shutdown grace period"
+    )
+
+
 def fenced(reason: str) -> str:
     """Why an executor stopped a run's task itself: it could no longer prove it still held the run's lease."""
     return f"fenced: the executor stopped the task because {reason}"

@@ -8,7 +8,7 @@ from typing import Final
 
 from scheduler_api.app import create_app
 from scheduler_api.auth import TokenVerifier
-from scheduler_core.bootstrap import standalone_role
+from scheduler_core.bootstrap import ShutdownForced, standalone_role
 from scheduler_core.observability.http_server import HttpServer
 from scheduler_core.settings import Settings
 from scheduler_core.store.models import InstanceStatus
@@ -47,3 +47,5 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
                     await asyncio.wait_for(role.stop.wait(), SERVER_CHECK_INTERVAL_S)
         if not role.stop.is_set():
             raise ServerStopped("the API's HTTP server stopped unexpectedly (see the log above)")
+        if role.force.is_set():
+            raise ShutdownForced("api stopped at once by a second interrupt")

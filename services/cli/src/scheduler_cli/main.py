@@ -64,14 +64,20 @@ def run(coroutine: Coroutine[Any, Any, None]) -> None:
     # objects rather than 700 (a run allocates dozens). Embedded at 1,000 runs/s (benchmarks.run): p99
     # lateness 100-132 ms -> 49-53 ms (full collections walked the start-up objects), 0.65 -> 0.59-0.63 s
     # CPU per 1,000 runs.
+    from scheduler_core.bootstrap import FORCED_EXIT_CODE, ShutdownForced, exit_now
+
     gc.collect()
     gc.freeze()
     gc.set_threshold(10_000, 10, 10)
     try:
         # uvloop: the roles spend most of their time in socket I/O (asyncpg, AMQP), where it is much faster.
         uvloop.run(coroutine)
-    except KeyboardInterrupt:  # a second Ctrl-C while shutting down
-        raise typer.Exit(130) from None
+    except KeyboardInterrupt:  # an interrupt before the role installed its signal handlers
+        raise typer.Exit(FORCED_EXIT_CODE) from None
+    except ShutdownForced as exc:
+        # Recorded and cleaned up; a task's thread that cannot be stopped must not hold the exit (the interpreter
+        # would join it), so the process ends here.
+        exit_now(str(exc))
     except tuple(EXIT_CODES) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(next(code for kind, code in EXIT_CODES.items() if isinstance(exc, kind))) from None
