@@ -21,7 +21,16 @@ from scheduler_core.bootstrap import Database
 from scheduler_core.observability.metrics import Metrics
 from scheduler_core.store import NewExecution
 from scheduler_core.store.engine import create_engine
-from tests.integration.api.support import API, INSTANCE_ID, Tokens, api_settings, open_client
+from tests.integration.api.support import (
+    API,
+    INSTANCE_ID,
+    TaskIds,
+    Tokens,
+    api_settings,
+    create_job,
+    interval_body,
+    open_client,
+)
 from tests.support.databases import autovacuum_disabled, server_setting
 from tests.support.factories import interval_job
 
@@ -330,3 +339,24 @@ async def test_the_build_is_looked_for_in_the_package_then_the_source_tree(tmp_p
     assert dashboard_candidates(api_settings(dashboard_dir=tmp_path)) == [tmp_path], "a named directory only"
     assert dashboard_candidates(api_settings(dashboard_dir=None)) == [PACKAGED_DIST, SOURCE_TREE_DIST]
     assert PACKAGED_DIST.parent == Path(scheduler_api.__file__).parent
+
+
+async def test_runs_the_api_cancels_before_they_start_are_counted(
+    database: Database, tokens: Tokens, tasks: TaskIds
+) -> None:
+    metrics = Metrics()
+    app = create_app(api_settings(), database, instance_id=INSTANCE_ID, metrics=metrics)
+    async with open_client(app, tokens.headers()) as client:
+        job = await create_job(client, interval_body(tasks.noop, maxInstances=2))
+        runs = [
+            (await client.post(f"{API}/jobs/{job['id']}/action", json={"action": "trigger"})).json()["executionId"]
+            for _ in range(2)
+        ]
+        cancelled = await client.post(f"{API}/jobs/{job['id']}/executions/{runs[0]}/action", json={"action": "cancel"})
+        deleted = await client.delete(f"{API}/jobs/{job['id']}")  # cancels the other, not started either
+        history = (await client.get(f"{API}/history")).json()["items"]
+
+    assert cancelled.status_code == 200, cancelled.text
+    assert deleted.status_code == 200, deleted.text
+    assert sorted(row["statusName"] for row in history) == ["cancelled", "cancelled"]
+    assert metrics.registry.get_sample_value("scheduler_runs_total", {"status": "cancelled"}) == 2

@@ -88,7 +88,7 @@ def create_app(
             if opened is None:
                 opened = await stack.enter_async_context(open_database(settings, migrate=False))
             app.state.services = build_services(
-                opened.sessionmaker, opened.store, config, on_schedule_change=on_schedule_change
+                opened.sessionmaker, opened.store, config, on_schedule_change=on_schedule_change, metrics=metrics
             )
             app.state.readiness = {"database": opened.ping} | ({"broker": broker_ping} if broker_ping else {})
             app.state.state_metrics = StateMetrics(

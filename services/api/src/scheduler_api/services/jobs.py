@@ -250,11 +250,12 @@ class JobService:
             )
             # Its retries and queued runs would otherwise still go out, for a job that no longer exists.
             now = await self._store.clock.now(session)
-            await self._store.history.cancel_waiting(session, job_id, reason=verdicts.JOB_DELETED, now=now)
+            cancelled = await self._store.history.cancel_waiting(session, job_id, reason=verdicts.JOB_DELETED, now=now)
             await self._store.jobs.notify_changed(session)
             response = job_response(job)
             changes = changes_between(before, job_fields(response))
             await self._store.audit.record(session, AuditEntry(actor, AuditAction.DELETE, job_id, changes=changes))
+        self._context.runs_cancelled(job_id, cancelled)
         self._context.schedule_changed()
         log.info("job_deleted", job_id=job_id, by=actor.subject)
         return response
