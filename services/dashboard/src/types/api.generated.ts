@@ -1659,7 +1659,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Invalid input; `fields` names each field and the reason. Nothing was written. */
+            /** @description Invalid input: `fields` names every field of the body, path or query parameter that is invalid (a query parameter the endpoint does not take included) with the reason, all at once. Nothing was written. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2477,7 +2477,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Invalid input; `fields` names each field and the reason. Nothing was written. */
+            /** @description Invalid input: `fields` names every field of the body, path or query parameter that is invalid (a query parameter the endpoint does not take included) with the reason, all at once. Nothing was written. */
             422: {
                 headers: {
                     [name: string]: unknown;
