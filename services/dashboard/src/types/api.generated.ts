@@ -2886,7 +2886,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Invalid input; `fields` names each field and the reason. Nothing was written. */
+            /** @description Invalid input: `fields` names every field of the body, path or query parameter that is invalid (a query parameter the endpoint does not take included) with the reason, all at once. Nothing was written. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2957,7 +2957,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Invalid input; `fields` names each field and the reason. Nothing was written. */
+            /** @description Invalid input: `fields` names every field of the body, path or query parameter that is invalid (a query parameter the endpoint does not take included) with the reason, all at once. Nothing was written. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3027,7 +3027,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Invalid input; `fields` names each field and the reason. Nothing was written. */
+            /** @description Invalid input: `fields` names every field of the body, path or query parameter that is invalid (a query parameter the endpoint does not take included) with the reason, all at once. Nothing was written. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3110,7 +3110,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Invalid input; `fields` names each field and the reason. Nothing was written. */
+            /** @description Invalid input: `fields` names every field of the body, path or query parameter that is invalid (a query parameter the endpoint does not take included) with the reason, all at once. Nothing was written. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3180,7 +3180,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Invalid input; `fields` names each field and the reason. Nothing was written. */
+            /** @description Invalid input: `fields` names every field of the body, path or query parameter that is invalid (a query parameter the endpoint does not take included) with the reason, all at once. Nothing was written. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3257,7 +3257,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Invalid input; `fields` names each field and the reason. Nothing was written. */
+            /** @description Invalid input: `fields` names every field of the body, path or query parameter that is invalid (a query parameter the endpoint does not take included) with the reason, all at once. Nothing was written. */
             422: {
                 headers: {
                     [name: string]: unknown;
