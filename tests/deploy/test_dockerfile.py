@@ -56,7 +56,18 @@ def test_dashboard_is_built_in_a_node_stage_and_shipped() -> None:
     runs = node[0].all("RUN")
     assert any("npm ci" in run for run in runs), "install the locked dependencies"
     assert any("npm run build" in run for run in runs), "build the dashboard"
-    assert any(f"--from={node[0].name}" in copy and "dist" in copy for copy in runtime_stage().all("COPY"))
+    # The build goes into the api's wheel (services/api/hatch_build.py), so it is copied where the wheel is built,
+    # before the install that builds it, and reaches the final stage inside the venv.
+    stage = next(stage for stage in stages.values() if any("--no-editable" in run for run in stage.all("RUN")))
+    lines = stage.instructions
+    copied = next(
+        i for i, (kind, arguments) in enumerate(lines)
+        if kind == "COPY" and f"--from={node[0].name}" in arguments and "services/dashboard/dist" in arguments
+    )  # fmt: skip
+    installed = next(i for i, (kind, arguments) in enumerate(lines) if kind == "RUN" and "--no-editable" in arguments)
+    assert copied < installed
+    assert "scheduler_api/dashboard_dist/index.html" in lines[installed][1], "the build checks the wheel carries it"
+    assert not any("SCHEDULER_DASHBOARD_DIR" in env for env in runtime_stage().all("ENV")), "served from the package"
 
 
 def test_venv_is_built_on_the_python_it_runs_on() -> None:

@@ -192,6 +192,11 @@ async def test_a_run_lost_with_its_executor_is_retried_and_a_cancelled_one_is_no
         orphans = await store.sweeps.fail_orphaned(session, await store.clock.now(session))
     reasons = {o.execution_id: o.reason for o in orphans}
     assert set(reasons) == {lost, cancelled}
+    # What each ended as, for the sweep's runs_total by status.
+    assert {o.execution_id: o.status for o in orphans} == {
+        lost: ExecutionStatus.FAILED,
+        cancelled: ExecutionStatus.CANCELLED,
+    }
     rows = await executions(sessionmaker, [lost, cancelled])
     assert rows[lost].status_id == ExecutionStatus.FAILED
     assert (rows[cancelled].status_id, rows[cancelled].error_message) == (

@@ -174,8 +174,12 @@ async def test_docs_can_be_switched_off(database: Database) -> None:
             for path in ("/docs", "/openapi.json", "/docs/init.js", "/docs/assets/swagger-ui.css", "/redoc")
         ]
 
-    assert [answer.status_code for answer in answers] == [404] * 5
-    assert all(answer.json()["error"] == "not_found" for answer in answers)
+    files, pages = answers[1:4], [answers[0], answers[4]]
+    assert [answer.status_code for answer in files] == [404] * 3
+    assert all(answer.json()["error"] == "not_found" for answer in files)
+    # Page paths are the dashboard's (here: the page saying it is not built), never Swagger UI or ReDoc.
+    assert all(answer.headers["content-type"].startswith("text/html") for answer in pages)
+    assert not any("swagger" in answer.text.lower() or "redoc" in answer.text.lower() for answer in pages)
 
 
 # --- tokens -----------------------------------------------------------------------------------------------------

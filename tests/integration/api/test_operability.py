@@ -14,12 +14,23 @@ from httpx import ASGITransport, AsyncClient, Response
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+import scheduler_api
 from scheduler_api.app import create_app
+from scheduler_api.dashboard import PACKAGED_DIST, SOURCE_TREE_DIST, dashboard_candidates
 from scheduler_core.bootstrap import Database
 from scheduler_core.observability.metrics import Metrics
 from scheduler_core.store import NewExecution
 from scheduler_core.store.engine import create_engine
-from tests.integration.api.support import API, INSTANCE_ID, Tokens, api_settings, open_client
+from tests.integration.api.support import (
+    API,
+    INSTANCE_ID,
+    TaskIds,
+    Tokens,
+    api_settings,
+    create_job,
+    interval_body,
+    open_client,
+)
 from tests.support.databases import autovacuum_disabled, server_setting
 from tests.support.factories import interval_job
 
@@ -105,7 +116,8 @@ async def test_metrics_count_requests_by_handler(database: Database, tokens: Tok
     assert response.headers["content-type"].startswith("text/plain")
     text = response.text
     assert 'scheduler_api_requests_total{handler="get_job",method="GET",status="404"} 2.0' in text
-    assert 'scheduler_api_requests_total{handler="unmatched",method="GET",status="404"} 1.0' in text
+    # (no dashboard built here: a page path is the 503 page saying how to build it)
+    assert 'scheduler_api_requests_total{handler="unmatched",method="GET",status="503"} 1.0' in text
     assert "scheduler_api_request_duration_seconds_bucket" in text
     assert "scheduler_runs_total" in text  # the shared registry of the scheduler's own metrics
 
@@ -298,10 +310,53 @@ async def test_the_dashboard_is_served_at_the_root(database: Database, tokens: T
     assert health.json() == {"status": "ok"}
 
 
-async def test_no_dashboard_without_an_index(database: Database, tmp_path: Path) -> None:
+async def test_without_a_build_every_page_path_says_how_to_build_it(database: Database, tmp_path: Path) -> None:
     app = create_app(api_settings(dashboard_dir=tmp_path), database, instance_id=INSTANCE_ID)
     async with open_client(app) as client:
-        response = await client.get("/")
+        root = await client.get("/")
+        deep_link = await client.get("/jobs/42")
+        head = await client.head("/")
+        post = await client.post("/")
+        api_miss = await client.get(f"{API}/nothing-here")
+        asset = await client.get("/assets/app.js")
 
-    assert response.status_code == 404
-    assert response.json()["error"] == "not_found"
+    for page in (root, deep_link):
+        assert page.status_code == 503
+        assert page.headers["content-type"] == "text/html; charset=utf-8"
+        assert "The dashboard is not built" in page.text
+        assert "<code>make dashboard</code>" in page.text
+        assert str(tmp_path) in page.text, "names where it looked"
+        assert "script-src 'self'" in page.headers["content-security-policy"], "the page policy, no inline script"
+        assert "<script" not in page.text
+    assert (head.status_code, head.content) == (503, b"")
+    assert head.headers["content-length"] == root.headers["content-length"]
+    assert (post.status_code, post.json()["error"]) == (405, "method_not_allowed")
+    assert (api_miss.status_code, api_miss.json()["error"]) == (404, "not_found"), "API paths stay JSON"
+    assert (asset.status_code, asset.json()["error"]) == (404, "not_found"), "as a missing asset of a build"
+
+
+async def test_the_build_is_looked_for_in_the_package_then_the_source_tree(tmp_path: Path) -> None:
+    assert dashboard_candidates(api_settings(dashboard_dir=tmp_path)) == [tmp_path], "a named directory only"
+    assert dashboard_candidates(api_settings(dashboard_dir=None)) == [PACKAGED_DIST, SOURCE_TREE_DIST]
+    assert PACKAGED_DIST.parent == Path(scheduler_api.__file__).parent
+
+
+async def test_runs_the_api_cancels_before_they_start_are_counted(
+    database: Database, tokens: Tokens, tasks: TaskIds
+) -> None:
+    metrics = Metrics()
+    app = create_app(api_settings(), database, instance_id=INSTANCE_ID, metrics=metrics)
+    async with open_client(app, tokens.headers()) as client:
+        job = await create_job(client, interval_body(tasks.noop, maxInstances=2))
+        runs = [
+            (await client.post(f"{API}/jobs/{job['id']}/action", json={"action": "trigger"})).json()["executionId"]
+            for _ in range(2)
+        ]
+        cancelled = await client.post(f"{API}/jobs/{job['id']}/executions/{runs[0]}/action", json={"action": "cancel"})
+        deleted = await client.delete(f"{API}/jobs/{job['id']}")  # cancels the other, not started either
+        history = (await client.get(f"{API}/history")).json()["items"]
+
+    assert cancelled.status_code == 200, cancelled.text
+    assert deleted.status_code == 200, deleted.text
+    assert sorted(row["statusName"] for row in history) == ["cancelled", "cancelled"]
+    assert metrics.registry.get_sample_value("scheduler_runs_total", {"status": "cancelled"}) == 2

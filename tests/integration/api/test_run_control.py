@@ -206,7 +206,7 @@ async def test_backfill_runs_each_past_slot_once_and_a_repeat_creates_nothing(
     assert first.status_code == 200, first.text
     assert (first.json()["slots"], first.json()["created"], first.json()["existing"]) == (6, 5, 1)
     assert (repeat.json()["created"], repeat.json()["existing"]) == (0, 6)
-    history = (await client.get(f"{API}/jobs/{job['id']}/history", params={"perPage": 50})).json()["items"]
+    history = (await client.get(f"{API}/jobs/{job['id']}/history", params={"per_page": 50})).json()["items"]
     backfilled = sorted(parse_instant(r["scheduledAt"]) for r in history if r["trigger"] == "backfill")
     assert backfilled == [
         start + timedelta(hours=h) for h in range(6) if start + timedelta(hours=h) != now - timedelta(hours=3)

@@ -83,16 +83,18 @@ async def test_create_rejects_with_the_field_and_reason(
 
 
 async def test_every_invalid_field_is_reported_at_once(client: AsyncClient, tasks: TaskIds) -> None:
-    # Schema errors (types, ranges, unknown fields) are all reported by request validation...
+    # Schema errors (types, ranges, unknown fields), with the service's on the fields the schema accepted (here:
+    # the body has no schedule)...
     answer = (await client.post(f"{API}/jobs", json={"priority": 300, "surprise": 1, "maxInstances": 0})).json()
     assert {problem["field"] for problem in answer["fields"]} == {
         "taskFunctionId",
         "priority",
         "surprise",
         "maxInstances",
+        "intervalSeconds",
     }
 
-    # ...and the service's checks (schedule, task, deployment's priority limit) together after it.
+    # ...and the service's checks (schedule, task, deployment's priority limit) all together.
     body = {"taskFunctionId": tasks.inactive, "cronExpression": "nope", "priority": 11}
     answer = (await client.post(f"{API}/jobs", json=body)).json()
     assert {problem["field"] for problem in answer["fields"]} == {"cronExpression", "taskFunctionId", "priority"}

@@ -4,10 +4,13 @@ Each entry point calls these once with its Settings; nothing here runs at import
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Final, NoReturn
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -113,22 +116,62 @@ def build_broker(settings: Settings, *, embedded: bool = False) -> Broker:
     )
 
 
-def stop_on_signals(stop: asyncio.Event) -> None:
-    """SIGTERM and SIGINT set `stop`: the roles then finish what they hold and exit cleanly."""
+# Exit code of a process whose stop a second interrupt forced (128 + SIGINT, as a shell reports it).
+FORCED_EXIT_CODE: Final = 130
+# Seconds after a second interrupt by which the process exits even if its clean-up hangs (a database that does
+# not answer): the runs it held are then failed by the sweep once their leases expire. The clean-up takes
+# milliseconds otherwise (one transaction; tests/integration/test_forced_stop.py measures it).
+FORCED_EXIT_BACKSTOP_S: Final = 3.0
+
+
+class ShutdownForced(Exception):
+    """A second interrupt came while the process was stopping: what it ran was failed at once, with the reason,
+    rather than given the shutdown grace period. The process then exits with FORCED_EXIT_CODE, without waiting for
+    task threads it cannot stop."""
+
+
+def stop_on_signals(stop: asyncio.Event, force: asyncio.Event | None = None) -> None:
+    """SIGTERM and SIGINT set `stop`: the roles then finish what they hold and exit cleanly. With `force`: a SIGINT
+    while stopping (Ctrl-C again) sets it, to stop at once (ShutdownForced), and a third exits on the spot."""
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, _request_stop, stop, sig)
+        loop.add_signal_handler(sig, _on_signal, stop, force, sig)
 
 
-def _request_stop(stop: asyncio.Event, sig: signal.Signals) -> None:
-    log.info("stop_requested", signal=sig.name)
-    stop.set()
+def _on_signal(stop: asyncio.Event, force: asyncio.Event | None, sig: signal.Signals) -> None:
+    if not stop.is_set():
+        if force is None:
+            log.info("stop_requested", signal=sig.name)
+        else:
+            log.info("stop_requested", signal=sig.name, hint="press Ctrl-C again to stop at once")
+        stop.set()
+        return
+    if force is None or sig is not signal.SIGINT:
+        return
+    if force.is_set():
+        exit_now("a third interrupt ended the process before its clean-up finished")
+    log.warning("stop_forced", signal=sig.name, backstop_s=FORCED_EXIT_BACKSTOP_S)
+    force.set()
+    asyncio.get_running_loop().call_later(
+        FORCED_EXIT_BACKSTOP_S,
+        exit_now,
+        f"its clean-up was still running {FORCED_EXIT_BACKSTOP_S:g} s later; the sweep fails the runs it held",
+    )
+
+
+def exit_now(why: str) -> NoReturn:
+    """End the process on the spot (no further clean-up, no waiting for threads), after a second interrupt."""
+    sys.stderr.write(f"stopped by a second interrupt: {why}\n")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(FORCED_EXIT_CODE)
 
 
 @dataclass(frozen=True, slots=True)
 class RoleRuntime:
     """What every standalone role process has: settings, database, broker, its instance row, metrics, traces (off
-    unless the environment names an OTLP endpoint), and the event that asks it to stop."""
+    unless the environment names an OTLP endpoint), the event that asks it to stop, and the one that asks it to stop
+    at once (a second interrupt)."""
 
     settings: Settings
     database: Database
@@ -137,6 +180,7 @@ class RoleRuntime:
     metrics: Metrics
     stop: asyncio.Event
     tracing: Tracing
+    force: asyncio.Event = field(default_factory=asyncio.Event)
 
     def health_server(self) -> HttpServer:
         """/healthz, /readyz (database and broker, and the database's maintenance warnings) and /metrics on the
@@ -150,11 +194,13 @@ class RoleRuntime:
 async def standalone_role(
     settings: Settings, role: str, stop: asyncio.Event | None = None
 ) -> AsyncIterator[RoleRuntime]:
-    """Logging, traces, stop signals, the migrated database, the broker and the registered instance of one role."""
+    """Logging, traces, stop signals, the migrated database, the broker and the registered instance of one role.
+    Without a `stop` of the caller's, SIGTERM/SIGINT set the runtime's, and a second SIGINT its `force`."""
     configure_logging(settings.log_level, settings.log_format)
+    force = asyncio.Event()
     if stop is None:
         stop = asyncio.Event()
-        stop_on_signals(stop)
+        stop_on_signals(stop, force)
     async with (
         process_tracing(f"jobscheduler-{role}") as tracing,
         # Only the API serves requests that cannot be retried by the role itself.
@@ -171,4 +217,4 @@ async def standalone_role(
         ) as instance,
     ):
         tracing.instrument_engine(database.engine)
-        yield RoleRuntime(settings, database, broker, instance, Metrics(), stop, tracing)
+        yield RoleRuntime(settings, database, broker, instance, Metrics(), stop, tracing, force)

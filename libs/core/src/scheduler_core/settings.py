@@ -17,6 +17,12 @@ Mode = Literal["embedded", "standalone"]
 EnvList = Annotated[list[str], NoDecode, BeforeValidator(listed)]
 
 
+class SettingsError(RuntimeError):
+    """The settings cannot run this role, though each is valid: one it needs is missing (the api's JWT secret), or
+    one names what is not there (a task module). The message names the setting and what to do; the CLI prints it
+    on one line and exits 2, as for an invalid setting."""
+
+
 class Settings(BaseSettings):
     """Every knob of the scheduler. Durations are in seconds unless the name says otherwise."""
 

@@ -74,8 +74,14 @@ def timed_out(timeout_s: float) -> str:
     return f"timed out after {timeout_s:g} s"
 
 
-def abandoned_at_shutdown(grace_s: float) -> str:
-    """Why an executor that was asked to stop failed a run still going after its shutdown grace period."""
+def abandoned_at_shutdown(grace_s: float, *, forced: bool = False) -> str:
+    """Why an executor that was asked to stop failed a run still going after its shutdown grace period, or when a
+    second interrupt (Ctrl-C twice) forced the shutdown before the end of that period."""
+    if forced:
+        return (
+            "executor shut down: shutdown forced by a second interrupt; the task was cancelled without waiting out "
+            f"the {grace_s:g} s shutdown grace period"
+        )
     return (
         f"executor shut down: the task did not finish within the {grace_s:g} s shutdown grace period and was cancelled"
     )

@@ -2,8 +2,8 @@
 
 Routes: every endpoint of the reference (and the schedule preview) under /api/v1/scheduler, each requiring a
 Super Admin token; /healthz, /readyz and /metrics without auth; OpenAPI at /openapi.json with docs at /docs
-(unless SCHEDULER_API_DOCS is off); the dashboard at / when it is built. `install_security` (security.py) adds
-the headers, the method and body checks."""
+(unless SCHEDULER_API_DOCS is off); the dashboard at / (or, unbuilt, a page saying how to build it).
+`install_security` (security.py) adds the headers, the method and body checks."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from typing import Final
 from fastapi import APIRouter, Depends, FastAPI
 
 from scheduler_api.auth import TokenVerifier
-from scheduler_api.dashboard import SinglePageApp, dashboard_dir
-from scheduler_api.dependencies import require_super_admin
+from scheduler_api.dashboard import install_dashboard
+from scheduler_api.dependencies import refuse_unknown_query, require_super_admin
 from scheduler_api.docs import docs_options
 from scheduler_api.errors import error_responses, install_error_handlers
 from scheduler_api.gateway import install_gateway
@@ -88,7 +88,7 @@ def create_app(
             if opened is None:
                 opened = await stack.enter_async_context(open_database(settings, migrate=False))
             app.state.services = build_services(
-                opened.sessionmaker, opened.store, config, on_schedule_change=on_schedule_change
+                opened.sessionmaker, opened.store, config, on_schedule_change=on_schedule_change, metrics=metrics
             )
             app.state.readiness = {"database": opened.ping} | ({"broker": broker_ping} if broker_ping else {})
             app.state.state_metrics = StateMetrics(
@@ -115,19 +115,18 @@ def create_app(
     install_security(app, settings)
     app.add_middleware(RequestMetrics, metrics=metrics)
 
+    # Unknown query parameters are checked after the token: a caller without one learns nothing of the routes.
     api = APIRouter(
         prefix=API_PREFIX,
-        dependencies=[Depends(require_super_admin)],
-        responses=error_responses(401, 403, 503),
+        dependencies=[Depends(require_super_admin), Depends(refuse_unknown_query)],
+        responses=error_responses(401, 403, 422, 503),
     )
     for resource in (jobs, history, audit, preview, status, cleanup, lookups, channels):
         api.include_router(resource.router)
     app.include_router(api)
-    app.include_router(health.router)
+    app.include_router(health.router, dependencies=[Depends(refuse_unknown_query)], responses=error_responses(422))
 
-    static = dashboard_dir(settings)
-    if static is not None:
-        app.mount("/", SinglePageApp(static), name="dashboard")
+    install_dashboard(app, settings)
     install_gateway(app, settings)
     if tracing is not None and tracing.enabled:
         from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor  # only with traces on

@@ -25,7 +25,7 @@ from jwt import PyJWKClient
 
 from scheduler_api.errors import Forbidden, ServiceUnavailable, Unauthorized
 from scheduler_core.auth.tokens import NoSecretConfigured, jwt_secret
-from scheduler_core.settings import Settings
+from scheduler_core.settings import Settings, SettingsError
 
 # Seconds of clock difference tolerated on exp/nbf/iat between the token's issuer and this host.
 CLOCK_SKEW_LEEWAY_S: Final = 30
@@ -40,7 +40,7 @@ ALGORITHM_ECHO_CHARS: Final = 16
 log = structlog.get_logger(__name__)
 
 
-class AuthConfigError(RuntimeError):
+class AuthConfigError(SettingsError):
     """The auth settings cannot verify any token (e.g. a JWKS URL but only HS algorithms allowed)."""
 
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.dependencies.utils import get_validation_alias
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from scheduler_api.auth import Principal, TokenVerifier
-from scheduler_api.errors import Unauthorized
+from scheduler_api.errors import InvalidInput, Unauthorized
 from scheduler_api.services import Services
 from scheduler_api.services.actions import ActionService
 from scheduler_api.services.audit import AuditService
@@ -20,6 +23,7 @@ from scheduler_api.services.lookups import LookupService
 from scheduler_api.services.preview import PreviewService
 from scheduler_api.services.runs import RunService
 from scheduler_api.services.status import StatusService
+from scheduler_core.schemas import FieldError
 from scheduler_core.store import Actor
 
 # auto_error=False: a missing token is answered by our own 401 (JSON body and WWW-Authenticate challenge).
@@ -100,6 +104,33 @@ async def audit_actor(request: Request, caller: Annotated[Principal, Depends(req
     client = request.client
     request_id = getattr(request.state, "request_id", None)
     return Actor(caller.subject, caller.name, client.host if client else None, request_id)
+
+
+async def refuse_unknown_query(request: Request) -> None:
+    """A query parameter the endpoint does not declare is a 422 naming it (and what the endpoint takes), never
+    ignored: `perPage=2` for `per_page` would otherwise answer 20 items as if it had been read. Every unknown one
+    is named; the request's other problems come once the URL is right (nothing is run before)."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    known = declared_query(route)
+    unknown = [name for name in dict.fromkeys(request.query_params.keys()) if name not in known]
+    if unknown:
+        takes = f"this endpoint takes {', '.join(sorted(known))}" if known else "this endpoint takes none"
+        raise InvalidInput([FieldError(field=name, reason=f"unknown query parameter; {takes}") for name in unknown])
+
+
+def declared_query(route: APIRoute) -> frozenset[str]:
+    """The names of the query parameters a route declares, its dependencies' included (a walk of a few nodes,
+    each request: routes are not hashable, so not cached)."""
+    return frozenset(_query_names(route.dependant))
+
+
+def _query_names(dependant: Dependant) -> set[str]:
+    names = {get_validation_alias(field) for field in dependant.query_params}
+    for dependency in dependant.dependencies:
+        names |= _query_names(dependency)
+    return names
 
 
 Jobs = Annotated[JobService, Depends(_jobs)]

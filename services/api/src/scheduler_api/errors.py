@@ -126,7 +126,7 @@ _REASONS: Final = {
 }
 
 
-def _field_errors(errors: Sequence[Any]) -> list[FieldError]:
+def field_errors(errors: Sequence[Any]) -> list[FieldError]:
     """FastAPI's validation errors as (camelCase field, reason); `loc` is ("body"|"query"|"path", name, ...).
     Field names are cut short (an unknown key may be as long as the body) and never echo what UTF-8 cannot
     encode; reasons are pydantic's or ours, which never repeat the input."""
@@ -142,6 +142,14 @@ def _field_errors(errors: Sequence[Any]) -> list[FieldError]:
         reason = printable(reason.removeprefix("Value error, "))
         problems.append(FieldError(field=field, reason=reason))
     return problems
+
+
+def in_body_order(body: Any, problems: list[FieldError]) -> list[FieldError]:
+    """The problems in the order of the fields in the body, as a form lists them (a sort that keeps the order
+    found among problems of one field); a problem with no field in the body (a required field missing, a query
+    parameter) after them."""
+    position = {key: index for index, key in enumerate(body)} if isinstance(body, Mapping) else {}
+    return sorted(problems, key=lambda problem: position.get(problem.field.split(".", 1)[0], len(position)))
 
 
 class ErrorJSONResponse(JSONResponse):
@@ -168,7 +176,7 @@ async def _api_error(_: Request, exc: Exception) -> JSONResponse:
 
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    problems = _field_errors(exc.errors())
+    problems = in_body_order(exc.body, field_errors(exc.errors()))
     return error_json(422, InvalidInput(problems).body())
 
 
@@ -224,7 +232,8 @@ _DESCRIPTIONS: Final = {
     404: "No such job.",
     409: "The action makes no sense in the job's current state.",
     413: "The request body is larger than the API accepts (SCHEDULER_MAX_REQUEST_BODY_BYTES); it was not read.",
-    422: "Invalid input; `fields` names each field and the reason. Nothing was written.",
+    422: "Invalid input: `fields` names every field of the body, path or query parameter that is invalid (a query "
+    "parameter the endpoint does not take included) with the reason, all at once. Nothing was written.",
     503: "The database, or the gateway's key set (JWKS) needed to verify the token, cannot be reached.",
 }
 _CHALLENGE: Final = {"WWW-Authenticate": {"description": "Bearer challenge (RFC 6750).", "schema": {"type": "string"}}}

@@ -12,7 +12,7 @@ import structlog
 
 from scheduler_api.app import create_app
 from scheduler_core.auth.tokens import jwt_secret, mint_super_admin_token
-from scheduler_core.bootstrap import build_broker, open_database, stop_on_signals
+from scheduler_core.bootstrap import ShutdownForced, build_broker, open_database, stop_on_signals
 from scheduler_core.instance import InstanceHeartbeat
 from scheduler_core.observability.http_server import HttpServer
 from scheduler_core.observability.logging import configure_logging
@@ -47,15 +47,17 @@ async def serve_embedded(
     settings: Settings, stop: asyncio.Event | None = None, on_ready: ReadyCallback = print_banner
 ) -> None:
     """Run every role in this process until SIGINT/SIGTERM (or `stop`); on the way out, running tasks get
-    the shutdown grace period and whatever is left is failed with a reason, so no run stays `running`."""
+    the shutdown grace period and whatever is left is failed with a reason, so no run stays `running`. A second
+    SIGINT cuts the grace short (what runs is failed at once, with that reason) and ends with ShutdownForced."""
     configure_logging(settings.log_level, settings.log_format)
+    registry = TaskRegistry.from_modules(settings.task_modules)  # a bad module stops it before anything is written
     settings = settings.model_copy(update={"jwt_secret": jwt_secret(settings, generate=True)})
+    force = asyncio.Event()
     if stop is None:
         stop = asyncio.Event()
-        stop_on_signals(stop)
+        stop_on_signals(stop, force)
     metrics = Metrics()
     wakeup = LocalWakeup()
-    registry = TaskRegistry.from_modules(settings.task_modules)
     async with (
         process_tracing("jobscheduler") as tracing,
         open_database(settings, migrate=True) as database,
@@ -123,7 +125,9 @@ async def serve_embedded(
                 timekeeper_stop.set()
                 with contextlib.suppress(asyncio.CancelledError):
                     await timekeeper_task
-                await executor.stop()
+                await executor.stop(force=force)
+    if force.is_set():
+        raise ShutdownForced("stopped at once by a second interrupt; the runs still going were failed")
     log.info("embedded_stopped")
 
 

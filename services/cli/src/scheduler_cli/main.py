@@ -40,16 +40,19 @@ NAME_MAX_LENGTH = 255
 
 
 def exit_codes() -> dict[type[Exception], int]:
-    """How a role ends, as its process's exit code (the README lists them; 2 is a usage or settings error, 7 an
-    executor that stopped itself because it could no longer keep its runs' leases: see scheduler_core.leases).
-    Imported here, not with the CLI: the broker and the store pull in aio_pika and sqlalchemy, which `--help` and
-    the commands on a running API do without."""
+    """How a role ends, as its process's exit code (the README lists them; 2 is a usage or settings error: an
+    invalid value (settings.py), or one missing or naming what is not there (SettingsError); 7 an executor that
+    stopped itself because it could no longer keep its runs' leases: see scheduler_core.leases). Imported here, not
+    with the CLI: the broker and the store pull in aio_pika and sqlalchemy, which `--help` and the commands on a
+    running API do without."""
     from scheduler_core.broker import BrokerUnavailable
     from scheduler_core.instance import InstanceLost
+    from scheduler_core.settings import SettingsError
     from scheduler_core.store.engine import DatabaseUnavailable
     from scheduler_core.store.migration import SchemaNotReady
 
     return {
+        SettingsError: 2,
         SchemaNotReady: 3,
         InstanceLost: 4,
         BrokerUnavailable: 5,
@@ -66,6 +69,8 @@ def run(coroutine: Coroutine[Any, Any, None]) -> None:
     # CPU per 1,000 runs.
     import uvloop
 
+    from scheduler_core.bootstrap import FORCED_EXIT_CODE, ShutdownForced, exit_now
+
     codes = exit_codes()
     gc.collect()
     gc.freeze()
@@ -73,8 +78,12 @@ def run(coroutine: Coroutine[Any, Any, None]) -> None:
     try:
         # uvloop: the roles spend most of their time in socket I/O (asyncpg, AMQP), where it is much faster.
         uvloop.run(coroutine)
-    except KeyboardInterrupt:  # a second Ctrl-C while shutting down
-        raise typer.Exit(130) from None
+    except KeyboardInterrupt:  # an interrupt before the role installed its signal handlers
+        raise typer.Exit(FORCED_EXIT_CODE) from None
+    except ShutdownForced as exc:
+        # Recorded and cleaned up; a task's thread that cannot be stopped must not hold the exit (the interpreter
+        # would join it), so the process ends here.
+        exit_now(str(exc))
     except tuple(codes) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(next(code for kind, code in codes.items() if isinstance(exc, kind))) from None
@@ -144,17 +153,28 @@ def stack(
 
 @app.command()
 def migrate() -> None:
-    """Bring the database at SCHEDULER_DATABASE_URL to the latest schema (one transaction)."""
+    """Bring the database at SCHEDULER_DATABASE_URL to the latest schema (one transaction), then register the
+    task functions of SCHEDULER_TASK_MODULES, so that jobs can be created before an executor has started."""
+    from scheduler_core.bootstrap import Database
     from scheduler_core.store.engine import open_engine
     from scheduler_core.store.migration import current_revision, head_revision, upgrade
+    from scheduler_core.tasks import TaskRegistry
 
     settings = load_settings()
 
     async def _migrate() -> None:
+        registry = TaskRegistry.from_modules(settings.task_modules)  # a bad module fails before connecting
         async with open_engine(settings.resolved_database_url(), pool_size=1) as engine:
             before = await current_revision(engine)
             await upgrade(engine)
+            database = Database.of(engine)
+            # What an executor does at start-up (and goes on doing at each start): the catalogue the API checks
+            # a job's task and parameters against.
+            async with database.sessionmaker.begin() as session:
+                await database.store.lookups.upsert_task_functions(session, registry.specs())
         typer.echo(f"database migrated: {before or 'empty'} -> {head_revision()}", err=True)
+        keys = ", ".join(definition.key for definition in registry.definitions())
+        typer.echo(f"task functions registered: {keys or 'none'} (SCHEDULER_TASK_MODULES)", err=True)
 
     run(_migrate())
 
@@ -173,9 +193,11 @@ def token(
         typer.Option(help="Lifetime in hours (default 12, or SCHEDULER_JWT_MAX_LIFETIME if shorter).", min=0.01),
     ] = None,
 ) -> None:
-    """Print a Super Admin JWT (and nothing else) signed with SCHEDULER_JWT_SECRET or the embedded secret. Its
+    """Print a Super Admin JWT (and nothing else) signed with SCHEDULER_JWT_SECRET, or with the secret embedded
+    mode generated under the data directory: it never makes a secret up (the API would refuse its tokens). Its
     subject and name are who the audit trail records for changes made with it."""
     from scheduler_core.auth.tokens import (
+        SECRET_FILE_NAME,
         SUBJECT_MAX_LENGTH,
         LifetimeTooLong,
         NoSecretConfigured,
@@ -191,9 +213,19 @@ def token(
         typer.echo(f"error: --name: 1 to {NAME_MAX_LENGTH} characters", err=True)
         raise typer.Exit(2)
     try:
-        secret = jwt_secret(settings, generate=True)
-    except NoSecretConfigured as exc:
-        typer.echo(f"error: {exc}", err=True)
+        secret = jwt_secret(settings, generate=False)
+    except NoSecretConfigured:
+        gateway = (
+            "; the API takes tokens of the gateway's key set (SCHEDULER_JWKS_URL): get one from the gateway"
+            if settings.jwks_url
+            else ""
+        )
+        typer.echo(
+            "error: no secret to sign with: set SCHEDULER_JWT_SECRET to the API's secret, or start embedded mode "
+            f"(`jobscheduler embedded`, `make run`) once, which generates {settings.data_dir / SECRET_FILE_NAME}"
+            f"{gateway}",
+            err=True,
+        )
         raise typer.Exit(2) from None
     ttl = None if ttl_hours is None else timedelta(hours=ttl_hours)
     try:

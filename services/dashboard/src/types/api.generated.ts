@@ -1659,7 +1659,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Invalid input; `fields` names each field and the reason. Nothing was written. */
+            /** @description Invalid input: `fields` names every field of the body, path or query parameter that is invalid (a query parameter the endpoint does not take included) with the reason, all at once. Nothing was written. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1730,7 +1730,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Invalid input; `fields` names each field and the reason. Nothing was written. */
+            /** @description Invalid input: `fields` names every field of the body, path or query parameter that is invalid (a query parameter the endpoint does not take included) with the reason, all at once. Nothing was written. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1781,6 +1781,15 @@ export interface operations {
             };
             /** @description The token is valid but does not carry the Super Admin role. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input: `fields` names every field of the body, path or query parameter that is invalid (a query parameter the endpoint does not take included) with the reason, all at once. Nothing was written. */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1854,7 +1863,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Invalid input; `fields` names each field and the reason. Nothing was written. */
+            /** @description Invalid input: `fields` names every field of the body, path or query parameter that is invalid (a query parameter the endpoint does not take included) with the reason, all at once. Nothing was written. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1905,6 +1914,15 @@ export interface operations {
             };
             /** @description The token is valid but does not carry the Super Admin role. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input: `fields` names every field of the body, path or query parameter that is invalid (a query parameter the endpoint does not take included) with the reason, all at once. Nothing was written. */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1970,7 +1988,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Invalid input; `fields` names each field and the reason. Nothing was written. */
+            /** @description Invalid input: `fields` names every field of the body, path or query parameter that is invalid (a query parameter the endpoint does not take included) with the reason, all at once. Nothing was written. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2041,7 +2059,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Invalid input; `fields` names each field and the reason. Nothing was written. */
+            /** @description Invalid input: `fields` names every field of the body, path or query parameter that is invalid (a query parameter the endpoint does not take included) with the reason, all at once. Nothing was written. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2111,7 +2129,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Invalid input; `fields` names each field and the reason. Nothing was written. */
+            /** @description Invalid input: `fields` names every field of the body, path or query parameter that is invalid (a query parameter the endpoint does not take included) with the reason, all at once. Nothing was written. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2203,7 +2221,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Invalid input; `fields` names each field and the reason. Nothing was written. */
+            /** @description Invalid input: `fields` names every field of the body, path or query parameter that is invalid (a query parameter the endpoint does not take included) with the reason, all at once. Nothing was written. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2282,7 +2300,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Invalid input; `fields` names each field and the reason. Nothing was written. */
+            /** @description Invalid input: `fields` names every field of the body, path or query parameter that is invalid (a query parameter the endpoint does not take included) with the reason, all at once. Nothing was written. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2374,7 +2392,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Invalid input; `fields` names each field and the reason. Nothing was written. */
+            /** @description Invalid input: `fields` names every field of the body, path or query parameter that is invalid (a query parameter the endpoint does not take included) with the reason, all at once. Nothing was written. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2459,7 +2477,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Invalid input; `fields` names each field and the reason. Nothing was written. */
+            /** @description Invalid input: `fields` names every field of the body, path or query parameter that is invalid (a query parameter the endpoint does not take included) with the reason, all at once. Nothing was written. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2542,7 +2560,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Invalid input; `fields` names each field and the reason. Nothing was written. */
+            /** @description Invalid input: `fields` names every field of the body, path or query parameter that is invalid (a query parameter the endpoint does not take included) with the reason, all at once. Nothing was written. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2636,7 +2654,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Invalid input; `fields` names each field and the reason. Nothing was written. */
+            /** @description Invalid input: `fields` names every field of the body, path or query parameter that is invalid (a query parameter the endpoint does not take included) with the reason, all at once. Nothing was written. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2721,7 +2739,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Invalid input; `fields` names each field and the reason. Nothing was written. */
+            /** @description Invalid input: `fields` names every field of the body, path or query parameter that is invalid (a query parameter the endpoint does not take included) with the reason, all at once. Nothing was written. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2805,7 +2823,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Invalid input; `fields` names each field and the reason. Nothing was written. */
+            /** @description Invalid input: `fields` names every field of the body, path or query parameter that is invalid (a query parameter the endpoint does not take included) with the reason, all at once. Nothing was written. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2868,7 +2886,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Invalid input; `fields` names each field and the reason. Nothing was written. */
+            /** @description Invalid input: `fields` names every field of the body, path or query parameter that is invalid (a query parameter the endpoint does not take included) with the reason, all at once. Nothing was written. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2939,7 +2957,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Invalid input; `fields` names each field and the reason. Nothing was written. */
+            /** @description Invalid input: `fields` names every field of the body, path or query parameter that is invalid (a query parameter the endpoint does not take included) with the reason, all at once. Nothing was written. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3009,7 +3027,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Invalid input; `fields` names each field and the reason. Nothing was written. */
+            /** @description Invalid input: `fields` names every field of the body, path or query parameter that is invalid (a query parameter the endpoint does not take included) with the reason, all at once. Nothing was written. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3092,7 +3110,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Invalid input; `fields` names each field and the reason. Nothing was written. */
+            /** @description Invalid input: `fields` names every field of the body, path or query parameter that is invalid (a query parameter the endpoint does not take included) with the reason, all at once. Nothing was written. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3162,7 +3180,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Invalid input; `fields` names each field and the reason. Nothing was written. */
+            /** @description Invalid input: `fields` names every field of the body, path or query parameter that is invalid (a query parameter the endpoint does not take included) with the reason, all at once. Nothing was written. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3239,7 +3257,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Invalid input; `fields` names each field and the reason. Nothing was written. */
+            /** @description Invalid input: `fields` names every field of the body, path or query parameter that is invalid (a query parameter the endpoint does not take included) with the reason, all at once. Nothing was written. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3310,7 +3328,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Invalid input; `fields` names each field and the reason. Nothing was written. */
+            /** @description Invalid input: `fields` names every field of the body, path or query parameter that is invalid (a query parameter the endpoint does not take included) with the reason, all at once. Nothing was written. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3361,6 +3379,15 @@ export interface operations {
             };
             /** @description The token is valid but does not carry the Super Admin role. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input: `fields` names every field of the body, path or query parameter that is invalid (a query parameter the endpoint does not take included) with the reason, all at once. Nothing was written. */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3420,7 +3447,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Invalid input; `fields` names each field and the reason. Nothing was written. */
+            /** @description Invalid input: `fields` names every field of the body, path or query parameter that is invalid (a query parameter the endpoint does not take included) with the reason, all at once. Nothing was written. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3458,6 +3485,15 @@ export interface operations {
                     "application/json": components["schemas"]["HealthResponse"];
                 };
             };
+            /** @description Invalid input: `fields` names every field of the body, path or query parameter that is invalid (a query parameter the endpoint does not take included) with the reason, all at once. Nothing was written. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
         };
     };
     metrics_metrics_get: {
@@ -3478,6 +3514,15 @@ export interface operations {
                     "text/plain; version=1.0.0; charset=utf-8": string;
                 };
             };
+            /** @description Invalid input: `fields` names every field of the body, path or query parameter that is invalid (a query parameter the endpoint does not take included) with the reason, all at once. Nothing was written. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
         };
     };
     readyz_readyz_get: {
@@ -3496,6 +3541,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ReadinessResponse"];
+                };
+            };
+            /** @description Invalid input: `fields` names every field of the body, path or query parameter that is invalid (a query parameter the endpoint does not take included) with the reason, all at once. Nothing was written. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
             /** @description A dependency does not answer. */

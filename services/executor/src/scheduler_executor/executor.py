@@ -129,16 +129,16 @@ class Executor:
         )
         log.info("executor_started", instance_id=self._instance.id, tasks=len(self._registry.definitions()))
 
-    async def stop(self) -> None:
-        """Stop consuming; give running tasks shutdown_grace seconds; then fail what is left, with a reason.
-        Messages not yet claimed go back to the queue for another executor."""
+    async def stop(self, force: asyncio.Event | None = None) -> None:
+        """Stop consuming; give running tasks shutdown_grace seconds (less once `force` is set: a second interrupt);
+        then fail what is left, with a reason. Messages not yet claimed go back to the queue for another executor."""
         self._stopping = True
         if self._consumer is not None:
             if self._running:
                 log.info("executor_draining", running=len(self._running), grace_s=self._config.shutdown_grace)
-            await self._consumer.cancel(grace_s=self._config.shutdown_grace)
+            await self._consumer.cancel(grace_s=self._config.shutdown_grace, cut_short=force)
         if self._abandoned:
-            reason = verdicts.abandoned_at_shutdown(self._config.shutdown_grace)
+            reason = verdicts.abandoned_at_shutdown(self._config.shutdown_grace, forced=bool(force and force.is_set()))
             async with self._sessionmaker.begin() as session:
                 failed = await self._store.outcomes.fail_held(session, self._instance.id, self._abandoned, reason)
             self._tally.failed_at_shutdown(failed)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from scheduler_core.bootstrap import standalone_role
+from scheduler_core.bootstrap import ShutdownForced, standalone_role
 from scheduler_core.instance import InstanceLost
 from scheduler_core.settings import Settings
 from scheduler_core.store.models import InstanceStatus
@@ -15,7 +15,8 @@ from scheduler_executor.executor import Executor
 
 
 async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
-    """Run an executor until SIGTERM/SIGINT (or `stop`), then drain gracefully."""
+    """Run an executor until SIGTERM/SIGINT (or `stop`), then drain gracefully; a second SIGINT fails what still
+    runs at once (with the reason) and ends with ShutdownForced."""
     registry = TaskRegistry.from_modules(settings.task_modules)  # a bad module fails before connecting
     async with standalone_role(settings, "executor", stop) as role, role.health_server():
         executor = Executor(
@@ -32,7 +33,9 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
         await executor.start()
         await role.instance.set_status(InstanceStatus.RUNNING)
         await wait_for_stop(role.stop, role.instance.lost)
-        await executor.stop()
+        await executor.stop(force=role.force)
+        if role.force.is_set():
+            raise ShutdownForced("executor stopped at once by a second interrupt; the runs it held were failed")
         if role.instance.lost.is_set():
             raise InstanceLost(
                 f"executor instance {role.instance.id} was declared dead while a task it could not stop was running"

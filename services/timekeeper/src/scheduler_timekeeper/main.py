@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from scheduler_core.bootstrap import standalone_role
+from scheduler_core.bootstrap import ShutdownForced, standalone_role
 from scheduler_core.settings import Settings
 from scheduler_core.store.models import InstanceStatus
 from scheduler_timekeeper.service import TimekeeperConfig, TimekeeperService
@@ -27,3 +27,5 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
                 tracing=role.tracing,
             )
             await service.run(role.stop)
+        if role.force.is_set():
+            raise ShutdownForced("timekeeper stopped at once by a second interrupt")

@@ -150,7 +150,9 @@ class RecoverySweep:
             )
         self._metrics.orphans.inc(len(orphans))
         for orphan in orphans:
-            self._metrics.job_run(orphan.job_id, "failed")
+            self._metrics.job_run(orphan.job_id, orphan.status.name.lower())
+        for status in {orphan.status for orphan in orphans}:
+            self._metrics.runs_recorded(status.name.lower(), sum(orphan.status is status for orphan in orphans))
         if unclaimed:
             # One line per sweep, not per run: an outage of every executor leaves a run per job per slot.
             log.warning(
@@ -160,7 +162,7 @@ class RecoverySweep:
                 execution_ids=[run.execution_id for run in unclaimed[:LOGGED_IDS]],
                 reason=unclaimed[0].reason,
             )
-            self._metrics.missed.inc(len(unclaimed))
+            self._metrics.runs_recorded("missed", len(unclaimed))
             for run in unclaimed:
                 self._metrics.job_run(run.job_id, "missed")
         if requeued:

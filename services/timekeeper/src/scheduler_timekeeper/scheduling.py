@@ -157,7 +157,7 @@ class SchedulingPass:
         )
         missed = missed_by_job.total()
         self._metrics.scheduled.inc(len(to_publish))
-        self._metrics.missed.inc(missed)
+        self._metrics.runs_recorded("missed", missed)
         for job_id, count in missed_by_job.items():
             self._metrics.job_run(job_id, "missed", count)
         if missed:

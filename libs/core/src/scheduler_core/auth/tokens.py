@@ -11,7 +11,7 @@ from typing import Any, Final
 
 import jwt
 
-from scheduler_core.settings import Settings
+from scheduler_core.settings import Settings, SettingsError
 
 SECRET_FILE_NAME = "jwt-secret"
 # Bytes of randomness in a generated secret (256 bits, the HS256 key size).
@@ -21,7 +21,7 @@ DEFAULT_TOKEN_TTL = timedelta(hours=12)
 SUBJECT_MAX_LENGTH: Final = 36
 
 
-class NoSecretConfigured(RuntimeError):
+class NoSecretConfigured(SettingsError):
     """Standalone services need SCHEDULER_JWT_SECRET (or a JWKS); only embedded mode generates one."""
 
 
@@ -35,8 +35,8 @@ def jwt_secret(settings: Settings, *, generate: bool) -> str:
         return path.read_text().strip()
     if not generate:
         raise NoSecretConfigured(
-            f"no JWT secret: set SCHEDULER_JWT_SECRET (or SCHEDULER_JWKS_URL), or run embedded mode once "
-            f"to generate {path}"
+            f"SCHEDULER_JWT_SECRET is not set: the api needs it to verify tokens (or SCHEDULER_JWKS_URL, for a "
+            f"gateway's tokens); only embedded mode generates a secret, as {path}"
         )
     return _create_secret(path)
 

@@ -42,12 +42,13 @@ class Consumer(ABC):
     """
 
     @abstractmethod
-    async def cancel(self, *, grace_s: float = 0.0) -> None:
+    async def cancel(self, *, grace_s: float = 0.0, cut_short: asyncio.Event | None = None) -> None:
         """Stop receiving new deliveries and close the consumer; idempotent.
 
-        Handlers still running are given up to ``grace_s`` seconds to finish, then cancelled (handlers must
-        let ``CancelledError`` through). Deliveries delivered but not settled then go back to the queue, where
-        the next consumer receives them with ``redelivered=True``.
+        Handlers still running are given up to ``grace_s`` seconds to finish (less if ``cut_short`` is set
+        meanwhile, or already: a second interrupt), then cancelled (handlers must let ``CancelledError``
+        through). Deliveries delivered but not settled then go back to the queue, where the next consumer
+        receives them with ``redelivered=True``.
         """
 
     @property
@@ -100,16 +101,31 @@ class HandlerTasks:
             log.warning("delivery_not_settled", **self._log_context, **delivery._log_context())
             await delivery.reject(requeue=True)
 
-    async def stop(self, grace_s: float) -> None:
-        """Wait up to ``grace_s`` seconds for running handlers, then cancel and await the rest."""
+    async def stop(self, grace_s: float, cut_short: asyncio.Event | None = None) -> None:
+        """Wait up to ``grace_s`` seconds for running handlers (until ``cut_short`` is set, if sooner), then
+        cancel and await the rest."""
         current = asyncio.current_task()
         # A handler may cancel its own consumer: never wait for (or cancel) the calling task.
         running = {task for task in self._tasks if task is not current}
-        if running and grace_s > 0:
-            await asyncio.wait(running, timeout=grace_s)
+        if running and grace_s > 0 and not (cut_short is not None and cut_short.is_set()):
+            await _all_done_or(running, cut_short, grace_s)
         leftover = {task for task in running if not task.done()}
         if leftover:
             log.warning("handlers_cancelled", **self._log_context, count=len(leftover), grace_s=grace_s)
             for task in leftover:
                 task.cancel()
             await asyncio.gather(*leftover, return_exceptions=True)
+
+
+async def _all_done_or(tasks: set[asyncio.Task[None]], cut_short: asyncio.Event | None, timeout_s: float) -> None:
+    """Until every task is done, `cut_short` is set, or `timeout_s` seconds have passed (the tasks are left
+    running: asyncio.wait never cancels what it waits for)."""
+    waiters: set[asyncio.Future[Any]] = {asyncio.ensure_future(asyncio.wait(tasks))}
+    if cut_short is not None:
+        waiters.add(asyncio.ensure_future(cut_short.wait()))
+    try:
+        await asyncio.wait(waiters, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+        await asyncio.gather(*waiters, return_exceptions=True)

@@ -13,6 +13,7 @@ test suite runs against both), with these differences that follow from living in
 
 from __future__ import annotations
 
+import asyncio
 import heapq
 import itertools
 import time
@@ -86,12 +87,12 @@ class _MemoryConsumer(Consumer):
             self._broker._push(delivery._entry, redelivered=True)
         self._broker._dispatch()
 
-    async def cancel(self, *, grace_s: float = 0.0) -> None:
+    async def cancel(self, *, grace_s: float = 0.0, cut_short: asyncio.Event | None = None) -> None:
         if self._cancelled:
             return
         self._cancelled = True
         self._broker._detach(self)
-        await self._handlers.stop(grace_s)
+        await self._handlers.stop(grace_s, cut_short)
         returned = len(self._unsettled)
         for delivery in self._unsettled:
             delivery._returned = True

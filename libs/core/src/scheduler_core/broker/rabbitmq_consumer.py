@@ -108,7 +108,7 @@ class RabbitConsumer(Consumer):
             return
         self._handlers.spawn(delivery)
 
-    async def cancel(self, *, grace_s: float = 0.0) -> None:
+    async def cancel(self, *, grace_s: float = 0.0, cut_short: asyncio.Event | None = None) -> None:
         if self._cancelled:
             return
         self._cancelled = True
@@ -120,7 +120,7 @@ class RabbitConsumer(Consumer):
                     await self._queue.cancel(self._tag)
             except UNAVAILABLE as exc:
                 log.warning("consumer_cancel_failed", consumer=self._tag, error=repr(exc))
-        await self._handlers.stop(grace_s)
+        await self._handlers.stop(grace_s, cut_short)
         try:
             async with asyncio.timeout(self._op_timeout_s):
                 # Closing the channel is what makes RabbitMQ requeue this consumer's unacked messages.

@@ -96,6 +96,9 @@ class Metrics:
 
     def __post_init__(self) -> None:
         r = self.registry
+        # Every outcome recorded is counted here under its status, by whoever records it: the executor (success,
+        # failed, cancelled, and missed or skipped at the claim), the timekeeper's pass (missed) and sweep (missed,
+        # failed and cancelled runs of lost executors), the API (runs cancelled before they started).
         self.runs = Counter(
             "scheduler_runs_total", "Runs that reached a final status, by status.", ["status"], registry=r
         )
@@ -125,8 +128,11 @@ class Metrics:
         self.duplicates = Counter(
             "scheduler_duplicate_deliveries_total", "Deliveries of runs that were already claimed.", registry=r
         )
+        # Kept for dashboards that read it: always equal to scheduler_runs_total{status="missed"} (runs_recorded).
         self.missed = Counter(
-            "scheduler_missed_runs_total", "Slots recorded as missed (past their grace time).", registry=r
+            "scheduler_missed_runs_total",
+            'Slots recorded as missed (past their grace time); the same as scheduler_runs_total{status="missed"}.',
+            registry=r,
         )
         self.scheduled = Counter("scheduler_runs_scheduled_total", "Execution rows written for due slots.", registry=r)
         self.sweeps = Counter("scheduler_lock_sweeps_total", "Recovery sweeps run.", registry=r)
@@ -186,6 +192,14 @@ class Metrics:
     def job_run(self, job_id: int, status: str, count: int = 1) -> None:
         """Count `count` runs of the job that ended with `status` (lower-case, as scheduler_runs_total's)."""
         self.job_runs.labels(job_id=str(job_id), status=status).inc(count)
+
+    def runs_recorded(self, status: str, count: int = 1) -> None:
+        """`count` runs recorded with this final status (lower-case name: "missed", "failed", ...)."""
+        if count <= 0:
+            return
+        self.runs.labels(status=status).inc(count)
+        if status == "missed":
+            self.missed.inc(count)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

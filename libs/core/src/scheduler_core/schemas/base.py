@@ -10,9 +10,19 @@ from __future__ import annotations
 import json
 import math
 import re
-from typing import Annotated, Any, Final
+from collections.abc import Mapping
+from typing import Annotated, Any, Final, TypeVar, cast
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 from pydantic.alias_generators import to_camel
 
 from scheduler_core.schemas.documents import MAX_DEPTH, DocumentRejected, check_value, text_problem
@@ -50,6 +60,40 @@ class CamelRequest(CamelModel):
         if isinstance(value, float) and math.isfinite(value) and value.is_integer():
             return int(value)
         return value
+
+
+RequestT = TypeVar("RequestT", bound=CamelRequest)
+
+
+def accepted_part(model: type[RequestT], body: Mapping[str, Any]) -> tuple[RequestT, frozenset[str]]:
+    """Of a body the model refused as a whole: the model built from the fields it accepts one by one (each
+    validated as the model validates it; the defaults of the fields not given), and the keys it refuses (the
+    field's Python name; an unknown key as given): unknown, invalid, or a required field missing. The instance is
+    built without validating the whole: a refused field keeps its default, a missing required one is absent (and
+    model_dump leaves it out), so read only what was not refused. What the service checks beyond the schema can
+    then run on a body with a bad field."""
+    # (the pydantic plugin types model_construct as the declaring class's, not the TypeVar's)
+    part = cast(RequestT, model.model_construct())
+    refused: set[str] = set()
+    for key, value in body.items():
+        name = _field_name(model, key)
+        if name is None:
+            refused.add(key)
+            continue
+        try:
+            model.__pydantic_validator__.validate_assignment(part, name, value)
+        except ValidationError:
+            refused.add(name)
+    missing = {name for name, info in model.model_fields.items() if info.is_required() and name not in part.__dict__}
+    return part, frozenset(refused | missing)
+
+
+def _field_name(model: type[BaseModel], key: str) -> str | None:
+    """The Python name of the field a body key names (by alias or by name, as CamelModel accepts both)."""
+    for name, info in model.model_fields.items():
+        if key in (name, info.alias):
+            return name
+    return None
 
 
 def _storable(value: str) -> str:

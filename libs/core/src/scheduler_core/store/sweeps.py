@@ -11,6 +11,8 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from scheduler_core.store.models import ExecutionStatus
+
 
 @dataclass(frozen=True, slots=True)
 class UnclaimedRun:
@@ -36,6 +38,7 @@ class OrphanedRun:
     job_id: int
     executor_id: str
     reason: str
+    status: ExecutionStatus = ExecutionStatus.FAILED  # CANCELLED for a run that had been asked to cancel
 
 
 class SweepStore(ABC):

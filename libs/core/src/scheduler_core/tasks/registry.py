@@ -30,10 +30,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from scheduler_core.outbound import OutboundGuard
 from scheduler_core.retention import DEFAULT_AUDIT_RETENTION_DAYS
+from scheduler_core.settings import SettingsError
 from scheduler_core.store import Store, TaskFunctionSpec
 
 # A task returns an optional one-line summary of what it did, recorded as the run's result_summary.
 TaskFunction = Callable[..., Awaitable[str | None] | str | None]
+
+
+class TaskModuleError(SettingsError, ValueError):
+    """A module of SCHEDULER_TASK_MODULES does not exist, or declares no task router."""
 
 
 class UnknownTask(LookupError):
@@ -141,13 +146,21 @@ class TaskRegistry:
 
     @classmethod
     def from_modules(cls, modules: Iterable[str]) -> TaskRegistry:
-        """Import each module and collect its `tasks` router. A module without one is a configuration error."""
+        """Import each module and collect its `tasks` router. A module that is not there, or has no router, is a
+        configuration error (TaskModuleError); one that fails while importing is a bug in it, raised as it is."""
         registry = cls()
         for name in modules:
-            module = importlib.import_module(name)
+            try:
+                module = importlib.import_module(name)
+            except ModuleNotFoundError as exc:
+                if exc.name is None or not (name == exc.name or name.startswith(f"{exc.name}.")):
+                    raise  # the module is there and imports something missing: its own traceback says where
+                raise TaskModuleError(
+                    f"SCHEDULER_TASK_MODULES: no module named {name!r} (is the package installed, the name right?)"
+                ) from None
             router = getattr(module, "tasks", None)
             if not isinstance(router, TaskRouter):
-                raise ValueError(f"task module {name!r} has no `tasks = TaskRouter()`")
+                raise TaskModuleError(f"SCHEDULER_TASK_MODULES: task module {name!r} has no `tasks = TaskRouter()`")
             for definition in router.definitions:
                 registry.add(definition)
         return registry

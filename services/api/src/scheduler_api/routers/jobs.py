@@ -3,13 +3,16 @@ their runs (cancel, rerun), and backfill."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Mapping
+from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Request, status
+from pydantic import TypeAdapter, ValidationError
 
-from scheduler_api.dependencies import Actions, Caller, Jobs, Runs
+from scheduler_api.dependencies import Actions, Caller, Jobs, Runs, get_services
 from scheduler_api.errors import error_responses
 from scheduler_api.routers.query import BOOLEAN, DECIMAL, ExecutionId, JobId, PageNumber, PerPage
+from scheduler_api.validation import CompleteValidation, checked_further_by
 from scheduler_core.schemas import (
     DB_INT_MAX,
     DEFAULT_PER_PAGE,
@@ -17,6 +20,7 @@ from scheduler_core.schemas import (
     BackfillResponse,
     ExecutionActionRequest,
     ExecutionActionResponse,
+    FieldError,
     JobActionRequest,
     JobActionResponse,
     ScheduledJobCreate,
@@ -24,9 +28,25 @@ from scheduler_core.schemas import (
     ScheduledJobResponse,
     ScheduledJobUpdate,
 )
+from scheduler_core.schemas.base import accepted_part
 from scheduler_core.store import JobFilters
 
-router = APIRouter(tags=["jobs"])
+router = APIRouter(tags=["jobs"], route_class=CompleteValidation)
+_JOB_ID: Final = TypeAdapter(JobId)
+
+
+async def _create_problems(request: Request, body: Mapping[str, Any]) -> list[FieldError]:
+    accepted, refused = accepted_part(ScheduledJobCreate, body)
+    return await get_services(request).jobs.create_problems(accepted, refused)
+
+
+async def _update_problems(request: Request, body: Mapping[str, Any]) -> list[FieldError]:
+    try:
+        job_id = _JOB_ID.validate_python(request.path_params.get("job_id"))
+    except ValidationError:  # the schema's answer names the path parameter; there is no job to check against
+        return []
+    accepted, refused = accepted_part(ScheduledJobUpdate, body)
+    return await get_services(request).jobs.update_problems(job_id, accepted, refused)
 
 
 @router.post(
@@ -36,6 +56,7 @@ router = APIRouter(tags=["jobs"])
     responses=error_responses(422),
     summary="Create a job (interval or cron, from the fields given)",
 )
+@checked_further_by(_create_problems)
 async def create_job(body: ScheduledJobCreate, service: Jobs, caller: Caller) -> ScheduledJobResponse:
     return await service.create_job(body, caller)
 
@@ -73,6 +94,7 @@ async def get_job(job_id: JobId, service: Jobs) -> ScheduledJobResponse:
     responses=error_responses(404, 409, 422),
     summary="Update a job (partial: only the fields given change)",
 )
+@checked_further_by(_update_problems)
 async def update_job(job_id: JobId, body: ScheduledJobUpdate, service: Jobs, caller: Caller) -> ScheduledJobResponse:
     return await service.update_job(job_id, body, caller)
 

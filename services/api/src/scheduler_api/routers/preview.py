@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Mapping
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
-from scheduler_api.dependencies import Preview
+from scheduler_api.dependencies import Preview, get_services
 from scheduler_api.errors import error_responses
 from scheduler_api.routers.query import DECIMAL, JobId
-from scheduler_core.schemas.base import Instant
+from scheduler_api.validation import CompleteValidation, checked_further_by
+from scheduler_core.schemas import FieldError
+from scheduler_core.schemas.base import Instant, accepted_part
 from scheduler_core.schemas.preview import (
     DEFAULT_PREVIEW_COUNT,
     MAX_PREVIEW_COUNT,
@@ -17,7 +20,12 @@ from scheduler_core.schemas.preview import (
     SchedulePreviewResponse,
 )
 
-router = APIRouter(tags=["schedule"])
+router = APIRouter(tags=["schedule"], route_class=CompleteValidation)
+
+
+async def _preview_problems(request: Request, body: Mapping[str, Any]) -> list[FieldError]:
+    accepted, refused = accepted_part(SchedulePreviewRequest, body)
+    return get_services(request).preview.preview_problems(accepted, refused)
 
 
 @router.post(
@@ -26,6 +34,7 @@ router = APIRouter(tags=["schedule"])
     responses=error_responses(422),
     summary="Next fire times of a schedule, as if a job with it were created now",
 )
+@checked_further_by(_preview_problems)
 async def preview_schedule(body: SchedulePreviewRequest, service: Preview) -> SchedulePreviewResponse:
     return await service.preview_schedule(body)
 

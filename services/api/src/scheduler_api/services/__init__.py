@@ -24,6 +24,7 @@ from scheduler_api.services.lookups import LookupService
 from scheduler_api.services.preview import PreviewService
 from scheduler_api.services.runs import RunService
 from scheduler_api.services.status import StatusService
+from scheduler_core.observability.metrics import Metrics
 from scheduler_core.store import Store
 
 
@@ -47,8 +48,9 @@ def build_services(
     config: ServiceConfig,
     *,
     on_schedule_change: Callable[[], None] | None = None,
+    metrics: Metrics | None = None,
 ) -> Services:
-    context = ServiceContext(sessionmaker, store, config, on_schedule_change)
+    context = ServiceContext(sessionmaker, store, config, on_schedule_change, metrics or Metrics())
     return Services(
         jobs=JobService(context),
         actions=ActionService(context),

@@ -1,15 +1,17 @@
-"""What every service of the API is given: sessions, the store, its configuration, and the hook that wakes an
-in-process timekeeper; with the two steps several services share (a job under its row lock, the wake-up)."""
+"""What every service of the API is given: sessions, the store, its configuration, the hook that wakes an
+in-process timekeeper, and the metrics (runs the API records ended: cancelled before they started); with the two
+steps several services share (a job under its row lock, the wake-up)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from scheduler_api.errors import NotFound
+from scheduler_core.observability.metrics import Metrics
 from scheduler_core.store import Store
 from scheduler_core.store.models import ScheduledJob
 
@@ -31,6 +33,7 @@ class ServiceContext:
     store: Store
     config: ServiceConfig
     on_schedule_change: Callable[[], None] | None = None
+    metrics: Metrics = field(default_factory=Metrics)
 
     async def locked_job(self, session: AsyncSession, job_id: int) -> ScheduledJob:
         """The active job, row-locked for the rest of the transaction so concurrent changes serialise."""
@@ -38,6 +41,13 @@ class ServiceContext:
         if job is None:
             raise job_not_found(job_id)
         return job
+
+    def runs_cancelled(self, job_id: int, count: int) -> None:
+        """After a commit that recorded `count` runs of the job cancelled before they started (the executors
+        count those they stop)."""
+        if count > 0:
+            self.metrics.runs_recorded("cancelled", count)
+            self.metrics.job_run(job_id, "cancelled", count)
 
     def schedule_changed(self) -> None:
         """After a commit that changed when a job fires: wake the in-process timekeeper, if any."""

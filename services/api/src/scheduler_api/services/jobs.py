@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
@@ -19,7 +21,9 @@ from scheduler_api.services.schedules import (
     job_schedule,
     job_type,
     merged_schedule_fields,
+    not_about,
     schedule_columns,
+    stand_ins,
 )
 from scheduler_core import verdicts
 from scheduler_core.schedule import SCHEDULE_FIELDS, Schedule, next_fire_time
@@ -62,12 +66,7 @@ class JobService:
         fields = data.model_dump(by_alias=False)
         async with self._sessionmaker.begin() as session:
             problems: list[FieldError] = []
-            schedule = checked_schedule(fields, problems)
-            task = await self._checked_task(session, data.task_function_id, problems)
-            self._check_priority(data.priority, problems)
-            _check_retry_delays(data.retry_delay_seconds, data.retry_max_delay_seconds, problems)
-            if task is not None:
-                check_parameters(task, data.parameters, problems)
+            schedule = await self._checked_create(session, fields, problems)
             if problems or schedule is None:
                 raise InvalidInput(problems)
             now = await self._store.clock.now(session)
@@ -87,6 +86,37 @@ class JobService:
         self._context.schedule_changed()
         log.info("job_created", job_id=response.id, by=actor.subject)
         return response
+
+    async def create_problems(self, data: ScheduledJobCreate, refused: frozenset[str]) -> list[FieldError]:
+        """What create_job would refuse besides the fields the schema refused already (`refused`, by Python name;
+        `data` holds the accepted ones, see schemas.base.accepted_part): the schedule's rules, the task, its
+        parameters, the priority's and the retry delays' bounds. Nothing is written."""
+        fields = {**data.model_dump(by_alias=False), **stand_ins(refused)}
+        problems: list[FieldError] = []
+        async with self._sessionmaker() as session:
+            await self._checked_create(session, fields, problems, refused)
+        return not_about(refused, problems)
+
+    async def _checked_create(
+        self,
+        session: AsyncSession,
+        fields: dict[str, Any],
+        problems: list[FieldError],
+        refused: frozenset[str] = frozenset(),
+    ) -> Schedule | None:
+        """Every check of a new job's fields, each problem added to `problems`; the schedule if it is valid.
+        A check that reads a field in `refused` is left out (the schema already named that field)."""
+        schedule = checked_schedule(fields, problems)
+        task = None
+        if "task_function_id" not in refused:
+            task = await self._checked_task(session, fields["task_function_id"], problems)
+        if "priority" not in refused:
+            self._check_priority(fields["priority"], problems)
+        if not refused & {"retry_delay_seconds", "retry_max_delay_seconds"}:
+            _check_retry_delays(fields["retry_delay_seconds"], fields["retry_max_delay_seconds"], problems)
+        if task is not None and "parameters" not in refused:
+            check_parameters(task, fields["parameters"], problems)
+        return schedule
 
     async def get_job(self, job_id: int) -> ScheduledJobResponse:
         async with self._sessionmaker() as session:
@@ -109,57 +139,18 @@ class JobService:
             job = await self._context.locked_job(session, job_id)
             before = job_fields(job_response(job))
             problems: list[FieldError] = []
-            values: dict[str, Any] = {name: changes[name] for name in _PLAIN_UPDATE_FIELDS if name in changes}
-
-            schedule: Schedule | None = None
-            schedule_changed = False
-            if any(name in changes for name in SCHEDULE_FIELDS):
-                merged = merged_schedule_fields(job, changes)
-                new_expression = changes.get("cron_expression") not in (None, job.cron_expression)
-                schedule = checked_schedule(merged, problems, check_grammar=new_expression)
-                if schedule is not None:
-                    columns = schedule_columns(schedule, merged)
-                    if any(getattr(job, name) != value for name, value in columns.items()):
-                        values.update(columns, job_type_id=job_type(schedule))
-                        schedule_changed = True
-
-            # Values are checked when they change: an edit form that sends every field back must not fail on a
-            # task that has since become inactive or a priority above a since-lowered maximum.
-            task: TaskFunction | None = None
-            task_function_id = changes.get("task_function_id", job.task_function_id)
-            if task_function_id != job.task_function_id:
-                if job.is_primary:
-                    raise Conflict(
-                        f"job {job_id} is a primary job: its task cannot change (its parameters and schedule can)"
-                    )
-                task = await self._checked_task(session, task_function_id, problems)
-                values["task_function_id"] = task_function_id
-            elif "parameters" in changes:
-                task = job.task_function
-            if task is not None:
-                check_parameters(task, changes.get("parameters", job.parameters), problems)
-            if "parameters" in changes:
-                values["parameters"] = changes["parameters"]
-            if changes.get("priority", job.priority) != job.priority:
-                self._check_priority(changes["priority"], problems)
-                values["priority"] = changes["priority"]
-            if "retry_delay_seconds" in changes or "retry_max_delay_seconds" in changes:
-                _check_retry_delays(
-                    changes.get("retry_delay_seconds", job.retry_delay_seconds),
-                    changes.get("retry_max_delay_seconds", job.retry_max_delay_seconds),
-                    problems,
-                )
+            checked = await self._checked_update(session, job, changes, problems)
             if problems:
                 raise InvalidInput(problems)
-
+            values = checked.values
             enabled = changes.get("is_enabled", job.is_enabled)
             values["is_enabled"] = enabled
-            wakes = schedule_changed or enabled != job.is_enabled
+            wakes = checked.schedule_changed or enabled != job.is_enabled
             if not enabled or job.is_paused:
                 values["next_run_at"] = None
             elif wakes:
                 values["next_run_at"] = next_fire_time(
-                    schedule or job_schedule(job), await self._store.clock.now(session)
+                    checked.schedule or job_schedule(job), await self._store.clock.now(session)
                 )
             expect = changes.get("expect_success_within_seconds", job.expect_success_within_seconds)
             if expect != job.expect_success_within_seconds or enabled != job.is_enabled:
@@ -178,6 +169,75 @@ class JobService:
             self._context.schedule_changed()
         return response
 
+    async def update_problems(self, job_id: int, data: ScheduledJobUpdate, refused: frozenset[str]) -> list[FieldError]:
+        """What update_job would refuse besides the fields the schema refused already (as create_problems); none
+        for a job that does not exist (the schema's answer stands). Nothing is written."""
+        changes = {**data.changes(), **stand_ins(refused)}
+        problems: list[FieldError] = []
+        async with self._sessionmaker() as session:
+            job = await self._store.jobs.get(session, job_id)
+            if job is None:
+                return []
+            # A primary job's task change is a 409 once the body is valid; here only the fields count.
+            with contextlib.suppress(Conflict):
+                await self._checked_update(session, job, changes, problems, refused)
+        return not_about(refused, problems)
+
+    async def _checked_update(
+        self,
+        session: AsyncSession,
+        job: ScheduledJob,
+        changes: dict[str, Any],
+        problems: list[FieldError],
+        refused: frozenset[str] = frozenset(),
+    ) -> _CheckedUpdate:
+        """Every check of an update's fields against the job, each problem added to `problems`; the column values
+        it sets (but is_enabled and next_run_at). A check that reads a field in `refused` is left out."""
+        values: dict[str, Any] = {name: changes[name] for name in _PLAIN_UPDATE_FIELDS if name in changes}
+
+        schedule: Schedule | None = None
+        schedule_changed = False
+        if any(name in changes for name in SCHEDULE_FIELDS):
+            merged = merged_schedule_fields(job, changes)
+            new_expression = changes.get("cron_expression") not in (None, job.cron_expression)
+            schedule = checked_schedule(merged, problems, check_grammar=new_expression)
+            if schedule is not None:
+                columns = schedule_columns(schedule, merged)
+                if any(getattr(job, name) != value for name, value in columns.items()):
+                    values.update(columns, job_type_id=job_type(schedule))
+                    schedule_changed = True
+
+        # Values are checked when they change: an edit form that sends every field back must not fail on a
+        # task that has since become inactive or a priority above a since-lowered maximum.
+        task: TaskFunction | None = None
+        task_function_id = changes.get("task_function_id", job.task_function_id)
+        if "task_function_id" in refused:
+            pass
+        elif task_function_id != job.task_function_id:
+            if job.is_primary:
+                raise Conflict(
+                    f"job {job.id} is a primary job: its task cannot change (its parameters and schedule can)"
+                )
+            task = await self._checked_task(session, task_function_id, problems)
+            values["task_function_id"] = task_function_id
+        elif "parameters" in changes:
+            task = job.task_function
+        if task is not None and "parameters" not in refused:
+            check_parameters(task, changes.get("parameters", job.parameters), problems)
+        if "parameters" in changes:
+            values["parameters"] = changes["parameters"]
+        if "priority" not in refused and changes.get("priority", job.priority) != job.priority:
+            self._check_priority(changes["priority"], problems)
+            values["priority"] = changes["priority"]
+        delays = ("retry_delay_seconds", "retry_max_delay_seconds")
+        if any(name in changes for name in delays) and not refused & set(delays):
+            _check_retry_delays(
+                changes.get("retry_delay_seconds", job.retry_delay_seconds),
+                changes.get("retry_max_delay_seconds", job.retry_max_delay_seconds),
+                problems,
+            )
+        return _CheckedUpdate(values, schedule, schedule_changed)
+
     async def delete_job(self, job_id: int, actor: Actor) -> ScheduledJobResponse:
         """Soft delete (is_active = false, no next run). Primary jobs cannot be deleted. History is kept."""
         async with self._sessionmaker.begin() as session:
@@ -190,11 +250,12 @@ class JobService:
             )
             # Its retries and queued runs would otherwise still go out, for a job that no longer exists.
             now = await self._store.clock.now(session)
-            await self._store.history.cancel_waiting(session, job_id, reason=verdicts.JOB_DELETED, now=now)
+            cancelled = await self._store.history.cancel_waiting(session, job_id, reason=verdicts.JOB_DELETED, now=now)
             await self._store.jobs.notify_changed(session)
             response = job_response(job)
             changes = changes_between(before, job_fields(response))
             await self._store.audit.record(session, AuditEntry(actor, AuditAction.DELETE, job_id, changes=changes))
+        self._context.runs_cancelled(job_id, cancelled)
         self._context.schedule_changed()
         log.info("job_deleted", job_id=job_id, by=actor.subject)
         return response
@@ -229,6 +290,13 @@ def success_due(expect_within: int | None, now: datetime, can_run: bool) -> date
     if expect_within is None or not can_run:
         return None
     return now + timedelta(seconds=expect_within)
+
+
+@dataclass(frozen=True, slots=True)
+class _CheckedUpdate:
+    values: dict[str, Any]  # the columns the update sets (is_enabled and next_run_at still to come)
+    schedule: Schedule | None  # the schedule, if the update gives one
+    schedule_changed: bool
 
 
 def _check_retry_delays(delay: int, max_delay: int, problems: list[FieldError]) -> None:

@@ -7,7 +7,14 @@ from typing import Final
 
 from scheduler_api.errors import InvalidInput
 from scheduler_api.services.context import ServiceContext, job_not_found
-from scheduler_api.services.schedules import checked_schedule, job_schedule, preview, upcoming
+from scheduler_api.services.schedules import (
+    checked_schedule,
+    job_schedule,
+    not_about,
+    preview,
+    stand_ins,
+    upcoming,
+)
 from scheduler_core.schedule import CronSchedule
 from scheduler_core.schemas import FieldError, SchedulePreviewRequest, SchedulePreviewResponse
 
@@ -31,6 +38,13 @@ class PreviewService:
         async with self._sessionmaker() as session:
             now = await self._store.clock.now(session)
         return preview(schedule, upcoming(schedule, now, request.count))
+
+    def preview_problems(self, request: SchedulePreviewRequest, refused: frozenset[str]) -> list[FieldError]:
+        """What preview_schedule would refuse besides the fields the schema refused already (`refused`, by Python
+        name; `request` holds the accepted ones, see schemas.base.accepted_part): the schedule's rules."""
+        problems: list[FieldError] = []
+        checked_schedule({**request.model_dump(by_alias=False), **stand_ins(refused)}, problems)
+        return not_about(refused, problems)
 
     async def preview_job(self, job_id: int, count: int, start: datetime | None = None) -> SchedulePreviewResponse:
         """A job's next `count` fire times: from `start` (at or after it, on the job's own slots) when given;

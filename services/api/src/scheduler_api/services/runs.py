@@ -61,6 +61,8 @@ class RunService:
                 changes = changes_between(before, _cancel_fields(run))
                 entry = AuditEntry(actor, AuditAction.CANCEL, job_id, execution_id, changes)
                 await self._store.audit.record(session, entry)
+        if outcome is Cancellation.CANCELLED:  # a running one is counted by its executor, once it has stopped
+            self._context.runs_cancelled(job_id, 1)
         messages = {
             Cancellation.CANCELLED: "Run cancelled before it started",
             Cancellation.REQUESTED: "Cancellation requested: the executor stops the run within a heartbeat",

@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any, Final
 
+from pydantic.alias_generators import to_camel
+
 from scheduler_api.errors import Conflict
 from scheduler_core.schedule import (
     INTERVAL_FIELDS,
@@ -51,6 +53,27 @@ def checked_schedule(
         problems.append(FieldError(field="cronExpression", reason=OUTSIDE_GRAMMAR))
         return None
     return schedule
+
+
+# Values standing in for schedule fields the schema refused, so that the rules between the schedule's fields still
+# apply to the others (a cron expression beside an interval field whose value was refused is still both kinds);
+# any problem the stand-in itself would raise is left out (not_about). A refused zone is left to the default
+# (create) or the job's own (update).
+_SCHEDULE_STAND_INS: Final = {
+    **dict.fromkeys(INTERVAL_FIELDS, 1),
+    "cron_expression": "* * * * *",
+}
+
+
+def stand_ins(refused: frozenset[str]) -> dict[str, Any]:
+    """Stand-ins for the schedule fields among `refused` (Python names)."""
+    return {name: value for name, value in _SCHEDULE_STAND_INS.items() if name in refused}
+
+
+def not_about(refused: frozenset[str], problems: list[FieldError]) -> list[FieldError]:
+    """The problems that are not about a refused field (the schema's answer names those already)."""
+    named = {to_camel(name) for name in refused} | refused
+    return [problem for problem in problems if problem.field.split(".", 1)[0] not in named]
 
 
 def merged_schedule_fields(job: ScheduledJob, changes: Mapping[str, Any]) -> dict[str, Any]:

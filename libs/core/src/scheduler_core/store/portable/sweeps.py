@@ -175,7 +175,7 @@ class PortableSweeps(SweepStore):
         ]
         await self._followups.after_failures(session, failed)
         await self._followups.release_queued(session, (r[1] for r in rows), now)
-        return [OrphanedRun(r[0], r[1], r[6], r[7] or "") for r in rows]
+        return [OrphanedRun(r[0], r[1], r[6], r[7] or "", ExecutionStatus(r[8])) for r in rows]
 
     async def close_unclaimed(self, session: AsyncSession, now: datetime, limit: int) -> list[UnclaimedRun]:
         execution, job = ScheduledJobExecution, ScheduledJob
