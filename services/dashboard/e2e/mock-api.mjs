@@ -312,8 +312,10 @@ export function createMockApi({ token = 'dev-token', dist = DIST } = {}) {
       if (route === '/jobs' && method === 'GET') {
         const enabled = url.searchParams.get('is_enabled');
         const type = url.searchParams.get('job_type_id');
+        const name = (url.searchParams.get('name') ?? '').toLowerCase();
+        const named = (j) => !name || [j.nameEn, j.nameAr].some((text) => (text ?? '').toLowerCase().includes(name));
         const list = [...jobs.values()].filter((j) => j.isActive).map(present)
-          .filter((j) => (enabled === null || String(j.isEnabled) === enabled) && (!type || j.jobTypeId === Number(type)))
+          .filter((j) => (enabled === null || String(j.isEnabled) === enabled) && (!type || j.jobTypeId === Number(type)) && named(j))
           .sort((a, b) => b.priority - a.priority || a.id - b.id);
         return send(response, 200, page(list, url));
       }

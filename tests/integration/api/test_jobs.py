@@ -195,6 +195,25 @@ async def test_list_filters_by_enabled_and_type(client: AsyncClient, tasks: Task
     assert await ids(job_type_id=1, is_enabled="true") == [interval["id"]]
 
 
+async def test_list_searches_names_in_either_language_in_any_case(client: AsyncClient, tasks: TaskIds) -> None:
+    nightly = await create_job(client, interval_body(tasks.noop, nameEn="Nightly Export", nameAr="تصدير ليلي"))
+    hourly = await create_job(client, interval_body(tasks.noop, nameEn="hourly sync 100%"))
+    await create_job(client, interval_body(tasks.noop, nameEn="other"))
+
+    async def ids(name: str) -> list[int]:
+        response = await client.get(f"{API}/jobs", params={"name": name})
+        assert response.status_code == 200, response.text
+        return [job["id"] for job in response.json()["items"]]
+
+    assert await ids("EXPORT") == [nightly["id"]]
+    assert await ids("ليلي") == [nightly["id"]]
+    assert await ids("100%") == [hourly["id"]]  # % is searched as written, not a wildcard
+    assert await ids("_") == []
+    empty = await client.get(f"{API}/jobs", params={"name": ""})
+    assert empty.status_code == 422
+    assert empty.json()["fields"][0]["field"] == "name"
+
+
 async def test_an_empty_list_has_no_pages(client: AsyncClient) -> None:
     page = (await client.get(f"{API}/jobs")).json()
     assert page == {"items": [], "total": 0, "page": 1, "perPage": 20, "totalPages": 0}

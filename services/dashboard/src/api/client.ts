@@ -110,6 +110,8 @@ export interface JobListParams {
   perPage?: number;
   isEnabled?: boolean;
   jobTypeId?: number;
+  /** Part of the English or Arabic name, any case (the API's `name`). */
+  name?: string;
 }
 
 export interface HistoryParams {
@@ -229,7 +231,7 @@ export class SchedulerApi {
   listJobs(params: JobListParams = {}, signal?: AbortSignal): Promise<Page<Job>> {
     return this.get<Page<Job>>(
       '/jobs',
-      { page: params.page, per_page: params.perPage, is_enabled: params.isEnabled, job_type_id: params.jobTypeId },
+      { page: params.page, per_page: params.perPage, is_enabled: params.isEnabled, job_type_id: params.jobTypeId, name: params.name },
       signal,
     );
   }

@@ -235,7 +235,7 @@ export const ar: Messages = {
   filterTo: 'المواعيد قبل',
   filterClear: 'مسح عوامل التصفية',
   searchJobs: 'البحث بالاسم',
-  searchHint: (shown, read) => `${shown} من أول ${read} مهمة تطابق`,
+  searchHint: (total) => `${total} مهمة تطابق`,
   colJob: 'المهمة',
   colStatus: 'الحالة',
   colScheduledAt: 'الموعد',

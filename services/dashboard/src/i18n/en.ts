@@ -243,7 +243,7 @@ export const en = {
   filterTo: 'Slots before',
   filterClear: 'Clear filters',
   searchJobs: 'Search by name',
-  searchHint: (shown: number, read: number) => `${shown} of the first ${read} jobs match`,
+  searchHint: (total: number) => `${total} ${total === 1 ? 'job matches' : 'jobs match'}`,
   colJob: 'Job',
   colStatus: 'Status',
   colScheduledAt: 'Scheduled',

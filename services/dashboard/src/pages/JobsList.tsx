@@ -1,4 +1,4 @@
-import { useMemo, useState } from 'react';
+import { useState } from 'react';
 import { pageCount } from '../api/client';
 import { useApi } from '../api/context';
 import { JobBadges } from '../components/JobBadges';
@@ -10,18 +10,9 @@ import { useLive } from '../hooks/live';
 import { useNow } from '../hooks/useAsync';
 import { jobName, statusLabel, useI18n } from '../i18n';
 import { href, intParam, navigate } from '../router';
-import { JOB_TYPE_CRON, JOB_TYPE_INTERVAL, type Job } from '../types/api';
+import { JOB_TYPE_CRON, JOB_TYPE_INTERVAL } from '../types/api';
 
 export const JOBS_PER_PAGE = 20;
-/** A name search reads this many jobs (the API's largest page) and matches their names in the browser. */
-export const SEARCH_READ = 100;
-
-/** Whether the job's name (either language) or task key contains `search`, ignoring case. */
-export function matchesName(job: Job, search: string): boolean {
-  const needle = search.trim().toLocaleLowerCase();
-  return [job.nameEn, job.nameAr, job.taskFunctionKey].some((text) => text?.toLocaleLowerCase().includes(needle));
-}
-
 export function JobsList({ query }: { query: URLSearchParams }) {
   const { t, lang, time } = useI18n();
   const api = useApi();
@@ -33,20 +24,20 @@ export function JobsList({ query }: { query: URLSearchParams }) {
   const [typed, setTyped] = useState(search);
 
   const jobs = useLive(
-    ['jobs', search ? 'search' : page, enabled, type],
+    ['jobs', page, enabled, type, search],
     (signal) =>
       api.listJobs(
         {
-          // The API has no name filter: a search reads the first SEARCH_READ jobs and matches them here.
-          page: search ? 1 : page,
-          perPage: search ? SEARCH_READ : JOBS_PER_PAGE,
+          page,
+          perPage: JOBS_PER_PAGE,
+          name: search || undefined, // the API's search: English or Arabic name, any case
           isEnabled: enabled === 'true' ? true : enabled === 'false' ? false : undefined,
           jobTypeId: type ? Number(type) : undefined,
         },
         signal,
       ),
   );
-  const shown = useMemo(() => (jobs.data && search ? jobs.data.items.filter((job) => matchesName(job, search)) : jobs.data?.items), [jobs.data, search]);
+  const shown = jobs.data?.items;
   const tasks = useTaskFunctions();
   const taskLabel = useTaskNames(tasks.data, lang);
   const outcomes = useLastOutcomes(shown);
@@ -185,11 +176,10 @@ export function JobsList({ query }: { query: URLSearchParams }) {
           </div>
           {search ? (
             <p className="muted small" data-testid="jobs-search-count">
-              {t.searchHint(shown?.length ?? 0, jobs.data.items.length)}
+              {t.searchHint(jobs.data.total)}
             </p>
-          ) : (
-            <Pager page={page} pages={pageCount(jobs.data, JOBS_PER_PAGE)} total={jobs.data.total} onPage={(p) => go({ page: p })} />
-          )}
+          ) : null}
+          <Pager page={page} pages={pageCount(jobs.data, JOBS_PER_PAGE)} total={jobs.data.total} onPage={(p) => go({ page: p })} />
         </>
       ) : null}
     </section>

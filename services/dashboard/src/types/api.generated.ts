@@ -1948,6 +1948,8 @@ export interface operations {
                 is_enabled?: boolean | null;
                 /** @description Only jobs of this type (1 interval, 2 cron). */
                 job_type_id?: number | null;
+                /** @description Only jobs whose English or Arabic name contains this text (any case). */
+                name?: string | null;
                 /** @description Page number, from 1. */
                 page?: number;
                 /** @description Items per page (default 20). */

@@ -26,6 +26,8 @@ class JobFilters:
     job_type_id: int | None = None
     task_function_id: int | None = None
     include_deleted: bool = False
+    # Case-insensitive part of the English or Arabic name (the dashboard's and CLI's search by name).
+    name_contains: str | None = None
 
 
 class JobStore(ABC):

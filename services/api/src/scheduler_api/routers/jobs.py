@@ -28,7 +28,7 @@ from scheduler_core.schemas import (
     ScheduledJobResponse,
     ScheduledJobUpdate,
 )
-from scheduler_core.schemas.base import accepted_part
+from scheduler_core.schemas.base import NO_NUL_PATTERN, accepted_part
 from scheduler_core.store import JobFilters
 
 router = APIRouter(tags=["jobs"], route_class=CompleteValidation)
@@ -72,8 +72,17 @@ async def list_jobs(
     job_type_id: Annotated[
         int | None, Query(ge=1, le=DB_INT_MAX, description="Only jobs of this type (1 interval, 2 cron)."), DECIMAL
     ] = None,
+    name: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=255,
+            pattern=NO_NUL_PATTERN,
+            description="Only jobs whose English or Arabic name contains this text (any case).",
+        ),
+    ] = None,
 ) -> ScheduledJobPage:
-    filters = JobFilters(is_enabled=is_enabled, job_type_id=job_type_id)
+    filters = JobFilters(is_enabled=is_enabled, job_type_id=job_type_id, name_contains=name)
     jobs, total = await service.list_jobs(page, per_page, filters)
     return ScheduledJobPage.of(jobs, total=total, page=page, per_page=per_page)
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, select, update
+from sqlalchemy import ColumnElement, Select, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
@@ -48,6 +48,15 @@ class PortableJobStore(JobStore):
             conditions.append(ScheduledJob.job_type_id == filters.job_type_id)
         if filters.task_function_id is not None:
             conditions.append(ScheduledJob.task_function_id == filters.task_function_id)
+        if filters.name_contains:
+            # A scan of the jobs (thousands, not the runs' millions); autoescape: % and _ are searched as written.
+            term = filters.name_contains.lower()
+            conditions.append(
+                or_(
+                    func.lower(ScheduledJob.name_en).contains(term, autoescape=True),
+                    func.lower(ScheduledJob.name_ar).contains(term, autoescape=True),
+                )
+            )
         total = (await session.execute(select(func.count()).select_from(ScheduledJob).where(*conditions))).scalar_one()
         query = (
             _with_lookups(select(ScheduledJob))
