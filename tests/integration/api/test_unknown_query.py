@@ -26,7 +26,7 @@ async def test_a_misspelt_page_size_is_named_with_what_the_endpoint_takes(client
     assert misspelt.json()["fields"] == [
         {
             "field": "perPage",
-            "reason": "unknown query parameter; this endpoint takes is_enabled, job_type_id, page, per_page",
+            "reason": "unknown query parameter; this endpoint takes is_enabled, job_type_id, name, page, per_page",
         }
     ]
     assert misspelt.json()["message"] == "invalid input: perPage"
