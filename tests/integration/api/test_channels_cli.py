@@ -55,6 +55,6 @@ async def test_channels_are_created_listed_and_deleted_from_the_command_line(app
     assert "unknown nope" in unknown.output
     assert deleted.exit_code == 0
     assert f"deleted channel {first['id']}" in deleted.output
-    assert missing.exit_code == 1
+    assert missing.exit_code == 3  # not found (the CLI's exit codes, README)
     assert "DELETE /notification-channels/4242 -> 404" in missing.output
     assert [c["id"] for c in remaining] == [everything["id"]]
