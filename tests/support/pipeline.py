@@ -51,6 +51,10 @@ FAST_EXECUTOR = executor_config(
 )
 
 
+class FencedInTest(Exception):
+    """Raised into a run's task where a process of its own would have ended (see Pipeline.breaches)."""
+
+
 @dataclass
 class Running:
     instance: InstanceHeartbeat
@@ -68,6 +72,9 @@ class Pipeline:
     executors: list[Running] = field(default_factory=list)
     wakeups: list[LocalWakeup] = field(default_factory=list)
     tracing: Tracing = field(default_factory=Tracing)  # every role's (off unless a test turns it on)
+    # Fence breaches of the executors: a process of its own would have ended itself (exit 7); inside pytest the
+    # run's task is stopped instead and the test fails when the pipeline closes, naming the breach.
+    breaches: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.store = backend_for(self.database_url).store()
@@ -135,6 +142,7 @@ class Pipeline:
             watchdog=False,  # this test process is not the executor's own
             on_wake=self.wake,  # its timekeepers share this process (PostgreSQL's NOTIFY reaches them too)
             tracing=self.tracing,
+            on_breach=self._breached,
         )
         await executor.start()
         await instance.set_status(InstanceStatus.RUNNING)
@@ -183,6 +191,10 @@ class Pipeline:
         await instance.set_status(InstanceStatus.RUNNING)
         return port
 
+    def _breached(self, reason: str) -> None:
+        self.breaches.append(reason)
+        raise FencedInTest(reason)
+
     def wake(self) -> None:
         for wakeup in self.wakeups:
             wakeup.notify()
@@ -201,3 +213,4 @@ async def pipeline(
     built = Pipeline(database_url, broker_factory, tracing=tracing or Tracing())
     async with built.stack:
         yield built
+    assert not built.breaches, f"an executor would have ended its process (fenced): {built.breaches}"

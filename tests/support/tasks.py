@@ -193,3 +193,13 @@ async def fail_while(ctx: TaskContext, params: SwitchParams) -> str:
     if Path(params.fail_while).exists():  # noqa: ASYNC240 (a stat, as `record`'s hold file)
         raise RuntimeError("failing on purpose while the switch file exists")
     return "succeeded"
+
+
+@tasks.task("stall", name_en="Stall the event loop", name_ar="إيقاف حلقة الأحداث", parameters=HangParams)
+async def stall(ctx: TaskContext, params: HangParams) -> str:
+    """An async task that blocks its process's event loop for `seconds` (a bug in task code: no await), then
+    yields once: the step after the stall is where the fence finds the run past its lease."""
+    append_line(params.log, _start_entry(ctx))
+    time.sleep(params.seconds)  # noqa: ASYNC251 - blocking the loop is this task's point
+    await asyncio.sleep(0)
+    return "stalled"

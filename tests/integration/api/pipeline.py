@@ -23,6 +23,7 @@ from scheduler_executor.executor import Executor
 from scheduler_timekeeper.service import TimekeeperService
 from tests.integration.api.support import API, Tokens, api_settings, open_client
 from tests.support.configs import executor_config, timekeeper_config
+from tests.support.pipeline import FencedInTest
 
 # Seconds a triggered run may take to reach its final status (it takes milliseconds when all is well).
 RUN_DEADLINE_S = 15.0
@@ -45,6 +46,12 @@ async def open_pipeline(database: Database, tokens: Tokens, **executor_settings:
     metrics = Metrics()
     wakeup = LocalWakeup()
     stop = asyncio.Event()
+    breaches: list[str] = []  # where a process of its own would have ended (fenced): fails the test, not pytest
+
+    def breached(reason: str) -> None:
+        breaches.append(reason)
+        raise FencedInTest(reason)
+
     async with (
         InMemoryBroker() as broker,
         InstanceHeartbeat(
@@ -73,6 +80,7 @@ async def open_pipeline(database: Database, tokens: Tokens, **executor_settings:
             watchdog=False,
             # As embedded mode does: a finish that schedules a retry or frees a queue's place wakes the timekeeper.
             on_wake=wakeup.notify,
+            on_breach=breached,
         )
         await executor.start()  # also publishes the built-in tasks to the catalogue
         timekeeper = TimekeeperService(
@@ -102,6 +110,7 @@ async def open_pipeline(database: Database, tokens: Tokens, **executor_settings:
             stop.set()
             await running
             await executor.stop()
+    assert not breaches, f"the executor would have ended its process (fenced): {breaches}"
 
 
 async def final_run(client: AsyncClient, job_id: int, execution_id: str) -> dict[str, Any]:
