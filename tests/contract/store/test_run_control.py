@@ -11,7 +11,16 @@ import pytest
 from sqlalchemy import select, update
 
 from scheduler_core.retries import JITTER
-from scheduler_core.store import Cancellation, ClaimOutcome, JobAdvance, NewExecution, RunOutcome, Store
+from scheduler_core.store import (
+    SCHEDULER_ACTOR_NAME,
+    AuditFilters,
+    Cancellation,
+    ClaimOutcome,
+    JobAdvance,
+    NewExecution,
+    RunOutcome,
+    Store,
+)
 from scheduler_core.store.models import ExecutionStatus, ScheduledJob, ScheduledJobExecution
 from tests.contract.store.support import (
     Maker,
@@ -177,6 +186,16 @@ async def test_failed_slots_in_a_row_pause_the_job_and_a_success_starts_the_coun
     assert (job.consecutive_failures, job.is_paused, job.next_run_at) == (2, True, None)
     assert job.paused_reason is not None
     assert "2 consecutive failed" in job.paused_reason
+    # The pause is in the audit trail, written with it: the scheduler as the actor, the run that tipped it.
+    async with sessionmaker() as session:
+        entries = await store.audit.page(session, AuditFilters(job_id=job_id), limit=10)
+    assert [(e.action, e.actor_subject, e.actor_name, e.target) for e in entries] == [
+        ("pause", None, SCHEDULER_ACTOR_NAME, run)
+    ]
+    assert entries[0].request_id == run
+    assert entries[0].changes is not None
+    assert entries[0].changes["isPaused"] == {"before": False, "after": True}
+    assert entries[0].changes["pausedReason"] == {"before": None, "after": job.paused_reason}
 
 
 async def test_a_run_lost_with_its_executor_is_retried_and_a_cancelled_one_is_not(

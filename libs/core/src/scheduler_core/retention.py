@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Final
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -17,8 +16,6 @@ DEFAULT_RETENTION_DAYS = 30
 DEFAULT_AUDIT_RETENTION_DAYS = 365  # SCHEDULER_AUDIT_RETENTION_DAYS's default
 # Rows per DELETE; each batch is its own transaction so a large purge never holds locks for long.
 DELETE_BATCH_SIZE = 1000
-# Who the scheduler's own cleanup (the seeded job) is in the audit trail: no token, so no subject.
-SCHEDULER_ACTOR_NAME: Final = "scheduler"
 
 
 # A store's delete_before: (session, cutoff, batch size) -> rows deleted.

@@ -21,7 +21,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from scheduler_core.store.audit import Actor, AuditAction, AuditEntry, AuditFilters, AuditPosition, AuditStore
+from scheduler_core.store.audit import (
+    SCHEDULER_ACTOR_NAME,
+    Actor,
+    AuditAction,
+    AuditEntry,
+    AuditFilters,
+    AuditPosition,
+    AuditStore,
+)
 from scheduler_core.store.channels import ChannelStore
 from scheduler_core.store.claims import ClaimedRun, ClaimOutcome, ClaimResult, ClaimStore
 from scheduler_core.store.clock import Clock
@@ -65,6 +73,7 @@ class Store:
 
 
 __all__ = [
+    "SCHEDULER_ACTOR_NAME",
     "Actor",
     "AttemptOutcome",
     "AuditAction",

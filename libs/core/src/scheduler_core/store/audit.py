@@ -19,6 +19,9 @@ from scheduler_core.store.models import SchedulerAuditLog
 
 # Width of scheduled_job.created_by_id / updated_by_id (the reference's VARCHAR(36)).
 USER_ID_LENGTH: Final = 36
+# Who the scheduler itself is in the audit trail (its cleanup job, a job pausing itself after failures): no token,
+# so no subject.
+SCHEDULER_ACTOR_NAME: Final = "scheduler"
 
 
 class AuditAction(enum.StrEnum):

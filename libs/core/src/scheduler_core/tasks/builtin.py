@@ -10,12 +10,11 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
 from scheduler_core.retention import (
     DEFAULT_RETENTION_DAYS,
-    SCHEDULER_ACTOR_NAME,
     cleanup_entry,
     purge_deliveries,
     purge_history,
 )
-from scheduler_core.store import Actor
+from scheduler_core.store import SCHEDULER_ACTOR_NAME, Actor
 from scheduler_core.tasks.registry import NoParameters, TaskContext, TaskRouter
 
 tasks = TaskRouter()

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from scheduler_core import verdicts
 from scheduler_core.notifications import Event, EventType, instant
 from scheduler_core.retries import RetryPolicy
+from scheduler_core.store.audit import SCHEDULER_ACTOR_NAME, Actor, AuditAction, AuditEntry, AuditStore
 from scheduler_core.store.models import ExecutionStatus, ScheduledJob, ScheduledJobExecution
 from scheduler_core.store.portable.events import EventOutbox
 
@@ -53,9 +54,11 @@ class WatchedJob:
 
 
 class Followups:
-    def __init__(self, events: EventOutbox, jitter: Callable[[], float] = random.random) -> None:
-        """jitter() in [0, 1): where each retry's delay falls in its jitter range (retries.JITTER)."""
+    def __init__(self, events: EventOutbox, audit: AuditStore, jitter: Callable[[], float] = random.random) -> None:
+        """jitter() in [0, 1): where each retry's delay falls in its jitter range (retries.JITTER). audit: a job
+        that pauses itself is a change to it like an operator's pause, recorded with the scheduler as the actor."""
         self._events = events
+        self._audit = audit
         self._jitter = jitter
 
     async def after_failures(self, session: AsyncSession, failed: Sequence[EndedRun]) -> int:
@@ -125,8 +128,11 @@ class Followups:
         job = ScheduledJob
         counts = Counter(run.job_id for run in final)
         first: dict[int, datetime] = {}  # job id -> when its first slot of these failed
+        last: dict[int, EndedRun] = {}  # job id -> its latest of these (the one that may tip it into a pause)
         for run in final:
             first[run.job_id] = min(first.get(run.job_id, run.completed_at), run.completed_at)
+            if run.job_id not in last or last[run.job_id].completed_at <= run.completed_at:
+                last[run.job_id] = run
         paused: list[Event] = []
         for job_id, count in counts.items():
             row = (
@@ -152,6 +158,16 @@ class Followups:
                 )
                 data = {"reason": reason, "automatic": True, "consecutiveFailures": failures, "by": None}
                 paused.append(Event(EventType.JOB_PAUSED, first[job_id], job_id, data))
+                # As an operator's pause records it (the API's field names; nextRunAt follows from them), in
+                # this transaction; the run whose failure paused the job ties the row to its log lines.
+                changes: dict[str, dict[str, object]] = {
+                    "isPaused": {"before": False, "after": True},
+                    "pausedReason": {"before": None, "after": reason},
+                }
+                tipping = last[job_id].execution_id
+                actor = Actor(None, SCHEDULER_ACTOR_NAME, request_id=tipping)
+                entry = AuditEntry(actor, AuditAction.PAUSE, job_id, target=tipping, changes=changes)
+                await self._audit.record(session, entry)
         await self._events.add(session, paused)
 
     async def after_successes(

@@ -32,7 +32,8 @@ from scheduler_core.wakeup import Wakeup
 def postgres_store() -> Store:
     clock = PostgresClock()
     events = EventOutbox(clock)
-    followups = Followups(events)
+    audit = PortableAuditStore(clock)
+    followups = Followups(events, audit)
     return Store(
         clock=clock,
         jobs=PostgresJobStore(clock),
@@ -44,7 +45,7 @@ def postgres_store() -> Store:
         instances=PortableInstanceStore(clock),
         history=PostgresHistoryStore(),
         lookups=PortableLookupStore(insert),
-        audit=PortableAuditStore(clock),
+        audit=audit,
         maintenance=PostgresMaintenance(),
         channels=PortableChannelStore(clock),
         deliveries=PortableDeliveryStore(clock, events),

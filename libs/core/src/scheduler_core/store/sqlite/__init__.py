@@ -33,7 +33,8 @@ from scheduler_core.wakeup import LocalWakeup, Wakeup
 def sqlite_store() -> Store:
     clock = SqliteClock()
     events = EventOutbox(clock)
-    followups = Followups(events)
+    audit = PortableAuditStore(clock)
+    followups = Followups(events, audit)
     return Store(
         clock=clock,
         jobs=SqliteJobStore(clock),
@@ -45,7 +46,7 @@ def sqlite_store() -> Store:
         instances=PortableInstanceStore(clock),
         history=SqliteHistoryStore(),
         lookups=PortableLookupStore(insert),
-        audit=PortableAuditStore(clock),
+        audit=audit,
         maintenance=SqliteMaintenance(),
         channels=PortableChannelStore(clock),
         deliveries=PortableDeliveryStore(clock, events),
