@@ -65,13 +65,10 @@ class Executor:
         tracing: Tracing | None = None,
         on_breach: Callable[[str], None] = exit_fenced,
     ) -> None:
-        """watchdog: end the process when a run's task must stop and cannot be (see fencing.py): for an executor
-        that is a process of its own; one running inside another program (embedded mode, tests) leaves it off.
-        on_wake: called after an outcome scheduled a retry or released a queued run, to wake an in-process
-        timekeeper (embedded mode; across processes the store's notification does it). tracing: each run's claim
-        and task join its trace (off by default). on_breach(reason): what a run that must already have stopped
-        does to this process (see fencing.py): ends it; a test harness that runs executors inside pytest records
-        the breach and fails the test instead of ending pytest."""
+        """watchdog: end the process when a run's task must stop and cannot be (fencing.py), for an executor that
+        is a process of its own (embedded mode and tests leave it off); on_breach(reason) ends it (tests: the test).
+        on_wake: after an outcome scheduled a retry or released a queued run, wakes an in-process timekeeper
+        (embedded mode; across processes the store's notification does it). tracing: claims and tasks join traces."""
         self._sessionmaker = sessionmaker
         self._store = store
         self._broker = broker

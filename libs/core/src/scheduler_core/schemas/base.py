@@ -62,6 +62,31 @@ class CamelRequest(CamelModel):
         return value
 
 
+class PartialUpdate(CamelRequest):
+    """An update body: only the fields present change. A subclass lists the fields that have no empty value in
+    `_not_null = field_validator(...)(present_means_a_value)`; null clears the others."""
+
+    def changes(self) -> dict[str, Any]:
+        """The fields present in the body, by Python name."""
+        return self.model_dump(exclude_unset=True, by_alias=False)
+
+
+def present_means_a_value(value: Any) -> Any:
+    """A field validator of a PartialUpdate's fields that cannot be null."""
+    # Validators run only for fields present in the body, so None here is an explicit null.
+    if value is None:
+        raise ValueError("must not be null; leave the field out to keep its value")
+    return value
+
+
+def absent_or_value(schema: dict[str, Any]) -> None:
+    """Document an update field that may be left out but not set to null (it has no empty value)."""
+    variants = schema.pop("anyOf", None)
+    if variants is not None:
+        schema.update(next(variant for variant in variants if variant.get("type") != "null"))
+    schema.pop("default", None)
+
+
 RequestT = TypeVar("RequestT", bound=CamelRequest)
 
 

@@ -23,8 +23,11 @@ from scheduler_core.schemas.base import (
     DbInt,
     JsonObject,
     Name,
+    PartialUpdate,
     StoredText,
     Text,
+    absent_or_value,
+    present_means_a_value,
 )
 from scheduler_core.schemas.pages import Page
 
@@ -196,15 +199,7 @@ class ScheduledJobCreate(ScheduleFields):
     expect_success_within_seconds: ExpectSuccessWithin | None = None
 
 
-def absent_or_value(schema: dict[str, Any]) -> None:
-    """Document an update field that may be left out but not set to null (it has no empty value)."""
-    variants = schema.pop("anyOf", None)
-    if variants is not None:
-        schema.update(next(variant for variant in variants if variant.get("type") != "null"))
-    schema.pop("default", None)
-
-
-class ScheduledJobUpdate(CamelRequest):
+class ScheduledJobUpdate(PartialUpdate):
     """A partial update: only the fields present change. null clears an optional field (a name, an interval
     part, the cron expression, parameters, timeoutSeconds); the others cannot be null. Giving cron fields to an
     interval job (or interval fields to a cron job) switches its type and clears the other kind's fields."""
@@ -237,7 +232,7 @@ class ScheduledJobUpdate(CamelRequest):
     pause_after_failures: PauseAfterFailures | None = Field(default=None, json_schema_extra=absent_or_value)
     expect_success_within_seconds: ExpectSuccessWithin | None = None
 
-    @field_validator(
+    _not_null = field_validator(
         "task_function_id",
         "timezone",
         "priority",
@@ -251,17 +246,7 @@ class ScheduledJobUpdate(CamelRequest):
         "retry_max_delay_seconds",
         "overlap_policy",
         "pause_after_failures",
-    )
-    @classmethod
-    def _present_means_a_value(cls, value: Any) -> Any:
-        # Validators run only for fields present in the body, so None here is an explicit null.
-        if value is None:
-            raise ValueError("must not be null; leave the field out to keep its value")
-        return value
-
-    def changes(self) -> dict[str, Any]:
-        """The fields present in the body, by Python name."""
-        return self.model_dump(exclude_unset=True, by_alias=False)
+    )(present_means_a_value)
 
 
 class ScheduledJobResponse(CamelModel):

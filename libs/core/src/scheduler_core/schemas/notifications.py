@@ -9,8 +9,16 @@ from typing import Annotated, Any, Final, Literal
 from pydantic import Field, field_validator
 
 from scheduler_core.notifications import EVENT_TYPES
-from scheduler_core.schemas.base import DB_INT_MAX, CamelModel, CamelRequest, Name, StoredText
-from scheduler_core.schemas.jobs import absent_or_value
+from scheduler_core.schemas.base import (
+    DB_INT_MAX,
+    CamelModel,
+    CamelRequest,
+    Name,
+    PartialUpdate,
+    StoredText,
+    absent_or_value,
+    present_means_a_value,
+)
 from scheduler_core.schemas.pages import Page
 
 URL_MAX_LENGTH: Final = 2048
@@ -91,7 +99,7 @@ class NotificationChannelCreate(CamelRequest):
     _unique_items = field_validator("events", "job_ids")(_unique)
 
 
-class NotificationChannelUpdate(CamelRequest):
+class NotificationChannelUpdate(PartialUpdate):
     """A partial update: only the fields present change. null clears jobIds (every job's events) and secret
     (unsigned deliveries); the other fields cannot be null."""
 
@@ -105,17 +113,7 @@ class NotificationChannelUpdate(CamelRequest):
 
     _unique_items = field_validator("events", "job_ids")(_unique)
 
-    @field_validator("name", "url", "events", "format", "enabled")
-    @classmethod
-    def _present_means_a_value(cls, value: Any) -> Any:
-        # Validators run only for fields present in the body, so None here is an explicit null.
-        if value is None:
-            raise ValueError("must not be null; leave the field out to keep its value")
-        return value
-
-    def changes(self) -> dict[str, Any]:
-        """The fields present in the body, by Python name."""
-        return self.model_dump(exclude_unset=True, by_alias=False)
+    _not_null = field_validator("name", "url", "events", "format", "enabled")(present_means_a_value)
 
 
 class NotificationChannelResponse(CamelModel):
