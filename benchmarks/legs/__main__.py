@@ -32,6 +32,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     long_runs.add_argument("--runs", type=int, default=5000, help="runs in flight at once")
     long_runs.add_argument("--hold", type=float, default=60.0, help="seconds each run lasts")
     long_runs.add_argument("--ramp", type=float, default=10.0, help="seconds over which the runs start")
+    history = legs.add_parser("history", help="history pages, /status and cleanup over many runs of history")
+    history.add_argument("--rows", type=int, default=10_000_000, help="runs of history loaded")
     return parser.parse_args(argv)
 
 
@@ -43,6 +45,10 @@ async def main(args: argparse.Namespace) -> int:
             from benchmarks.legs import long_runs
 
             await long_runs.run(work, args.out, args.runs, args.hold, args.ramp)
+        elif args.leg == "history":
+            from benchmarks.legs import history
+
+            await history.run(work, args.out, args.rows)
     finally:
         await drop_template()
         left = await pg.drop_remaining() + await amqp.delete_remaining()
