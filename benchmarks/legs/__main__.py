@@ -34,6 +34,10 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     long_runs.add_argument("--ramp", type=float, default=10.0, help="seconds over which the runs start")
     history = legs.add_parser("history", help="history pages, /status and cleanup over many runs of history")
     history.add_argument("--rows", type=int, default=10_000_000, help="runs of history loaded")
+    soak = legs.add_parser("soak", help="a steady rate for many minutes, autovacuum on and off")
+    soak.add_argument("--minutes", type=float, default=30.0, help="minutes of each of the two runs")
+    soak.add_argument("--rate", type=int, default=200, help="runs/s")
+    soak.add_argument("--sample", type=float, default=30.0, help="seconds between samples")
     return parser.parse_args(argv)
 
 
@@ -49,6 +53,10 @@ async def main(args: argparse.Namespace) -> int:
             from benchmarks.legs import history
 
             await history.run(work, args.out, args.rows)
+        elif args.leg == "soak":
+            from benchmarks.legs import soak
+
+            await soak.run(work, args.out, args.minutes, args.rate, args.sample)
     finally:
         await drop_template()
         left = await pg.drop_remaining() + await amqp.delete_remaining()

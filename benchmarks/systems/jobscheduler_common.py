@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,8 @@ from benchmarks.harness.procs import PRODUCT_PYTHON, REPO_ROOT, ManagedProcess, 
 from benchmarks.harness.records import PENDING, slot_index
 
 TASK_MODULES = ["scheduler_core.tasks.builtin", "benchmarks.bench_tasks"]
-TEMPLATE_DB = "bench_tpl_jobscheduler"
+# One per bench process: a fixed name was dropped (WITH FORCE) by another worktree's bench mid-migration.
+TEMPLATE_DB = f"bench_tpl_jobscheduler_{os.getpid()}"
 STATUS_REASONS = {1: PENDING, 5: "missed", 6: "skipped"}
 
 _template_ready = False
