@@ -10,6 +10,7 @@ dataclasses), so that it runs from the product's venv as well as the bench's."""
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,6 +22,8 @@ from benchmarks.harness.report import highest_sustained, load_results, relative_
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 RESULTS = ROOT / "benchmarks" / "results" / "latest.json"
+#: the longer legs' results (benchmarks/legs), rendered after the main table where present
+LEGS = ROOT / "benchmarks" / "results" / "legs.json"
 BEGIN, END = "<!-- bench-figures:begin -->", "<!-- bench-figures:end -->"
 
 
@@ -76,6 +79,19 @@ def render(results: Sequence[RunResult], meta: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def render_legs(legs: dict[str, Any]) -> str:
+    """Each longer leg's verdicts, with the commit and date it measured."""
+    lines: list[str] = []
+    for name in sorted(legs):
+        entry = legs[name]
+        meta = entry.get("meta", {})
+        options = ", ".join(f"{k} {v}" for k, v in meta.get("options", {}).items())
+        lines += ["", f"{entry.get('title', name)} (`python -m benchmarks.legs {name}`: {options}; "]
+        lines[-1] += f"{str(meta.get('started', '?'))[:10]} at {meta.get('revision', '?')}):"
+        lines += ["", *(f"- {v}" for v in entry.get("verdicts", []))]
+    return "\n".join(lines)
+
+
 def rendered_readme(text: str, section: str) -> str:
     head, rest = text.split(BEGIN, 1)
     _, tail = rest.split(END, 1)
@@ -86,8 +102,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.readme_figures", description=__doc__)
     parser.add_argument("--check", action="store_true", help="only check that README.md is up to date")
     parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument("--legs", type=Path, default=LEGS)
     args = parser.parse_args(argv)
     section = render(*load_results(args.results))
+    if args.legs.exists():
+        section += "\n" + render_legs(json.loads(args.legs.read_text()))
     text = README.read_text()
     updated = rendered_readme(text, section)
     if args.check:

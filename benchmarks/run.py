@@ -34,8 +34,8 @@ PEERS = ("celery-beat", "apscheduler")
 RETRY_PAUSE_S = 10.0
 
 
-def rates(text: str) -> tuple[int, ...]:
-    """A comma-separated list of runs/s, e.g. "1000,500"."""
+def int_list(text: str) -> tuple[int, ...]:
+    """A comma-separated list of whole numbers (runs/s, job counts), e.g. "1000,500"."""
     return tuple(int(r) for r in text.split(",") if r.strip())
 
 
@@ -49,15 +49,15 @@ def build_scenarios(args: argparse.Namespace) -> dict[str, Scenario]:
     return {
         "burst": Burst(jobs=args.burst_jobs, timeout_s=args.burst_timeout),
         "steady": Steady(
-            rates=rates(args.steady_rates),
-            sweep={s: rates(args.sweep_rates) for s in SWEEP_SYSTEMS} if args.sweep else {},
+            rates=int_list(args.steady_rates),
+            sweep={s: int_list(args.sweep_rates) for s in SWEEP_SYSTEMS} if args.sweep else {},
             warmup_s=args.warmup,
             window_s=args.steady_window,
         ),
         "scale": Scale(
-            idle_counts=(args.scale_idle,),
+            idle_counts=int_list(args.scale_idle),
             # The 1,000-idle baseline only where a target compares with it.
-            per_system_idle={"jobscheduler-standalone": (1_000, args.scale_idle)},
+            per_system_idle={"jobscheduler-standalone": (1_000, *int_list(args.scale_idle))},
             warmup_s=args.warmup,
             window_s=args.scale_window,
         ),
@@ -237,7 +237,11 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--no-sweep", dest="sweep", action="store_false", help="skip the higher steady rates")
     parser.add_argument("--scale-window", type=float, default=10.0, help="measured seconds per scale leg")
-    parser.add_argument("--scale-idle", type=int, default=100_000, help="idle jobs of the large scale leg")
+    parser.add_argument(
+        "--scale-idle",
+        default=env("BENCH_SCALE_IDLE", "100000"),
+        help="idle jobs of the large scale legs, comma-separated (e.g. 100000,1000000)",
+    )
     parser.add_argument(
         "--quiet-wait", type=float, default=0.0, help="seconds to wait at most for other load to calm down per leg"
     )

@@ -3,13 +3,18 @@ hand), and that file says which commit it measured."""
 
 from __future__ import annotations
 
+import json
+
 from benchmarks.harness.report import load_results
-from benchmarks.readme_figures import BEGIN, END, README, RESULTS, render
+from benchmarks.readme_figures import BEGIN, END, LEGS, README, RESULTS, render, render_legs
 
 
 def test_the_readme_figures_are_the_rendering_of_the_committed_results() -> None:
     section = README.read_text().split(BEGIN, 1)[1].split(END, 1)[0].strip()
-    assert section == render(*load_results(RESULTS)), "run `python -m benchmarks.readme_figures` (make bench does)"
+    expected = render(*load_results(RESULTS))
+    if LEGS.exists():
+        expected += "\n" + render_legs(json.loads(LEGS.read_text()))
+    assert section == expected, "run `python -m benchmarks.readme_figures` (make bench does)"
 
 
 def test_the_results_name_the_commit_they_measured() -> None:
