@@ -11,7 +11,7 @@ DASHBOARD_SOURCES := $(shell find $(DASHBOARD)/src $(DASHBOARD)/index.html $(DAS
 # `make run-stack` uses the local PostgreSQL and RabbitMQ unless told otherwise.
 STACK_DATABASE_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/jobscheduler
 
-.PHONY: help install dashboard openapi run run-stack token test faults guarantees chaos lint fmt bench clean
+.PHONY: help install dashboard openapi run run-stack token test faults guarantees chaos lint fmt bench bench-legs clean
 
 help:
 	@echo "make run        start the whole scheduler (embedded mode) on http://127.0.0.1:8000"
@@ -24,7 +24,8 @@ help:
 	@echo "make run-stack  api + 2 timekeepers + 2 executors over local PostgreSQL and RabbitMQ"
 	@echo "make token      print a Super Admin token for the embedded installation"
 	@echo "make openapi    after an API change: refresh the OpenAPI snapshot and the dashboard's types"
-	@echo "make bench      benchmarks against Celery beat and APScheduler (not part of make test)"
+	@echo "make bench      benchmarks against Celery beat, APScheduler and two limits (not part of make test)"
+	@echo "make bench-legs the longer benchmark legs: long runs, 10 M runs of history, a 2 x 30 min soak"
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -97,12 +98,21 @@ clean:
 # Benchmarks (issue #8): not part of `make test`. Peers live in their own venv; the product runs from .venv.
 # BENCH_TIMEOUT bounds the whole run (the harness stops itself at BENCH_BUDGET_S and writes what it has).
 BENCH_VENV := benchmarks/.venv
-BENCH_TIMEOUT ?= 900
+BENCH_TIMEOUT ?= 1600
 
 $(BENCH_VENV)/.installed: benchmarks/requirements.txt
 	$(PYTHON) -m venv $(BENCH_VENV)
 	$(BENCH_VENV)/bin/pip install --quiet --disable-pip-version-check -r benchmarks/requirements.txt
 	@touch $@
 
+# After the run, the README's benchmark figures are rendered from results/latest.json (a unit test checks them).
 bench: install $(BENCH_VENV)/.installed
 	timeout --kill-after=30 $(BENCH_TIMEOUT) $(BENCH_VENV)/bin/python -m benchmarks.run
+	$(BENCH_VENV)/bin/python -m benchmarks.readme_figures
+
+# The longer legs of issue 21 at full scale (≈ 1 h 30 min): long runs, 10 M runs of history, the soak twice.
+# Each writes its entry of benchmarks/results/legs.json; options (scaled-down runs): benchmarks/README.md.
+bench-legs: install $(BENCH_VENV)/.installed
+	$(BENCH_VENV)/bin/python -m benchmarks.legs long-runs
+	$(BENCH_VENV)/bin/python -m benchmarks.legs history
+	$(BENCH_VENV)/bin/python -m benchmarks.legs soak

@@ -9,7 +9,6 @@ import importlib.metadata
 import json
 import logging
 import os
-import platform
 import shutil
 import signal
 import time
@@ -17,13 +16,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks.harness import amqp, pg, report
+from benchmarks.harness import amqp, pg, provenance, report
 from benchmarks.harness.model import RunResult, Scenario
-from benchmarks.harness.procs import BENCH_ROOT, REPO_ROOT
+from benchmarks.harness.procs import BENCH_ROOT
 from benchmarks.harness.runner import run_leg
 from benchmarks.scenarios.burst import Burst
 from benchmarks.scenarios.scale import Scale
-from benchmarks.scenarios.steady import Steady
+from benchmarks.scenarios.steady import SWEEP_SYSTEMS, Steady
 from benchmarks.systems import DEFAULT_SYSTEMS, SYSTEMS
 from benchmarks.systems.jobscheduler_common import drop_template
 
@@ -33,6 +32,11 @@ log = logging.getLogger("bench")
 PEERS = ("celery-beat", "apscheduler")
 # Seconds before a failed leg is tried again (a restarting server gets time to come back).
 RETRY_PAUSE_S = 10.0
+
+
+def int_list(text: str) -> tuple[int, ...]:
+    """A comma-separated list of whole numbers (runs/s, job counts), e.g. "1000,500"."""
+    return tuple(int(r) for r in text.split(",") if r.strip())
 
 
 def build_scenarios(args: argparse.Namespace) -> dict[str, Scenario]:
@@ -45,45 +49,19 @@ def build_scenarios(args: argparse.Namespace) -> dict[str, Scenario]:
     return {
         "burst": Burst(jobs=args.burst_jobs, timeout_s=args.burst_timeout),
         "steady": Steady(
-            rates=tuple(int(r) for r in args.steady_rates.split(",") if r),
-            sweep=None if args.sweep else {},
+            rates=int_list(args.steady_rates),
+            sweep={s: int_list(args.sweep_rates) for s in SWEEP_SYSTEMS} if args.sweep else {},
             warmup_s=args.warmup,
             window_s=args.steady_window,
         ),
         "scale": Scale(
-            idle_counts=(args.scale_idle,),
+            idle_counts=int_list(args.scale_idle),
             # The 1,000-idle baseline only where a target compares with it.
-            per_system_idle={"jobscheduler-standalone": (1_000, args.scale_idle)},
+            per_system_idle={"jobscheduler-standalone": (1_000, *int_list(args.scale_idle))},
             warmup_s=args.warmup,
             window_s=args.scale_window,
         ),
     }
-
-
-def machine() -> str:
-    cpu = "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    memory_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return f"{os.cpu_count()} cores ({cpu}), {memory_gb:.0f} GiB, Python {platform.python_version()}"
-
-
-def product_revision() -> str:
-    """The product's commit and whether its code had uncommitted changes (read-only git calls)."""
-    import subprocess
-
-    def git(*args: str) -> str:
-        result = subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=10, check=False)
-        return result.stdout.strip()
-
-    commit = git("rev-parse", "--short", "HEAD") or "unknown"
-    dirty = len([line for line in git("status", "--porcelain", "--", "libs", "services").splitlines() if line])
-    return f"{commit}" + (f" + {dirty} uncommitted file(s) under libs/ and services/" if dirty else "")
 
 
 def versions() -> str:
@@ -171,10 +149,15 @@ async def main(args: argparse.Namespace) -> int:
         f"Bench environment: {versions()}.",
         "Where this product misses a target, results/PROFILE.md says what the profile shows and what would close it.",
     ]
+    rev, facts = provenance.revision(), await provenance.machine_facts()
+    if rev["dirty"]:
+        log.warning("measuring uncommitted changes (%s): the results say so", ", ".join(rev["dirty_files"][:5]))
     meta: dict[str, Any] = {
         "started": datetime.fromtimestamp(started, UTC).isoformat(timespec="seconds"),
-        "machine": machine(),
-        "revision": product_revision(),
+        "machine": provenance.describe_machine(facts),
+        "machine_facts": facts,
+        "revision": provenance.describe_revision(rev),
+        "commit": rev,
         "scenarios": [(n, scenarios[n].title, scenarios[n].columns) for n in chosen_scenarios],
         "systems": [systems[n].describe() for n in chosen_systems],
         "notes": notes,
@@ -238,18 +221,27 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     env = os.environ.get
     parser.add_argument("--systems", default=env("BENCH_SYSTEMS", ",".join(DEFAULT_SYSTEMS)))
     parser.add_argument("--scenarios", default=env("BENCH_SCENARIOS", "burst,steady,scale"))
-    parser.add_argument("--budget", type=float, default=float(env("BENCH_BUDGET_S", "800")), help="seconds")
+    parser.add_argument("--budget", type=float, default=float(env("BENCH_BUDGET_S", "1500")), help="seconds")
     parser.add_argument("--out", default=str(BENCH_ROOT / "results"))
     parser.add_argument("--burst-jobs", type=int, default=10_000)
     parser.add_argument("--burst-timeout", type=float, default=30.0, help="seconds a system gets for a burst")
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds before a steady/scale window")
     parser.add_argument("--steady-window", type=float, default=10.0, help="measured seconds per steady rate")
-    parser.add_argument("--steady-rates", default="1000,500", help="runs/s of the steady legs, every system")
     parser.add_argument(
-        "--no-sweep", dest="sweep", action="store_false", help="skip the higher steady rates (1,300/s, 1,600/s)"
+        "--steady-rates", default=env("BENCH_STEADY_RATES", "1000,500"), help="runs/s of the steady legs, every system"
     )
+    parser.add_argument(
+        "--sweep-rates",
+        default=env("BENCH_SWEEP_RATES", "1300,2000,3000"),
+        help="runs/s of the higher steady legs: this product and the two limits only",
+    )
+    parser.add_argument("--no-sweep", dest="sweep", action="store_false", help="skip the higher steady rates")
     parser.add_argument("--scale-window", type=float, default=10.0, help="measured seconds per scale leg")
-    parser.add_argument("--scale-idle", type=int, default=100_000, help="idle jobs of the large scale leg")
+    parser.add_argument(
+        "--scale-idle",
+        default=env("BENCH_SCALE_IDLE", "100000"),
+        help="idle jobs of the large scale legs, comma-separated (e.g. 100000,1000000)",
+    )
     parser.add_argument(
         "--quiet-wait", type=float, default=0.0, help="seconds to wait at most for other load to calm down per leg"
     )

@@ -31,6 +31,12 @@ def _limit() -> System:
     return LimitPipeline()
 
 
+def _limit_batched() -> System:
+    from benchmarks.systems.limit import LimitBatched
+
+    return LimitBatched()
+
+
 def _celery() -> System:
     from benchmarks.systems.celery_beat import CeleryBeat
 
@@ -45,6 +51,7 @@ def _apscheduler() -> System:
 
 SYSTEMS: dict[str, Callable[[], System]] = {
     "limit": _limit,
+    "limit-batched": _limit_batched,
     "jobscheduler-standalone": _standalone,
     "jobscheduler-embedded": _embedded,
     "jobscheduler-embedded-pg": _embedded_pg,
@@ -53,4 +60,11 @@ SYSTEMS: dict[str, Callable[[], System]] = {
 }
 
 #: what `make bench` runs (the PostgreSQL flavour of embedded mode is available on request)
-DEFAULT_SYSTEMS = ("limit", "jobscheduler-standalone", "jobscheduler-embedded", "celery-beat", "apscheduler")
+DEFAULT_SYSTEMS = (
+    "limit",
+    "limit-batched",
+    "jobscheduler-standalone",
+    "jobscheduler-embedded",
+    "celery-beat",
+    "apscheduler",
+)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,8 @@ from benchmarks.harness.procs import PRODUCT_PYTHON, REPO_ROOT, ManagedProcess, 
 from benchmarks.harness.records import PENDING, slot_index
 
 TASK_MODULES = ["scheduler_core.tasks.builtin", "benchmarks.bench_tasks"]
-TEMPLATE_DB = "bench_tpl_jobscheduler"
+# One per bench process: a fixed name was dropped (WITH FORCE) by another worktree's bench mid-migration.
+TEMPLATE_DB = f"bench_tpl_jobscheduler_{os.getpid()}"
 STATUS_REASONS = {1: PENDING, 5: "missed", 6: "skipped"}
 
 _template_ready = False
@@ -62,10 +64,21 @@ async def start_role(run: RunDir, name: str, role: str, env: dict[str, str], *ar
     return process, port
 
 
-async def load_jobs(helper: DatabaseHelper, run: RunDir, database_url: str, jobs: Sequence[JobSpec]) -> None:
+async def load_jobs(
+    helper: DatabaseHelper, run: RunDir, database_url: str, jobs: Sequence[JobSpec], task: str = ""
+) -> None:
+    """task: the task function's key (default: the no-op that records its start)."""
     path = run.root / "jobs.json"
     path.write_text(json.dumps([[j.job_id, j.first, j.period] for j in jobs]))
-    await helper.call("load", database_url, str(path))
+    await helper.call("load", database_url, str(path), *([task] if task else []))
+
+
+async def outcomes(helper: DatabaseHelper, run: RunDir, database_url: str, min_job_id: int) -> dict[str, Any]:
+    """Counts of the bench jobs' executions by status, and of failed ones by reason."""
+    path = run.root / "outcomes.json"
+    await helper.call("outcomes", database_url, str(path), str(min_job_id))
+    result: dict[str, Any] = json.loads(path.read_text())
+    return result
 
 
 async def collect_accounted(

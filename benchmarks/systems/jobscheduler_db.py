@@ -3,7 +3,9 @@ writes the benchmark's jobs into a scheduler database through the product's own 
 column types, SQLite's pragmas and PostgreSQL's wake-up channel are the product's), and reads back what the
 scheduler recorded about slots it did not run.
 
-    load URL JOBS_JSON          jobs are [[job_id, first_unix, period_s], ...]; ids become scheduled_job.id
+    load URL JOBS_JSON [TASK]   jobs are [[job_id, first_unix, period_s], ...]; ids become scheduled_job.id;
+                                TASK: the task function's key (default: the no-op bench_record)
+    outcomes URL OUT_JSON MIN_ID  counts of bench jobs' executions by status and by failure reason (first 60 chars)
     collect URL OUT_JSON MIN_ID [[job_id, scheduled_at_unix, status_id, coalesced_count, coalesced_from|null]]
                                 for executions of bench jobs that are missed/skipped/coalesced, + status counts
     serve                       the same commands, one per stdin line (words separated by tabs); answers
@@ -40,12 +42,12 @@ def _instant(unix: float) -> datetime:
     return datetime.fromtimestamp(unix, UTC)
 
 
-async def load(url: str, jobs: list[list[Any]]) -> None:
+async def load(url: str, jobs: list[list[Any]], task_key: str = TASK_KEY) -> None:
     engine = create_engine(url, pool_size=1)
     try:
         async with engine.begin() as connection:
             task_id = (
-                await connection.execute(select(TaskFunction.id).where(TaskFunction.key == TASK_KEY))
+                await connection.execute(select(TaskFunction.id).where(TaskFunction.key == task_key))
             ).scalar_one()
             table = cast(Table, ScheduledJob.__table__)
             for offset in range(0, len(jobs), CHUNK):
@@ -122,6 +124,35 @@ async def collect(url: str, min_job_id: int) -> dict[str, Any]:
     return {"accounted": accounted, "statuses": statuses, "stages": stage_percentiles(stamps)}
 
 
+async def outcomes(url: str, min_job_id: int) -> dict[str, Any]:
+    """How the runs ended: counts by status, and by failure reason (e.g. "executor lost: ...")."""
+    execution = ScheduledJobExecution
+    engine = create_engine(url, pool_size=1)
+    try:
+        async with engine.connect() as connection:
+            counts = (
+                await connection.execute(
+                    select(execution.status_id, func.count())
+                    .where(execution.job_id >= min_job_id)
+                    .group_by(execution.status_id)
+                )
+            ).all()
+            reason = func.substr(func.coalesce(execution.error_message, ""), 1, 60)
+            reasons = (
+                await connection.execute(
+                    select(reason, func.count())
+                    .where(execution.job_id >= min_job_id, execution.status_id == ExecutionStatus.FAILED)
+                    .group_by(reason)
+                )
+            ).all()
+    finally:
+        await engine.dispose()
+    return {
+        "statuses": {ExecutionStatus(int(status)).name.lower(): int(count) for status, count in counts},
+        "failures": {str(text): int(count) for text, count in reasons},
+    }
+
+
 def _pick(ordered: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
@@ -151,7 +182,9 @@ def stage_percentiles(rows: Sequence[Any]) -> dict[str, dict[str, float]]:
 def execute(argv: list[str]) -> None:
     command, url, path = argv[0], argv[1], Path(argv[2])
     if command == "load":
-        asyncio.run(load(url, json.loads(path.read_text())))
+        asyncio.run(load(url, json.loads(path.read_text()), *argv[3:4]))
+    elif command == "outcomes":
+        path.write_text(json.dumps(asyncio.run(outcomes(url, int(argv[3])))))
     elif command == "collect":
         path.write_text(json.dumps(asyncio.run(collect(url, int(argv[3])))))
     else:

@@ -1,6 +1,7 @@
-"""The limit: a hand-written publisher of persistent confirmed messages and 2 consumers that insert a run row and
-update it (benchmarks/systems/limit_node.py), on the same PostgreSQL and RabbitMQ; every figure of the other
-systems can be read as a fraction of this one."""
+"""The limits: a hand-written publisher of persistent confirmed messages and 2 consumers that insert a run row and
+update it, on the same PostgreSQL and RabbitMQ; every figure of the other systems can be read as a fraction of
+these. `limit` (benchmarks/systems/limit_node.py) does it one run at a time; `limit-batched`
+(limit_batched_node.py) with this product's own batching: many runs per message, multi-row inserts and updates."""
 
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ READY_TIMEOUT_S = 30.0
 class LimitPipeline(System):
     name = "limit"
     label = "limit pipeline"
+    #: the module whose `publisher` and `consumer` roles this system runs
+    node = "benchmarks.systems.limit_node"
 
     def __init__(self) -> None:
         self._run: RunDir | None = None
@@ -52,7 +55,7 @@ class LimitPipeline(System):
     def _argv(self, *args: str) -> list[str]:
         import sys
 
-        return [sys.executable, "-m", "benchmarks.systems.limit_node", *args]
+        return [sys.executable, "-m", self.node, *args]
 
     async def setup(self, run: RunDir, run_id: str) -> None:
         self._run = run
@@ -103,3 +106,17 @@ class LimitPipeline(System):
             await pg.drop_database(self._database)
         if self._queue:
             await amqp.delete([self._queue])
+
+
+class LimitBatched(LimitPipeline):
+    name = "limit-batched"
+    label = "batched limit"
+    node = "benchmarks.systems.limit_batched_node"
+
+    def describe(self) -> str:
+        return (
+            "limit-batched: 1 publisher (passes >= 20 ms apart publish every slot due within 50 ms, 16 runs per "
+            f"persistent confirmed message) + {CONSUMERS} consumers (prefetch 64; one multi-row INSERT claims every "
+            "message that arrived meanwhile, each task starts at its slot, one multi-row UPDATE per 20 ms records "
+            "the finished runs, then ack)"
+        )
