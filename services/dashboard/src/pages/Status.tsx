@@ -6,7 +6,7 @@ import { useJobIndex } from '../hooks/data';
 import { useAsync, useInterval, useNow } from '../hooks/useAsync';
 import { jobName, labelOf, useI18n } from '../i18n';
 import { href } from '../router';
-import { RUNNING_STATUS_ID, type SchedulerInstanceInfo } from '../types/api';
+import type { SchedulerInstanceInfo } from '../types/api';
 
 /** Auto-refresh period of the status page, in milliseconds. */
 export const STATUS_REFRESH_MS = 5_000;
@@ -24,10 +24,8 @@ export function Status() {
 
   const status = useAsync(async (signal) => {
     const result = await api.getStatus(signal);
-    // The status carries the runs in progress; an API without them is asked through the history.
-    const running =
-      result.status.executionsInProgress ??
-      (await api.allHistory({ page: 1, perPage: 50, statusId: RUNNING_STATUS_ID }, signal)).items;
+    // The status carries the runs in progress (its schema makes them required).
+    const running = result.status.executionsInProgress;
     // Server clock minus browser clock, so that ages do not depend on the browser's clock.
     const skewMs = result.serverTime ? result.serverTime.getTime() - Date.now() : 0;
     return { ...result, running, skewMs, fetchedAt: new Date() };
