@@ -1,6 +1,6 @@
-import { useState, type ReactNode } from 'react';
+import { useState } from 'react';
 import { useApi } from '../api/context';
-import { Badge, Empty, ErrorBanner, Loading, Ltr, type BadgeTone } from '../components/ui';
+import { Badge, Empty, ErrorBanner, Loading, Ltr, Stat, type BadgeTone } from '../components/ui';
 import { ageSeconds, formatRelative, formatSeconds } from '../format/time';
 import { useJobIndex } from '../hooks/data';
 import { useAsync, useInterval, useNow } from '../hooks/useAsync';
@@ -75,12 +75,11 @@ export function Status() {
       ) : data ? (
         <>
           <div className="cards" data-testid="status-summary">
-            <div className="stat">
-              <div className="stat-label">{t.colInstanceStatus}</div>
-              <div className="stat-value" data-testid="status-running">
-                {data.status.isRunning ? <Badge tone="green">{t.running}</Badge> : <Badge tone="red">{t.stopped}</Badge>}
-              </div>
-            </div>
+            <Stat
+              label={t.colInstanceStatus}
+              value={data.status.isRunning ? <Badge tone="green">{t.running}</Badge> : <Badge tone="red">{t.stopped}</Badge>}
+              testId="status-running"
+            />
             <Stat label={t.mode} value={labelOf(t, 'mode_', data.status.mode)} testId="status-mode" />
             <Stat label={t.activeInstances} value={data.status.activeInstances} testId="status-active-instances" />
             <Stat label={t.totalJobs} value={data.status.totalJobs} testId="status-total-jobs" />
@@ -195,16 +194,5 @@ export function Status() {
         </>
       ) : null}
     </section>
-  );
-}
-
-function Stat({ label, value, title, testId, wide }: { label: string; value: ReactNode; title?: string; testId?: string; wide?: boolean }) {
-  return (
-    <div className={`stat${wide ? ' stat-wide' : ''}`} title={title}>
-      <div className="stat-label">{label}</div>
-      <div className="stat-value" data-testid={testId}>
-        {value}
-      </div>
-    </div>
   );
 }
