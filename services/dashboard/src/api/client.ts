@@ -294,12 +294,8 @@ export class SchedulerApi {
 
   /** Cancel a run not ended yet, or run a finished one again (409 with the reason when it does not apply). */
   executionAction(jobId: number, executionId: string, action: ExecutionAction): Promise<ExecutionActionResult> {
-    return this.data(
-      this.http.POST('/api/v1/scheduler/jobs/{job_id}/executions/{execution_id}/action', {
-        params: { path: { job_id: jobId, execution_id: executionId } },
-        body: { action },
-      }),
-    );
+    const path = { job_id: jobId, execution_id: executionId };
+    return this.data(this.http.POST('/api/v1/scheduler/jobs/{job_id}/executions/{execution_id}/action', { params: { path }, body: { action } }));
   }
 
   /** Run the job's past slots in [from, to] that have no run yet (422 naming `to` past 1,000 slots or in the future). */
@@ -315,15 +311,8 @@ export class SchedulerApi {
   }
 
   allHistory(params: HistoryParams = {}, signal?: AbortSignal): Promise<ExecutionPage> {
-    const query = {
-      page: params.page,
-      per_page: params.perPage,
-      job_id: params.jobId,
-      status_id: params.statusId,
-      trigger: params.trigger,
-      from: params.from,
-      to: params.to,
-    };
+    const { page, perPage, jobId, statusId, trigger, from, to } = params;
+    const query = { page, per_page: perPage, job_id: jobId, status_id: statusId, trigger, from, to };
     return this.data(this.http.GET('/api/v1/scheduler/history', { params: { query }, signal }));
   }
 

@@ -19,9 +19,9 @@ describe('status page', () => {
         }),
         // Raw JSON (the handler's answer is not typed): an older API's instance without heartbeatAgeSeconds.
         instances: [
-            { id: 'inst-1', name: 'api-1', hostName: 'node-a', processId: 42, mode: 'standalone', role: 'timekeeper', status: 'running', lastHeartbeat: iso(5), startedAt: iso(3600), heartbeatAgeSeconds: 5, isLive: true },
-            // No heartbeatAgeSeconds: the age comes from lastHeartbeat.
-            { id: 'inst-2', name: 'executor-9', hostName: 'node-b', mode: 'standalone', role: 'executor', status: 'running', lastHeartbeat: iso(400), startedAt: iso(7200) },
+          { id: 'inst-1', name: 'api-1', hostName: 'node-a', processId: 42, mode: 'standalone', role: 'timekeeper', status: 'running', lastHeartbeat: iso(5), startedAt: iso(3600), heartbeatAgeSeconds: 5, isLive: true },
+          // No heartbeatAgeSeconds: the age comes from lastHeartbeat.
+          { id: 'inst-2', name: 'executor-9', hostName: 'node-b', mode: 'standalone', role: 'executor', status: 'running', lastHeartbeat: iso(400), startedAt: iso(7200) },
         ],
       }),
       'GET /jobs': () => page([makeJob({ id: 1, nameEn: 'Nightly sync' })]),
