@@ -101,7 +101,7 @@ function ChannelFormBody({ channel }: { channel: NotificationChannel | undefined
         </Field>
         <Field field="url" label={t.channelUrl} hint={t.channelUrlHint} error={errors.url}>
           {(props) => (
-            <input {...props} type="url" dir="ltr" inputMode="url" value={state.url} onChange={(e) => set('url', e.target.value)} data-testid="field-url" placeholder="https://hooks.example.com/scheduler" />
+            <input {...props} type="text" dir="ltr" inputMode="url" value={state.url} onChange={(e) => set('url', e.target.value)} data-testid="field-url" placeholder="https://hooks.example.com/scheduler" />
           )}
         </Field>
         <div className={`field${errors.events ? ' field-invalid' : ''}`} role="group" aria-labelledby="channel-events-label" data-testid="field-events">
