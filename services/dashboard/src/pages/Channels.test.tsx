@@ -119,6 +119,22 @@ describe('notification channels pages', () => {
     expect(calls.find((c) => c.method === 'POST' && c !== calls[0])?.body).toMatchObject({ name: 'ops', events: ['job.paused'] });
   });
 
+  it('edits a channel: the form starts from it, keeps the secret unless typed, and sends job ids as numbers', async () => {
+    const { calls } = renderApp('#/channels/5/edit', {
+      'GET /notification-channels/5': () => channel(),
+      'PUT /notification-channels/5': () => channel({ jobIds: [3, 7], format: 'slack' }),
+      'GET /notification-channels/5/deliveries': () => page([]),
+    });
+    expect(await screen.findByTestId('field-name')).toHaveValue('ops');
+    expect(screen.getByTestId('field-event-job.paused')).toBeChecked();
+    await userEvent.type(screen.getByTestId('field-jobIds'), '3, 7');
+    await userEvent.selectOptions(screen.getByTestId('field-format'), 'slack');
+    await userEvent.click(screen.getByTestId('form-submit'));
+    await screen.findByTestId('page-channel');
+    const put = calls.find((c) => c.method === 'PUT');
+    expect(put?.body).toEqual({ name: 'ops', url: 'https://hooks.example.com/ops', events: ['run.failed', 'job.paused'], jobIds: [3, 7], format: 'slack', enabled: true });
+  });
+
   it("shows a channel's deliveries with status, attempts, last error and zoned times", async () => {
     renderApp('#/channels/5', {
       'GET /notification-channels/5': () => channel(),
