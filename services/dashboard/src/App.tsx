@@ -6,6 +6,9 @@ import { Layout, type Section } from './components/Layout';
 import { Empty } from './components/ui';
 import { LiveProvider, newQueryClient } from './hooks/live';
 import { I18nProvider, useI18n, type Lang } from './i18n';
+import { ChannelDeliveries } from './pages/ChannelDeliveries';
+import { ChannelFormPage } from './pages/ChannelForm';
+import { ChannelsList } from './pages/ChannelsList';
 import { History } from './pages/History';
 import { JobDetail } from './pages/JobDetail';
 import { JobFormPage } from './pages/JobForm';
@@ -28,6 +31,11 @@ function sectionOf(route: Route): Section {
       return 'status';
     case 'overview':
       return 'overview';
+    case 'channels':
+    case 'channelNew':
+    case 'channel':
+    case 'channelEdit':
+      return 'channels';
     default:
       return undefined;
   }
@@ -51,6 +59,14 @@ function Screen({ route, query }: { route: Route; query: URLSearchParams }) {
       return <Status />;
     case 'overview':
       return <Overview />;
+    case 'channels':
+      return <ChannelsList />;
+    case 'channelNew':
+      return <ChannelFormPage />;
+    case 'channelEdit':
+      return <ChannelFormPage key={route.id} channelId={route.id} />;
+    case 'channel':
+      return <ChannelDeliveries key={route.id} channelId={route.id} />;
     default:
       return (
         <Empty testId="not-found">

@@ -10,6 +10,10 @@ export type Route =
   | { name: 'history' }
   | { name: 'status' }
   | { name: 'overview' }
+  | { name: 'channels' }
+  | { name: 'channelNew' }
+  | { name: 'channel'; id: number }
+  | { name: 'channelEdit'; id: number }
   | { name: 'notFound'; path: string };
 
 export interface Location {
@@ -31,6 +35,10 @@ export function matchRoute(path: string): Route {
   if (clean === '/history') return { name: 'history' };
   if (clean === '/status') return { name: 'status' };
   if (clean === '/overview') return { name: 'overview' };
+  if (clean === '/channels') return { name: 'channels' };
+  if (clean === '/channels/new') return { name: 'channelNew' };
+  const channel = /^\/channels\/(\d+)(\/edit)?$/.exec(clean);
+  if (channel) return channel[2] ? { name: 'channelEdit', id: Number(channel[1]) } : { name: 'channel', id: Number(channel[1]) };
   const job = /^\/jobs\/(\d+)(\/edit)?$/.exec(clean);
   if (job) return job[2] ? { name: 'jobEdit', id: Number(job[1]) } : { name: 'job', id: Number(job[1]) };
   return { name: 'notFound', path: clean };

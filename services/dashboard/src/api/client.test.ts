@@ -122,10 +122,52 @@ describe('SchedulerApi', () => {
     expect(calls[1]).toMatchObject({ method: 'POST', path: '/jobs/3/backfill', body: { from: '2025-01-01T00:00:00.000Z', to: '2025-01-02T00:00:00.000Z' } });
   });
 
-  it('accepts task functions as an array or wrapped in items', async () => {
+  it('reads task functions as the bare array the API documents', async () => {
     const task = { id: 1, key: 'noop', nameEn: 'No-op', nameAr: 'لا شيء' };
     expect(await client({ 'GET /task-functions': () => [task] }).api.taskFunctions()).toEqual([task]);
-    expect(await client({ 'GET /task-functions': () => ({ items: [task] }) }).api.taskFunctions()).toEqual([task]);
+  });
+});
+
+describe('notification channels', () => {
+  const channel = { id: 5, name: 'ops', url: 'https://hooks.example.com/x', events: ['job.paused'], jobIds: null, format: 'json', enabled: true, hasSecret: false, createdAt: '2025-01-07T10:00:00Z', updatedAt: null };
+
+  it('creates, updates and deletes through the channel paths', async () => {
+    const { api, calls } = client({
+      'POST /notification-channels': () => ({ status: 201, body: channel }),
+      'PUT /notification-channels/:id': () => ({ ...channel, secret: undefined, hasSecret: true }),
+      'DELETE /notification-channels/:id': () => channel,
+    });
+    const created = await api.createChannel({ name: 'ops', url: channel.url, events: ['job.paused'], jobIds: null, secret: null });
+    expect(created).not.toHaveProperty('jobIds');
+    expect(calls[0]).toMatchObject({ method: 'POST', path: '/notification-channels', body: { name: 'ops', events: ['job.paused'], jobIds: null, secret: null } });
+    expect((await api.updateChannel(5, { secret: 'sixteen-chars-ok' })).hasSecret).toBe(true);
+    expect(calls[1]).toMatchObject({ method: 'PUT', path: '/notification-channels/5', body: { secret: 'sixteen-chars-ok' } });
+    await api.deleteChannel(5);
+    expect(calls[2]).toMatchObject({ method: 'DELETE', path: '/notification-channels/5' });
+  });
+
+  it("lists a channel's deliveries with the status filter", async () => {
+    const { api, calls } = client({ 'GET /notification-channels/:id/deliveries': () => page([]) });
+    await api.channelDeliveries(5, { page: 2, perPage: 10, status: 'failed' });
+    expect(calls[0]?.path).toBe('/notification-channels/5/deliveries');
+    expect(calls[0]?.query.toString()).toBe('page=2&per_page=10&status=failed');
+  });
+
+  it('shows every field error of a 422 at once, and a 409 reason as the message', async () => {
+    const fields = [
+      { field: 'name', reason: 'String should have at least 1 character' },
+      { field: 'url', reason: 'String should match pattern' },
+      { field: 'events', reason: 'List should have at least 1 item' },
+    ];
+    const { api } = client({
+      'POST /notification-channels': () => ({ status: 422, body: { error: 'validation_error', message: 'Invalid input', fields } }),
+      'POST /jobs/:id/executions/:eid/action': () => ({ status: 409, body: { error: 'conflict', message: 'The run has ended: nothing to cancel', fields: [] } }),
+    });
+    const invalid = (await api.createChannel({ name: '', url: 'x', events: [] }).catch((e: unknown) => e)) as ApiError;
+    expect(invalid.fieldErrors).toEqual({ name: fields[0]?.reason, url: fields[1]?.reason, events: fields[2]?.reason });
+    expect(invalid.path).toBe('/notification-channels');
+    const conflict = (await api.executionAction(1, 'e-1', 'cancel').catch((e: unknown) => e)) as ApiError;
+    expect(conflict).toMatchObject({ status: 409, message: 'The run has ended: nothing to cancel', method: 'POST', path: '/jobs/1/executions/e-1/action' });
   });
 });
 

@@ -4,10 +4,10 @@ import { useApi } from '../api/context';
 import { formatDateTime } from '../format/time';
 import { useAsync } from '../hooks/useAsync';
 import { useI18n } from '../i18n';
-import type { components } from '../types/api.generated';
+import type { AuditPage } from '../types/api';
 import { Empty, ErrorBanner, Loading, Pager } from './ui';
 
-type AuditEntry = components['schemas']['AuditEntryResponse'];
+type AuditEntry = AuditPage['items'][number];
 
 export const CHANGES_PER_PAGE = 20;
 

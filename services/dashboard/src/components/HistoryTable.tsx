@@ -5,7 +5,7 @@ import { formatDuration, fromLocalInput } from '../format/time';
 import { useLive } from '../hooks/live';
 import { statusLabel, useI18n, type Messages } from '../i18n';
 import { href } from '../router';
-import { EXECUTION_STATUSES, OPEN_STATUSES, type Execution, type ExecutionAction, type ExecutionActionResult } from '../types/api';
+import { EXECUTION_STATUSES, OPEN_STATUSES, RUN_TRIGGERS, type Execution, type RunTrigger, type ExecutionAction, type ExecutionActionResult } from '../types/api';
 import { Badge, ConfirmDialog, Empty, ErrorBanner, Loading, Ltr, Pager, statusTone } from './ui';
 
 export const HISTORY_PER_PAGE = 20;
@@ -33,8 +33,6 @@ const rowId = (executionId: string): string => `run-row-${executionId}`;
  * the error message and traceback; each run can be cancelled (not ended yet) or run again (ended), after a
  * confirmation; a retry links to its slot's first attempt, a re-run to the run it repeats.
  */
-export const TRIGGERS = ['schedule', 'manual', 'backfill'] as const;
-
 export function HistoryTable({ jobId, jobLabel, jobOptions, refreshKey = 0, onRunsSettled }: {
   jobId?: number;
   /** All-jobs history: the jobs its job filter offers. */
@@ -51,7 +49,7 @@ export function HistoryTable({ jobId, jobLabel, jobOptions, refreshKey = 0, onRu
   const [page, setPage] = useState(1);
   const [statusId, setStatusId] = useState<number | undefined>(undefined);
   const [jobFilter, setJobFilter] = useState<number | undefined>(undefined);
-  const [trigger, setTrigger] = useState<string>('');
+  const [trigger, setTrigger] = useState<RunTrigger | ''>('');
   // datetime-local values, on the browser's wall clock; sent as instants.
   const [from, setFrom] = useState('');
   const [to, setTo] = useState('');
@@ -188,13 +186,13 @@ export function HistoryTable({ jobId, jobLabel, jobOptions, refreshKey = 0, onRu
           <select
             value={trigger}
             onChange={(e) => {
-              setTrigger(e.target.value);
+              setTrigger(RUN_TRIGGERS.find((name) => name === e.target.value) ?? '');
               setPage(1);
             }}
             data-testid="filter-trigger"
           >
             <option value="">{t.all}</option>
-            {TRIGGERS.map((name) => (
+            {RUN_TRIGGERS.map((name) => (
               <option key={name} value={name}>
                 {triggerLabel(t, name)}
               </option>

@@ -28,7 +28,7 @@ export function UtcSwitch() {
   );
 }
 
-export type Section = 'overview' | 'jobs' | 'history' | 'status' | undefined;
+export type Section = 'overview' | 'jobs' | 'history' | 'status' | 'channels' | undefined;
 
 export function Layout({ section, onSignOut, children }: { section: Section; onSignOut: () => void; children: ReactNode }) {
   const { t } = useI18n();
@@ -48,6 +48,7 @@ export function Layout({ section, onSignOut, children }: { section: Section; onS
           {link('jobs', t.navJobs)}
           {link('history', t.navHistory)}
           {link('status', t.navStatus)}
+          {link('channels', t.navChannels)}
         </nav>
         <div className="topbar-end">
           <UtcSwitch />

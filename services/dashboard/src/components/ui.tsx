@@ -200,3 +200,28 @@ export function ConfirmDialog({ title, children, confirmLabel, dismissLabel, ton
 export function Ltr({ children }: { children: ReactNode }) {
   return <bdi dir="ltr">{children}</bdi>;
 }
+
+/**
+ * One figure in a row of cards (.cards): its label above, its value below. The status page's summary and the
+ * overview's runs by status both draw theirs with it. `testId` marks the value, `cardTestId` the card.
+ */
+export function Stat({ label, value, title, testId, cardTestId, data, wide }: {
+  label: ReactNode;
+  value: ReactNode;
+  title?: string;
+  testId?: string;
+  cardTestId?: string;
+  /** data-* attributes of the card (e.g. { status: 'failed' } -> data-status="failed"). */
+  data?: Record<string, string>;
+  wide?: boolean;
+}) {
+  const dataAttributes = Object.fromEntries(Object.entries(data ?? {}).map(([key, v]) => [`data-${key}`, v]));
+  return (
+    <div className={`stat${wide ? ' stat-wide' : ''}`} title={title} data-testid={cardTestId} {...dataAttributes}>
+      <div className="stat-label">{label}</div>
+      <div className="stat-value" data-testid={testId}>
+        {value}
+      </div>
+    </div>
+  );
+}

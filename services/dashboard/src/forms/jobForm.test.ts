@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { en } from '../i18n/en';
 import { makeJob } from '../test/fakeApi';
-import { buildPayload, emptyForm, formFromJob, scheduleFromForm, type JobFormState } from './jobForm';
+import { buildPayload, createBody, emptyForm, formFromJob, scheduleFromForm, type JobFormState } from './jobForm';
 import { paramFields } from './schema';
 
 const fields = paramFields({
@@ -152,5 +152,12 @@ describe('formFromJob / scheduleFromForm', () => {
     expect(scheduleFromForm({ ...emptyForm(), intervalMinutes: 'abc' })).toBeUndefined();
     expect(scheduleFromForm({ ...emptyForm(), kind: 'cron', cronExpression: '  ' })).toBeUndefined();
     expect(scheduleFromForm({ ...emptyForm(), intervalMinutes: '5', intervalSeconds: '30' })).toEqual({ intervalMinutes: 5, intervalSeconds: 30 });
+  });
+});
+
+describe('createBody', () => {
+  it('types a create payload as one kind of schedule, as the API schema says', () => {
+    expect(createBody({ cronExpression: '0 2 * * *', timezone: 'UTC', priority: 3 }, 4)).toEqual({ taskFunctionId: 4, cronExpression: '0 2 * * *', timezone: 'UTC', priority: 3 });
+    expect(createBody({ intervalHours: 1, intervalMinutes: undefined, nameEn: 'a' }, 4)).toEqual({ taskFunctionId: 4, intervalHours: 1, nameEn: 'a' });
   });
 });

@@ -1,6 +1,6 @@
 // The job form's state and its translation to API payloads. Pure: no React, no I/O.
 import type { Messages } from '../i18n/en';
-import { OVERLAP_POLICIES, type Job, type JobWritePayload, type OneSchedule, type OverlapPolicy, type ScheduleInput, type TimeZone } from '../types/api';
+import { OVERLAP_POLICIES, type CreateJobBody, type Job, type JobWritePayload, type OneSchedule, type OverlapPolicy, type ScheduleInput, type TimeZone } from '../types/api';
 import { initialParamInput, paramValue, type ParamField, type ParamInput } from './schema';
 
 export type ScheduleKind = 'interval' | 'cron';
@@ -162,7 +162,7 @@ export function scheduleFromForm(state: JobFormState): OneSchedule | undefined {
     const expression = state.cronExpression.trim();
     return expression ? { cronExpression: expression, timezone: zoneOf(state) } : undefined;
   }
-  const fields: ScheduleInput & { cronExpression?: null } = {};
+  const fields: ScheduleInput & { cronExpression?: undefined } = {};
   let any = false;
   for (const name of INTERVAL_FIELDS) {
     const text = state[name].trim();
@@ -256,4 +256,17 @@ export function buildPayload(state: JobFormState, fields: ParamField[], mode: Fo
   if (fields.length > 0 || mode === 'edit') payload.parameters = parameters;
 
   return { payload, errors };
+}
+
+
+/**
+ * A create payload (buildPayload in create mode) as the API's schema types it: a cron expression and no interval
+ * field, or no cron expression. Create mode never sends nulls, so this only drops what is absent anyway.
+ */
+export function createBody(payload: JobWritePayload, taskFunctionId: number): CreateJobBody {
+  const { cronExpression, intervalDays, intervalHours, intervalMinutes, intervalSeconds, ...rest } = payload;
+  if (typeof cronExpression === 'string') return { ...rest, taskFunctionId, cronExpression };
+  const intervals = { intervalDays, intervalHours, intervalMinutes, intervalSeconds };
+  const given = Object.fromEntries(Object.entries(intervals).filter(([, value]) => typeof value === 'number'));
+  return { ...rest, ...given, taskFunctionId };
 }

@@ -4,7 +4,7 @@ import { useApi } from '../api/context';
 import { ParamFields } from '../components/ParamFields';
 import { SchedulePreview } from '../components/SchedulePreview';
 import { ErrorBanner, Field, Loading } from '../components/ui';
-import { buildPayload, emptyForm, FORM_FIELDS, formFromJob, INTERVAL_FIELDS, paramInputs, scheduleFromForm, type JobFormState } from '../forms/jobForm';
+import { buildPayload, createBody, emptyForm, FORM_FIELDS, formFromJob, INTERVAL_FIELDS, paramInputs, scheduleFromForm, type JobFormState } from '../forms/jobForm';
 import { fallbackFields, paramFields, type ParamInput } from '../forms/schema';
 import { describeSchedule } from '../format/schedule';
 import { useTaskFunctions } from '../hooks/data';
@@ -124,7 +124,7 @@ function JobFormBody({ job, tasks }: { job: Job | undefined; tasks: NonNullable<
     try {
       const saved =
         mode === 'create'
-          ? await api.createJob({ ...built.payload, taskFunctionId: Number(state.taskFunctionId) })
+          ? await api.createJob(createBody(built.payload, Number(state.taskFunctionId)))
           : await api.updateJob((job as Job).id, built.payload);
       forgetReads();
       navigate(`/jobs/${saved.id}`);

@@ -1,5 +1,5 @@
 import { useApi } from '../api/context';
-import { Badge, Empty, ErrorBanner, Loading, Ltr, statusTone } from '../components/ui';
+import { Badge, Empty, ErrorBanner, Loading, Ltr, Stat, statusTone } from '../components/ui';
 import { formatRelative, formatSeconds } from '../format/time';
 import { useLive } from '../hooks/live';
 import { useNow } from '../hooks/useAsync';
@@ -35,14 +35,13 @@ export function Overview() {
             <h2>{t.overviewLast24h}</h2>
             <div className="cards" data-testid="overview-counts" data-total={overview.total}>
               {EXECUTION_STATUSES.filter((s) => (overview.counts[s.name] ?? 0) > 0 || s.name === 'success' || s.name === 'failed').map((s) => (
-                <div className="stat" key={s.name} data-testid="overview-count" data-status={s.name}>
-                  <div className="stat-label">
-                    <Badge tone={statusTone(s.name)}>{statusLabel(t, s.name)}</Badge>
-                  </div>
-                  <div className="stat-value">
-                    <Ltr>{overview.counts[s.name] ?? 0}</Ltr>
-                  </div>
-                </div>
+                <Stat
+                  key={s.name}
+                  cardTestId="overview-count"
+                  data={{ status: s.name }}
+                  label={<Badge tone={statusTone(s.name)}>{statusLabel(t, s.name)}</Badge>}
+                  value={<Ltr>{overview.counts[s.name] ?? 0}</Ltr>}
+                />
               ))}
             </div>
             {history.data && !history.data.complete && <p className="muted small">{t.overviewPartial(history.data.runs.length)}</p>}

@@ -1,12 +1,12 @@
-import { useState, type ReactNode } from 'react';
+import { useState } from 'react';
 import { useApi } from '../api/context';
-import { Badge, Empty, ErrorBanner, Loading, Ltr, type BadgeTone } from '../components/ui';
+import { Badge, Empty, ErrorBanner, Loading, Ltr, Stat, type BadgeTone } from '../components/ui';
 import { ageSeconds, formatRelative, formatSeconds } from '../format/time';
 import { useJobIndex } from '../hooks/data';
 import { useAsync, useInterval, useNow } from '../hooks/useAsync';
 import { jobName, labelOf, useI18n } from '../i18n';
 import { href } from '../router';
-import { RUNNING_STATUS_ID, type SchedulerInstanceInfo } from '../types/api';
+import type { SchedulerInstanceInfo } from '../types/api';
 
 /** Auto-refresh period of the status page, in milliseconds. */
 export const STATUS_REFRESH_MS = 5_000;
@@ -24,10 +24,8 @@ export function Status() {
 
   const status = useAsync(async (signal) => {
     const result = await api.getStatus(signal);
-    // The status carries the runs in progress; an API without them is asked through the history.
-    const running =
-      result.status.executionsInProgress ??
-      (await api.allHistory({ page: 1, perPage: 50, statusId: RUNNING_STATUS_ID }, signal)).items;
+    // The status carries the runs in progress (its schema makes them required).
+    const running = result.status.executionsInProgress;
     // Server clock minus browser clock, so that ages do not depend on the browser's clock.
     const skewMs = result.serverTime ? result.serverTime.getTime() - Date.now() : 0;
     return { ...result, running, skewMs, fetchedAt: new Date() };
@@ -77,12 +75,11 @@ export function Status() {
       ) : data ? (
         <>
           <div className="cards" data-testid="status-summary">
-            <div className="stat">
-              <div className="stat-label">{t.colInstanceStatus}</div>
-              <div className="stat-value" data-testid="status-running">
-                {data.status.isRunning ? <Badge tone="green">{t.running}</Badge> : <Badge tone="red">{t.stopped}</Badge>}
-              </div>
-            </div>
+            <Stat
+              label={t.colInstanceStatus}
+              value={data.status.isRunning ? <Badge tone="green">{t.running}</Badge> : <Badge tone="red">{t.stopped}</Badge>}
+              testId="status-running"
+            />
             <Stat label={t.mode} value={labelOf(t, 'mode_', data.status.mode)} testId="status-mode" />
             <Stat label={t.activeInstances} value={data.status.activeInstances} testId="status-active-instances" />
             <Stat label={t.totalJobs} value={data.status.totalJobs} testId="status-total-jobs" />
@@ -197,16 +194,5 @@ export function Status() {
         </>
       ) : null}
     </section>
-  );
-}
-
-function Stat({ label, value, title, testId, wide }: { label: string; value: ReactNode; title?: string; testId?: string; wide?: boolean }) {
-  return (
-    <div className={`stat${wide ? ' stat-wide' : ''}`} title={title}>
-      <div className="stat-label">{label}</div>
-      <div className="stat-value" data-testid={testId}>
-        {value}
-      </div>
-    </div>
   );
 }

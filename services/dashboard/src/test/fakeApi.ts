@@ -20,17 +20,19 @@ export type Handler = (call: FakeCall) => FakeResponse | unknown;
 
 export function fakeFetch(routes: Record<string, Handler>) {
   const calls: FakeCall[] = [];
+  // The API client calls fetch(request) (openapi-fetch); (url, init) is accepted too.
   const fetchImpl = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
-    const url = new URL(String(input), 'http://localhost');
-    const path = url.pathname.replace(/^\/api\/v1\/scheduler/, '');
-    const method = init?.method ?? 'GET';
-    const call: FakeCall = {
-      method,
-      path,
-      query: url.searchParams,
-      body: typeof init?.body === 'string' ? JSON.parse(init.body) : undefined,
-      headers: (init?.headers ?? {}) as Record<string, string>,
-    };
+    const request = input instanceof Request ? input : new Request(new URL(String(input), 'http://localhost'), init);
+    const url = new URL(request.url);
+    const path = url.pathname.replace(/^.*\/api\/v1\/scheduler/, '');
+    const method = request.method;
+    const sent = await request.text();
+    const headers: Record<string, string> = {};
+    // Header names as the API reads them: case-insensitive, recorded here as Title-Case ("Authorization").
+    request.headers.forEach((value, name) => {
+      headers[name.replace(/(^|-)([a-z])/g, (_m, dash: string, c: string) => dash + c.toUpperCase())] = value;
+    });
+    const call: FakeCall = { method, path, query: url.searchParams, body: sent ? JSON.parse(sent) : undefined, headers };
     calls.push(call);
     const key = `${method} ${path}`;
     const handler = routes[key] ?? Object.entries(routes).find(([pattern]) => new RegExp(`^${pattern.replace(/:\w+/g, '[^/]+')}$`).test(key))?.[1];
@@ -99,6 +101,8 @@ export function makeExecution(overrides: Partial<Execution> = {}): Execution {
     executorId: 'executor-1',
     hostName: 'host-a',
     trigger: 'schedule',
+    createdAt: '2025-01-07T10:00:00Z',
+    coalescedCount: 1,
     attempt: 1,
     firstExecutionId: executionId,
     ...overrides,
@@ -135,6 +139,8 @@ export function makeStatus(overrides: Partial<SchedulerStatusInfo> = {}): Schedu
     enabledJobs: 2,
     runningExecutions: 0,
     lastHeartbeat: new Date().toISOString(),
+    instances: [],
+    executionsInProgress: [],
     ...overrides,
   };
 }

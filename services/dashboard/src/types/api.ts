@@ -1,113 +1,76 @@
-// The app's view of the API beyond the reference's interfaces (scheduler.ts): fields the design adds to the
-// reference's models, and the shapes of endpoints the reference names without a body (task functions,
-// schedule preview, status instances, error bodies). contract.test-d.ts checks the generated OpenAPI types
-// against every type here, so a drift between the API and these assumptions fails `npm test`.
+// The app's view of the API: the generated OpenAPI types (api.generated.ts) as the client returns them, and the
+// few shapes the generated ones do not say (request bodies as the forms build them, error bodies). contract.test-d.ts
+// checks the generated types against the reference's interfaces (scheduler.ts) and against every request type
+// here, so a drift between the API and these assumptions fails `npm test`.
 //
 // The API client turns JSON nulls into absent properties (see api/client.ts), so optional fields are
 // `field?: T`, as in the reference, never `T | null`.
 
 import type { components } from './api.generated';
-import type {
-  BackfillRequest,
-  BackfillResponse,
-  ExecutionAction,
-  ExecutionActionResponse,
-  JobAction,
-  JobActionResponse,
-  OverlapPolicy,
-  ScheduledJob,
-  ScheduledJobExecution,
-  SchedulerStatus,
-} from './scheduler';
+import type { BackfillRequest, ExecutionAction, JobAction, OverlapPolicy } from './scheduler';
 
 /** An IANA zone name the API accepts: one of the pinned tzdata's, which its schema's pattern lists. */
 export type TimeZone = components['schemas']['TimeZone'];
 
-/** A job as the API returns it: the reference's fields plus the design's additions. */
-export interface Job extends ScheduledJob {
-  /** IANA zone the cron expression is read in (interval jobs ignore it). */
-  timezone?: string;
-  /** Paused jobs keep isEnabled; resume continues from the next slot. */
-  isPaused?: boolean;
-  /** Task arguments, validated against the task function's parametersSchema. */
-  parameters?: Record<string, unknown>;
-  /** Per-job run timeout in seconds; absent = the executor's default. */
-  timeoutSeconds?: number;
-  /** The schedule in English words, from the API (the dashboard localizes its own). */
-  scheduleDescription?: string;
-}
+type Schemas = components['schemas'];
 
-/** One run of a job: the reference's fields plus the traceback and why the run exists. */
-export interface Execution extends ScheduledJobExecution {
-  errorTraceback?: string;
-  /** "schedule" | "manual" (run now, or a re-run) | "backfill"; a retry keeps its slot's. */
-  trigger?: string;
-  /** A coalesced run stands for this many slots. */
-  coalescedCount?: number;
-  /** Earliest slot folded into this run, when coalesced. */
-  coalescedFrom?: string;
-}
+/**
+ * JSON null -> absent property, recursively: what api/client.ts does to every response body at runtime, so the
+ * generated response types seen through Denull are the ones the screens get (`field?: T`, as in the reference).
+ */
+export type Denull<T> = T extends null
+  ? undefined
+  : T extends readonly (infer U)[]
+    ? Denull<U>[]
+    : T extends object
+      ? { [K in Exclude<keyof T, NullKeys<T>>]: Denull<T[K]> } & { [K in NullKeys<T>]?: Denull<Exclude<T[K], null>> }
+      : T;
+type NullKeys<T> = { [K in keyof T]-?: null extends T[K] ? K : never }[keyof T];
 
-/** Paged list. The reference's job list has all five fields; its history example shows items and total only. */
-export interface Page<T> {
-  items: T[];
+// Responses: the generated types as the client returns them. contract.test-d.ts checks that they satisfy the
+// reference's interfaces (scheduler.ts).
+
+/** A job as the API returns it. */
+export type Job = Denull<Schemas['ScheduledJobResponse']>;
+/** One run of a job. */
+export type Execution = Denull<Schemas['ScheduledJobExecutionResponse']>;
+export type JobPage = Denull<Schemas['ScheduledJobPage']>;
+export type ExecutionPage = Denull<Schemas['ScheduledJobExecutionPage']>;
+export type AuditPage = Denull<Schemas['AuditPage']>;
+export type ActionResult = Denull<Schemas['JobActionResponse']>;
+export type ExecutionActionResult = Denull<Schemas['ExecutionActionResponse']>;
+export type BackfillResponse = Denull<Schemas['BackfillResponse']>;
+/** One scheduler process (table scheduler_instance) that has not stopped. */
+export type SchedulerInstanceInfo = Denull<Schemas['SchedulerInstanceResponse']>;
+/** GET /status: the reference's SchedulerStatus plus the instances and the runs in progress. */
+export type SchedulerStatusInfo = Denull<Schemas['SchedulerStatusResponse']>;
+/** GET /task-functions items. parametersSchema is the JSON schema of the task's parameters (pydantic). */
+export type TaskFunctionInfo = Denull<Schemas['TaskFunctionResponse']>;
+/** POST /schedule/preview and GET /jobs/{id}/preview response. */
+export type SchedulePreviewResponse = Denull<Schemas['SchedulePreviewResponse']>;
+
+// Notification channels (where events are POSTed) and their deliveries.
+export type NotificationChannel = Denull<Schemas['NotificationChannelResponse']>;
+export type NotificationChannelPage = Denull<Schemas['NotificationChannelPage']>;
+export type NotificationChannelCreate = Schemas['NotificationChannelCreate'];
+export type NotificationChannelUpdate = Schemas['NotificationChannelUpdate'];
+export type NotificationDelivery = Denull<Schemas['NotificationDeliveryResponse']>;
+export type NotificationDeliveryPage = Denull<Schemas['NotificationDeliveryPage']>;
+export type ChannelEvent = NotificationChannelCreate['events'][number];
+export type ChannelFormat = NonNullable<NotificationChannelCreate['format']>;
+
+/** Why a run exists (the history's `trigger` filter). */
+export type RunTrigger = 'schedule' | 'manual' | 'backfill';
+export const RUN_TRIGGERS: readonly RunTrigger[] = ['schedule', 'manual', 'backfill'];
+
+/** The paging fields every list response has. */
+export interface PageInfo {
   total: number;
-  page?: number;
   perPage?: number;
   totalPages?: number;
-  /** History only: past 10,000 runs the total may be the database's estimate. */
-  totalIsEstimate?: boolean;
 }
 
-export interface ActionResult extends Omit<JobActionResponse, 'job'> {
-  job: Job;
-}
-
-export type { BackfillRequest, BackfillResponse, ExecutionAction, JobAction, OverlapPolicy };
-
-/** POST /jobs/{id}/executions/{executionId}/action: cancel's run as it stands, or rerun's new run. */
-export interface ExecutionActionResult extends Omit<ExecutionActionResponse, 'execution'> {
-  execution: Execution;
-}
-
-/** One scheduler process (table scheduler_instance) that has not stopped. */
-export interface SchedulerInstanceInfo {
-  id: string;
-  name: string;
-  hostName: string;
-  processId?: number;
-  /** "embedded" | "standalone" */
-  mode: string;
-  /** "api" | "timekeeper" | "executor" | "embedded" */
-  role?: string;
-  /** "starting" | "running" | "paused" | "stopped" */
-  status: string;
-  lastHeartbeat: string;
-  startedAt?: string;
-  /** Seconds since the last heartbeat, by the database clock, when the API answered. */
-  heartbeatAgeSeconds?: number;
-  /** Heartbeat younger than the deployment's instance timeout. */
-  isLive?: boolean;
-}
-
-/** GET /status: the reference's SchedulerStatus plus the instances and the runs in progress. */
-export interface SchedulerStatusInfo extends SchedulerStatus {
-  instances?: SchedulerInstanceInfo[];
-  /** Running executions, longest-running first. */
-  executionsInProgress?: Execution[];
-}
-
-/** GET /task-functions items. parametersSchema is the JSON schema of the task's parameters (pydantic). */
-export interface TaskFunctionInfo {
-  id: number;
-  key: string;
-  nameEn: string;
-  nameAr: string;
-  descriptionEn?: string;
-  descriptionAr?: string;
-  isActive?: boolean;
-  parametersSchema?: Record<string, unknown>;
-}
+export type { BackfillRequest, ExecutionAction, JobAction, OverlapPolicy };
 
 /** Schedule fields shared by job create/update and the preview. null clears a field on update. */
 export interface ScheduleFields {
@@ -131,21 +94,12 @@ export interface ScheduleInput extends Omit<ScheduleFields, 'timezone'> {
  */
 export type OneSchedule = ScheduleInput &
   (
-    | { cronExpression: string; intervalSeconds?: null; intervalMinutes?: null; intervalHours?: null; intervalDays?: null }
-    | { cronExpression?: null }
+    | { cronExpression: string; intervalSeconds?: undefined; intervalMinutes?: undefined; intervalHours?: undefined; intervalDays?: undefined }
+    | { cronExpression?: undefined }
   );
 
 /** POST /schedule/preview body; `count`: how many upcoming fire times to return; `from`: at or after this instant. */
 export type SchedulePreviewRequest = OneSchedule & { count: number; from?: string };
-
-/** POST /schedule/preview and GET /jobs/{id}/preview response. */
-export interface SchedulePreviewResponse {
-  /** Next fire times (UTC), ascending; fewer if the schedule stops firing. */
-  fireTimes: string[];
-  /** The schedule in (English) words. */
-  description: string;
-  timezone?: string;
-}
 
 /** Body of POST /jobs (taskFunctionId required) and PUT /jobs/{id} (partial: only the fields present change). */
 export interface JobWritePayload extends ScheduleInput {
@@ -170,6 +124,9 @@ export interface JobWritePayload extends ScheduleInput {
   overlapPolicy?: OverlapPolicy;
   pauseAfterFailures?: number;
 }
+
+/** A create body (POST /jobs): the job's fields with one kind of schedule. */
+export type CreateJobBody = JobWritePayload & OneSchedule & { taskFunctionId: number };
 
 /**
  * Every error body api/errors.ts understands: the scheduler's

@@ -21,19 +21,7 @@ import type {
   ScheduledJobExecution,
   SchedulerStatus,
 } from './scheduler';
-import type {
-  ActionResult,
-  Execution,
-  ExecutionActionResult,
-  Job,
-  JobWritePayload,
-  OneSchedule,
-  ParsableErrorBody,
-  SchedulePreviewRequest,
-  SchedulePreviewResponse,
-  SchedulerStatusInfo,
-  TaskFunctionInfo,
-} from './api';
+import type { CreateJobBody, Denull, JobWritePayload, NotificationChannelCreate, NotificationChannelUpdate, ParsableErrorBody, SchedulePreviewRequest } from './api';
 
 // ---------------------------------------------------------------------------------------------------------
 // Helpers
@@ -42,17 +30,6 @@ type Expect<T extends true> = T;
 /** A is assignable to B, and A is not `never` (never would make every check pass vacuously). */
 type Satisfies<A, B> = [A] extends [never] ? false : [A] extends [B] ? true : false;
 
-type NullKeys<T> = { [K in keyof T]-?: null extends T[K] ? K : never }[keyof T];
-/** JSON null -> absent property, recursively (what api/client.ts does at runtime). */
-type Denull<T> = T extends null
-  ? undefined
-  : T extends readonly (infer U)[]
-    ? Denull<U>[]
-    : T extends object
-      ? { [K in Exclude<keyof T, NullKeys<T>>]: Denull<T[K]> } & {
-          [K in NullKeys<T>]?: Denull<Exclude<T[K], null>>;
-        }
-      : T;
 
 type P = paths;
 type Prefix = '/api/v1/scheduler';
@@ -87,11 +64,12 @@ type JobAction = Op<`${Prefix}/jobs/{job_id}/action`, 'post'>;
 type JobHistory = Op<`${Prefix}/jobs/{job_id}/history`, 'get'>;
 type AllHistory = Op<`${Prefix}/history`, 'get'>;
 type Status = Op<`${Prefix}/status`, 'get'>;
-type TaskFunctions = Op<`${Prefix}/task-functions`, 'get'>;
 type Preview = Op<`${Prefix}/schedule/preview`, 'post'>;
 type JobPreview = Op<`${Prefix}/jobs/{job_id}/preview`, 'get'>;
 type RunAction = Op<`${Prefix}/jobs/{job_id}/executions/{execution_id}/action`, 'post'>;
 type Backfill = Op<`${Prefix}/jobs/{job_id}/backfill`, 'post'>;
+type CreateChannel = Op<`${Prefix}/notification-channels`, 'post'>;
+type UpdateChannel = Op<`${Prefix}/notification-channels/{channel_id}`, 'put'>;
 
 // ---------------------------------------------------------------------------------------------------------
 // Responses satisfy the reference's interfaces
@@ -126,15 +104,6 @@ export type ContractChecks = [
 // Responses satisfy the app's own assumptions (api.ts), including the endpoints the reference leaves open
 
 export type AppChecks = [
-  Expect<Satisfies<Denull<Ok<GetJob>>, Job>>,
-  Expect<Satisfies<Denull<Item<Ok<ListJobs>>>, Job>>,
-  Expect<Satisfies<Denull<Ok<JobAction>>, ActionResult>>,
-  Expect<Satisfies<Denull<Item<Ok<JobHistory>>>, Execution>>,
-  Expect<Satisfies<Denull<Item<Ok<AllHistory>>>, Execution>>,
-  Expect<Satisfies<Denull<Ok<Status>>, SchedulerStatusInfo>>,
-  Expect<Satisfies<Denull<Ok<TaskFunctions>> extends readonly (infer T)[] ? T : never, TaskFunctionInfo>>,
-  Expect<Satisfies<Denull<Ok<Preview>>, SchedulePreviewResponse>>,
-  Expect<Satisfies<Denull<Ok<JobPreview>>, SchedulePreviewResponse>>,
   // Error bodies of validated endpoints are in a format api/errors.ts parses
   Expect<Understood<ErrorBody<CreateJob, 422>, ParsableErrorBody>>,
   Expect<Understood<ErrorBody<UpdateJob, 422>, ParsableErrorBody>>,
@@ -142,18 +111,20 @@ export type AppChecks = [
   Expect<Understood<ErrorBody<GetJob, 404>, ParsableErrorBody>>,
   Expect<Understood<ErrorBody<GetJob, 401>, ParsableErrorBody>>,
   // Run control: the refusals the screens show (409 with the reason, 422 naming the field)
-  Expect<Satisfies<Denull<Ok<RunAction>>, ExecutionActionResult>>,
   Expect<Understood<ErrorBody<RunAction, 409>, ParsableErrorBody>>,
   Expect<Understood<ErrorBody<RunAction, 422>, ParsableErrorBody>>,
   Expect<Understood<ErrorBody<Backfill, 422>, ParsableErrorBody>>,
   Expect<Understood<ErrorBody<JobPreview, 422>, ParsableErrorBody>>,
+  // Notification channels: the form shows each field error of a 422
+  Expect<Understood<ErrorBody<CreateChannel, 422>, ParsableErrorBody>>,
+  Expect<Understood<ErrorBody<UpdateChannel, 422>, ParsableErrorBody>>,
 ];
 
 // ---------------------------------------------------------------------------------------------------------
 // What the app sends is accepted
 
 // buildPayload (forms/jobForm.ts) sends one kind of schedule on create: interval fields or a cron expression.
-type CreatePayload = JobWritePayload & OneSchedule & { taskFunctionId: number };
+type CreatePayload = CreateJobBody;
 
 export type RequestChecks = [
   Expect<Satisfies<CreatePayload, RequestBody<CreateJob>>>,
@@ -164,6 +135,8 @@ export type RequestChecks = [
   Expect<Satisfies<'page' | 'per_page' | 'status_id', QueryKeys<JobHistory>>>,
   Expect<Satisfies<'page' | 'per_page' | 'status_id', QueryKeys<AllHistory>>>,
   Expect<Satisfies<'count' | 'from', QueryKeys<JobPreview>>>,
+  Expect<Satisfies<NotificationChannelCreate, RequestBody<CreateChannel>>>,
+  Expect<Satisfies<NotificationChannelUpdate, RequestBody<UpdateChannel>>>,
   // DELETE exists (its success body is not used)
   Expect<Satisfies<DeleteJob, object>>,
 ];
