@@ -106,6 +106,21 @@ async def test_a_bad_channel_is_refused_naming_the_field_and_nothing_is_written(
     assert (await client.get(CHANNELS)).json()["total"] == 0
 
 
+async def test_every_bad_field_is_named_at_once_with_a_reason_in_words(client: AsyncClient, tasks: TaskIds) -> None:
+    """Reasons say what the field takes: a URL's form (not the pattern's regular expression), lengths in characters
+    or items (not pydantic's "items after validation" for a text's constraint checked after another validator)."""
+    fields = {"name": "", "url": "ftp://hooks.example.com/x", "events": [], "secret": "short"}
+    response = await client.post(CHANNELS, json=body(**fields))
+    assert response.status_code == 422, response.text
+    reasons = {problem["field"]: problem["reason"] for problem in response.json()["fields"]}
+    assert reasons == {
+        "name": "must not be empty",
+        "url": "must be an http:// or https:// URL with a host, without user:password and spaces",
+        "events": "must not be empty",
+        "secret": "must be at least 16 characters long",
+    }
+
+
 @pytest.mark.parametrize(
     ("fields", "field"),
     [

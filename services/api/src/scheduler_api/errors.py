@@ -126,6 +126,30 @@ _REASONS: Final = {
 }
 
 
+# pydantic's length error types (a text's own, or any sized value's) -> (words, the bound's key in the context).
+_LENGTH_BOUNDS: Final = {
+    "too_short": ("at least", "min_length"),
+    "string_too_short": ("at least", "min_length"),
+    "too_long": ("at most", "max_length"),
+    "string_too_long": ("at most", "max_length"),
+}
+
+
+def _length_reason(error: Mapping[str, Any]) -> str | None:
+    """A length error in words: characters for a text, items for a list (pydantic says "items … after validation"
+    for a constraint it checks after a validator, even of a text)."""
+    kind, context, value = error.get("type"), error.get("ctx") or {}, error.get("input")
+    if not isinstance(value, str | list):
+        return None
+    bound = _LENGTH_BOUNDS.get(str(kind))
+    if bound is not None and bound[1] == "min_length" and context.get("min_length") == 1:
+        return "must not be empty"
+    if bound is None or bound[1] not in context:
+        return None
+    limit, size = bound[0], context[bound[1]]
+    return f"must be {limit} {size} characters long" if isinstance(value, str) else f"must hold {limit} {size} items"
+
+
 def field_errors(errors: Sequence[Any]) -> list[FieldError]:
     """FastAPI's validation errors as (camelCase field, reason); `loc` is ("body"|"query"|"path", name, ...).
     Field names are cut short (an unknown key may be as long as the body) and never echo what UTF-8 cannot
@@ -138,7 +162,7 @@ def field_errors(errors: Sequence[Any]) -> list[FieldError]:
             field = str(location[0]) if location else "body"
         else:
             field = field_path(location[1:])
-        reason = _REASONS.get(kind) or str(error.get("msg", "invalid"))
+        reason = _REASONS.get(kind) or _length_reason(error) or str(error.get("msg", "invalid"))
         reason = printable(reason.removeprefix("Value error, "))
         problems.append(FieldError(field=field, reason=reason))
     return problems

@@ -3,10 +3,11 @@ the API returns it (its secret never: only whether it has one), and a delivery w
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any, Final, Literal
 
-from pydantic import Field, field_validator
+from pydantic import AfterValidator, Field, field_validator
 
 from scheduler_core.notifications import EVENT_TYPES
 from scheduler_core.schemas.base import (
@@ -33,12 +34,20 @@ EventTypeName = Literal["run.failed", "run.missed", "run.skipped", "job.paused",
 ChannelFormatName = Literal["json", "slack"]
 DeliveryStatusName = Literal["pending", "delivered", "failed"]
 
+
+def _channel_url(value: str) -> str:
+    # The pattern's own error would quote the regular expression; this says what the field takes.
+    if re.fullmatch(URL_PATTERN, value) is None:
+        raise ValueError("must be an http:// or https:// URL with a host, without user:password and spaces")
+    return value
+
+
 ChannelUrl = Annotated[
     StoredText,
+    AfterValidator(_channel_url),
     Field(
         min_length=len("http://x"),
         max_length=URL_MAX_LENGTH,
-        pattern=URL_PATTERN,
         json_schema_extra={"pattern": URL_PATTERN},  # in place of StoredText's, which this one implies
         description="Where deliveries are POSTed: an http or https URL without credentials. Calls go through the "
         "outbound guard (SCHEDULER_OUTBOUND_ALLOW for private addresses).",
