@@ -71,6 +71,11 @@ async def _failed(engine: AsyncEngine, execution_id: str) -> str | None:
     return rows[0].error_message if rows and rows[0].status_id == ExecutionStatus.FAILED else None
 
 
+async def _started_on(engine: AsyncEngine, job_id: int, instance_id: str) -> int:
+    """How many runs of the job started on that executor instance."""
+    return sum(1 for r in await executions(engine, job_id) if r.executor_id == instance_id and r.started_at)
+
+
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("task", ["work", "work_in_thread"])
 async def test_an_executor_paused_past_its_lease_never_runs_its_task_beside_the_next_run(
@@ -90,7 +95,7 @@ async def test_an_executor_paused_past_its_lease_never_runs_its_task_beside_the_
     held = await eventually(lambda: _working_on(log, victim.pid), 15, "the victim to start working")
     victim.kill(signal.SIGSTOP)
     paused_at = time.monotonic()
-    await local.start_executor()
+    other = await local.start_executor()
     reason = await eventually(lambda: _failed(pg_engine, held), 15, "the paused run to be failed")
     # Let the other executor work on the next slot while the victim is still frozen, then resume the victim.
     await asyncio.sleep(max(0.0, 6.0 - (time.monotonic() - paused_at)))
@@ -98,7 +103,13 @@ async def test_an_executor_paused_past_its_lease_never_runs_its_task_beside_the_
     resumed_at = time.monotonic()
     code = await eventually(lambda: _exit_code(victim.process.returncode), 10, "the victim to end itself")
     measured(f"paused_{task}_exit_after_resume_s", time.monotonic() - resumed_at)
-    await asyncio.sleep(3)  # the next runs go on elsewhere
+    # The next runs go on elsewhere: one more starts on the other executor after the victim ended.
+    so_far = await _started_on(pg_engine, job.job_id, other.instance.id)
+
+    async def one_more() -> bool | None:
+        return True if await _started_on(pg_engine, job.job_id, other.instance.id) > so_far else None
+
+    await eventually(one_more, 15, "a later run to start on the other executor")
     await local.timekeepers[0].stop()
     await settle(pg_engine)
 

@@ -22,7 +22,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from scheduler_core.notifications import EVENT_TYPES
 from scheduler_core.store.engine import create_sessionmaker
 from scheduler_core.store.models import DeliveryStatus, ExecutionStatus, NotificationDelivery
-from tests.support.cluster import Cluster, create_job, db_now, eventually, executions, instance_of_pid, settle
+from tests.support.cluster import (
+    Cluster,
+    create_job,
+    db_now,
+    eventually,
+    executions,
+    instance_of_pid,
+    runs_ended,
+    settle,
+)
 from tests.support.notifications import SECRET, add_channel, deliveries
 from tests.support.processes import RoleProcess, free_port, service_token
 from tests.support.product import clean_env, product, read_banner, token_from_banner, wait_ready
@@ -164,7 +173,7 @@ async def test_a_receiver_down_for_30_s_gets_every_event_once_it_is_back_and_non
     await cluster.timekeepers(2, env=NOTIFY_ENV)
     down_at = time.monotonic()
     job = await create_job(pg_engine, task="crash", parameters={"log": str(tmp_path / "starts.log")}, first_in=0.5)
-    await asyncio.sleep(10)  # ten slots fail while the receiver is down
+    await runs_ended(pg_engine, job.job_id, 10, status=ExecutionStatus.FAILED, timeout=30)  # while the receiver is down
     async with maker.begin() as session:
         await store_for(pg_engine).jobs.soft_delete(session, job.job_id)
     history = await settle(pg_engine, timeout=20)

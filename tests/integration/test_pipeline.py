@@ -20,6 +20,7 @@ from scheduler_core.broker import RunMessage
 from scheduler_core.store import NewExecution
 from scheduler_core.store.engine import create_sessionmaker
 from scheduler_core.store.models import ExecutionStatus, JobType, ScheduledJobExecution, Trigger
+from tests.support.cluster import eventually, runs_ended
 from tests.support.pipeline import FAST_EXECUTOR, FAST_TIMEKEEPER, pipeline
 from tests.support.rabbit import RabbitAdmin
 from tests.support.stores import store_of
@@ -88,7 +89,7 @@ async def test_every_slot_runs_exactly_once_with_two_timekeepers_and_three_execu
             await p.start_timekeeper()
         job_id = await create_job(pg_engine, parameters={"log": str(log)})
         p.wake()
-        await asyncio.sleep(10.5)
+        await runs_ended(pg_engine, job_id, 10)  # ten 1-s slots
         for timekeeper in p.timekeepers:
             await timekeeper.stop()
         rows = await wait_until_settled(pg_engine)
@@ -124,7 +125,11 @@ async def test_a_message_delivered_three_times_starts_the_task_once(
         async with factory() as publisher:
             await publisher.publish([message, message, message])
         rows = await wait_until_settled(pg_engine)
-        await asyncio.sleep(0.5)  # let the duplicate deliveries be consumed too
+
+        async def both_duplicates_consumed() -> bool | None:
+            return True if sum(e.metrics.duplicates._value.get() for e in executors) >= 2 else None
+
+        await eventually(both_duplicates_consumed, 20, "the two duplicate deliveries to be consumed")
 
     assert [(r.execution_id, r.status_id) for r in rows] == [(execution_id, ExecutionStatus.SUCCESS)]
     assert [line[0] for line in read_log(log)] == [execution_id]
@@ -144,7 +149,9 @@ async def test_max_instances_two_never_runs_three_at_once(
             pg_engine, max_instances=2, parameters={"log": str(log), "seconds": 2.5, "end_log": str(ends)}
         )
         p.wake()
-        await asyncio.sleep(8)
+        # Enough runs and skips for the assertions below (8 s of slots, as this once slept, gave about 4 of each).
+        await runs_ended(pg_engine, job_id, 3, status=ExecutionStatus.SUCCESS)
+        await runs_ended(pg_engine, job_id, 2, status=ExecutionStatus.SKIPPED)
         await p.timekeepers[0].stop()
         rows = await wait_until_settled(pg_engine)
 
@@ -214,7 +221,7 @@ async def test_embedded_pipeline_on_sqlite_runs_every_slot(
         await p.start_timekeeper()
         job_id = await create_job(engine, parameters={"log": str(log)})
         p.wake()
-        await asyncio.sleep(5.5)
+        await runs_ended(engine, job_id, 5)
         await p.timekeepers[0].stop()
         rows = await wait_until_settled(engine)
 
@@ -241,7 +248,8 @@ async def test_runs_packed_into_messages_each_start_once_within_each_executors_c
         jobs = [await create_job(pg_engine, first_in=1.0, parameters=parameters) for _ in range(30)]
         await p.start_timekeeper()
         p.wake()
-        await asyncio.sleep(3.5)
+        for job_id in jobs:
+            await runs_ended(pg_engine, job_id, 2)  # two slots of each job
         await p.timekeepers[0].stop()
         rows = await wait_until_settled(pg_engine)
 
@@ -275,7 +283,7 @@ async def test_runs_delivered_ahead_of_their_slot_start_at_it_and_wait_for_a_bus
             pg_engine, first_in=2.0, interval_seconds=2, max_instances=1, parameters={"log": str(log), "seconds": 1.0}
         )
         p.wake()
-        await asyncio.sleep(7.5)  # slots at 2, 4 and 6 s
+        await runs_ended(pg_engine, job_id, 3)  # slots at 2, 4 and 6 s
         await p.timekeepers[0].stop()
         rows = [r for r in await wait_until_settled(pg_engine) if r.job_id == job_id]
 

@@ -19,6 +19,7 @@ from scheduler_core.store import Cancellation, NewExecution
 from scheduler_core.store.engine import create_sessionmaker
 from scheduler_core.store.models import ExecutionStatus, JobType, ScheduledJob, ScheduledJobExecution, Trigger
 from tests.integration.test_pipeline import executions, wait_until_settled
+from tests.support.cluster import runs_ended
 from tests.support.pipeline import HEARTBEAT_S, Pipeline, pipeline
 from tests.support.rabbit import RabbitAdmin
 from tests.support.stores import store_of
@@ -124,7 +125,9 @@ async def test_queue_runs_every_due_slot_in_order_one_at_a_time_after_an_outage(
         )
         await p.start_timekeeper()
         p.wake()
-        await asyncio.sleep(6)
+        # The six past slots and later ones on time: ten ended, then stop between two slots, none queued (a run
+        # still waiting when the timekeeper stops would never be released).
+        await runs_ended(pg_engine, job_id, 10, none_open=True, timeout=30)
         await p.timekeepers[0].stop()
         rows = [r for r in await wait_until_settled(pg_engine, timeout=30) if r.job_id == job_id]
 

@@ -28,6 +28,7 @@ from scheduler_core.wakeup import LocalWakeup
 from scheduler_timekeeper.outbox import OutboxRelay
 from scheduler_timekeeper.scheduling import DbClock, PassResult
 from scheduler_timekeeper.service import TimekeeperConfig, TimekeeperService
+from tests.support.cluster import eventually
 from tests.support.configs import timekeeper_config
 from tests.support.factories import interval_job, new_id
 from tests.support.stores import store_of, store_of_maker
@@ -136,6 +137,11 @@ async def _executions(sessionmaker: Maker) -> list[ScheduledJobExecution]:
         return list((await session.execute(query)).scalars().all())
 
 
+async def _published(broker: RecordingBroker, count: int) -> bool | None:
+    """True once the broker confirmed `count` distinct runs (an `eventually` probe)."""
+    return True if len(broker.confirmed_ids()) >= count else None
+
+
 async def _jobs_at(sessionmaker: Maker, slots: Sequence[datetime], seconds: int = 1) -> list[int]:
     async with sessionmaker.begin() as session:
         return [(await interval_job(session, next_run_at=slot, seconds=seconds)).id for slot in slots]
@@ -149,7 +155,9 @@ async def test_confirmed_runs_are_marked_and_never_relayed(sessionmaker: Maker) 
     await _jobs_at(sessionmaker, [start + timedelta(milliseconds=20 * i) for i in range(20)])
     broker = RecordingBroker()
     async with running(sessionmaker, broker):
-        await asyncio.sleep(2.6)
+        # Three seconds' slots published (at 0.3, 1.3 and 2.3 s): by then the first ones are older than the outbox
+        # delay plus a relay interval (1.6 s on SQLite), so a relay taking confirmed runs for lost ones would have.
+        await eventually(lambda: _published(broker, 60), 30, "60 runs published")
     rows = await _executions(sessionmaker)
 
     assert len(rows) >= 40
@@ -194,7 +202,7 @@ async def test_slots_due_within_the_minimum_cycle_are_written_by_one_pass(sessio
     await _jobs_at(sessionmaker, slots, seconds=3600)
     broker = RecordingBroker()
     async with running(sessionmaker, broker, config) as log:
-        await asyncio.sleep(1.2)
+        await eventually(lambda: _published(broker, len(slots)), 30, f"{len(slots)} runs published")
     rows = await _executions(sessionmaker)
 
     assert [r.scheduled_at for r in rows] == slots
@@ -223,7 +231,7 @@ async def test_nothing_is_claimed_or_published_more_than_the_lookahead_before_it
     await _jobs_at(sessionmaker, slots, seconds=3600)
     broker = RecordingBroker()
     async with running(sessionmaker, broker, config) as log:
-        await asyncio.sleep(1.2)
+        await eventually(lambda: _published(broker, len(slots)), 30, f"{len(slots)} runs published")
     rows = await _executions(sessionmaker)
 
     assert [r.scheduled_at for r in rows] == slots

@@ -1,5 +1,6 @@
-"""Harness of the fault scenarios: the services as real processes on one queue, jobs on the test tasks, and the
-database reads the history checker needs."""
+"""Harness of the fault scenarios: the services as real processes on one queue, jobs on the test tasks, the
+database reads the history checker needs, and the waits for conditions on them (which the in-process pipeline
+tests use too)."""
 
 from __future__ import annotations
 
@@ -274,6 +275,31 @@ async def succeeded_on(engine: AsyncEngine, job_id: int, instance_id: str) -> bo
     rows = await executions(engine, job_id)
     ok = [r for r in rows if r.status_id == ExecutionStatus.SUCCESS and r.executor_id == instance_id]
     return True if ok else None
+
+
+async def runs_ended(
+    engine: AsyncEngine,
+    job_id: int,
+    count: int,
+    *,
+    status: ExecutionStatus | None = None,
+    none_open: bool = False,
+    timeout: float = 60.0,
+) -> list[ScheduledJobExecution]:
+    """Poll until at least `count` runs of the job have ended (with `status`, if given) and, if `none_open`, none
+    is pending, running or waiting; returns the job's runs. For a test that lets a job run for a number of slots:
+    it waits for them, not for a time that a loaded machine may not be enough for."""
+
+    async def enough() -> list[ScheduledJobExecution] | None:
+        rows = await executions(engine, job_id)
+        ended = [r for r in rows if ExecutionStatus(r.status_id).is_terminal]
+        if none_open and len(ended) < len(rows):
+            return None
+        return rows if sum(status in (None, r.status_id) for r in ended) >= count else None
+
+    kind = f"{status.name} " if status is not None else ""
+    quiet = ", none open" if none_open else ""
+    return await eventually(enough, timeout, f"{count} {kind}runs of job {job_id} to end{quiet}")
 
 
 async def next_run_times(engine: AsyncEngine) -> dict[int, datetime | None]:

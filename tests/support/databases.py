@@ -4,11 +4,13 @@ where that variable is unset and a Docker engine answers, a throw-away container
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 from sqlalchemy.engine import make_url
@@ -114,3 +116,26 @@ async def server_setting(engine: AsyncEngine, name: str) -> str:
     """A PostgreSQL setting as the server runs it (e.g. autovacuum: on or off)."""
     async with engine.connect() as connection:
         return str((await connection.exec_driver_sql(f"SHOW {name}")).scalar_one())
+
+
+# A backend of this database (not the one asking) waiting for a heavyweight lock: a row, a table or an advisory
+# lock (wait_event_type 'Lock'; a lightweight LWLock is not a wait on another transaction).
+_LOCK_WAITERS_SQL = """
+SELECT count(*) FROM pg_stat_activity
+WHERE datname = current_database() AND pid <> pg_backend_pid() AND wait_event_type = 'Lock'
+"""
+
+
+async def blocked_on_a_lock(engine: AsyncEngine, task: asyncio.Future[Any], timeout: float = 10.0) -> bool:
+    """True once a backend of the engine's database is seen waiting on a lock while `task` is still pending; False
+    if the task ended first (it did not wait). Polls pg_stat_activity every 20 ms; raises after `timeout` seconds
+    with neither. Only meaningful while `task` is the one statement of the test that can wait on a lock."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not task.done():
+        async with engine.connect() as connection:
+            if (await connection.exec_driver_sql(_LOCK_WAITERS_SQL)).scalar_one() and not task.done():
+                return True
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"the task neither ended nor waited on a lock within {timeout} s")
+        await asyncio.sleep(0.02)
+    return False

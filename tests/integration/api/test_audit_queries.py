@@ -5,6 +5,7 @@ refused queries, and the scheduled cleanup's own entry."""
 
 from __future__ import annotations
 
+import base64
 import random
 from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
@@ -19,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from scheduler_api.app import create_app
 from scheduler_core.bootstrap import Database
 from scheduler_core.schemas import AuditActionName
+from scheduler_core.schemas.cursors import PageCursor
 from scheduler_core.store import AuditAction
 from scheduler_core.store.models import SchedulerAuditLog
 from scheduler_core.tasks import TaskContext
@@ -226,6 +228,29 @@ async def test_a_bad_query_is_a_422_naming_the_field(client: AsyncClient, params
 async def test_the_trail_of_an_unknown_job_is_a_404(client: AsyncClient) -> None:
     response = await client.get(f"{API}/jobs/424242/audit")
     assert response.status_code == 404
+
+
+async def test_a_cursor_numbers_its_page_and_an_audit_cursor_of_an_earlier_version_still_opens_the_next_page(
+    client: AsyncClient, tasks: TaskIds
+) -> None:
+    """The page cursor the history uses too: the answer's page is the cursor's, a `page` sent with it is ignored.
+    A cursor of the earlier form (base64 of `<instant>|<id>`, no page number) a client may hold across an upgrade
+    still opens the page after that entry (numbered null, as before), and the chain goes on in that form."""
+    for _ in range(5):
+        await create_job(client, interval_body(tasks.noop))
+    everything = [e["id"] for e in await entries(client)]
+    first = (await client.get(f"{API}/audit", params={"per_page": 2})).json()
+    params = {"per_page": 2, "cursor": first["nextCursor"], "page": 7}
+    second = (await client.get(f"{API}/audit", params=params)).json()
+    assert (first["page"], second["page"]) == (1, 2)
+    assert [e["id"] for e in first["items"] + second["items"]] == everything[:4]
+
+    at = datetime.fromisoformat(first["items"][-1]["occurredAt"]).astimezone(UTC)
+    old = base64.urlsafe_b64encode(f"{at.isoformat()}|{everything[1]}".encode()).decode().rstrip("=")
+    response = await client.get(f"{API}/audit", params={"per_page": 2, "cursor": old})
+    assert response.status_code == 200, response.text
+    assert (response.json()["page"], [e["id"] for e in response.json()["items"]]) == (None, everything[2:4])
+    assert PageCursor.decode(response.json()["nextCursor"], legacy=True).page is None
 
 
 def test_the_api_names_every_action_the_store_records() -> None:

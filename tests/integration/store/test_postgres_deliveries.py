@@ -15,14 +15,9 @@ from scheduler_core.store import ClaimOutcome, DueDelivery, NewExecution, RunOut
 from scheduler_core.store.engine import create_sessionmaker
 from scheduler_core.store.models import ExecutionStatus
 from tests.contract.store.support import claim, db_now
+from tests.support.databases import blocked_on_a_lock
 from tests.support.factories import interval_job, new_id
 from tests.support.notifications import add_channel, deliveries
-
-
-async def _blocked(task: asyncio.Task[Any]) -> bool:
-    """True if the task is still waiting (on a lock) a moment later."""
-    await asyncio.sleep(0.3)
-    return not task.done()
 
 
 async def test_concurrent_relays_take_disjoint_deliveries_without_waiting(
@@ -89,7 +84,7 @@ async def test_a_success_waits_for_the_sweep_reporting_its_jobs_silence_and_does
     sweeper = asyncio.create_task(sweep())
     await reported.wait()
     finisher = asyncio.create_task(finish())
-    assert await _blocked(finisher)  # the job's row, which the sweep holds
+    assert await blocked_on_a_lock(pg_engine, finisher)  # the job's row, which the sweep holds
     release.set()
     assert await sweeper == [job_id]
     await asyncio.wait_for(finisher, timeout=10)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
-from typing import Any
 
 import pytest
 from sqlalchemy import text, update
@@ -22,13 +21,8 @@ from scheduler_core.store.models import ExecutionStatus, InstanceStatus, Schedul
 from scheduler_core.store.postgres.claims import CLAIM_LOCK_SPACE
 from scheduler_core.store.postgres.engine import IDLE_IN_TRANSACTION_TIMEOUT_MS, LOCK_TIMEOUT_MS
 from tests.contract.store.support import claim, db_now, executions, locks, register
+from tests.support.databases import blocked_on_a_lock
 from tests.support.factories import interval_job, new_id, task_function
-
-
-async def _blocked(task: asyncio.Task[Any]) -> bool:
-    """True if the task is still waiting (on a lock) a moment later."""
-    await asyncio.sleep(0.3)
-    return not task.done()
 
 
 async def test_concurrent_timekeepers_claim_disjoint_batches(pg_engine: AsyncEngine, pg_store: Store) -> None:
@@ -114,7 +108,7 @@ async def test_claims_of_one_job_queue_on_its_advisory_lock_and_claims_of_other_
         assert other_result.outcome is ClaimOutcome.CLAIMED
         # The same job's: queued behind the claim in progress.
         waiting = asyncio.create_task(claim(maker, [second], instance="exec-2"))
-        assert await _blocked(waiting)
+        assert await blocked_on_a_lock(pg_engine, waiting)
     [result] = await asyncio.wait_for(waiting, timeout=10)
     assert result.outcome is ClaimOutcome.CLAIMED
 
@@ -136,7 +130,7 @@ async def test_a_claim_waiting_for_a_job_counts_the_locks_committed_meanwhile(
         [held] = await pg_store.claims.claim(holder, [first], instance_id="exec-1", host_name="h", lock_ttl=60)
         assert held.outcome is ClaimOutcome.CLAIMED
         waiting = asyncio.create_task(claim(maker, [second, first], instance="exec-2"))
-        assert await _blocked(waiting)
+        assert await blocked_on_a_lock(pg_engine, waiting)
     results = await asyncio.wait_for(waiting, timeout=10)
     assert [(r.execution_id, r.outcome, r.reason) for r in results] == [
         (second, ClaimOutcome.SKIPPED, "skipped: 1 run(s) of the job already running (max_instances=1)"),
@@ -187,7 +181,7 @@ async def test_a_claim_waiting_on_the_sweeps_verdict_is_refused(pg_engine: Async
     async with maker.begin() as sweep:
         await pg_store.instances.set_status(sweep, instance, InstanceStatus.STOPPED)
         waiting = asyncio.create_task(claim(maker, [execution_id], instance=instance))
-        assert await _blocked(waiting)
+        assert await blocked_on_a_lock(pg_engine, waiting)
     [result] = await asyncio.wait_for(waiting, timeout=10)
     assert result.outcome is ClaimOutcome.REFUSED
     assert (await executions(maker, [execution_id]))[execution_id].status_id == ExecutionStatus.PENDING
@@ -214,7 +208,7 @@ async def test_the_sweeps_verdict_waits_for_a_claim_in_progress_then_fails_its_r
         )
         assert claimed.outcome is ClaimOutcome.CLAIMED
         verdict = asyncio.create_task(declare_dead())
-        assert await _blocked(verdict)
+        assert await blocked_on_a_lock(pg_engine, verdict)
     await asyncio.wait_for(verdict, timeout=10)
     async with maker.begin() as session:
         orphans = await pg_store.sweeps.fail_orphaned(session, await pg_store.clock.now(session))
@@ -271,7 +265,7 @@ async def test_a_claim_waiting_for_a_frozen_claimers_job_lock_does_not_hold_up_i
             text("SELECT pg_advisory_xact_lock(:space, :job)"), {"space": CLAIM_LOCK_SPACE, "job": job.id}
         )
         waiting = asyncio.create_task(claim(maker, [execution_id], instance=instance))
-        assert await _blocked(waiting)
+        assert await blocked_on_a_lock(pg_engine, waiting)
         assert await asyncio.wait_for(heartbeat(), timeout=2)  # not queued behind the waiting claim
         assert not waiting.done()
     [result] = await asyncio.wait_for(waiting, timeout=10)

@@ -3,11 +3,16 @@ a job's runs (history, cancel, rerun, backfill) and its schedule (preview) are i
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import inspect
 import json
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, get_type_hints
 
 import typer
 from rich.console import Console
@@ -39,7 +44,7 @@ class Overlap(StrEnum):
     REPLACE = "replace"
 
 
-# The options create and update share; each is sent only when given.
+# The options create and update share (JobOptions' fields); each is sent only when given.
 NameOption = Annotated[str | None, typer.Option(help="English name.")]
 EveryOption = Annotated[
     str | None, typer.Option(help="Interval: 30s, 5m, 2h, 1d, or compound, largest unit first: 1h30m, 1d12h.")
@@ -163,52 +168,83 @@ def show(job_id: int) -> None:
         typer.echo(f"(`jobscheduler jobs resume {job_id}` resumes it and clears the reason)", err=True)
 
 
-def job_body(
-    *,
-    name: str | None,
-    every: str | None,
-    cron: str | None,
-    timezone: str | None,
-    priority: int | None,
-    max_instances: int | None,
-    grace: int | None,
-    params: str | None,
-    max_retries: int | None,
-    retry_delay: int | None,
-    backoff: float | None,
-    retry_max_delay: int | None,
-    overlap: Overlap | None,
-    pause_after_failures: int | None,
-    clear_other_intervals: bool,
-) -> dict[str, Any]:
-    """The API's job fields for the options given (none for those left out: the API's default or the job's value
-    stays). `clear_other_intervals`: --every replaces the whole interval (an update sends the other parts null)."""
-    body: dict[str, Any] = {}
-    if every is not None:
-        if clear_other_intervals:
-            body.update(dict.fromkeys(UNIT_FIELD.values()))
-        body |= interval_fields(every)
-    fields = {
-        "nameEn": name,
-        "cronExpression": cron,
-        "timezone": timezone,
-        "priority": priority,
-        "maxInstances": max_instances,
-        "misfireGraceTime": grace,
-        "maxRetries": max_retries,
-        "retryDelaySeconds": retry_delay,
-        "retryBackoffFactor": backoff,
-        "retryMaxDelaySeconds": retry_max_delay,
-        "overlapPolicy": None if overlap is None else overlap.value,
-        "pauseAfterFailures": pause_after_failures,
-    }
-    body.update({k: v for k, v in fields.items() if v is not None})
-    if params is not None:
-        try:
-            body["parameters"] = json.loads(params)
-        except ValueError as exc:
-            usage_error(f"--params: not JSON: {exc}")
-    return body
+@dataclass(frozen=True, slots=True)
+class JobOptions:
+    """The options create and update share, declared once: each field's annotation is its command-line option
+    (see with_job_options). None: not given, so not sent (the API's default or the job's value stays)."""
+
+    name: NameOption = None
+    every: EveryOption = None
+    cron: CronOption = None
+    timezone: TimezoneOption = None
+    priority: PriorityOption = None
+    max_instances: MaxInstancesOption = None
+    grace: GraceOption = None
+    params: ParamsOption = None
+    max_retries: MaxRetriesOption = None
+    retry_delay: RetryDelayOption = None
+    backoff: BackoffOption = None
+    retry_max_delay: RetryMaxDelayOption = None
+    overlap: OverlapOption = None
+    pause_after_failures: PauseAfterOption = None
+
+    def body(self, *, clear_other_intervals: bool) -> dict[str, Any]:
+        """The API's job fields of the options given. `clear_other_intervals`: --every replaces the whole interval
+        (an update sends the other parts null)."""
+        body: dict[str, Any] = {}
+        if self.every is not None:
+            if clear_other_intervals:
+                body.update(dict.fromkeys(UNIT_FIELD.values()))
+            body |= interval_fields(self.every)
+        fields = {
+            "nameEn": self.name,
+            "cronExpression": self.cron,
+            "timezone": self.timezone,
+            "priority": self.priority,
+            "maxInstances": self.max_instances,
+            "misfireGraceTime": self.grace,
+            "maxRetries": self.max_retries,
+            "retryDelaySeconds": self.retry_delay,
+            "retryBackoffFactor": self.backoff,
+            "retryMaxDelaySeconds": self.retry_max_delay,
+            "overlapPolicy": None if self.overlap is None else self.overlap.value,
+            "pauseAfterFailures": self.pause_after_failures,
+        }
+        body.update({k: v for k, v in fields.items() if v is not None})
+        if self.params is not None:
+            try:
+                body["parameters"] = json.loads(self.params)
+            except ValueError as exc:
+                usage_error(f"--params: not JSON: {exc}")
+        return body
+
+
+def with_job_options(command: Callable[..., None]) -> Callable[..., None]:
+    """The command with JobOptions' fields as options of its own, before its --file (typer reads a command's
+    options from its signature), handed to it gathered in one `options` argument."""
+    shared_hints = get_type_hints(JobOptions, include_extras=True)
+    keyword = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    shared = [
+        inspect.Parameter(f.name, keyword, default=None, annotation=shared_hints[f.name])
+        for f in dataclasses.fields(JobOptions)
+    ]
+    own_hints = get_type_hints(command, include_extras=True)
+    own = [
+        parameter.replace(annotation=own_hints[name])
+        for name, parameter in inspect.signature(command).parameters.items()
+        if name != "options"
+    ]
+    at = next(i for i, parameter in enumerate(own) if parameter.name == "file")
+    parameters = [*own[:at], *shared, *own[at:]]
+
+    @functools.wraps(command)
+    def with_options(**given: Any) -> None:
+        options = JobOptions(**{f.name: given.pop(f.name) for f in dataclasses.fields(JobOptions)})
+        command(options=options, **given)
+
+    with_options.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    with_options.__annotations__ = {p.name: p.annotation for p in parameters} | {"return": None}
+    return with_options
 
 
 def interval_fields(every: str) -> dict[str, int]:
@@ -233,22 +269,10 @@ def read_file(file: Path) -> dict[str, Any]:
 
 
 @jobs_app.command("create")
+@with_job_options
 def create(
+    options: JobOptions,
     task: Annotated[str | None, typer.Option(help="Task function key (e.g. http_request) or id.")] = None,
-    name: NameOption = None,
-    every: EveryOption = None,
-    cron: CronOption = None,
-    timezone: TimezoneOption = None,
-    priority: PriorityOption = None,
-    max_instances: MaxInstancesOption = None,
-    grace: GraceOption = None,
-    params: ParamsOption = None,
-    max_retries: MaxRetriesOption = None,
-    retry_delay: RetryDelayOption = None,
-    backoff: BackoffOption = None,
-    retry_max_delay: RetryMaxDelayOption = None,
-    overlap: OverlapOption = None,
-    pause_after_failures: PauseAfterOption = None,
     file: Annotated[Path | None, typer.Option(help="Job definition as JSON (the API's create body).")] = None,
 ) -> None:
     """Create a job from flags or from a JSON file (flags override the file)."""
@@ -256,12 +280,7 @@ def create(
     body = read_file(file) if file is not None else {}
     if task is None and "taskFunctionId" not in body:
         usage_error("--task is required (or taskFunctionId in --file)")
-    body |= job_body(
-        name=name, every=every, cron=cron, timezone=timezone, priority=priority, max_instances=max_instances,
-        grace=grace, params=params, max_retries=max_retries, retry_delay=retry_delay, backoff=backoff,
-        retry_max_delay=retry_max_delay, overlap=overlap, pause_after_failures=pause_after_failures,
-        clear_other_intervals=False,
-    )  # fmt: skip
+    body |= options.body(clear_other_intervals=False)
     api = client()
     if task is not None:
         body["taskFunctionId"] = resolve_task(api, task)
@@ -270,33 +289,16 @@ def create(
 
 
 @jobs_app.command("update")
+@with_job_options
 def update(
+    options: JobOptions,
     job_id: int,
     task: Annotated[str | None, typer.Option(help="Another task function (key or id).")] = None,
-    name: NameOption = None,
-    every: EveryOption = None,
-    cron: CronOption = None,
-    timezone: TimezoneOption = None,
-    priority: PriorityOption = None,
-    max_instances: MaxInstancesOption = None,
-    grace: GraceOption = None,
-    params: ParamsOption = None,
-    max_retries: MaxRetriesOption = None,
-    retry_delay: RetryDelayOption = None,
-    backoff: BackoffOption = None,
-    retry_max_delay: RetryMaxDelayOption = None,
-    overlap: OverlapOption = None,
-    pause_after_failures: PauseAfterOption = None,
     file: Annotated[Path | None, typer.Option(help="Fields to change as JSON (the API's update body).")] = None,
 ) -> None:
     """Change some of a job's fields: only the options given (and the file's fields) change."""
     body = read_file(file) if file is not None else {}
-    body |= job_body(
-        name=name, every=every, cron=cron, timezone=timezone, priority=priority, max_instances=max_instances,
-        grace=grace, params=params, max_retries=max_retries, retry_delay=retry_delay, backoff=backoff,
-        retry_max_delay=retry_max_delay, overlap=overlap, pause_after_failures=pause_after_failures,
-        clear_other_intervals=True,
-    )  # fmt: skip
+    body |= options.body(clear_other_intervals=True)
     if not body and task is None:
         usage_error("nothing to change: give at least one option (see --help)")
     api = client()

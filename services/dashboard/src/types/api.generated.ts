@@ -471,7 +471,7 @@ export interface components {
             nextCursor: string | null;
             /**
              * Page
-             * @description This page's number, from 1; null when read by cursor.
+             * @description This page's number, from 1 (by cursor: the cursor's; null for an audit cursor of an earlier version, which holds none).
              */
             page: number | null;
             /** Perpage */
@@ -1611,14 +1611,14 @@ export interface operations {
                 action?: ("create" | "update" | "delete" | "enable" | "disable" | "pause" | "resume" | "trigger" | "cancel" | "rerun" | "backfill" | "cleanup") | null;
                 /** @description Only changes by this actor: the token's `sub` or the display name, exactly. */
                 actor?: string | null;
-                /** @description The last page's nextCursor: the page after it (stable while changes are recorded); not with page. */
+                /** @description The previous page's nextCursor: the page after it. Keyset paging: the same cost at any depth, and nothing listed twice or skipped while rows are written. The answer's page number is the cursor's; `page` is ignored with a cursor. */
                 cursor?: string | null;
                 /** @description Only changes at or after this instant (ISO 8601, with offset). */
                 from?: string | null;
                 /** @description Only changes of this job. */
                 job_id?: number | null;
-                /** @description Page number, from 1 (default 1); not with cursor. */
-                page?: number | null;
+                /** @description Page number, from 1. */
+                page?: number;
                 /** @description Items per page (default 20). */
                 per_page?: number;
                 /** @description Only changes at or before this instant (ISO 8601, with offset). */
@@ -1811,7 +1811,7 @@ export interface operations {
     get_all_history_api_v1_scheduler_history_get: {
         parameters: {
             query?: {
-                /** @description The previous page's nextCursor: the page after it (its number is the cursor's; `page` is then ignored). Keyset paging: the same cost at any depth, and no run listed twice or skipped while runs are written. */
+                /** @description The previous page's nextCursor: the page after it. Keyset paging: the same cost at any depth, and nothing listed twice or skipped while rows are written. The answer's page number is the cursor's; `page` is ignored with a cursor. */
                 cursor?: string | null;
                 /** @description Only runs whose slot (scheduledAt) is at or after this instant: ISO 8601 with an offset, e.g. 2027-03-27T00:00:00Z (in a query string, write + as %2B). */
                 from?: string | null;
@@ -2421,12 +2421,12 @@ export interface operations {
                 action?: ("create" | "update" | "delete" | "enable" | "disable" | "pause" | "resume" | "trigger" | "cancel" | "rerun" | "backfill" | "cleanup") | null;
                 /** @description Only changes by this actor: the token's `sub` or the display name, exactly. */
                 actor?: string | null;
-                /** @description The last page's nextCursor: the page after it (stable while changes are recorded); not with page. */
+                /** @description The previous page's nextCursor: the page after it. Keyset paging: the same cost at any depth, and nothing listed twice or skipped while rows are written. The answer's page number is the cursor's; `page` is ignored with a cursor. */
                 cursor?: string | null;
                 /** @description Only changes at or after this instant (ISO 8601, with offset). */
                 from?: string | null;
-                /** @description Page number, from 1 (default 1); not with cursor. */
-                page?: number | null;
+                /** @description Page number, from 1. */
+                page?: number;
                 /** @description Items per page (default 20). */
                 per_page?: number;
                 /** @description Only changes at or before this instant (ISO 8601, with offset). */
@@ -2679,7 +2679,7 @@ export interface operations {
     get_job_history_api_v1_scheduler_jobs__job_id__history_get: {
         parameters: {
             query?: {
-                /** @description The previous page's nextCursor: the page after it (its number is the cursor's; `page` is then ignored). Keyset paging: the same cost at any depth, and no run listed twice or skipped while runs are written. */
+                /** @description The previous page's nextCursor: the page after it. Keyset paging: the same cost at any depth, and nothing listed twice or skipped while rows are written. The answer's page number is the cursor's; `page` is ignored with a cursor. */
                 cursor?: string | null;
                 /** @description Only runs whose slot (scheduledAt) is at or after this instant: ISO 8601 with an offset, e.g. 2027-03-27T00:00:00Z (in a query string, write + as %2B). */
                 from?: string | null;

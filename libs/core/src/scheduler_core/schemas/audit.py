@@ -61,7 +61,10 @@ class AuditPage(CamelModel):
 
     items: list[AuditEntryResponse]
     total: int = Field(description="Entries matching the filters, over all pages.")
-    page: int | None = Field(description="This page's number, from 1; null when read by cursor.")
+    page: int | None = Field(
+        description="This page's number, from 1 (by cursor: the cursor's; null for an audit cursor of an earlier "
+        "version, which holds none)."
+    )
     per_page: int
     total_pages: int
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 
 from scheduler_api.dependencies import Audit
 from scheduler_api.errors import error_responses
-from scheduler_api.routers.query import DECIMAL, JobId, PerPage
+from scheduler_api.routers.query import DECIMAL, AuditCursor, JobId, PageNumber, PerPage
 from scheduler_core.schemas import DB_INT_MAX, DEFAULT_PER_PAGE, AuditActionName, AuditPage
 from scheduler_core.schemas.base import Instant
 from scheduler_core.store import AuditAction, AuditFilters
@@ -33,18 +33,6 @@ FromFilter = Annotated[
 ]
 ToFilter = Annotated[
     Instant | None, Query(description="Only changes at or before this instant (ISO 8601, with offset).")
-]
-OptionalPage = Annotated[
-    int | None, Query(ge=1, le=DB_INT_MAX, description="Page number, from 1 (default 1); not with cursor."), DECIMAL
-]
-Cursor = Annotated[
-    str | None,
-    Query(
-        min_length=1,
-        max_length=200,
-        pattern=r"^[A-Za-z0-9_-]+$",
-        description="The last page's nextCursor: the page after it (stable while changes are recorded); not with page.",
-    ),
 ]
 
 
@@ -73,9 +61,9 @@ async def list_audit(
     action: ActionFilter = None,
     from_: FromFilter = None,
     to: ToFilter = None,
-    page: OptionalPage = None,
+    page: PageNumber = 1,
     per_page: PerPage = DEFAULT_PER_PAGE,
-    cursor: Cursor = None,
+    cursor: AuditCursor = None,
 ) -> AuditPage:
     filters = _filters(job_id, actor, action, from_, to)
     return await service.list(filters, page=page, per_page=per_page, cursor=cursor)
@@ -94,9 +82,9 @@ async def list_job_audit(
     action: ActionFilter = None,
     from_: FromFilter = None,
     to: ToFilter = None,
-    page: OptionalPage = None,
+    page: PageNumber = 1,
     per_page: PerPage = DEFAULT_PER_PAGE,
-    cursor: Cursor = None,
+    cursor: AuditCursor = None,
 ) -> AuditPage:
     filters = _filters(job_id, actor, action, from_, to)
     return await service.list_for_job(job_id, filters, page=page, per_page=per_page, cursor=cursor)

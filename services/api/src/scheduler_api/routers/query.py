@@ -15,7 +15,12 @@ from pydantic import BeforeValidator
 
 from scheduler_core.schemas import DB_INT_MAX, DEFAULT_PER_PAGE, MAX_PER_PAGE
 from scheduler_core.schemas.base import Instant
-from scheduler_core.schemas.cursors import CURSOR_MAX_LENGTH, CURSOR_PATTERN
+from scheduler_core.schemas.cursors import (
+    CURSOR_MAX_LENGTH,
+    CURSOR_PATTERN,
+    LEGACY_CURSOR_MAX_LENGTH,
+    LEGACY_CURSOR_PATTERN,
+)
 
 _DECIMAL: Final = re.compile(r"(0|[1-9][0-9]{0,18})(?:\.0+)?")
 _BOOLEANS: Final = {"true": True, "false": False}
@@ -70,13 +75,25 @@ SlotsTo = Annotated[
     Instant | None,
     Query(description="Only runs whose slot (scheduledAt) is before this instant; must be later than `from`."),
 ]
+_CURSOR_PAGING = (
+    "Keyset paging: the same cost at any depth, and nothing listed twice or skipped while rows are written. The "
+    "answer's page number is the cursor's; `page` is ignored with a cursor."
+)
 Cursor = Annotated[
     str | None,
     Query(
         pattern=CURSOR_PATTERN,
         max_length=CURSOR_MAX_LENGTH,
-        description="The previous page's nextCursor: the page after it (its number is the cursor's; `page` is then "
-        "ignored). Keyset paging: the same cost at any depth, and no run listed twice or skipped while runs are "
-        "written.",
+        description=f"The previous page's nextCursor: the page after it. {_CURSOR_PAGING}",
+    ),
+]
+# The audit endpoints also read the audit cursors of earlier versions (scheduler_core.schemas.cursors).
+AuditCursor = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        pattern=LEGACY_CURSOR_PATTERN,
+        max_length=LEGACY_CURSOR_MAX_LENGTH,
+        description=f"The previous page's nextCursor: the page after it. {_CURSOR_PAGING}",
     ),
 ]

@@ -3,8 +3,6 @@ the trail as the API lists it, newest first, by page number or by cursor."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import dataclasses
 import math
 import re
@@ -14,6 +12,7 @@ from typing import Any, Final
 from scheduler_api.errors import InvalidInput
 from scheduler_api.services.context import ServiceContext, job_not_found
 from scheduler_core.schemas import AuditEntryResponse, AuditPage, FieldError, ScheduledJobResponse, ScheduledJobUpdate
+from scheduler_core.schemas.cursors import PageCursor
 from scheduler_core.store import AuditFilters, AuditPosition
 
 # A job's fields whose changes are recorded, by API name: what a request can set, and the state actions change.
@@ -63,58 +62,42 @@ def _without_secrets(value: Any) -> Any:
     return value
 
 
-# --- cursors: the last row of a page, opaque to the client -----------------------------------------------------
-
-
-def encode_cursor(position: AuditPosition) -> str:
-    text = f"{position.occurred_at.isoformat()}|{position.id}"
-    return base64.urlsafe_b64encode(text.encode("ascii")).decode("ascii").rstrip("=")
-
-
-def decode_cursor(cursor: str) -> AuditPosition:
-    """The position a cursor names; InvalidInput (422, field `cursor`) for anything encode_cursor did not make."""
-    refused = InvalidInput([FieldError(field="cursor", reason="not a cursor this API returned (use nextCursor)")])
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
-        instant, separator, row_id = text.partition("|")
-        occurred_at = datetime.fromisoformat(instant)
-        # Ids are 64-bit: 18 digits always fit. An instant without an offset, or with none in UTC, is not ours.
-        if not separator or not row_id.isdigit() or len(row_id) > 18 or occurred_at.tzinfo is None:
-            raise refused
-        return AuditPosition(occurred_at.astimezone(UTC), int(row_id))
-    except (binascii.Error, UnicodeDecodeError, ValueError, OverflowError):
-        raise refused from None
-
-
 class AuditService:
     def __init__(self, context: ServiceContext) -> None:
         self._sessionmaker = context.sessionmaker
         self._store = context.store
 
-    async def list(self, filters: AuditFilters, *, page: int | None, per_page: int, cursor: str | None) -> AuditPage:
-        """A page of entries, newest first: page `page` (from 1), or the page after `cursor` (not both)."""
-        if page is not None and cursor is not None:
-            raise InvalidInput([FieldError(field="cursor", reason="give either page or cursor, not both")])
+    async def list(self, filters: AuditFilters, *, page: int, per_page: int, cursor: str | None) -> AuditPage:
+        """A page of entries, newest first: page `page` (from 1), or the page a cursor opens (`page` is then
+        ignored: the cursor's is the page's number; unknown, null, for a legacy cursor)."""
         filters = _checked_range(filters)
-        after = decode_cursor(cursor) if cursor is not None else None
-        offset = 0 if after is not None else ((page or 1) - 1) * per_page
+        after: AuditPosition | None = None
+        number: int | None = page
+        if cursor is not None:
+            try:
+                opened = PageCursor.decode(cursor, legacy=True)
+            except ValueError as exc:
+                raise InvalidInput([FieldError(field="cursor", reason=str(exc))]) from None
+            after, number = AuditPosition(opened.at, opened.id), opened.page
+        offset = 0 if after is not None else (page - 1) * per_page
         async with self._sessionmaker() as session:
             total = await self._store.audit.count(session, filters)
             # One more than a page, to know whether a next page exists.
             rows = await self._store.audit.page(session, filters, limit=per_page + 1, offset=offset, after=after)
         items, more = rows[:per_page], len(rows) > per_page
         last = items[-1] if items else None
+        following = None if number is None else number + 1
         return AuditPage(
             items=[AuditEntryResponse.model_validate(row) for row in items],
             total=total,
-            page=None if after is not None else page or 1,
+            page=number,
             per_page=per_page,
             total_pages=math.ceil(total / per_page),
-            next_cursor=encode_cursor(AuditPosition(last.occurred_at, last.id)) if more and last else None,
+            next_cursor=PageCursor(last.occurred_at, last.id, following).encode() if more and last else None,
         )
 
     async def list_for_job(
-        self, job_id: int, filters: AuditFilters, *, page: int | None, per_page: int, cursor: str | None
+        self, job_id: int, filters: AuditFilters, *, page: int, per_page: int, cursor: str | None
     ) -> AuditPage:
         """The entries of one job (404 if it never existed; a deleted job keeps its trail)."""
         async with self._sessionmaker() as session:

@@ -23,6 +23,7 @@ from scheduler_core.schemas import (
     NotificationChannelUpdate,
     NotificationDeliveryResponse,
 )
+from scheduler_core.store.models import NotificationChannel
 
 log = structlog.get_logger(__name__)
 
@@ -67,21 +68,17 @@ class ChannelService:
 
     async def get_channel(self, channel_id: int) -> NotificationChannelResponse:
         async with self._sessionmaker() as session:
-            channel = await self._store.channels.get(session, channel_id)
-            if channel is None:
-                raise channel_not_found(channel_id)
-            return channel_response(channel)
+            return channel_response(await self._existing(session, channel_id))
 
     async def update_channel(self, channel_id: int, data: NotificationChannelUpdate) -> NotificationChannelResponse:
         """Apply the fields present. Deliveries already written keep their event, and are sent with the channel's
         URL, secret and format as they are when each attempt begins."""
         changes = data.changes()
         async with self._sessionmaker.begin() as session:
-            if await self._store.channels.get(session, channel_id) is None:
-                raise channel_not_found(channel_id)
+            await self._existing(session, channel_id)  # a missing channel is a 404 before any field is judged
             await self._check(session, changes)
             channel = await self._store.channels.update(session, channel_id, changes)
-            if channel is None:
+            if channel is None:  # deleted by a concurrent request since
                 raise channel_not_found(channel_id)
             response = channel_response(channel)
         log.info("notification_channel_updated", channel_id=channel_id, fields=sorted(changes))
@@ -90,10 +87,7 @@ class ChannelService:
     async def delete_channel(self, channel_id: int) -> NotificationChannelResponse:
         """Delete the channel and its deliveries: pending ones are not sent."""
         async with self._sessionmaker.begin() as session:
-            channel = await self._store.channels.get(session, channel_id)
-            if channel is None:
-                raise channel_not_found(channel_id)
-            response = channel_response(channel)
+            response = channel_response(await self._existing(session, channel_id))
             await self._store.channels.delete(session, channel_id)
         log.info("notification_channel_deleted", channel_id=channel_id)
         return response
@@ -102,10 +96,16 @@ class ChannelService:
         self, channel_id: int, status: DeliveryStatusName | None, page: int, per_page: int
     ) -> tuple[list[NotificationDeliveryResponse], int]:
         async with self._sessionmaker() as session:
-            if await self._store.channels.get(session, channel_id) is None:
-                raise channel_not_found(channel_id)
+            await self._existing(session, channel_id)
             rows, total = await self._store.deliveries.page(session, channel_id, status, page, per_page)
             return [delivery_response(row) for row in rows], total
+
+    async def _existing(self, session: AsyncSession, channel_id: int) -> NotificationChannel:
+        """The channel, or NotFound (a 404 naming it)."""
+        channel = await self._store.channels.get(session, channel_id)
+        if channel is None:
+            raise channel_not_found(channel_id)
+        return channel
 
     async def _check(self, session: AsyncSession, values: dict[str, Any]) -> None:
         """The rules the schema cannot state: the URL parses, and every job named exists (and is not deleted)."""
