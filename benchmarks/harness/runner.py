@@ -17,7 +17,7 @@ from pathlib import Path
 
 import psutil
 
-from benchmarks.harness import amqp, pg
+from benchmarks.harness import amqp, pg, storage
 from benchmarks.harness.measure import CpuSnapshot, ResourceSampler
 from benchmarks.harness.model import Accounted, Leg, Plan, RunDir, RunResult, Scenario, System
 from benchmarks.harness.procs import ManagedProcess
@@ -105,6 +105,31 @@ async def _measure(
     plan = scenario.plan(leg, t0)
     reader = RecordReader(run.records)
     database = system.database_name() if system.uses_postgres else None
+    meter = storage.StorageMeter(database) if database else None
+    if meter:
+        await meter.start()
+    try:
+        await _measure_leg(system, scenario, leg, run, result, profile_dir, reader, plan, t0, lead, jobs, meter)
+    finally:
+        if meter:
+            await meter.close()
+
+
+async def _measure_leg(
+    system: System,
+    scenario: Scenario,
+    leg: Leg,
+    run: RunDir,
+    result: RunResult,
+    profile_dir: Path | None,
+    reader: RecordReader,
+    plan: Plan,
+    t0: float,
+    lead: float,
+    jobs: int,
+    meter: storage.StorageMeter | None,
+) -> None:
+    database = system.database_name() if system.uses_postgres else None
     db_before = await pg.database_stats(database) if database else {}
     async with ResourceSampler(system.roles, database, system.uses_rabbitmq) as sampler:
         loading = time.time()
@@ -137,6 +162,8 @@ async def _measure(
         runs = max(1, len(reader.records))
         # Per recorded run over the whole leg (start-up and idle time included, a small share).
         result.extra["db_per_run"] = {k: round((db_after[k] - db_before.get(k, 0)) / runs, 2) for k in db_after}
+        if meter:
+            result.extra["stored_per_run"] = await meter.per_run(runs)
     accounted = await asyncio.wait_for(system.collect(), STOP_BUDGET_S)
     _judge(plan, reader, accounted, t0, wall_before, wall_after, result)
     if dead:
