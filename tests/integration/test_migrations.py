@@ -215,7 +215,7 @@ async def test_the_history_indexes_migrate_a_populated_table_and_adopt_indexes_b
                 )
                 before = await _index_oids(connection)
 
-            await upgrade(engine)
+            await upgrade(engine, "0009")  # 0010 drops two of these (its own test below)
 
             async with engine.connect() as connection:
                 after = await _index_oids(connection)
@@ -234,6 +234,36 @@ async def test_the_history_indexes_migrate_a_populated_table_and_adopt_indexes_b
                 back = await _index_oids(connection)
             assert not HISTORY_INDEXES & set(back)
             assert "ix_scheduled_job_execution_job_history" in back
+        finally:
+            await engine.dispose()
+
+
+async def test_fewer_execution_indexes_keep_the_runs_and_downgrade_to_the_0008_set() -> None:
+    """0010 on a table with runs: the job's and the status's full slot indexes go, the rare statuses' partial one
+    comes with only the rare rows in it; the downgrade brings the full ones back."""
+    async with postgres_server() as server, fresh_postgres_database(server, migrate=False) as url:
+        engine = create_engine(url, pool_size=2)
+        try:
+            await upgrade(engine, "0009")
+            async with engine.begin() as connection:
+                await generate_history(connection, rows=5_000, jobs=50)
+            await upgrade(engine)
+            async with engine.connect() as connection:
+                after = await _index_oids(connection)
+                await connection.exec_driver_sql("SET enable_seqscan = off")
+                rare = (
+                    await connection.exec_driver_sql("SELECT count(*) FROM scheduled_job_execution WHERE status_id > 3")
+                ).scalar_one()
+                runs = (await connection.exec_driver_sql("SELECT count(*) FROM scheduled_job_execution")).scalar_one()
+            assert "ix_scheduled_job_execution_rare_status_slot" in after
+            assert not {"ix_scheduled_job_execution_job_slot", "ix_scheduled_job_execution_status_slot"} & set(after)
+            assert 0 < rare < runs == 5_000
+
+            async with engine.begin() as connection:
+                await connection.run_sync(_downgrade_to, "0009")
+                back = await _index_oids(connection)
+            assert set(back) >= HISTORY_INDEXES
+            assert "ix_scheduled_job_execution_rare_status_slot" not in back
         finally:
             await engine.dispose()
 

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, literal, select, tuple_, update
+from sqlalchemy import ColumnElement, and_, delete, func, literal, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
@@ -25,6 +25,12 @@ _OPEN = (ExecutionStatus.PENDING, ExecutionStatus.RUNNING)
 _NOT_STARTED = (ExecutionStatus.PENDING, ExecutionStatus.WAITING)
 _UNFINISHED = (ExecutionStatus.PENDING, ExecutionStatus.RUNNING, ExecutionStatus.WAITING)
 NEWEST_FIRST = (ScheduledJobExecution.scheduled_at.desc(), ScheduledJobExecution.id.desc())
+# A job's runs in the same order, as its unique (job_id, scheduled_at, attempt) holds it: a slot's attempts are
+# written in attempt order (a retry after the attempt it follows), so within a job and slot the later attempt has
+# the larger id. No index of (job_id, scheduled_at, id): it would cost four entries per run (migration 0010).
+_JOB_NEWEST_FIRST = (ScheduledJobExecution.scheduled_at.desc(), ScheduledJobExecution.attempt.desc())
+# Statuses after this one are the rare ones, which partial indexes hold in slot order (migrations 0008, 0010).
+LAST_COMMON_STATUS = ExecutionStatus.SUCCESS
 
 
 def planned_value(value: int | str) -> ColumnElement[Any]:
@@ -63,6 +69,30 @@ def history_conditions(filters: ExecutionFilters) -> list[ColumnElement[bool]]:
     return conditions
 
 
+def history_order(filters: ExecutionFilters) -> tuple[ColumnElement[Any], ...]:
+    """The order of history (slot, then id, newest first) as the index serving `filters` holds it: a job's runs by
+    slot and attempt (its unique key), unless a rare status narrows them (ix_scheduled_job_execution_job_status_slot,
+    by slot and id)."""
+    rare_status = filters.status_id is not None and filters.status_id > LAST_COMMON_STATUS
+    return _JOB_NEWEST_FIRST if filters.job_id is not None and not rare_status else NEWEST_FIRST
+
+
+def _before(order: tuple[ColumnElement[Any], ...], position: SlotPosition, inclusive: bool) -> ColumnElement[bool]:
+    """Runs after `position` in history's order (at or after it when inclusive). In a job's (slot, attempt) order
+    the slot bounds the index range and the id only sorts out the runs of the position's own slot."""
+    execution = ScheduledJobExecution
+    if order is NEWEST_FIRST:
+        pair = tuple_(execution.scheduled_at, execution.id)
+        return (
+            pair <= (position.scheduled_at, position.id) if inclusive else pair < (position.scheduled_at, position.id)
+        )
+    same_slot = execution.id <= position.id if inclusive else execution.id < position.id
+    return and_(
+        execution.scheduled_at <= position.scheduled_at,
+        or_(execution.scheduled_at < position.scheduled_at, same_slot),
+    )
+
+
 class PortableHistoryStore(HistoryStore):
     def conditions(self, filters: ExecutionFilters) -> list[ColumnElement[bool]]:
         """The filters as conditions (PostgreSQL sees for itself which partial index a condition can use)."""
@@ -79,38 +109,44 @@ class PortableHistoryStore(HistoryStore):
     ) -> HistoryPage:
         execution = ScheduledJobExecution
         conditions = self.conditions(filters)
-        position = tuple_(execution.scheduled_at, execution.id)
+        order = history_order(filters)
         bound: list[ColumnElement[bool]] = []
         if after is not None:
-            bound = [position < (after.scheduled_at, after.id)]
+            bound = [_before(order, after, inclusive=False)]
         elif offset:
             # Page-number paging: find the page's first run by reading the index's keys only (an index-only scan
             # where the table is vacuumed: the filters' indexes hold their columns), then read the page itself
             # from there; the rows skipped are never fetched from the table.
-            start = select(execution.scheduled_at, execution.id).where(*conditions).order_by(*NEWEST_FIRST)
+            start = select(execution.scheduled_at, execution.id).where(*conditions).order_by(*order)
             first = (await session.execute(start.offset(offset).limit(1))).first()
             if first is None:  # past the last page
-                total, estimated = await self.total(session, conditions)
+                total, estimated = await self.total(session, conditions, order)
                 return HistoryPage([], total, estimated, None)
-            bound = [position <= (first.scheduled_at, first.id)]
+            bound = [_before(order, SlotPosition(first.scheduled_at, first.id), inclusive=True)]
         query = (
             select(execution)
             .options(joinedload(execution.status))
             .where(*conditions, *bound)
-            .order_by(*NEWEST_FIRST)
+            .order_by(*order)
             .limit(per_page + 1)  # one more than the page: whether another page follows
         )
         rows = list((await session.execute(query)).scalars().all())
         more = len(rows) > per_page
         rows = rows[:per_page]
         next_after = SlotPosition(rows[-1].scheduled_at, rows[-1].id) if more and rows else None
-        total, estimated = await self.total(session, conditions)
+        total, estimated = await self.total(session, conditions, order)
         if after is None and rows:  # this page's rows and the ones before it exist, whatever an estimate said
             total = max(total, offset + len(rows) + int(more))
         return HistoryPage(rows, total, estimated, next_after)
 
-    async def total(self, session: AsyncSession, conditions: list[ColumnElement[bool]]) -> tuple[int, bool]:
-        """How many runs match, and whether that is an estimate. Here: counted, exactly."""
+    async def total(
+        self,
+        session: AsyncSession,
+        conditions: list[ColumnElement[bool]],
+        order: tuple[ColumnElement[Any], ...] = NEWEST_FIRST,
+    ) -> tuple[int, bool]:
+        """How many runs match, and whether that is an estimate (`order`: history's, as the filter's index holds
+        it). Here: counted, exactly."""
         query = select(func.count()).select_from(ScheduledJobExecution).where(*conditions)
         return int((await session.execute(query)).scalar_one()), False
 

@@ -38,7 +38,12 @@ class PostgresHistoryStore(PortableHistoryStore):
     def __init__(self, exact_count_limit: int = EXACT_COUNT_LIMIT) -> None:
         self._exact_count_limit = exact_count_limit
 
-    async def total(self, session: AsyncSession, conditions: list[ColumnElement[bool]]) -> tuple[int, bool]:
+    async def total(
+        self,
+        session: AsyncSession,
+        conditions: list[ColumnElement[bool]],
+        order: tuple[ColumnElement[Any], ...] = NEWEST_FIRST,
+    ) -> tuple[int, bool]:
         # In history's order, so that the count reads the newest entries of the index a page reads, however the
         # matching rows lie in the table (unordered, a sequential scan that stops after the limit looks as cheap
         # when the filter matches most rows, and reads the whole table when they are the newest ones). The limit
@@ -47,7 +52,7 @@ class PostgresHistoryStore(PortableHistoryStore):
             select(literal_column("1"))
             .select_from(ScheduledJobExecution)
             .where(*conditions)
-            .order_by(*NEWEST_FIRST)
+            .order_by(*order)
             .limit(literal_column(str(self._exact_count_limit + 1)))
             .subquery()
         )
