@@ -31,6 +31,7 @@ _TABLES = """
            coalesce(idx_tup_fetch, 0) AS idx_tup_fetch
     FROM pg_stat_user_tables
 """
+_INDEXES = "SELECT indexrelname, idx_scan, idx_tup_read FROM pg_stat_user_indexes"
 # By relfilenode of the first block reference; commits and other records without a block reference count for the
 # transactions that wrote this database's blocks.
 _WAL = """
@@ -51,7 +52,8 @@ async def _snapshot(connection: asyncpg.Connection) -> dict[str, Any]:
     lsn = await connection.fetchval("SELECT pg_current_wal_lsn()::text")
     relations = {row["relname"]: dict(row) for row in await connection.fetch(_RELATIONS)}
     tables = {row["relname"]: dict(row) for row in await connection.fetch(_TABLES)}
-    return {"lsn": lsn, "relations": relations, "tables": tables}
+    indexes = {row["indexrelname"]: dict(row) for row in await connection.fetch(_INDEXES)}
+    return {"lsn": lsn, "relations": relations, "tables": tables, "indexes": indexes}
 
 
 class StorageMeter:
@@ -108,8 +110,15 @@ async def _per_run(
         if after["relations"][name]["table_name"] == EXECUTIONS and after["relations"][name]["relkind"] == "i"
     }
     wal_indexes = sum(b for name, b in wal_by.items() if after["relations"].get(name, {}).get("relkind") == "i")
+    # Per execution row written too: under a backlog the leg ends with rows inserted that have not run yet, and
+    # a run claimed before the timekeeper marked it published skips that update; per row separates the two.
+    rows = max(1, executions.get("n_tup_ins", 0) - executions_before.get("n_tup_ins", 0))
     return {
         "runs": runs,
+        "execution_rows": rows,
+        "wal_bytes_per_row": round(sum(wal_by.values()) / rows, 1),
+        "updates_per_row": round((executions.get("n_tup_upd", 0) - executions_before.get("n_tup_upd", 0)) / rows, 3),
+        "index_bytes_per_row": round(sum(execution_indexes.values()) * runs / rows, 1),
         "wal_bytes": round(sum(wal_by.values()) / runs, 1),
         "wal_records": round(sum(row["records"] for row in wal) / runs, 2),
         "wal_bytes_executions_heap": round(wal_by.get(EXECUTIONS, 0) / runs, 1),
@@ -121,6 +130,18 @@ async def _per_run(
         "executions_heap_bytes": round(grown.get(EXECUTIONS, 0), 1),
         "executions_index_bytes": round(sum(execution_indexes.values()), 1),
         "executions_index_bytes_by_index": execution_indexes,
+        "index_reads": {
+            name: {
+                key: round((i[key] - before["indexes"].get(name, {}).get(key, 0)) / runs, 2)
+                for key in ("idx_scan", "idx_tup_read")
+            }
+            for name, i in after["indexes"].items()
+            if i["idx_scan"] != before["indexes"].get(name, {}).get("idx_scan", 0)
+        },
+        "seq_tuples_read_by_table": {
+            name: round((t["seq_tup_read"] - before["tables"].get(name, {}).get("seq_tup_read", 0)) / runs, 2)
+            for name, t in after["tables"].items()
+        },
         "tuples_read_by_table": {
             name: round(
                 (
