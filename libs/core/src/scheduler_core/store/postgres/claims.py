@@ -175,6 +175,10 @@ _CLAIM_WRITE = text(
         SET cancel_requested_at = CAST(:now AS timestamptz), cancelled_by = x.by
         FROM unnest(CAST(:replaced_ids AS varchar[]), CAST(:replaced_by AS text[])) AS x (execution_id, by)
         WHERE r.execution_id = x.execution_id AND r.status_id + 0 = {_RUNNING} AND r.cancel_requested_at IS NULL
+          -- A one-time filter on the parameter: nothing is read when no run is replaced (every claim but those of
+          -- overlap_policy replace), whatever plan the statement has. Its generic plan, made while the table is
+          -- tiny (a new database; then never made again while autovacuum is off), scans the whole table here.
+          AND cardinality(CAST(:replaced_ids AS varchar[])) > 0
     )
     SELECT c.execution_id, c.status_id, l.id AS fencing_token
     FROM changed AS c LEFT JOIN locked AS l ON l.execution_id = c.execution_id

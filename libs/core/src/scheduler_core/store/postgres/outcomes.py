@@ -69,6 +69,9 @@ _RECORD_OUTCOMES = text(
             END
         FROM prior AS p, succeeded AS s
         WHERE j.id = p.id AND s.job_id = p.id
+          -- A one-time filter (an InitPlan): no job is read when none had a streak or a watch, the common case,
+          -- whatever plan the statement has (a generic plan made while the tables are tiny scans every job here).
+          AND EXISTS (SELECT FROM prior)
         RETURNING j.id, p.failing_since, p.success_expected_by, p.expect_success_within_seconds, s.completed_at
     ),
     freed AS (
