@@ -1,7 +1,8 @@
 """The claim on PostgreSQL: four statements whatever the batch size (the runs, the claimer, the jobs' state, the
 verdicts' write), each written once with the batch as array parameters (one entry in SQLAlchemy's compiled cache
-and one prepared statement per connection, whose generic plan the server caches). The verdicts themselves are
-decided in Python (portable.claims.decide), the same code as on SQLite, under the locks the statements take.
+and one prepared statement per connection, planned for each batch's values: engine.py's plan_cache_mode). The
+verdicts themselves are decided in Python (portable.claims.decide), the same code as on SQLite, under the locks
+the statements take.
 
 Runs are found by their unique execution_id (`= ANY(array)`); their status is tested as `status_id + 0`, a
 condition no index serves: otherwise a generic plan may read every pending (or running) run through
