@@ -113,10 +113,14 @@ async def _timed(call: Callable[[], Awaitable[httpx.Response]], repeat: int = RE
 
 async def _deep_cursor(database: str, depth: int) -> str | None:
     """A cursor at `depth` runs from the newest (the API's own format; None where the installed API has none)."""
+    # The cursor's class by the name the measured commit gives it (PageCursor since history and audit share one).
     try:
-        from scheduler_core.schemas.cursors import HistoryCursor
+        from scheduler_core.schemas.cursors import PageCursor as Cursor
     except ImportError:
-        return None
+        try:
+            from scheduler_core.schemas.cursors import HistoryCursor as Cursor  # type: ignore[no-redef]
+        except ImportError:
+            return None
     connection = await asyncpg.connect(f"{SERVER}/{database}")
     try:
         row = await connection.fetchrow(
@@ -127,7 +131,7 @@ async def _deep_cursor(database: str, depth: int) -> str | None:
     finally:
         await connection.close()
     assert row is not None
-    return HistoryCursor(row["scheduled_at"], row["id"], depth // PER_PAGE + 1).encode()
+    return Cursor(row["scheduled_at"], row["id"], depth // PER_PAGE + 1).encode()
 
 
 async def measure(database: str, label: str, out: Path | None) -> None:
