@@ -225,3 +225,30 @@ export function Stat({ label, value, title, testId, cardTestId, data, wide }: {
     </div>
   );
 }
+
+/** The banner above a form the API refused: "fix these fields", the API's message, and the field errors that
+ * belong to no input of the form (each beside its field otherwise). */
+export function FormErrors({ message, unplaced }: { message?: string; unplaced: [string, string][] }) {
+  const { t } = useI18n();
+  return (
+    <div className="banner banner-error" role="alert" data-testid="form-errors">
+      <div className="banner-body">
+        {t.fixFields}
+        {message && (
+          <div dir="auto" data-testid="form-errors-message">
+            {message}
+          </div>
+        )}
+        {unplaced.length > 0 && (
+          <ul className="field-error-list">
+            {unplaced.map(([field, reason]) => (
+              <li key={field}>
+                <code>{field}</code>: <bdi>{reason}</bdi>
+              </li>
+            ))}
+          </ul>
+        )}
+      </div>
+    </div>
+  );
+}

@@ -1,7 +1,7 @@
 import { useState, type FormEvent } from 'react';
 import { ApiError } from '../api/client';
 import { useApi } from '../api/context';
-import { ErrorBanner, Field, Loading } from '../components/ui';
+import { ErrorBanner, Field, FormErrors, Loading } from '../components/ui';
 import {
   buildChannel,
   CHANNEL_EVENTS,
@@ -72,27 +72,7 @@ function ChannelFormBody({ channel }: { channel: NotificationChannel | undefined
         <h1>{channel ? t.editChannelTitle(channel.name) : t.createChannelTitle}</h1>
       </div>
 
-      {hasErrors && (
-        <div className="banner banner-error" role="alert" data-testid="form-errors">
-          <div className="banner-body">
-            {t.fixFields}
-            {fieldError?.message && (
-              <div dir="auto" data-testid="form-errors-message">
-                {fieldError.message}
-              </div>
-            )}
-            {unplaced.length > 0 && (
-              <ul className="field-error-list">
-                {unplaced.map(([field, message]) => (
-                  <li key={field}>
-                    <code>{field}</code>: <bdi>{message}</bdi>
-                  </li>
-                ))}
-              </ul>
-            )}
-          </div>
-        </div>
-      )}
+      {hasErrors && <FormErrors message={fieldError?.message} unplaced={unplaced} />}
       {submitError !== undefined && !fieldError && <ErrorBanner error={submitError} testId="submit-error" onDismiss={() => setSubmitError(undefined)} />}
 
       <fieldset className="card">

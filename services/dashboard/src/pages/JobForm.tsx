@@ -3,7 +3,7 @@ import { ApiError } from '../api/client';
 import { useApi } from '../api/context';
 import { ParamFields } from '../components/ParamFields';
 import { SchedulePreview } from '../components/SchedulePreview';
-import { ErrorBanner, Field, Loading } from '../components/ui';
+import { ErrorBanner, Field, FormErrors, Loading } from '../components/ui';
 import { buildPayload, createBody, emptyForm, FORM_FIELDS, formFromJob, INTERVAL_FIELDS, paramInputs, scheduleFromForm, type JobFormState } from '../forms/jobForm';
 import { fallbackFields, paramFields, type ParamInput } from '../forms/schema';
 import { describeSchedule } from '../format/schedule';
@@ -164,27 +164,7 @@ function JobFormBody({ job, tasks }: { job: Job | undefined; tasks: NonNullable<
         <h1>{job ? t.editJobTitle(jobName(job, lang)) : t.createJobTitle}</h1>
       </div>
 
-      {hasErrors && (
-        <div className="banner banner-error" role="alert" data-testid="form-errors">
-          <div className="banner-body">
-            {t.fixFields}
-            {fieldError?.message && (
-              <div dir="auto" data-testid="form-errors-message">
-                {fieldError.message}
-              </div>
-            )}
-            {unplacedApiErrors.length > 0 && (
-              <ul className="field-error-list">
-                {unplacedApiErrors.map(([field, message]) => (
-                  <li key={field}>
-                    <code>{field}</code>: <bdi>{message}</bdi>
-                  </li>
-                ))}
-              </ul>
-            )}
-          </div>
-        </div>
-      )}
+      {hasErrors && <FormErrors message={fieldError?.message} unplaced={unplacedApiErrors} />}
       {submitError !== undefined && !fieldError && (
         <ErrorBanner error={submitError} testId="submit-error" onDismiss={() => setSubmitError(undefined)} />
       )}
