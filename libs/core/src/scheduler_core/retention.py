@@ -1,21 +1,38 @@
-"""Retention: delete finished executions older than N days and audit rows older than M days, in batches, never an
-open run; and the notification deliveries older than N days that are done (delivered or given up). Used by the
-API's cleanup endpoint and by the built-in `cleanup_history` task (the seeded primary job)."""
+"""Retention: drop or delete finished executions older than N days and audit rows older than M days, never an open
+run; and the notification deliveries older than N days that are done (delivered or given up). Used by the API's
+cleanup endpoint and by the built-in `cleanup_history` task (the seeded primary job). One cleanup at a time.
+
+On PostgreSQL the executions are partitioned by day of their slot (store/partitions.py): a day whose runs have all
+expired is detached and dropped whole, at a cost that does not grow with its rows; the rest (the slots before
+the partitions, the default partition, a day that still holds a run created later) is deleted in batches. On
+SQLite there are no partitions, and every expired run is deleted in batches."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Final
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from scheduler_core.store import Actor, AuditAction, AuditEntry, Store
+from scheduler_core.store.partitions import DAYS_AHEAD
 
 DEFAULT_RETENTION_DAYS = 30
 DEFAULT_AUDIT_RETENTION_DAYS = 365  # SCHEDULER_AUDIT_RETENTION_DAYS's default
 # Rows per DELETE; each batch is its own transaction so a large purge never holds locks for long.
 DELETE_BATCH_SIZE = 1000
+# A day's partition is counted (for deletedCount) once its day has been closed this long: the retries of its
+# slots that end later are few by then. Counting reads one index of the partition, once per day.
+COUNT_AFTER: Final = timedelta(days=1)
+
+
+class CleanupRunning(Exception):
+    """Another cleanup holds the cleanup's lock (POST /cleanup answers 409; the scheduled task reports it)."""
+
+    def __init__(self) -> None:
+        super().__init__("another history cleanup is running; try again once it has finished")
 
 
 # A store's delete_before: (session, cutoff, batch size) -> rows deleted.
@@ -24,8 +41,9 @@ _Deleter = Callable[[AsyncSession, datetime, int], Awaitable[int]]
 
 @dataclass(frozen=True, slots=True)
 class Purged:
-    executions: int  # finished runs deleted
+    executions: int  # finished runs deleted (those of dropped partitions as counted when their day closed)
     audit_rows: int  # audit rows deleted
+    partitions_dropped: int = 0
 
 
 def cleanup_entry(actor: Actor, retention_days: int, audit_retention_days: int) -> AuditEntry:
@@ -45,33 +63,73 @@ async def purge_history(
     batch_size: int = DELETE_BATCH_SIZE,
 ) -> Purged:
     """Delete executions created more than retention_days ago that are finished, then audit rows that occurred more
-    than audit_retention_days ago. `recorded_as` is written in the transaction of the first batch that deletes
-    anything, so no deletion commits without its audit row, and a cleanup that finds nothing to delete leaves
-    none."""
+    than audit_retention_days ago; make the history's partitions of the days ahead. `recorded_as` is written in the
+    transaction of the first step that deletes anything, so no deletion commits without its audit row, and a
+    cleanup that finds nothing to delete leaves none. Raises CleanupRunning if another cleanup is running."""
     if retention_days < 0 or audit_retention_days < 0:
         raise ValueError("retention days must be >= 0")
-    async with sessionmaker() as session:
+    async with sessionmaker() as guard, guard.begin():
+        if not await store.partitions.try_exclusive(guard):
+            raise CleanupRunning
+        return await _purge(sessionmaker, store, retention_days, audit_retention_days, recorded_as, batch_size)
+
+
+async def _purge(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    store: Store,
+    retention_days: int,
+    audit_retention_days: int,
+    recorded_as: AuditEntry | None,
+    batch_size: int,
+) -> Purged:
+    async with sessionmaker.begin() as session:
         now = await store.clock.now(session)
+        await store.partitions.make_days(session, now.date(), DAYS_AHEAD + 1)
     execution_cutoff = now - timedelta(days=retention_days)
     audit_cutoff = now - timedelta(days=audit_retention_days)
     pending_entry = recorded_as
 
-    async def batches(delete_batch: _Deleter, cutoff: datetime) -> int:
+    async def record_once(session: AsyncSession) -> None:
         nonlocal pending_entry
+        if pending_entry is not None:
+            await store.audit.record(session, pending_entry)
+            pending_entry = None
+
+    async def batches(delete_batch: _Deleter, cutoff: datetime) -> int:
         deleted = 0
         while True:
             async with sessionmaker.begin() as session:
                 batch = await delete_batch(session, cutoff, batch_size)
-                if batch and pending_entry is not None:
-                    await store.audit.record(session, pending_entry)
-                    pending_entry = None
+                if batch:
+                    await record_once(session)
             deleted += batch
             if batch < batch_size:
                 return deleted
 
-    executions = await batches(store.history.delete_before, execution_cutoff)
+    dropped_runs, dropped = 0, 0
+    async with sessionmaker() as session:
+        partitions = await store.partitions.partitions(session)
+    for partition in partitions:
+        runs = partition.runs
+        if runs is None and partition.starts is not None and partition.ends <= now - COUNT_AFTER:
+            async with sessionmaker.begin() as session:
+                runs = await store.partitions.count(session, partition)
+        async with sessionmaker.begin() as session:
+            if not await store.partitions.expired(session, partition, execution_cutoff):
+                continue
+            if runs is None:  # a day closed less than COUNT_AFTER ago: only with a retention under a day
+                runs = await store.partitions.count(session, partition)
+            if not await store.partitions.detach(session, partition):
+                continue  # the lock was not granted in time: the next cleanup detaches it
+            if runs:
+                await record_once(session)
+        dropped_runs, dropped = dropped_runs + runs, dropped + 1
+    async with sessionmaker.begin() as session:
+        await store.partitions.drop_detached(session)  # and any a cleanup detached before it was cut short
+
+    executions = dropped_runs + await batches(store.history.delete_before, execution_cutoff)
     audit_rows = await batches(store.audit.delete_before, audit_cutoff)
-    return Purged(executions, audit_rows)
+    return Purged(executions, audit_rows, dropped)
 
 
 async def purge_deliveries(

@@ -29,7 +29,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Delete finished executions older than retentionDays (default 30), and audit entries older than SCHEDULER_AUDIT_RETENTION_DAYS */
+        /** Delete finished executions older than retentionDays (default 30), and audit entries older than SCHEDULER_AUDIT_RETENTION_DAYS; 409 while another cleanup runs */
         post: operations["cleanup_history_api_v1_scheduler_cleanup_post"];
         delete?: never;
         options?: never;
@@ -1714,6 +1714,15 @@ export interface operations {
             };
             /** @description The token is valid but does not carry the Super Admin role. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The action makes no sense in the job's current state. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -9,6 +9,7 @@ One interface per noun, each stating its contract (what is atomic, idempotent, f
     history.py    runs as the API lists them        lookups.py    task functions, job types, statuses
     audit.py      who changed what, when, from where
     maintenance.py  whether the database's upkeep of the scheduler's tables (autovacuum) is switched on
+    partitions.py the history's days on PostgreSQL, made ahead and dropped whole by the cleanup
     channels.py   notification channels             deliveries.py the notifications' outbox and its relay
 
 Two implementations: `postgres/` (standalone services) and `sqlite/` (embedded mode), one module per noun each;
@@ -48,6 +49,7 @@ from scheduler_core.store.lookups import LookupStore, TaskFunctionSpec
 from scheduler_core.store.maintenance import MaintenanceStore, MaintenanceWarning
 from scheduler_core.store.outbox import NewExecution, OutboxRun, OutboxStore, PublishedRun
 from scheduler_core.store.outcomes import FinishResult, OutcomeStore, Renewal, RunOutcome
+from scheduler_core.store.partitions import Partition, PartitionStore
 from scheduler_core.store.passes import DueClaim, DueJob, JobAdvance, PassRecord, PassStore
 from scheduler_core.store.sweeps import OrphanedRun, SilentInstance, SweepStore, UnclaimedRun
 
@@ -68,6 +70,7 @@ class Store:
     lookups: LookupStore
     audit: AuditStore
     maintenance: MaintenanceStore
+    partitions: PartitionStore
     channels: ChannelStore
     deliveries: DeliveryStore
 
@@ -110,6 +113,8 @@ __all__ = [
     "OutboxRun",
     "OutboxStore",
     "OutcomeStore",
+    "Partition",
+    "PartitionStore",
     "PassRecord",
     "PassStore",
     "PublishedRun",

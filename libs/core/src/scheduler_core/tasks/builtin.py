@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
 from scheduler_core.retention import (
     DEFAULT_RETENTION_DAYS,
+    CleanupRunning,
     cleanup_entry,
     purge_deliveries,
     purge_history,
@@ -138,13 +139,17 @@ async def cleanup_history(ctx: TaskContext, params: CleanupParams) -> str:
     # No token behind a scheduled run: the scheduler is the actor, and the run's execution id ties the audit row
     # to the run's log lines.
     actor = Actor(None, SCHEDULER_ACTOR_NAME, request_id=ctx.execution_id)
-    purged = await purge_history(
-        ctx.sessionmaker,
-        ctx.store,
-        params.retention_days,
-        audit_retention_days=ctx.audit_retention_days,
-        recorded_as=cleanup_entry(actor, params.retention_days, ctx.audit_retention_days),
-    )
+    try:
+        purged = await purge_history(
+            ctx.sessionmaker,
+            ctx.store,
+            params.retention_days,
+            audit_retention_days=ctx.audit_retention_days,
+            recorded_as=cleanup_entry(actor, params.retention_days, ctx.audit_retention_days),
+        )
+    except CleanupRunning:
+        # The cleanup running (a POST /cleanup, or this job's previous run still going) does this run's work.
+        return "Skipped: another history cleanup was running"
     await purge_deliveries(ctx.sessionmaker, ctx.store, params.retention_days)
     return (
         f"Cleaned up {purged.executions} execution records older than {params.retention_days} days "

@@ -16,9 +16,9 @@ router = APIRouter(tags=["maintenance"])
 @router.post(
     "/cleanup",
     response_model=CleanupResponse,
-    responses=error_responses(422),
+    responses=error_responses(409, 422),
     summary="Delete finished executions older than retentionDays (default 30), and audit entries older than "
-    "SCHEDULER_AUDIT_RETENTION_DAYS",
+    "SCHEDULER_AUDIT_RETENTION_DAYS; 409 while another cleanup runs",
 )
 async def cleanup_history(
     service: Cleanup, caller: Caller, body: Annotated[CleanupRequest | None, Body()] = None

@@ -12,6 +12,7 @@ from sqlalchemy import Connection
 
 from scheduler_core.settings import Settings
 from scheduler_core.store.engine import create_engine
+from scheduler_core.store.migration import include_name
 from scheduler_core.store.models import Base
 
 target_metadata = Base.metadata
@@ -23,6 +24,7 @@ def _run(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",  # SQLite cannot ALTER constraints in place
         compare_type=True,
+        include_name=include_name,
     )
     with context.begin_transaction():
         context.run_migrations()

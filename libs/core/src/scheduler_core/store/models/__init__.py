@@ -200,10 +200,15 @@ class ScheduledJob(Base):
 
 
 class ScheduledJobExecution(Base):
+    """One run of a job. On PostgreSQL the table is partitioned by day of scheduled_at (migration 0012;
+    store/postgres/partitions.py): its primary key there is (id, scheduled_at), and every statement on a run's path
+    names the run's slot, so that it reads one partition."""
+
     __tablename__ = "scheduled_job_execution"
     __table_args__ = (
         # Guarantee 1: one execution per slot and attempt, whatever number of timekeepers race.
         UniqueConstraint("job_id", "scheduled_at", "attempt"),
+        UniqueConstraint("execution_id", "scheduled_at"),
         # History in slot order, newest first (keyset paging on (scheduled_at, id)), whole or by one filter: each
         # filter has an index that then holds the slot order, so a page is one ordered range scan that stops after
         # the page, and a time range (from, to) bounds it too (migrations 0008, 0010). Every full index costs four
@@ -281,7 +286,9 @@ class ScheduledJobExecution(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     job_id: Mapped[int] = mapped_column(ForeignKey("scheduled_job.id"), nullable=False)
-    execution_id: Mapped[str] = mapped_column(String(36), unique=True, nullable=False)
+    # Unique with its slot (UniqueConstraint above): on PostgreSQL the table is partitioned by slot (migration
+    # 0012), and a partitioned table's unique indexes must contain the partition key. Ids are UUIDv4s.
+    execution_id: Mapped[str] = mapped_column(String(36), nullable=False)
 
     scheduled_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

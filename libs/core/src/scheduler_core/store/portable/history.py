@@ -228,13 +228,18 @@ class PortableHistoryStore(HistoryStore):
         )
         return len(result.all())
 
+    def expired(self, cutoff: datetime) -> list[ColumnElement[bool]]:
+        """What makes a run one that delete_before deletes: finished, and created before the cutoff."""
+        execution = ScheduledJobExecution
+        return [execution.created_at < cutoff, execution.status_id.not_in(_UNFINISHED)]
+
     async def delete_before(self, session: AsyncSession, cutoff: datetime, batch_size: int) -> int:
         execution = ScheduledJobExecution
         # SKIP LOCKED where the database has row locks (SQLite's compiler leaves the clause out: its transaction
         # holds the one write lock): a batch never waits on a run being finished right now.
         batch = (
             select(execution.id)
-            .where(execution.created_at < cutoff, execution.status_id.not_in(_UNFINISHED))
+            .where(*self.expired(cutoff))
             .order_by(execution.id)
             .limit(batch_size)
             .with_for_update(skip_locked=True)

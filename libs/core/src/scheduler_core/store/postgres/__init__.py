@@ -25,6 +25,7 @@ from scheduler_core.store.postgres.listener import PostgresWakeup
 from scheduler_core.store.postgres.maintenance import PostgresMaintenance
 from scheduler_core.store.postgres.outbox import PostgresOutbox
 from scheduler_core.store.postgres.outcomes import PostgresOutcomes
+from scheduler_core.store.postgres.partitions import PostgresPartitions
 from scheduler_core.store.postgres.passes import PostgresPasses
 from scheduler_core.wakeup import Wakeup
 
@@ -47,6 +48,7 @@ def postgres_store() -> Store:
         lookups=PortableLookupStore(insert),
         audit=audit,
         maintenance=PostgresMaintenance(),
+        partitions=PostgresPartitions(),
         channels=PortableChannelStore(clock),
         deliveries=PortableDeliveryStore(clock, events),
     )

@@ -20,11 +20,13 @@ CHURNING_TABLES: Final = (
 )
 
 _SETTINGS: Final = text("SELECT name, setting FROM pg_settings WHERE name IN ('autovacuum', 'track_counts')")
-# Tables of this schema whose storage parameters switch autovacuum off (`autovacuum_enabled = false`, or any
-# spelling of false PostgreSQL accepts: off, no, 0).
+# Tables of this schema, or their partitions (the executions' days), whose storage parameters switch autovacuum
+# off (`autovacuum_enabled = false`, or any spelling of false PostgreSQL accepts: off, no, 0).
 _DISABLED_TABLES: Final = text(
+    "WITH hot AS (SELECT to_regclass(name) AS oid FROM unnest(:tables) AS name) "
     "SELECT c.relname FROM pg_class c CROSS JOIN LATERAL unnest(c.reloptions) AS option "
-    "WHERE c.oid = ANY(ARRAY(SELECT to_regclass(name) FROM unnest(:tables) AS name)) "
+    "WHERE (c.oid IN (SELECT oid FROM hot) OR c.oid IN (SELECT inhrelid FROM pg_inherits WHERE inhparent IN "
+    "(SELECT oid FROM hot))) "
     "AND split_part(option, '=', 1) = 'autovacuum_enabled' AND NOT split_part(option, '=', 2)::boolean "
     "ORDER BY c.relname"
 ).bindparams(bindparam("tables", type_=ARRAY(Text())))

@@ -26,6 +26,7 @@ from scheduler_core.store.sqlite.jobs import SqliteJobStore
 from scheduler_core.store.sqlite.maintenance import SqliteMaintenance
 from scheduler_core.store.sqlite.outbox import SqliteOutbox
 from scheduler_core.store.sqlite.outcomes import SqliteOutcomes
+from scheduler_core.store.sqlite.partitions import SqlitePartitions
 from scheduler_core.store.sqlite.passes import SqlitePasses
 from scheduler_core.wakeup import LocalWakeup, Wakeup
 
@@ -48,6 +49,7 @@ def sqlite_store() -> Store:
         lookups=PortableLookupStore(insert),
         audit=audit,
         maintenance=SqliteMaintenance(),
+        partitions=SqlitePartitions(),
         channels=PortableChannelStore(clock),
         deliveries=PortableDeliveryStore(clock, events),
     )

@@ -1,0 +1,147 @@
+"""Partitions on PostgreSQL: the executions partitioned by RANGE (scheduled_at), one partition a UTC day, made
+ahead by the cleanup and dropped by it once expired (migration 0012 made the table).
+
+Names carry the bounds, so that nothing parses PostgreSQL's rendering of them: `scheduled_job_execution_p20261208`
+holds the slots of 2026-12-08 (UTC), `scheduled_job_execution_legacy_20261208` every slot before that day (the
+table as it was before 0012), and `scheduled_job_execution_default` whatever no other partition takes.
+
+Locks, since the runs' path writes the parent all the time: a day is made apart and then attached, which takes
+SHARE UPDATE EXCLUSIVE on the parent (no DML waits for it); detaching takes ACCESS EXCLUSIVE on the parent, for a
+catalog change of milliseconds, and waits for it at most DETACH_LOCK_TIMEOUT (the statements queued behind it wait
+no longer than that either), else the day waits for the next cleanup. `DETACH … CONCURRENTLY` would not block at
+all, but PostgreSQL refuses it while a default partition exists, and the default partition is what guarantees that
+no run can fail to be written. The files are unlinked by a DROP of the detached table, which locks that table
+only."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Final
+
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from scheduler_core.store.models import ExecutionStatus, ScheduledJobExecution
+from scheduler_core.store.partitions import Partition, PartitionStore
+
+EXECUTION: Final = ScheduledJobExecution.__tablename__
+DEFAULT_PARTITION: Final = f"{EXECUTION}_default"
+# The partitions this module makes and drops (and a table detached but not yet dropped): by name alone.
+PARTITION_NAME: Final = re.compile(rf"^{EXECUTION}_(p|legacy_)(\d{{8}})$")
+# Migration 0003's autovacuum thresholds for the history, which a partitioned table cannot hold: each day has them.
+PARTITION_OPTIONS: Final = "autovacuum_vacuum_scale_factor = 0.05, autovacuum_analyze_scale_factor = 0.05"
+DETACH_LOCK_TIMEOUT: Final = "200ms"
+# Two-key advisory lock of the cleanup: a space of its own ("JC"), apart from the claims' per-job locks.
+CLEANUP_LOCK: Final = (0x4A43, 1)
+_UNFINISHED: Final = tuple(int(s) for s in ExecutionStatus if not s.is_terminal)
+_COUNT_NOTE: Final = re.compile(r"^runs=(\d+)$")
+
+_TABLES: Final = text(
+    "SELECT c.relname, c.relispartition, obj_description(c.oid, 'pg_class') AS note FROM pg_class c "
+    "WHERE c.relkind = 'r' AND c.relnamespace = to_regnamespace(current_schema()) AND c.relname ~ :pattern"
+)
+
+
+def is_partition_table(name: str) -> bool:
+    """Whether a table is one of the executions' partitions, or one detached to be dropped (which the models do not
+    declare: autogenerate and the schema checks leave them out)."""
+    return name == DEFAULT_PARTITION or PARTITION_NAME.match(name) is not None
+
+
+def day_name(day: date) -> str:
+    return f"{EXECUTION}_p{day:%Y%m%d}"
+
+
+def _instant(day: date) -> str:
+    return f"'{day.isoformat()} 00:00:00+00'"
+
+
+def _parse(name: str, note: str | None) -> Partition:
+    match = PARTITION_NAME.match(name)
+    if match is None:
+        raise ValueError(f"{name} is not a partition of {EXECUTION}")
+    day = datetime.combine(datetime.strptime(match.group(2), "%Y%m%d").date(), time(), UTC)
+    counted = _COUNT_NOTE.match(note or "")
+    runs = int(counted.group(1)) if counted else None
+    if match.group(1) == "p":
+        return Partition(name, day, day + timedelta(days=1), runs)
+    return Partition(name, None, day, runs)
+
+
+class PostgresPartitions(PartitionStore):
+    async def try_exclusive(self, session: AsyncSession) -> bool:
+        # Transaction-scoped: released when the caller's transaction ends, whatever happens to the process. That
+        # transaction holds no snapshot while it waits idle (read committed), so it keeps no vacuum from working.
+        statement = text("SELECT pg_try_advisory_xact_lock(:space, :key)")
+        return bool((await session.execute(statement, {"space": CLEANUP_LOCK[0], "key": CLEANUP_LOCK[1]})).scalar())
+
+    async def make_days(self, session: AsyncSession, first: date, count: int) -> list[str]:
+        existing = await self._tables(session)
+        covered_until = max((p.ends for p in existing.values() if p.starts is None), default=None)
+        made = []
+        for day in (first + timedelta(days=n) for n in range(count)):
+            name = day_name(day)
+            if name in existing or (covered_until is not None and day < covered_until.date()):
+                continue
+            lower, upper = _instant(day), _instant(day + timedelta(days=1))
+            in_default = text(
+                f"SELECT EXISTS (SELECT FROM {DEFAULT_PARTITION} "
+                f"WHERE scheduled_at >= {lower} AND scheduled_at < {upper})"
+            )
+            if (await session.execute(in_default)).scalar():
+                continue  # its runs stay in the default partition, deleted in batches like the legacy ones
+            await session.execute(
+                text(f"CREATE TABLE {name} (LIKE {EXECUTION} INCLUDING DEFAULTS) WITH ({PARTITION_OPTIONS})")
+            )
+            await session.execute(
+                text(f"ALTER TABLE {EXECUTION} ATTACH PARTITION {name} FOR VALUES FROM ({lower}) TO ({upper})")
+            )
+            made.append(name)
+        return made
+
+    async def partitions(self, session: AsyncSession) -> list[Partition]:
+        attached = [p for p, is_partition in (await self._rows(session)) if is_partition]
+        return sorted(attached, key=lambda p: p.ends)
+
+    async def count(self, session: AsyncSession, partition: Partition) -> int:
+        runs = int((await session.execute(text(f"SELECT count(*) FROM {partition.name}"))).scalar_one())
+        await session.execute(text(f"COMMENT ON TABLE {partition.name} IS 'runs={runs}'"))
+        return runs
+
+    async def expired(self, session: AsyncSession, partition: Partition, cutoff: datetime) -> bool:
+        if partition.ends > cutoff:
+            return False
+        statuses = ", ".join(str(s) for s in _UNFINISHED)
+        probe = text(
+            f"SELECT NOT EXISTS (SELECT FROM {partition.name} WHERE status_id IN ({statuses})) "
+            f"AND coalesce((SELECT max(created_at) FROM {partition.name}) < :cutoff, true)"
+        )
+        return bool((await session.execute(probe, {"cutoff": cutoff})).scalar())
+
+    async def detach(self, session: AsyncSession, partition: Partition) -> bool:
+        try:
+            async with session.begin_nested():
+                await session.execute(text(f"SET LOCAL lock_timeout = '{DETACH_LOCK_TIMEOUT}'"))
+                await session.execute(text(f"ALTER TABLE {EXECUTION} DETACH PARTITION {partition.name}"))
+                await session.execute(text("SET LOCAL lock_timeout = DEFAULT"))
+        except DBAPIError as error:
+            if getattr(error.orig, "sqlstate", None) == "55P03":  # lock_not_available
+                return False
+            raise
+        return True
+
+    async def drop_detached(self, session: AsyncSession) -> list[str]:
+        detached = sorted(p.name for p, is_partition in (await self._rows(session)) if not is_partition)
+        for name in detached:
+            await session.execute(text(f"DROP TABLE {name}"))
+        return detached
+
+    async def _tables(self, session: AsyncSession) -> dict[str, Partition]:
+        return {p.name: p for p, _ in await self._rows(session)}
+
+    @staticmethod
+    async def _rows(session: AsyncSession) -> list[tuple[Partition, bool]]:
+        rows = (await session.execute(_TABLES, {"pattern": PARTITION_NAME.pattern})).all()
+        return [(_parse(row.relname, row.note), bool(row.relispartition)) for row in rows]

@@ -1,0 +1,33 @@
+"""Partitions on SQLite: none. The embedded database keeps one table, and retention there is the batch deletes
+of the history store alone; only one process writes the file, so the cleanup's lock is always granted."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from scheduler_core.store.partitions import Partition, PartitionStore
+
+
+class SqlitePartitions(PartitionStore):
+    async def try_exclusive(self, session: AsyncSession) -> bool:
+        return True
+
+    async def make_days(self, session: AsyncSession, first: date, count: int) -> list[str]:
+        return []
+
+    async def partitions(self, session: AsyncSession) -> list[Partition]:
+        return []
+
+    async def count(self, session: AsyncSession, partition: Partition) -> int:
+        raise ValueError(f"SQLite has no partition {partition.name}")
+
+    async def expired(self, session: AsyncSession, partition: Partition, cutoff: datetime) -> bool:
+        return False
+
+    async def detach(self, session: AsyncSession, partition: Partition) -> bool:
+        raise ValueError(f"SQLite has no partition {partition.name}")
+
+    async def drop_detached(self, session: AsyncSession) -> list[str]:
+        return []
