@@ -51,8 +51,9 @@ class PartitionStore(ABC):
 
     @abstractmethod
     async def expired(self, session: AsyncSession, partition: Partition, cutoff: datetime) -> bool:
-        """Whether every run of the partition may go: each slot before the cutoff, each created before it, and
-        none unfinished (two index probes)."""
+        """Whether every run of the partition may go: its last slot is before the cutoff, and none of its runs is
+        unfinished (an index probe). By slot, not by creation: a run backfilled into a day that has since expired
+        goes with its day."""
 
     @abstractmethod
     async def detach(self, session: AsyncSession, partition: Partition) -> bool:

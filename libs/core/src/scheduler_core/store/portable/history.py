@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, func, literal, or_, select, tuple_, update
+from sqlalchemy import ColumnElement, Table, and_, delete, func, literal, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
@@ -228,23 +228,24 @@ class PortableHistoryStore(HistoryStore):
         )
         return len(result.all())
 
-    def expired(self, cutoff: datetime) -> list[ColumnElement[bool]]:
-        """What makes a run one that delete_before deletes: finished, and created before the cutoff."""
-        execution = ScheduledJobExecution
-        return [execution.created_at < cutoff, execution.status_id.not_in(_UNFINISHED)]
-
     async def delete_before(self, session: AsyncSession, cutoff: datetime, batch_size: int) -> int:
-        execution = ScheduledJobExecution
-        # SKIP LOCKED where the database has row locks (SQLite's compiler leaves the clause out: its transaction
-        # holds the one write lock): a batch never waits on a run being finished right now.
-        batch = (
-            select(execution.id)
-            .where(*self.expired(cutoff))
-            .order_by(execution.id)
-            .limit(batch_size)
-            .with_for_update(skip_locked=True)
-        )
-        result = await session.execute(
-            delete(execution).where(execution.id.in_(batch.scalar_subquery())).returning(execution.id)
-        )
-        return len(result.all())
+        table: Table = ScheduledJobExecution.__table__  # type: ignore[assignment]
+        return await delete_expired(session, table, cutoff, batch_size)
+
+
+async def delete_expired(
+    session: AsyncSession, table: Table, cutoff: datetime, batch_size: int, *conditions: ColumnElement[bool]
+) -> int:
+    """Delete up to batch_size runs of `table` (the executions, or one of their partitions) that are finished and
+    were created before the cutoff, and meet `conditions`; returns how many."""
+    # SKIP LOCKED where the database has row locks (SQLite's compiler leaves the clause out: its transaction holds
+    # the one write lock): a batch never waits on a run being finished right now.
+    batch = (
+        select(table.c.id)
+        .where(table.c.created_at < cutoff, table.c.status_id.not_in(_UNFINISHED), *conditions)
+        .order_by(table.c.id)
+        .limit(batch_size)
+        .with_for_update(skip_locked=True)
+    )
+    result = await session.execute(delete(table).where(table.c.id.in_(batch.scalar_subquery())).returning(table.c.id))
+    return len(result.all())

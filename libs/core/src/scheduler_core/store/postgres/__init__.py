@@ -35,6 +35,7 @@ def postgres_store() -> Store:
     events = EventOutbox(clock)
     audit = PortableAuditStore(clock)
     followups = Followups(events, audit)
+    partitions = PostgresPartitions()
     return Store(
         clock=clock,
         jobs=PostgresJobStore(clock),
@@ -44,11 +45,11 @@ def postgres_store() -> Store:
         outcomes=PostgresOutcomes(clock, followups),
         sweeps=PortableSweeps(followups, events),
         instances=PortableInstanceStore(clock),
-        history=PostgresHistoryStore(),
+        history=PostgresHistoryStore(partitions),
         lookups=PortableLookupStore(insert),
         audit=audit,
         maintenance=PostgresMaintenance(),
-        partitions=PostgresPartitions(),
+        partitions=partitions,
         channels=PortableChannelStore(clock),
         deliveries=PortableDeliveryStore(clock, events),
     )

@@ -18,7 +18,8 @@ from sqlalchemy.sql.elements import ClauseElement
 
 from scheduler_core.store.history import EXACT_COUNT_LIMIT
 from scheduler_core.store.models import ScheduledJobExecution
-from scheduler_core.store.portable.history import NEWEST_FIRST, PortableHistoryStore
+from scheduler_core.store.portable.history import NEWEST_FIRST, PortableHistoryStore, delete_expired
+from scheduler_core.store.postgres.partitions import PostgresPartitions
 
 
 class _Explain(Executable, ClauseElement):
@@ -36,16 +37,24 @@ def _compile_explain(element: _Explain, compiler: SQLCompiler, **kw: Any) -> str
 
 
 class PostgresHistoryStore(PortableHistoryStore):
-    def __init__(self, exact_count_limit: int = EXACT_COUNT_LIMIT) -> None:
+    def __init__(self, partitions: PostgresPartitions, exact_count_limit: int = EXACT_COUNT_LIMIT) -> None:
+        self._partitions = partitions
         self._exact_count_limit = exact_count_limit
 
-    def expired(self, cutoff: datetime) -> list[ColumnElement[bool]]:
-        # Only the slots of the days before the cutoff's (UTC) day: the partitions of those days are dropped whole
-        # (retention.py), and the cutoff's own day goes whole the day after. Deleting its older part row by row
-        # would cost, every day, what dropping saves. What is left here is the runs of the partition of the slots
-        # before migration 0012, of the default partition, and of a day that still holds a run created later.
+    async def delete_before(self, session: AsyncSession, cutoff: datetime, batch_size: int) -> int:
+        # Only the partitions that are not days: the slots before migration 0012 and the default partition. A day
+        # goes whole once it has expired (retention.py), and deleting it row by row meanwhile would cost what
+        # dropping saves. Only slots of the days before the cutoff's (UTC) day, for the same reason: the legacy
+        # partition is dropped whole once its last day has expired.
         start_of_day = datetime.combine(cutoff.astimezone(UTC).date(), time(), UTC)
-        return [*super().expired(cutoff), ScheduledJobExecution.scheduled_at < start_of_day]
+        deleted = 0
+        for table in await self._partitions.batch_tables(session):
+            deleted += await delete_expired(
+                session, table, cutoff, batch_size - deleted, table.c.scheduled_at < start_of_day
+            )
+            if deleted >= batch_size:
+                break
+        return deleted
 
     async def total(
         self,

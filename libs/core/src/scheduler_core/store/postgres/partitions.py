@@ -19,13 +19,14 @@ import re
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Final
 
-from sqlalchemy import text
+from sqlalchemy import MetaData, Table, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scheduler_core.store.models import ExecutionStatus, ScheduledJobExecution
 from scheduler_core.store.partitions import Partition, PartitionStore
 
+_EXECUTIONS: Final[Table] = ScheduledJobExecution.__table__  # type: ignore[assignment]
 EXECUTION: Final = ScheduledJobExecution.__tablename__
 DEFAULT_PARTITION: Final = f"{EXECUTION}_default"
 # The partitions this module makes and drops (and a table detached but not yet dropped): by name alone.
@@ -71,6 +72,9 @@ def _parse(name: str, note: str | None) -> Partition:
 
 
 class PostgresPartitions(PartitionStore):
+    def __init__(self) -> None:
+        self._metadata = MetaData()
+
     async def try_exclusive(self, session: AsyncSession) -> bool:
         # Transaction-scoped: released when the caller's transaction ends, whatever happens to the process. That
         # transaction holds no snapshot while it waits idle (read committed), so it keeps no vacuum from working.
@@ -111,14 +115,12 @@ class PostgresPartitions(PartitionStore):
         return runs
 
     async def expired(self, session: AsyncSession, partition: Partition, cutoff: datetime) -> bool:
+        # By slot alone: a run backfilled into a day that has since expired goes with its day.
         if partition.ends > cutoff:
             return False
         statuses = ", ".join(str(s) for s in _UNFINISHED)
-        probe = text(
-            f"SELECT NOT EXISTS (SELECT FROM {partition.name} WHERE status_id IN ({statuses})) "
-            f"AND coalesce((SELECT max(created_at) FROM {partition.name}) < :cutoff, true)"
-        )
-        return bool((await session.execute(probe, {"cutoff": cutoff})).scalar())
+        probe = text(f"SELECT NOT EXISTS (SELECT FROM {partition.name} WHERE status_id IN ({statuses}))")
+        return bool((await session.execute(probe)).scalar())
 
     async def detach(self, session: AsyncSession, partition: Partition) -> bool:
         try:
@@ -137,6 +139,18 @@ class PostgresPartitions(PartitionStore):
         for name in detached:
             await session.execute(text(f"DROP TABLE {name}"))
         return detached
+
+    async def batch_tables(self, session: AsyncSession) -> list[Table]:
+        """The partitions whose expired runs are deleted in batches (history.py): the slots before migration 0012
+        (dropped whole once expired) and the default partition. Not the days: they go whole."""
+        legacy = [p.name for p in await self.partitions(session) if p.starts is None]
+        return [self._table(name) for name in [*legacy, DEFAULT_PARTITION]]
+
+    def _table(self, name: str) -> Table:
+        # The executions' columns under the partition's name (SQLAlchemy Core; cached: one per partition).
+        if name not in self._metadata.tables:
+            _EXECUTIONS.to_metadata(self._metadata, name=name)
+        return self._metadata.tables[name]
 
     async def _tables(self, session: AsyncSession) -> dict[str, Partition]:
         return {p.name: p for p, _ in await self._rows(session)}

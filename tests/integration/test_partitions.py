@@ -1,0 +1,214 @@
+"""Retention by partitions on PostgreSQL (migration 0012, store/postgres/partitions.py, retention.py): an expired day
+is dropped whole and its disk returned, a day with an open run waits for it, the default partition and the slots
+from before the migration are deleted in batches, the days ahead are made, one cleanup runs at a time; and the
+migration of a table that already holds runs. Each test has a database of its own: it makes and drops tables."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+import pytest
+from sqlalchemy import func, select, text, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from scheduler_core.retention import CleanupRunning, purge_history
+from scheduler_core.store import Actor, AuditAction, AuditEntry, NewExecution, Store
+from scheduler_core.store.engine import create_engine
+from scheduler_core.store.migration import upgrade
+from scheduler_core.store.models import ExecutionStatus, ScheduledJobExecution, SchedulerAuditLog
+from scheduler_core.store.partitions import DAYS_AHEAD
+from scheduler_core.store.postgres.partitions import DEFAULT_PARTITION, day_name
+from tests.support.databases import fresh_postgres_database, postgres_server
+from tests.support.factories import interval_job, new_id
+from tests.support.stores import store_for
+
+Maker = async_sessionmaker[AsyncSession]
+
+
+@dataclass
+class Database:
+    engine: AsyncEngine
+    sessionmaker: Maker
+    store: Store
+
+    async def scalar(self, sql: str) -> object:
+        async with self.engine.connect() as connection:
+            return (await connection.exec_driver_sql(sql)).scalar()
+
+    async def files(self, table: str) -> list[str]:
+        """The data files of a table and of its indexes."""
+        async with self.engine.connect() as connection:
+            query = (
+                "SELECT pg_relation_filepath(c.oid) FROM pg_class c WHERE c.oid = CAST(:table AS regclass) "
+                "OR c.oid IN (SELECT indexrelid FROM pg_index WHERE indrelid = CAST(:table AS regclass))"
+            )
+            return list((await connection.execute(text(query), {"table": table})).scalars())
+
+    async def today(self) -> date:
+        async with self.sessionmaker() as session:
+            return (await self.store.clock.now(session)).astimezone(UTC).date()
+
+    async def runs(self, job_id: int, slots: list[tuple[datetime, ExecutionStatus]]) -> list[str]:
+        """Write runs of these slots and statuses, each created at its slot (as the timekeeper does)."""
+        ids = [new_id() for _ in slots]
+        async with self.sessionmaker.begin() as session:
+            rows = [
+                NewExecution(i, job_id, slot, status_id=status) for i, (slot, status) in zip(ids, slots, strict=True)
+            ]
+            await self.store.outbox.add(session, rows)
+            execution = ScheduledJobExecution
+            await session.execute(
+                update(execution).where(execution.execution_id.in_(ids)).values(created_at=execution.scheduled_at)
+            )
+        return ids
+
+    async def left(self) -> set[str]:
+        async with self.sessionmaker() as session:
+            return set((await session.execute(select(ScheduledJobExecution.execution_id))).scalars())
+
+
+@pytest.fixture
+async def db() -> AsyncIterator[Database]:
+    async with postgres_server() as server, fresh_postgres_database(server) as url:
+        engine = create_engine(url, pool_size=4)
+        try:
+            yield Database(engine, async_sessionmaker(engine, expire_on_commit=False), store_for(engine))
+        finally:
+            await engine.dispose()
+
+
+def at(day: date, hour: int = 12) -> datetime:
+    return datetime.combine(day, time(hour), UTC)
+
+
+async def test_an_expired_day_is_dropped_whole_and_its_disk_returned(db: Database) -> None:
+    today = await db.today()
+    old = [today - timedelta(days=n) for n in (40, 39)]  # two expired days, each a partition
+    async with db.sessionmaker.begin() as session:
+        job = await interval_job(session, next_run_at=None)
+        assert await db.store.partitions.make_days(session, old[0], 2) == [day_name(d) for d in old]
+    done = [ExecutionStatus.SUCCESS, ExecutionStatus.FAILED, ExecutionStatus.MISSED]
+    dropped = await db.runs(job.id, [(at(old[0], h), done[h % 3]) for h in range(20)])
+    # The second day holds a run still waiting (a retry): the day waits for it, and nothing of it is deleted.
+    waiting_day = await db.runs(job.id, [(at(old[1], h), ExecutionStatus.SUCCESS) for h in range(5)])
+    waiting_day += await db.runs(job.id, [(at(old[1], 20), ExecutionStatus.WAITING)])
+    recent = await db.runs(job.id, [(at(today - timedelta(days=2)), ExecutionStatus.SUCCESS)])
+    # The files of the day's table and of its indexes (paths under the data directory).
+    files = await db.files(day_name(old[0]))
+    assert len(files) > 10
+    entry = AuditEntry(Actor(None, "scheduler"), AuditAction.CLEANUP, target="retentionDays=30")
+
+    purged = await purge_history(db.sessionmaker, db.store, 30, recorded_as=entry)
+
+    assert (purged.executions, purged.partitions_dropped) == (len(dropped), 1)
+    assert await db.left() == {*waiting_day, *recent}
+    assert await db.scalar(f"SELECT to_regclass('{day_name(old[0])}')") is None  # the table is gone, files too
+    assert [path for path in files if await db.scalar(f"SELECT pg_stat_file('{path}', true) IS NOT NULL")] == []
+    assert await db.scalar(f"SELECT to_regclass('{day_name(old[1])}')") is not None
+    async with db.sessionmaker() as session:
+        audits = (await session.execute(select(func.count()).select_from(SchedulerAuditLog))).scalar_one()
+        partitions = {p.name: p.runs for p in await db.store.partitions.partitions(session)}
+    assert audits == 1  # written with the drop, once
+    assert partitions[day_name(old[1])] == len(waiting_day)  # counted once its day had closed
+    # The days ahead exist, from today.
+    assert {day_name(today + timedelta(days=n)) for n in range(DAYS_AHEAD + 1)} <= set(partitions)
+
+    # Once the waiting run has finished, its day goes at the next cleanup, counted as it was.
+    async with db.sessionmaker.begin() as session:
+        execution = ScheduledJobExecution
+        await session.execute(
+            update(execution).where(execution.status_id == ExecutionStatus.WAITING).values(status_id=4)
+        )
+    purged = await purge_history(db.sessionmaker, db.store, 30)
+    assert (purged.executions, purged.partitions_dropped) == (len(waiting_day), 1)
+    assert await db.left() == set(recent)
+
+
+async def test_runs_outside_every_day_go_to_the_default_partition_and_are_deleted_in_batches(db: Database) -> None:
+    today = await db.today()
+    async with db.sessionmaker.begin() as session:
+        job = await interval_job(session, next_run_at=None)
+    # A backfill of a day that has no partition (before the first one), and a slot beyond the days made ahead.
+    backfilled = await db.runs(job.id, [(at(today - timedelta(days=50), h), ExecutionStatus.SUCCESS) for h in range(7)])
+    far = await db.runs(job.id, [(at(today + timedelta(days=DAYS_AHEAD + 3)), ExecutionStatus.PENDING)])
+    assert await db.scalar(f"SELECT count(*) FROM {DEFAULT_PARTITION}") == 8
+
+    purged = await purge_history(db.sessionmaker, db.store, 30, batch_size=3)
+
+    assert (purged.executions, purged.partitions_dropped) == (len(backfilled), 0)
+    assert await db.left() == set(far)
+    # The far day has runs in the default partition: its partition is not made (it would have to move them).
+    async with db.sessionmaker.begin() as session:
+        made = await db.store.partitions.make_days(session, today, DAYS_AHEAD + 5)
+    assert made == [day_name(today + timedelta(days=n)) for n in (DAYS_AHEAD + 1, DAYS_AHEAD + 2, DAYS_AHEAD + 4)]
+
+
+async def test_one_cleanup_at_a_time(db: Database) -> None:
+    async with db.sessionmaker() as holder, holder.begin():
+        assert await db.store.partitions.try_exclusive(holder)
+        with pytest.raises(CleanupRunning, match="another history cleanup is running"):
+            await purge_history(db.sessionmaker, db.store, 30)
+    purged = await purge_history(db.sessionmaker, db.store, 30)  # released with the holder's transaction
+    assert purged.executions == 0
+
+
+async def test_a_detach_waits_briefly_for_its_lock_and_leaves_the_day_for_the_next_cleanup(db: Database) -> None:
+    today = await db.today()
+    old = today - timedelta(days=40)
+    async with db.sessionmaker.begin() as session:
+        job = await interval_job(session, next_run_at=None)
+        await db.store.partitions.make_days(session, old, 1)
+    runs = await db.runs(job.id, [(at(old), ExecutionStatus.SUCCESS)])
+    # A long reader of the history (a transaction that read the executions) holds a lock the detach needs.
+    async with db.engine.connect() as reader, reader.begin():
+        await reader.execute(text("SELECT count(*) FROM scheduled_job_execution"))
+        purged = await asyncio.wait_for(purge_history(db.sessionmaker, db.store, 30), timeout=30)
+        assert (purged.executions, purged.partitions_dropped) == (0, 0)
+    assert await db.left() == set(runs)
+    purged = await purge_history(db.sessionmaker, db.store, 30)
+    assert (purged.executions, purged.partitions_dropped) == (1, 1)
+
+
+async def test_the_migration_keeps_a_populated_table_as_the_partition_of_the_slots_before_it() -> None:
+    async with postgres_server() as server, fresh_postgres_database(server, migrate=False) as url:
+        engine = create_engine(url, pool_size=2)
+        try:
+            await upgrade(engine, "0010")
+            async with engine.begin() as connection:
+                for statement in (
+                    "INSERT INTO task_function (key, name_en, name_ar) VALUES ('t', 't', 't')",
+                    "INSERT INTO scheduled_job (task_function_id, job_type_id, interval_seconds) VALUES (1, 1, 60)",
+                    "INSERT INTO scheduled_job_execution (job_id, execution_id, scheduled_at, status_id, created_at) "
+                    "SELECT 1, gen_random_uuid()::text, now() - g * interval '1 hour', 3, now() - g * interval '1 hour' "
+                    "FROM generate_series(1, 2000) AS g",
+                ):
+                    await connection.exec_driver_sql(statement)
+            await upgrade(engine)
+            db = Database(engine, async_sessionmaker(engine, expire_on_commit=False), store_for(engine))
+            today = await db.today()
+            legacy = f"scheduled_job_execution_legacy_{today + timedelta(days=1):%Y%m%d}"
+            assert await db.scalar(f"SELECT count(*) FROM {legacy}") == 2000
+            assert await db.scalar("SELECT count(*) FROM scheduled_job_execution") == 2000
+            # New runs continue the ids, and tomorrow's slots go to tomorrow's partition.
+            new = await db.runs(1, [(at(today + timedelta(days=1)), ExecutionStatus.SUCCESS)])
+            assert await db.scalar(f"SELECT execution_id FROM {day_name(today + timedelta(days=1))}") == new[0]
+            assert await db.scalar("SELECT max(id) FROM scheduled_job_execution") == 2001
+            # Until it has expired whole, the old table's expired runs go in batches: 2,000 hourly slots back
+            # from now, those of the days before the cutoff's.
+            purged = await purge_history(db.sessionmaker, db.store, 30)
+            cutoff_day = datetime.combine((datetime.now(UTC) - timedelta(days=30)).date(), time(), UTC)
+            expected = int(
+                str(
+                    await db.scalar(
+                        f"SELECT count(*) FILTER (WHERE scheduled_at >= '{cutoff_day.isoformat()}') FROM {legacy}"
+                    )
+                )
+            )
+            assert purged.partitions_dropped == 0
+            assert await db.scalar(f"SELECT count(*) FROM {legacy}") == expected
+            assert purged.executions == 2000 - expected
+        finally:
+            await engine.dispose()
