@@ -63,7 +63,19 @@ async def run(work: Path, out: Path, rows: int) -> dict[str, Any]:
             f"(max {found['max_ms']} ms)"
         )
     clean = figures["cleanup"]
-    if clean.get("rows_per_s"):
+    seed = figures["seed"]
+    if clean.get("returned_mb", 0) > 0:
+        # Dropping days costs by their bytes, not their rows (store/partitions.py): a day at 1,000 runs/s is
+        # DAY_ROWS rows of this history's bytes per row.
+        day_mb = seed["database_mb"] / rows * DAY_ROWS
+        day_s = clean["seconds"] / clean["returned_mb"] * day_mb
+        budget = 86_400 * CLEANUP_SHARE_OF_DAY
+        verdicts.append(
+            f"{'✅' if day_s <= budget else '❌'} a day's rows at 1,000 runs/s ({DAY_ROWS:,}, ≈ {day_mb:,.0f} MB) "
+            f"cleaned up in ≤ {budget:g} s: {day_s:,.0f} s extrapolated by bytes from {clean['deleted']:,} rows "
+            f"({clean['returned_mb']:,} MB returned) in {clean['seconds']} s"
+        )
+    elif clean.get("rows_per_s"):
         day_s = DAY_ROWS / clean["rows_per_s"]
         budget = 86_400 * CLEANUP_SHARE_OF_DAY
         verdicts.append(
@@ -73,11 +85,11 @@ async def run(work: Path, out: Path, rows: int) -> dict[str, Any]:
         )
     else:
         verdicts.append(f"⚪ cleanup rate: nothing deleted ({clean.get('message')})")
-    seed = figures["seed"]
     table = [
         f"Loaded {rows:,} runs in {seed['load_s']} s (VACUUM ANALYZE {seed['vacuum_analyze_s']} s, database "
         f"{seed['database_mb']:,} MB). Cleanup: POST /cleanup keeping {clean['retention_days']} of "
-        f"{clean['history_days']} days deleted {clean['deleted']:,} runs in {clean['seconds']} s.",
+        f"{clean['history_days']} days deleted {clean['deleted']:,} runs in {clean['seconds']} s "
+        f"({clean.get('returned_mb', 0):,} MB of disk returned).",
         "",
         "| request | median ms | max ms |",
         "|---|---|---|",

@@ -2,10 +2,12 @@
 
     python -m benchmarks.legs.history_product DATABASE ROWS OUT_JSON
 
-Into a fresh database DATABASE (created and migrated to head here): ROWS runs of history written in one
+Into a fresh database DATABASE (created and migrated to head here, with the day partitions of the history's span
+where the code has them): ROWS runs of history written in one
 INSERT ... SELECT generate_series (tests/support/history.py: 1,000 jobs, one run an hour each, newest now), then
 VACUUM ANALYZE; the API's history pages, /status (benchmarks/history_scale.py's measure) and one POST /cleanup
-that deletes the oldest CLEANUP_SHARE of the history, timed. Writes every figure to OUT_JSON."""
+that deletes the oldest CLEANUP_SHARE of the history, timed, with the disk it returned (database size before
+and after). Writes every figure to OUT_JSON."""
 
 from __future__ import annotations
 
@@ -43,6 +45,7 @@ async def seed(database: str, rows: int) -> dict[str, float]:
     engine = create_engine(_url(database), pool_size=1)
     try:
         await upgrade(engine)
+        await _make_days(engine, rows)
         began = time.perf_counter()
         async with engine.begin() as connection:
             await generate_history(connection, rows=rows, jobs=JOBS)
@@ -58,6 +61,31 @@ async def seed(database: str, rows: int) -> dict[str, float]:
     finally:
         await connection.close()
     return {"load_s": round(loaded, 1), "vacuum_analyze_s": round(vacuumed, 1), "database_mb": round(size / 2**20)}
+
+
+async def _make_days(engine: Any, rows: int) -> None:
+    """The day partitions of the history's span, as a database that has run that long has them (commits before
+    migration 0012 have none: the history then lies in one table)."""
+    from sqlalchemy.ext.asyncio import async_sessionmaker
+
+    from scheduler_core.store.backends import backend_for
+
+    store = backend_for(str(engine.url)).store()
+    partitions = getattr(store, "partitions", None)
+    if partitions is None:
+        return
+    async with async_sessionmaker(engine).begin() as session:
+        today = (await store.clock.now(session)).date()
+        days = math.ceil(rows / JOBS / 24) + 1
+        await partitions.make_days(session, today - timedelta(days=days), days + 1)
+
+
+async def _database_mb(database: str) -> float:
+    connection = await asyncpg.connect(f"{SERVER}/{database}")
+    try:
+        return float(await connection.fetchval("SELECT pg_database_size(current_database())")) / 2**20
+    finally:
+        await connection.close()
 
 
 async def cleanup(database: str, rows: int) -> dict[str, Any]:
@@ -81,9 +109,11 @@ async def cleanup(database: str, rows: int) -> dict[str, Any]:
                 base_url=f"http://127.0.0.1:{port}{API}", headers={"Authorization": f"Bearer {token}"}, timeout=7200
             ) as client,
         ):
+            size_before = await _database_mb(database)
             began = time.perf_counter()
             response = await client.post("/cleanup", json={"retentionDays": retention_days})
             took = time.perf_counter() - began
+            returned_mb = size_before - await _database_mb(database)
             response.raise_for_status()
             answer = response.json()
     deleted = int(answer.get("deletedCount", 0))
@@ -92,6 +122,7 @@ async def cleanup(database: str, rows: int) -> dict[str, Any]:
         "history_days": round(span_days, 1),
         "deleted": deleted,
         "seconds": round(took, 2),
+        "returned_mb": round(returned_mb, 1),
         "rows_per_s": round(deleted / took) if took > 0 else None,
         "message": answer.get("message"),
     }

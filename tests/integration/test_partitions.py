@@ -182,7 +182,8 @@ async def test_the_migration_keeps_a_populated_table_as_the_partition_of_the_slo
                     "INSERT INTO task_function (key, name_en, name_ar) VALUES ('t', 't', 't')",
                     "INSERT INTO scheduled_job (task_function_id, job_type_id, interval_seconds) VALUES (1, 1, 60)",
                     "INSERT INTO scheduled_job_execution (job_id, execution_id, scheduled_at, status_id, created_at) "
-                    "SELECT 1, gen_random_uuid()::text, now() - g * interval '1 hour', 3, now() - g * interval '1 hour' "
+                    "SELECT 1, gen_random_uuid()::text, now() - g * interval '1 hour', 3, "
+                    "now() - g * interval '1 hour' "
                     "FROM generate_series(1, 2000) AS g",
                 ):
                     await connection.exec_driver_sql(statement)
