@@ -74,10 +74,12 @@ async def _make_days(engine: Any, rows: int) -> None:
     partitions = getattr(store, "partitions", None)
     if partitions is None:
         return
-    async with async_sessionmaker(engine).begin() as session:
+    async with async_sessionmaker(engine)() as session:
         today = (await store.clock.now(session)).date()
-        days = math.ceil(rows / JOBS / 24) + 1
-        await partitions.make_days(session, today - timedelta(days=days), days + 1)
+    days = math.ceil(rows / JOBS / 24) + 1
+    for n in range(days + 1):
+        async with async_sessionmaker(engine).begin() as session:
+            await partitions.make_day(session, today - timedelta(days=days - n))
 
 
 async def _database_mb(database: str) -> float:

@@ -1,14 +1,17 @@
 """Retention by partitions on PostgreSQL (migration 0012, store/postgres/partitions.py, retention.py): an expired day
 is dropped whole and its disk returned, a day with an open run waits for it, the default partition and the slots
 from before the migration are deleted in batches, the days ahead are made, one cleanup runs at a time; and the
-migration of a table that already holds runs. Each test has a database of its own: it makes and drops tables."""
+migration of a table that already holds runs; and the pipeline running every slot once while days are dropped.
+Each test but the last has a database of its own: it makes and drops tables."""
 
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, text, update
@@ -21,9 +24,14 @@ from scheduler_core.store.migration import upgrade
 from scheduler_core.store.models import ExecutionStatus, ScheduledJobExecution, SchedulerAuditLog
 from scheduler_core.store.partitions import DAYS_AHEAD
 from scheduler_core.store.postgres.partitions import DEFAULT_PARTITION, day_name
+from tests.integration.test_pipeline import create_job, wait_until_settled
+from tests.support.cluster import runs_ended
 from tests.support.databases import fresh_postgres_database, postgres_server
 from tests.support.factories import interval_job, new_id
+from tests.support.pipeline import pipeline
+from tests.support.rabbit import RabbitAdmin
 from tests.support.stores import store_for
+from tests.support.tasks import read_log
 
 Maker = async_sessionmaker[AsyncSession]
 
@@ -89,7 +97,7 @@ async def test_an_expired_day_is_dropped_whole_and_its_disk_returned(db: Databas
     old = [today - timedelta(days=n) for n in (40, 39)]  # two expired days, each a partition
     async with db.sessionmaker.begin() as session:
         job = await interval_job(session, next_run_at=None)
-        assert await db.store.partitions.make_days(session, old[0], 2) == [day_name(d) for d in old]
+        assert [await db.store.partitions.make_day(session, day) for day in old] == [True, True]
     done = [ExecutionStatus.SUCCESS, ExecutionStatus.FAILED, ExecutionStatus.MISSED]
     dropped = await db.runs(job.id, [(at(old[0], h), done[h % 3]) for h in range(20)])
     # The second day holds a run still waiting (a retry): the day waits for it, and nothing of it is deleted.
@@ -141,17 +149,23 @@ async def test_runs_outside_every_day_go_to_the_default_partition_and_are_delete
     assert (purged.executions, purged.partitions_dropped) == (len(backfilled), 0)
     assert await db.left() == set(far)
     # The far day has runs in the default partition: its partition is not made (it would have to move them).
-    async with db.sessionmaker.begin() as session:
-        made = await db.store.partitions.make_days(session, today, DAYS_AHEAD + 5)
-    assert made == [day_name(today + timedelta(days=n)) for n in (DAYS_AHEAD + 1, DAYS_AHEAD + 2, DAYS_AHEAD + 4)]
+    made = []
+    for n in range(DAYS_AHEAD + 5):
+        async with db.sessionmaker.begin() as session:
+            made += [n] if await db.store.partitions.make_day(session, today + timedelta(days=n)) else []
+    assert made == [DAYS_AHEAD + 1, DAYS_AHEAD + 2, DAYS_AHEAD + 4]
 
 
 async def test_one_cleanup_at_a_time(db: Database) -> None:
-    async with db.sessionmaker() as holder, holder.begin():
+    async with db.engine.connect() as connection:
+        holder = AsyncSession(bind=connection)
         assert await db.store.partitions.try_exclusive(holder)
+        await holder.commit()  # held across transactions: a cleanup's steps are short transactions
         with pytest.raises(CleanupRunning, match="another history cleanup is running"):
             await purge_history(db.sessionmaker, db.store, 30)
-    purged = await purge_history(db.sessionmaker, db.store, 30)  # released with the holder's transaction
+        await db.store.partitions.release_exclusive(holder)
+        await holder.commit()
+    purged = await purge_history(db.sessionmaker, db.store, 30)
     assert purged.executions == 0
 
 
@@ -160,13 +174,17 @@ async def test_a_detach_waits_briefly_for_its_lock_and_leaves_the_day_for_the_ne
     old = today - timedelta(days=40)
     async with db.sessionmaker.begin() as session:
         job = await interval_job(session, next_run_at=None)
-        await db.store.partitions.make_days(session, old, 1)
+        assert await db.store.partitions.make_day(session, old)
     runs = await db.runs(job.id, [(at(old), ExecutionStatus.SUCCESS)])
     # A long reader of the history (a transaction that read the executions) holds a lock the detach needs.
-    async with db.engine.connect() as reader, reader.begin():
+    async with db.engine.connect() as reader:
+        # Longer than the product's own sessions may sit idle in a transaction: this one stands for a long read.
+        await reader.execute(text("SET idle_in_transaction_session_timeout = 0"))
+        await reader.commit()
         await reader.execute(text("SELECT count(*) FROM scheduled_job_execution"))
         purged = await asyncio.wait_for(purge_history(db.sessionmaker, db.store, 30), timeout=30)
         assert (purged.executions, purged.partitions_dropped) == (0, 0)
+        await reader.rollback()
     assert await db.left() == set(runs)
     purged = await purge_history(db.sessionmaker, db.store, 30)
     assert (purged.executions, purged.partitions_dropped) == (1, 1)
@@ -213,3 +231,39 @@ async def test_the_migration_keeps_a_populated_table_as_the_partition_of_the_slo
             assert purged.executions == 2000 - expected
         finally:
             await engine.dispose()
+
+
+async def test_the_pipeline_runs_every_slot_once_while_the_cleanup_drops_days(
+    pg_engine: AsyncEngine, postgres_url: str, rabbit: RabbitAdmin, tmp_path: Path
+) -> None:
+    db = Database(pg_engine, async_sessionmaker(pg_engine, expire_on_commit=False), store_for(pg_engine))
+    today = await db.today()
+    log = tmp_path / "starts.log"
+    async with pipeline(postgres_url, rabbit.broker_factory()) as p:
+        await p.start_executor()
+        await p.start_timekeeper()
+        job_id = await create_job(pg_engine, parameters={"log": str(log)})
+        async with db.sessionmaker.begin() as session:
+            old = await interval_job(session, next_run_at=None)
+        p.wake()
+        dropped = 0
+        for n, days_ago in enumerate((42, 41, 40)):
+            day = today - timedelta(days=days_ago)
+            async with db.sessionmaker.begin() as session:
+                await db.store.partitions.make_day(session, day)
+            await db.runs(old.id, [(at(day, 0) + timedelta(seconds=s), ExecutionStatus.SUCCESS) for s in range(500)])
+            await runs_ended(pg_engine, job_id, 3 * n + 2)  # the cleanup runs between the job's slots
+            dropped += (await purge_history(db.sessionmaker, db.store, 30)).partitions_dropped
+        await runs_ended(pg_engine, job_id, 10)
+        for timekeeper in p.timekeepers:
+            await timekeeper.stop()
+        rows = [r for r in await wait_until_settled(pg_engine) if r.job_id == job_id]
+
+    assert dropped == 3
+    slots = [r.scheduled_at for r in rows]
+    # Zero missing: consecutive 1-s slots from the first to the last. Zero duplicates: one row per slot.
+    assert slots == [slots[0] + timedelta(seconds=i) for i in range(len(slots))]
+    assert [r.status_id for r in rows] == [ExecutionStatus.SUCCESS] * len(rows)
+    started = Counter(line[0] for line in read_log(log))
+    assert set(started) == {r.execution_id for r in rows}
+    assert max(started.values()) == 1, "a task started twice"

@@ -9,15 +9,17 @@ SQLite there are no partitions, and every expired run is deleted in batches."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from functools import partial
 from typing import Final
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from scheduler_core.store import Actor, AuditAction, AuditEntry, Store
-from scheduler_core.store.partitions import DAYS_AHEAD
+from scheduler_core.store.partitions import DAYS_AHEAD, Partition
 
 DEFAULT_RETENTION_DAYS = 30
 DEFAULT_AUDIT_RETENTION_DAYS = 365  # SCHEDULER_AUDIT_RETENTION_DAYS's default
@@ -26,6 +28,11 @@ DELETE_BATCH_SIZE = 1000
 # A day's partition is counted (for deletedCount) once its day has been closed this long: the retries of its
 # slots that end later are few by then. Counting reads one index of the partition, once per day.
 COUNT_AFTER: Final = timedelta(days=1)
+# A step that needs a lock the runs' path holds (making or detaching a day) waits for it briefly
+# (store/postgres/partitions.py), and is tried again this many times, this many seconds apart, before it is left
+# to the next cleanup.
+LOCK_ATTEMPTS: Final = 5
+LOCK_RETRY_S: Final = 0.5
 
 
 class CleanupRunning(Exception):
@@ -68,10 +75,23 @@ async def purge_history(
     cleanup that finds nothing to delete leaves none. Raises CleanupRunning if another cleanup is running."""
     if retention_days < 0 or audit_retention_days < 0:
         raise ValueError("retention days must be >= 0")
-    async with sessionmaker() as guard, guard.begin():
-        if not await store.partitions.try_exclusive(guard):
+    engine = sessionmaker.kw["bind"]
+    # A connection of its own holds the cleanup's lock while the work runs in short transactions on others.
+    async with engine.connect() as connection:
+        guard = AsyncSession(bind=connection)
+        held = await store.partitions.try_exclusive(guard)
+        await guard.commit()
+        if not held:
             raise CleanupRunning
-        return await _purge(sessionmaker, store, retention_days, audit_retention_days, recorded_as, batch_size)
+        try:
+            return await _purge(sessionmaker, store, retention_days, audit_retention_days, recorded_as, batch_size)
+        finally:
+            try:
+                await store.partitions.release_exclusive(guard)
+                await guard.commit()
+            finally:
+                # Closed, not returned to the pool: a lock left on it (a release cut short) ends with it.
+                await connection.invalidate()
 
 
 async def _purge(
@@ -82,9 +102,10 @@ async def _purge(
     recorded_as: AuditEntry | None,
     batch_size: int,
 ) -> Purged:
-    async with sessionmaker.begin() as session:
+    async with sessionmaker() as session:
         now = await store.clock.now(session)
-        await store.partitions.make_days(session, now.date(), DAYS_AHEAD + 1)
+    for ahead in range(DAYS_AHEAD + 1):
+        await _attempts(sessionmaker, partial(_make_day, store, now.date() + timedelta(days=ahead)))
     execution_cutoff = now - timedelta(days=retention_days)
     audit_cutoff = now - timedelta(days=audit_retention_days)
     pending_entry = recorded_as
@@ -114,22 +135,45 @@ async def _purge(
         if runs is None and partition.starts is not None and partition.ends <= now - COUNT_AFTER:
             async with sessionmaker.begin() as session:
                 runs = await store.partitions.count(session, partition)
-        async with sessionmaker.begin() as session:
+        async with sessionmaker() as session:
             if not await store.partitions.expired(session, partition, execution_cutoff):
                 continue
-            if runs is None:  # a day closed less than COUNT_AFTER ago: only with a retention under a day
+        if runs is None:  # a day closed less than COUNT_AFTER ago: only with a retention under a day
+            async with sessionmaker.begin() as session:
                 runs = await store.partitions.count(session, partition)
-            if not await store.partitions.detach(session, partition):
-                continue  # the lock was not granted in time: the next cleanup detaches it
-            if runs:
+
+        async def detach(session: AsyncSession, partition: Partition = partition, runs: int = runs) -> bool:
+            detached = await store.partitions.detach(session, partition)
+            if detached and runs:
                 await record_once(session)
-        dropped_runs, dropped = dropped_runs + runs, dropped + 1
+            return detached
+
+        if await _attempts(sessionmaker, detach):  # else: left to the next cleanup
+            dropped_runs, dropped = dropped_runs + runs, dropped + 1
     async with sessionmaker.begin() as session:
         await store.partitions.drop_detached(session)  # and any a cleanup detached before it was cut short
 
     executions = dropped_runs + await batches(store.history.delete_before, execution_cutoff)
     audit_rows = await batches(store.audit.delete_before, audit_cutoff)
     return Purged(executions, audit_rows, dropped)
+
+
+async def _make_day(store: Store, day: date, session: AsyncSession) -> bool:
+    return await store.partitions.make_day(session, day)
+
+
+async def _attempts(
+    sessionmaker: async_sessionmaker[AsyncSession], step: Callable[[AsyncSession], Awaitable[bool]]
+) -> bool:
+    """The step in a transaction of its own (it holds its locks until the commit), tried again while it reports
+    that its lock was not granted in time; True once it did something."""
+    for attempt in range(LOCK_ATTEMPTS):
+        if attempt:
+            await asyncio.sleep(LOCK_RETRY_S)
+        async with sessionmaker.begin() as session:
+            if await step(session):
+                return True
+    return False
 
 
 async def purge_deliveries(

@@ -33,13 +33,21 @@ class Partition:
 class PartitionStore(ABC):
     @abstractmethod
     async def try_exclusive(self, session: AsyncSession) -> bool:
-        """Take the cleanup's lock, held until the session's transaction ends; False if another cleanup holds
-        it. One cleanup at a time: two would race to drop and delete the same rows, and double the load."""
+        """Take the cleanup's lock, held by the session's connection (across its transactions) until
+        release_exclusive or until the connection ends; False if another cleanup holds it. The session must be
+        bound to one connection. One cleanup at a time: two would race to drop and delete the same rows, and
+        double the load."""
 
     @abstractmethod
-    async def make_days(self, session: AsyncSession, first: date, count: int) -> list[str]:
-        """Make the partitions of `count` days from `first` that do not exist yet; returns their names. A day the
-        default partition already holds runs of is left to it (making the day would have to move them)."""
+    async def release_exclusive(self, session: AsyncSession) -> None:
+        """Release the lock try_exclusive took on the session's connection."""
+
+    @abstractmethod
+    async def make_day(self, session: AsyncSession, day: date) -> bool:
+        """Make the partition of the day if it does not exist yet; True if made. Commit right after: it holds locks
+        on the executions and on the jobs' table (its foreign key) until then. False too when the default partition
+        already holds runs of the day (making it would have to move them: they stay there, deleted in batches), or
+        when the locks were not granted within a short wait (the next cleanup makes it)."""
 
     @abstractmethod
     async def partitions(self, session: AsyncSession) -> list[Partition]:
@@ -58,8 +66,8 @@ class PartitionStore(ABC):
     @abstractmethod
     async def detach(self, session: AsyncSession, partition: Partition) -> bool:
         """Detach the partition from the executions (its runs leave the history at the commit); False when the
-        lock it needs was not granted within a short wait (retried at the next cleanup)."""
+        locks it needs were not granted within a short wait (retried at the next cleanup). Commit right after."""
 
     @abstractmethod
     async def drop_detached(self, session: AsyncSession) -> list[str]:
-        """Drop the partitions detached earlier (their files are unlinked); returns their names."""
+        """Drop the partitions detached earlier (their files are unlinked at the commit); returns their names."""

@@ -33,7 +33,10 @@ DEFAULT_PARTITION: Final = f"{EXECUTION}_default"
 PARTITION_NAME: Final = re.compile(rf"^{EXECUTION}_(p|legacy_)(\d{{8}})$")
 # Migration 0003's autovacuum thresholds for the history, which a partitioned table cannot hold: each day has them.
 PARTITION_OPTIONS: Final = "autovacuum_vacuum_scale_factor = 0.05, autovacuum_analyze_scale_factor = 0.05"
-DETACH_LOCK_TIMEOUT: Final = "200ms"
+# How long a step of the cleanup waits for a lock that the runs' path holds (or queues behind it): past it, the step
+# gives up and the next cleanup does it. Shorter than deadlock_timeout (1 s by default), so that when the cleanup and
+# a run's transaction wait for each other, the cleanup's statement is the one that ends, never the run's.
+LOCK_TIMEOUT: Final = "200ms"
 # Two-key advisory lock of the cleanup: a space of its own ("JC"), apart from the claims' per-job locks.
 CLEANUP_LOCK: Final = (0x4A43, 1)
 _UNFINISHED: Final = tuple(int(s) for s in ExecutionStatus if not s.is_terminal)
@@ -76,34 +79,33 @@ class PostgresPartitions(PartitionStore):
         self._metadata = MetaData()
 
     async def try_exclusive(self, session: AsyncSession) -> bool:
-        # Transaction-scoped: released when the caller's transaction ends, whatever happens to the process. That
-        # transaction holds no snapshot while it waits idle (read committed), so it keeps no vacuum from working.
-        statement = text("SELECT pg_try_advisory_xact_lock(:space, :key)")
+        # Session-scoped, not transaction-scoped: the cleanup's transactions are short (this engine ends a session
+        # idle in a transaction after a few seconds), and the lock must outlive them. Released by
+        # release_exclusive, or by the server when the connection ends, whatever happens to the process.
+        statement = text("SELECT pg_try_advisory_lock(:space, :key)")
         return bool((await session.execute(statement, {"space": CLEANUP_LOCK[0], "key": CLEANUP_LOCK[1]})).scalar())
 
-    async def make_days(self, session: AsyncSession, first: date, count: int) -> list[str]:
+    async def release_exclusive(self, session: AsyncSession) -> None:
+        statement = text("SELECT pg_advisory_unlock(:space, :key)")
+        await session.execute(statement, {"space": CLEANUP_LOCK[0], "key": CLEANUP_LOCK[1]})
+
+    async def make_day(self, session: AsyncSession, day: date) -> bool:
+        name = day_name(day)
         existing = await self._tables(session)
         covered_until = max((p.ends for p in existing.values() if p.starts is None), default=None)
-        made = []
-        for day in (first + timedelta(days=n) for n in range(count)):
-            name = day_name(day)
-            if name in existing or (covered_until is not None and day < covered_until.date()):
-                continue
-            lower, upper = _instant(day), _instant(day + timedelta(days=1))
-            in_default = text(
-                f"SELECT EXISTS (SELECT FROM {DEFAULT_PARTITION} "
-                f"WHERE scheduled_at >= {lower} AND scheduled_at < {upper})"
-            )
-            if (await session.execute(in_default)).scalar():
-                continue  # its runs stay in the default partition, deleted in batches like the legacy ones
-            await session.execute(
-                text(f"CREATE TABLE {name} (LIKE {EXECUTION} INCLUDING DEFAULTS) WITH ({PARTITION_OPTIONS})")
-            )
-            await session.execute(
-                text(f"ALTER TABLE {EXECUTION} ATTACH PARTITION {name} FOR VALUES FROM ({lower}) TO ({upper})")
-            )
-            made.append(name)
-        return made
+        if name in existing or (covered_until is not None and day < covered_until.date()):
+            return False
+        lower, upper = _instant(day), _instant(day + timedelta(days=1))
+        in_default = text(
+            f"SELECT EXISTS (SELECT FROM {DEFAULT_PARTITION} WHERE scheduled_at >= {lower} AND scheduled_at < {upper})"
+        )
+        if (await session.execute(in_default)).scalar():
+            return False  # its runs stay in the default partition, deleted in batches like the legacy ones
+        return await _briefly(
+            session,
+            f"CREATE TABLE {name} (LIKE {EXECUTION} INCLUDING DEFAULTS) WITH ({PARTITION_OPTIONS})",
+            f"ALTER TABLE {EXECUTION} ATTACH PARTITION {name} FOR VALUES FROM ({lower}) TO ({upper})",
+        )
 
     async def partitions(self, session: AsyncSession) -> list[Partition]:
         attached = [p for p, is_partition in (await self._rows(session)) if is_partition]
@@ -116,29 +118,35 @@ class PostgresPartitions(PartitionStore):
 
     async def expired(self, session: AsyncSession, partition: Partition, cutoff: datetime) -> bool:
         # By slot alone: a run backfilled into a day that has since expired goes with its day.
-        if partition.ends > cutoff:
-            return False
-        statuses = ", ".join(str(s) for s in _UNFINISHED)
-        probe = text(f"SELECT NOT EXISTS (SELECT FROM {partition.name} WHERE status_id IN ({statuses}))")
-        return bool((await session.execute(probe)).scalar())
+        return partition.ends <= cutoff and not await _has_open_runs(session, partition.name)
 
     async def detach(self, session: AsyncSession, partition: Partition) -> bool:
+        # Its foreign keys go with it, in this transaction: dropping a table that still has them would lock the
+        # jobs' table (their triggers live there) while the table's files are unlinked, at commit.
+        foreign_keys = await _foreign_keys(session, partition.name)
         try:
-            async with session.begin_nested():
-                await session.execute(text(f"SET LOCAL lock_timeout = '{DETACH_LOCK_TIMEOUT}'"))
-                await session.execute(text(f"ALTER TABLE {EXECUTION} DETACH PARTITION {partition.name}"))
-                await session.execute(text("SET LOCAL lock_timeout = DEFAULT"))
-        except DBAPIError as error:
-            if getattr(error.orig, "sqlstate", None) == "55P03":  # lock_not_available
-                return False
-            raise
+            async with session.begin_nested() as savepoint:
+                await _lock_briefly(
+                    session,
+                    f"ALTER TABLE {EXECUTION} DETACH PARTITION {partition.name}",
+                    *[f"ALTER TABLE {partition.name} DROP CONSTRAINT {fk}" for fk in foreign_keys],
+                )
+                # Looked at again under the lock that keeps any run from being written into it from now on: a
+                # retry of one of its slots may have been written since expired() looked. Then it stays.
+                if await _has_open_runs(session, partition.name):
+                    await savepoint.rollback()
+                    return False
+        except _NotGranted:
+            return False
         return True
 
     async def drop_detached(self, session: AsyncSession) -> list[str]:
-        detached = sorted(p.name for p, is_partition in (await self._rows(session)) if not is_partition)
-        for name in detached:
-            await session.execute(text(f"DROP TABLE {name}"))
-        return detached
+        dropped = []
+        for name in sorted(p.name for p, is_partition in (await self._rows(session)) if not is_partition):
+            unlinked = [f"ALTER TABLE {name} DROP CONSTRAINT {fk}" for fk in await _foreign_keys(session, name)]
+            if await _briefly(session, *unlinked, f"DROP TABLE {name}"):
+                dropped.append(name)
+        return dropped
 
     async def batch_tables(self, session: AsyncSession) -> list[Table]:
         """The partitions whose expired runs are deleted in batches (history.py): the slots before migration 0012
@@ -159,3 +167,42 @@ class PostgresPartitions(PartitionStore):
     async def _rows(session: AsyncSession) -> list[tuple[Partition, bool]]:
         rows = (await session.execute(_TABLES, {"pattern": PARTITION_NAME.pattern})).all()
         return [(_parse(row.relname, row.note), bool(row.relispartition)) for row in rows]
+
+
+class _NotGranted(Exception):
+    """A lock was not granted within LOCK_TIMEOUT."""
+
+
+async def _lock_briefly(session: AsyncSession, *statements: str) -> None:
+    """Run the statements, each waiting at most LOCK_TIMEOUT for its locks (else _NotGranted)."""
+    await session.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
+    try:
+        for statement in statements:
+            await session.execute(text(statement))
+    except DBAPIError as error:
+        if getattr(error.orig, "sqlstate", None) == "55P03":  # lock_not_available
+            raise _NotGranted from error
+        raise
+    await session.execute(text("SET LOCAL lock_timeout = DEFAULT"))
+
+
+async def _briefly(session: AsyncSession, *statements: str) -> bool:
+    """The statements in a savepoint, each waiting at most LOCK_TIMEOUT for its locks; False (and nothing done) if
+    a lock was not granted in time."""
+    try:
+        async with session.begin_nested():
+            await _lock_briefly(session, *statements)
+    except _NotGranted:
+        return False
+    return True
+
+
+async def _has_open_runs(session: AsyncSession, table: str) -> bool:
+    statuses = ", ".join(str(s) for s in _UNFINISHED)
+    probe = text(f"SELECT EXISTS (SELECT FROM {table} WHERE status_id IN ({statuses}))")
+    return bool((await session.execute(probe)).scalar())
+
+
+async def _foreign_keys(session: AsyncSession, table: str) -> list[str]:
+    query = text("SELECT conname FROM pg_constraint WHERE conrelid = CAST(:table AS regclass) AND contype = 'f'")
+    return list((await session.execute(query, {"table": table})).scalars())

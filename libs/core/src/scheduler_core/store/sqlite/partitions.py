@@ -14,8 +14,11 @@ class SqlitePartitions(PartitionStore):
     async def try_exclusive(self, session: AsyncSession) -> bool:
         return True
 
-    async def make_days(self, session: AsyncSession, first: date, count: int) -> list[str]:
-        return []
+    async def release_exclusive(self, session: AsyncSession) -> None:
+        return None
+
+    async def make_day(self, session: AsyncSession, day: date) -> bool:
+        return False
 
     async def partitions(self, session: AsyncSession) -> list[Partition]:
         return []
