@@ -86,7 +86,9 @@ class OutboxRelay:
         now = time.monotonic()
         confirmed_at = clock.at(now)
         self._metrics.published.inc(len(messages))
-        self._confirmed.extend(_Confirmation(PublishedRun(m.execution_id, confirmed_at), now) for m in messages)
+        self._confirmed.extend(
+            _Confirmation(PublishedRun(m.execution_id, m.scheduled_at, confirmed_at), now) for m in messages
+        )
         return True
 
     @property

@@ -31,9 +31,11 @@ class NewExecution:
 
 @dataclass(frozen=True, slots=True)
 class PublishedRun:
-    """A run whose message the broker confirmed at `published_at` (the database clock's instant)."""
+    """A run whose message the broker confirmed at `published_at` (the database clock's instant), named by its
+    execution id and its slot (as its message carries them): a slot not the run's own marks nothing."""
 
     execution_id: str
+    scheduled_at: datetime
     published_at: datetime
 
 

@@ -18,6 +18,7 @@ class RunOutcome:
     """How a run ended, as its executor reports it."""
 
     execution_id: str
+    scheduled_at: datetime  # the run's slot (ClaimedRun.scheduled_at): an outcome with another slot records nothing
     status: ExecutionStatus
     duration_ms: int
     result_summary: str | None = None
@@ -46,13 +47,14 @@ class Renewal:
 class OutcomeStore(ABC):
     @abstractmethod
     async def finish(self, session: AsyncSession, outcomes: Sequence[RunOutcome], *, instance_id: str) -> FinishResult:
-        """Record outcomes, fenced: each only while its run is still `running` under instance_id, so a stale
-        executor (its run already failed by the sweep) changes nothing. completed_at comes from the database
-        clock, started_at from the outcome when it has one. The caller's locks of these runs are released either
-        way. Idempotent: a second call records nothing. In the same transaction (portable.followups): a failed
-        run's retry, if its job's policy allows one (waiting until its delay has passed, linked both ways), or
-        else the job's count of failed slots in a row grows (pausing it at pause_after_failures); a success
-        resets that count; and each job whose run ended releases its earliest queued run."""
+        """Record outcomes, fenced: each only while its run (its execution id with its slot) is still `running`
+        under instance_id, so a stale executor (its run already failed by the sweep) changes nothing.
+        completed_at comes from the database clock, started_at from the outcome when it has one. The caller's locks
+        of these runs are released either way. Idempotent: a second call records nothing. In the same
+        transaction (portable.followups): a failed run's retry, if its job's policy allows one (waiting until its
+        delay has passed, linked both ways), or else the job's count of failed slots in a row grows (pausing it at
+        pause_after_failures); a success resets that count; and each job whose run ended releases its earliest
+        queued run."""
 
     @abstractmethod
     async def fail_held(

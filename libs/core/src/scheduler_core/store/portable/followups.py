@@ -20,6 +20,7 @@ from scheduler_core import verdicts
 from scheduler_core.notifications import Event, EventType, instant
 from scheduler_core.retries import RetryPolicy
 from scheduler_core.store.audit import SCHEDULER_ACTOR_NAME, Actor, AuditAction, AuditEntry, AuditStore
+from scheduler_core.store.claims import RunSlot
 from scheduler_core.store.models import ExecutionStatus, ScheduledJob, ScheduledJobExecution
 from scheduler_core.store.portable.events import EventOutbox
 
@@ -114,11 +115,17 @@ class Followups:
             for retry in retries:
                 await session.execute(
                     update(execution)
-                    .where(execution.execution_id == retry["retried_by_of"])
+                    # Its slot too (the retry's is the failed run's): on PostgreSQL, one partition's index.
+                    .where(
+                        execution.execution_id == retry["retried_by_of"],
+                        execution.scheduled_at == retry["scheduled_at"],
+                    )
                     .values(retried_by=retry["execution_id"])
                 )
         # The slots that failed for good: announced, then counted (a pause they cause is announced after them).
-        await self._events.add_runs(session, EventType.RUN_FAILED, (run.execution_id for run in final))
+        await self._events.add_runs(
+            session, EventType.RUN_FAILED, (RunSlot(r.execution_id, r.scheduled_at) for r in final)
+        )
         await self._count_failures(session, final)
         return len(retries)
 
