@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from scheduler_core.store import ClaimOutcome, ExecutionFilters, NewExecution, PublishedRun, Store
 from scheduler_core.store.models import ExecutionStatus, ScheduledJobExecution, Trigger
 from scheduler_core.store.outbox import OutboxRun
-from tests.contract.store.support import Maker, claim, db_now, executions
+from tests.contract.store.support import Maker, claim, db_now, executions, slots
 from tests.support.factories import interval_job, new_id, task_function
 
 
@@ -141,8 +141,10 @@ async def test_record_published_marks_each_pending_run_at_its_own_instant_and_le
     [running] = await claim(sessionmaker, [claimed])
     assert running.outcome is ClaimOutcome.CLAIMED
     at = {first: now - timedelta(seconds=2), second: now - timedelta(milliseconds=500), claimed: now}
+    slot_of = await slots(sessionmaker, list(at))
+    published = [PublishedRun(eid, slot_of[eid], ts) for eid, ts in at.items()]
     async with sessionmaker.begin() as session:
-        marked = await store.outbox.record_published(session, [PublishedRun(eid, ts) for eid, ts in at.items()])
+        marked = await store.outbox.record_published(session, published)
         assert await store.outbox.record_published(session, []) == []
     assert sorted(marked) == sorted([first, second])  # a run already claimed needs no mark
     rows = await executions(sessionmaker, list(at))
