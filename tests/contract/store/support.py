@@ -45,7 +45,7 @@ async def slots(sessionmaker: Maker, execution_ids: Sequence[str]) -> dict[str, 
                 ScheduledJobExecution.execution_id.in_(list(execution_ids))
             )
         )
-        return dict(rows.tuples().all())
+        return {row.execution_id: row.scheduled_at for row in rows.all()}
 
 
 async def run_slots(sessionmaker: Maker, execution_ids: Sequence[str]) -> list[RunSlot]:
