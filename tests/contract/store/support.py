@@ -54,6 +54,11 @@ async def run_slots(sessionmaker: Maker, execution_ids: Sequence[str]) -> list[R
     return [RunSlot(eid, known.get(eid, UNKNOWN_SLOT)) for eid in execution_ids]
 
 
+def named(rows: Sequence[NewExecution]) -> list[RunSlot]:
+    """Runs written with these rows, as their messages name them."""
+    return [RunSlot(row.execution_id, row.scheduled_at) for row in rows]
+
+
 async def claim(
     sessionmaker: Maker, execution_ids: Sequence[str], instance: str = "exec-1", ttl: float = 60.0
 ) -> list[ClaimResult]:
@@ -175,6 +180,6 @@ async def outbox_with_history(sessionmaker: Maker) -> None:
         ]
         pending = [NewExecution(new_id(), job.id, OUTBOX_BASE - timedelta(seconds=i + 1)) for i in range(50)]
         await store.outbox.add(session, done + pending)
-        await store.outbox.mark_published(session, [row.execution_id for row in done], OUTBOX_BASE)
+        await store.outbox.mark_published(session, named(done), OUTBOX_BASE)
     async with sessionmaker.begin() as session:
         await session.execute(text("ANALYZE"))

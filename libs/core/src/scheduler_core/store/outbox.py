@@ -10,6 +10,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from scheduler_core.store.claims import RunSlot
 from scheduler_core.store.models import ExecutionStatus, Trigger
 
 
@@ -65,8 +66,8 @@ class OutboxStore(ABC):
         of the outbox."""
 
     @abstractmethod
-    async def mark_published(self, session: AsyncSession, execution_ids: Sequence[str], at: datetime) -> None:
-        """Record that the broker confirmed these runs' messages at `at`."""
+    async def mark_published(self, session: AsyncSession, runs: Sequence[RunSlot], at: datetime) -> None:
+        """Record that the broker confirmed these runs' messages at `at` (each run named with its slot)."""
 
     @abstractmethod
     async def record_published(self, session: AsyncSession, runs: Sequence[PublishedRun]) -> list[str]:
