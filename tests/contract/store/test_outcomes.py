@@ -11,7 +11,7 @@ from sqlalchemy import delete, update
 
 from scheduler_core.store import ClaimOutcome, NewExecution, RunOutcome, Store
 from scheduler_core.store.models import ExecutionStatus, ScheduledJobExecution, ScheduledJobLock
-from tests.contract.store.support import Maker, claim, db_now, executions, locks, pending_run, slots
+from tests.contract.store.support import Maker, claim, db_now, executions, locks, pending_run, run_slots, slots
 from tests.support.factories import interval_job, new_id, task_function
 
 
@@ -163,8 +163,9 @@ async def test_fail_held_fails_the_runs_still_running_under_the_instance_and_rel
     _, of_other = await pending_run(sessionmaker)
     await claim(sessionmaker, [execution_id], instance="exec-1")
     await claim(sessionmaker, [of_other], instance="exec-2")
+    runs = await run_slots(sessionmaker, [execution_id, of_other])
     async with sessionmaker.begin() as session:
-        failed = await store.outcomes.fail_held(session, "exec-1", [execution_id, of_other], "executor shut down")
+        failed = await store.outcomes.fail_held(session, "exec-1", runs, "executor shut down")
     assert failed == 1
     async with sessionmaker() as session:
         execution = await store.history.get(session, execution_id)

@@ -97,7 +97,7 @@ class Executor:
         self._watchdog = watchdog
         self._consumer: Consumer | None = None
         self._running: dict[str, ClaimedRun] = {}  # runs this process executes now, by execution_id
-        self._abandoned: list[str] = []  # runs cancelled by shutdown, to be failed with a reason
+        self._abandoned: list[RunSlot] = []  # runs cancelled by shutdown, to be failed with a reason
         self._claimed_mono: dict[str, float] = {}  # time.monotonic() each claim came back: starts reckon from it
         self._cancellations = Cancellations()
         self._tracing = tracing or Tracing()
@@ -142,7 +142,7 @@ class Executor:
             async with self._sessionmaker.begin() as session:
                 failed = await self._store.outcomes.fail_held(session, self._instance.id, self._abandoned, reason)
             self._tally.failed_at_shutdown(failed)
-            log.warning("executor_abandoned_runs", runs=self._abandoned, reason=reason)
+            log.warning("executor_abandoned_runs", runs=[run.execution_id for run in self._abandoned], reason=reason)
         await self._claims.close()
         await self._outcomes.close()
         await self._fencing.close()
@@ -298,7 +298,7 @@ class Executor:
         """A run was claimed while its delivery's handler was being cancelled (shutdown): nobody will run it,
         so stop() fails it with a reason instead of leaving it to the lock's expiry."""
         if claim.outcome is ClaimOutcome.CLAIMED:
-            self._abandoned.append(run.execution_id)
+            self._abandoned.append(run)
 
     async def _run_claimed(self, claim: ClaimedRun) -> None:
         """Run one claimed run in its own task (its slot is already taken) and record its outcome."""
@@ -363,7 +363,7 @@ class Executor:
             return RunOutcome(execution_id, slot, ExecutionStatus.CANCELLED, 0, error_message=verdicts.cancelled(by))
         reason = fenced_reason(cancelled)
         if reason is None:
-            self._abandoned.append(execution_id)
+            self._abandoned.append(RunSlot(execution_id, claim.scheduled_at))
             self._running.pop(execution_id, None)
             self._fencing.release(execution_id)
             self._cancellations.forget(execution_id)

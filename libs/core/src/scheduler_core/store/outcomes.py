@@ -10,6 +10,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from scheduler_core.store.claims import RunSlot
 from scheduler_core.store.models import ExecutionStatus
 
 
@@ -57,10 +58,8 @@ class OutcomeStore(ABC):
         queued run."""
 
     @abstractmethod
-    async def fail_held(
-        self, session: AsyncSession, instance_id: str, execution_ids: Sequence[str], reason: str
-    ) -> int:
-        """Fail, with `reason`, the runs of `execution_ids` still running under instance_id (a graceful
+    async def fail_held(self, session: AsyncSession, instance_id: str, runs: Sequence[RunSlot], reason: str) -> int:
+        """Fail, with `reason`, the runs (each named with its slot) still running under instance_id (a graceful
         shutdown past its grace period); release their locks; what follows a failure follows (as in finish);
         returns how many were failed."""
 
