@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Integer, func, insert, literal_column, select, update
+from sqlalchemy import ColumnElement, Integer, func, insert, literal_column, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scheduler_core import verdicts
@@ -212,7 +212,7 @@ class Followups:
         released = 0
         for job_id in set(job_ids):
             head = (
-                select(execution.id)
+                select(execution.id, execution.scheduled_at)
                 .where(
                     execution.job_id == job_id,
                     # Literals, as ix_scheduled_job_execution_queue's predicate needs (see PENDING_LITERAL).
@@ -223,11 +223,11 @@ class Followups:
                 )
                 .order_by(execution.scheduled_at, execution.attempt)
                 .limit(1)
-                .scalar_subquery()
             )
             result = await session.execute(
                 update(execution)
-                .where(execution.id == head, execution.release_at.is_(None))
+                # By id and slot: on PostgreSQL, the head's own partition only.
+                .where(tuple_(execution.id, execution.scheduled_at).in_(head), execution.release_at.is_(None))
                 .values(release_at=now)
                 .returning(execution.id)
             )
