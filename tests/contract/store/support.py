@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import event, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from scheduler_core.store import ClaimResult, NewExecution
+from scheduler_core.store import ClaimResult, NewExecution, RunSlot
 from scheduler_core.store.models import (
     ExecutionStatus,
     InstanceStatus,
@@ -33,14 +33,45 @@ async def db_now(sessionmaker: Maker) -> datetime:
         return await store_of(session).clock.now(session)
 
 
+# The slot given with an id no run has (any instant: nothing is found either way).
+UNKNOWN_SLOT = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+async def slots(sessionmaker: Maker, execution_ids: Sequence[str]) -> dict[str, datetime]:
+    """Each known run's slot, read straight from the table (what its message carries)."""
+    async with sessionmaker() as session:
+        rows = await session.execute(
+            select(ScheduledJobExecution.execution_id, ScheduledJobExecution.scheduled_at).where(
+                ScheduledJobExecution.execution_id.in_(list(execution_ids))
+            )
+        )
+        return {row.execution_id: row.scheduled_at for row in rows.all()}
+
+
+async def run_slots(sessionmaker: Maker, execution_ids: Sequence[str]) -> list[RunSlot]:
+    """The runs as their messages name them, with their own slots (UNKNOWN_SLOT for an id no run has)."""
+    known = await slots(sessionmaker, execution_ids)
+    return [RunSlot(eid, known.get(eid, UNKNOWN_SLOT)) for eid in execution_ids]
+
+
+def named(rows: Sequence[NewExecution]) -> list[RunSlot]:
+    """Runs written with these rows, as their messages name them."""
+    return [RunSlot(row.execution_id, row.scheduled_at) for row in rows]
+
+
 async def claim(
     sessionmaker: Maker, execution_ids: Sequence[str], instance: str = "exec-1", ttl: float = 60.0
 ) -> list[ClaimResult]:
-    """Claim runs for the executor `instance`, in a transaction of their own."""
+    """Claim runs for the executor `instance`, in a transaction of their own, each named with its own slot."""
+    return await claim_runs(sessionmaker, await run_slots(sessionmaker, execution_ids), instance, ttl)
+
+
+async def claim_runs(
+    sessionmaker: Maker, runs: Sequence[RunSlot], instance: str = "exec-1", ttl: float = 60.0
+) -> list[ClaimResult]:
+    """Claim runs named with the slots given, for the executor `instance`, in a transaction of their own."""
     async with sessionmaker.begin() as session:
-        return await store_of(session).claims.claim(
-            session, execution_ids, instance_id=instance, host_name=HOST, lock_ttl=ttl
-        )
+        return await store_of(session).claims.claim(session, runs, instance_id=instance, host_name=HOST, lock_ttl=ttl)
 
 
 async def pending_run(sessionmaker: Maker, *, lateness_s: float = 0, **job_fields: Any) -> tuple[int, str]:
@@ -149,6 +180,6 @@ async def outbox_with_history(sessionmaker: Maker) -> None:
         ]
         pending = [NewExecution(new_id(), job.id, OUTBOX_BASE - timedelta(seconds=i + 1)) for i in range(50)]
         await store.outbox.add(session, done + pending)
-        await store.outbox.mark_published(session, [row.execution_id for row in done], OUTBOX_BASE)
+        await store.outbox.mark_published(session, named(done), OUTBOX_BASE)
     async with sessionmaker.begin() as session:
         await session.execute(text("ANALYZE"))

@@ -61,7 +61,7 @@ async def test_every_claim_of_a_job_gets_a_greater_fencing_token_even_after_the_
         assert claimed.run is not None
         tokens.append(claimed.run.fencing_token)
         async with sessionmaker.begin() as session:
-            outcome = RunOutcome(first, ExecutionStatus.SUCCESS, 1)
+            outcome = RunOutcome(first, claimed.run.scheduled_at, ExecutionStatus.SUCCESS, 1)
             assert (await store.outcomes.finish(session, [outcome], instance_id="exec-1")).recorded == {first}
         assert await locks(sessionmaker) == {}  # the lock with the highest id is gone
         first = await later_run(sessionmaker, job_id)

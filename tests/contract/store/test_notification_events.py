@@ -14,15 +14,16 @@ from sqlalchemy import select, update
 
 from scheduler_core.store import ClaimOutcome, JobAdvance, NewExecution, RunOutcome, Store
 from scheduler_core.store.models import ExecutionStatus, InstanceStatus, NotificationDelivery, ScheduledJob
-from tests.contract.store.support import Maker, claim, db_now, execution, hold_locks, pending_run
+from tests.contract.store.support import Maker, claim, db_now, execution, hold_locks, pending_run, slots
 from tests.support.factories import interval_job, new_id
 from tests.support.notifications import add_channel, deliveries
 
 
 async def _finish(store: Store, sessionmaker: Maker, execution_id: str, status: ExecutionStatus) -> None:
+    slot = (await slots(sessionmaker, [execution_id]))[execution_id]
     async with sessionmaker.begin() as session:
         outcome = RunOutcome(
-            execution_id, status, 5, error_message="boom" if status == ExecutionStatus.FAILED else None
+            execution_id, slot, status, 5, error_message="boom" if status == ExecutionStatus.FAILED else None
         )
         assert (await store.outcomes.finish(session, [outcome], instance_id="exec-1")).recorded == {execution_id}
 
@@ -231,9 +232,10 @@ async def test_a_silence_no_sweep_saw_is_reported_by_the_success_that_ends_it(
 async def test_an_event_is_written_with_its_transaction_or_not_at_all(store: Store, sessionmaker: Maker) -> None:
     await add_channel(sessionmaker)
     _, first = await pending_run(sessionmaker)
-    await claim(sessionmaker, [first])
+    [claimed] = await claim(sessionmaker, [first])
+    assert claimed.run is not None
     async with sessionmaker() as session, session.begin():
-        outcome = RunOutcome(first, ExecutionStatus.FAILED, 5, error_message="boom")
+        outcome = RunOutcome(first, claimed.run.scheduled_at, ExecutionStatus.FAILED, 5, error_message="boom")
         await store.outcomes.finish(session, [outcome], instance_id="exec-1")
         written = (await session.execute(select(NotificationDelivery.event_type))).scalars().all()
         assert written == ["run.failed"]  # written in the transaction ...

@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
-from scheduler_core.store import ClaimOutcome, ExecutionFilters, NewExecution, PublishedRun, Store
+from scheduler_core.store import ClaimOutcome, ExecutionFilters, NewExecution, PublishedRun, RunSlot, Store
 from scheduler_core.store.models import ExecutionStatus, ScheduledJobExecution, Trigger
 from scheduler_core.store.outbox import OutboxRun
-from tests.contract.store.support import Maker, claim, db_now, executions
+from tests.contract.store.support import Maker, claim, db_now, executions, named, slots
 from tests.support.factories import interval_job, new_id, task_function
 
 
@@ -78,7 +78,9 @@ async def test_unpublished_lists_runs_until_they_are_marked_published(store: Sto
     later = await db_now(sessionmaker) + timedelta(seconds=10)
     async with sessionmaker.begin() as session:
         before = await store.outbox.unpublished(session, created_before=later, limit=10)
-        await store.outbox.mark_published(session, ids[:2], later)
+        await store.outbox.mark_published(
+            session, [RunSlot(ids[i], datetime(2030, 1, 1, 0, 0, i, tzinfo=UTC)) for i in range(2)], later
+        )
     async with sessionmaker.begin() as session:
         after = await store.outbox.unpublished(session, created_before=later, limit=10)
         too_young = await store.outbox.unpublished(session, created_before=later - timedelta(minutes=10), limit=10)
@@ -113,7 +115,7 @@ async def test_unpublished_runs_are_the_oldest_first_then_manual_runs_at_once(
                 .where(ScheduledJobExecution.execution_id == rows[name].execution_id)
                 .values(created_at=now - timedelta(seconds=seconds_ago))
             )
-        await store.outbox.mark_published(session, [rows["confirmed"].execution_id], now)
+        await store.outbox.mark_published(session, named([rows["confirmed"]]), now)
     cutoff = now - timedelta(seconds=60)
     async with sessionmaker.begin() as session:
         found = await store.outbox.unpublished(session, created_before=cutoff, limit=10)
@@ -141,8 +143,10 @@ async def test_record_published_marks_each_pending_run_at_its_own_instant_and_le
     [running] = await claim(sessionmaker, [claimed])
     assert running.outcome is ClaimOutcome.CLAIMED
     at = {first: now - timedelta(seconds=2), second: now - timedelta(milliseconds=500), claimed: now}
+    slot_of = await slots(sessionmaker, list(at))
+    published = [PublishedRun(eid, slot_of[eid], ts) for eid, ts in at.items()]
     async with sessionmaker.begin() as session:
-        marked = await store.outbox.record_published(session, [PublishedRun(eid, ts) for eid, ts in at.items()])
+        marked = await store.outbox.record_published(session, published)
         assert await store.outbox.record_published(session, []) == []
     assert sorted(marked) == sorted([first, second])  # a run already claimed needs no mark
     rows = await executions(sessionmaker, list(at))
@@ -156,19 +160,18 @@ async def test_forget_all_makes_every_confirmed_pending_run_unpublished(store: S
         job = await interval_job(session, next_run_at=None, max_instances=5)
         names = ("scheduled", "manual", "unconfirmed", "running", "done")
         ids = {name: new_id() for name in names}
-        await store.outbox.add(
-            session,
-            [
-                NewExecution(ids["scheduled"], job.id, now - timedelta(seconds=1)),
-                NewExecution(ids["manual"], job.id, now - timedelta(seconds=2), trigger=Trigger.MANUAL),
-                NewExecution(ids["unconfirmed"], job.id, now - timedelta(seconds=3)),
-                NewExecution(ids["running"], job.id, now - timedelta(seconds=4)),
-                NewExecution(
-                    ids["done"], job.id, now - timedelta(seconds=5), status_id=ExecutionStatus.SUCCESS, completed_at=now
-                ),
-            ],
-        )
-        await store.outbox.mark_published(session, [ids[name] for name in names if name != "unconfirmed"], now)
+        new = [
+            NewExecution(ids["scheduled"], job.id, now - timedelta(seconds=1)),
+            NewExecution(ids["manual"], job.id, now - timedelta(seconds=2), trigger=Trigger.MANUAL),
+            NewExecution(ids["unconfirmed"], job.id, now - timedelta(seconds=3)),
+            NewExecution(ids["running"], job.id, now - timedelta(seconds=4)),
+            NewExecution(
+                ids["done"], job.id, now - timedelta(seconds=5), status_id=ExecutionStatus.SUCCESS, completed_at=now
+            ),
+        ]
+        await store.outbox.add(session, new)
+        confirmed = [row for row in new if row.execution_id != ids["unconfirmed"]]
+        await store.outbox.mark_published(session, named(confirmed), now)
     [running] = await claim(sessionmaker, [ids["running"]])
     assert running.outcome is ClaimOutcome.CLAIMED
     async with sessionmaker.begin() as session:
@@ -189,17 +192,15 @@ async def test_manual_runs_pending_long_after_their_confirmed_publish_go_back_to
         task_id = await task_function(session)
         job = await interval_job(session, next_run_at=None, task_function_id=task_id)
         ids = {name: new_id() for name in ("oldest", "old", "recent", "unconfirmed", "scheduled", "running")}
-        await store.outbox.add(
-            session,
-            [
-                NewExecution(ids[name], job.id, now - timedelta(seconds=400 + i), trigger="manual")
-                for i, name in enumerate(("oldest", "old", "recent", "unconfirmed", "running"))
-            ]
-            + [NewExecution(ids["scheduled"], job.id, now - timedelta(seconds=600))],
-        )
+        new = [
+            NewExecution(ids[name], job.id, now - timedelta(seconds=400 + i), trigger="manual")
+            for i, name in enumerate(("oldest", "old", "recent", "unconfirmed", "running"))
+        ] + [NewExecution(ids["scheduled"], job.id, now - timedelta(seconds=600))]
+        await store.outbox.add(session, new)
+        by_id = {row.execution_id: row for row in new}
         confirmed_ago = {"oldest": 360, "old": 320, "recent": 60, "scheduled": 600, "running": 600}
         for name, ago in confirmed_ago.items():
-            await store.outbox.mark_published(session, [ids[name]], now - timedelta(seconds=ago))
+            await store.outbox.mark_published(session, named([by_id[ids[name]]]), now - timedelta(seconds=ago))
     [running] = await claim(sessionmaker, [ids["running"]])
     assert running.outcome is ClaimOutcome.CLAIMED
 

@@ -11,24 +11,27 @@ from sqlalchemy import delete, update
 
 from scheduler_core.store import ClaimOutcome, NewExecution, RunOutcome, Store
 from scheduler_core.store.models import ExecutionStatus, ScheduledJobExecution, ScheduledJobLock
-from tests.contract.store.support import Maker, claim, db_now, executions, locks, pending_run
+from tests.contract.store.support import Maker, claim, db_now, executions, locks, pending_run, run_slots, slots
 from tests.support.factories import interval_job, new_id, task_function
 
 
 async def test_finish_is_fenced_on_owner_and_status(store: Store, sessionmaker: Maker) -> None:
     job_id, execution_id = await pending_run(sessionmaker)
     await claim(sessionmaker, [execution_id], instance="exec-1")
+    slot = (await slots(sessionmaker, [execution_id]))[execution_id]
     async with sessionmaker.begin() as session:
         stale = await store.outcomes.finish(
-            session, [RunOutcome(execution_id, ExecutionStatus.SUCCESS, 5)], instance_id="exec-2"
+            session, [RunOutcome(execution_id, slot, ExecutionStatus.SUCCESS, 5)], instance_id="exec-2"
         )
     async with sessionmaker.begin() as session:
         owner = await store.outcomes.finish(
-            session, [RunOutcome(execution_id, ExecutionStatus.SUCCESS, 12, result_summary="ok")], instance_id="exec-1"
+            session,
+            [RunOutcome(execution_id, slot, ExecutionStatus.SUCCESS, 12, result_summary="ok")],
+            instance_id="exec-1",
         )
     async with sessionmaker.begin() as session:
         twice = await store.outcomes.finish(
-            session, [RunOutcome(execution_id, ExecutionStatus.FAILED, 1)], instance_id="exec-1"
+            session, [RunOutcome(execution_id, slot, ExecutionStatus.FAILED, 1)], instance_id="exec-1"
         )
     assert (stale.recorded, owner.recorded, twice.recorded) == (set(), {execution_id}, set())
     async with sessionmaker() as session:
@@ -69,11 +72,14 @@ async def test_a_batch_of_outcomes_is_recorded_per_run_and_every_lock_of_the_cal
         ClaimOutcome.CLAIMED,
     ]
 
+    slot_of = await slots(sessionmaker, list(ids.values()))
     outcomes = [
-        RunOutcome(ids["s1"], ExecutionStatus.SUCCESS, 5, result_summary="ok"),
-        RunOutcome(ids["d1"], ExecutionStatus.FAILED, 7, error_message="boom", error_traceback="Traceback"),
-        RunOutcome(ids["d2"], ExecutionStatus.SUCCESS, 9),
-        RunOutcome(ids["s2"], ExecutionStatus.SUCCESS, 1),  # skipped, not running: fenced out
+        RunOutcome(ids["s1"], slot_of[ids["s1"]], ExecutionStatus.SUCCESS, 5, result_summary="ok"),
+        RunOutcome(
+            ids["d1"], slot_of[ids["d1"]], ExecutionStatus.FAILED, 7, error_message="boom", error_traceback="Traceback"
+        ),
+        RunOutcome(ids["d2"], slot_of[ids["d2"]], ExecutionStatus.SUCCESS, 9),
+        RunOutcome(ids["s2"], slot_of[ids["s2"]], ExecutionStatus.SUCCESS, 1),  # skipped, not running: fenced out
     ]
     async with sessionmaker.begin() as session:
         stale = await store.outcomes.finish(session, outcomes[:2], instance_id="exec-2")
@@ -102,10 +108,13 @@ async def test_finish_releases_the_callers_locks_whether_or_not_the_outcome_is_r
         )
     await claim(sessionmaker, [r1, r2], instance="exec-1")
     await claim(sessionmaker, [r3], instance="exec-2")
+    slot_of = await slots(sessionmaker, [r1, r2, r3])
 
     # Another executor's outcome for exec-1's run: neither recorded nor releasing exec-1's lock.
     async with sessionmaker.begin() as session:
-        stale = await store.outcomes.finish(session, [RunOutcome(r1, ExecutionStatus.SUCCESS, 3)], instance_id="exec-2")
+        stale = await store.outcomes.finish(
+            session, [RunOutcome(r1, slot_of[r1], ExecutionStatus.SUCCESS, 3)], instance_id="exec-2"
+        )
     assert stale.recorded == set()
     assert set(await locks(sessionmaker)) == {r1, r2, r3}
 
@@ -121,8 +130,10 @@ async def test_finish_releases_the_callers_locks_whether_or_not_the_outcome_is_r
         recorded = await store.outcomes.finish(
             session,
             [
-                RunOutcome(r1, ExecutionStatus.FAILED, 12, error_message="boom", error_traceback="Traceback ..."),
-                RunOutcome(r2, ExecutionStatus.SUCCESS, 4, result_summary="late"),
+                RunOutcome(
+                    r1, slot_of[r1], ExecutionStatus.FAILED, 12, error_message="boom", error_traceback="Traceback ..."
+                ),
+                RunOutcome(r2, slot_of[r2], ExecutionStatus.SUCCESS, 4, result_summary="late"),
             ],
             instance_id="exec-1",
         )
@@ -152,8 +163,9 @@ async def test_fail_held_fails_the_runs_still_running_under_the_instance_and_rel
     _, of_other = await pending_run(sessionmaker)
     await claim(sessionmaker, [execution_id], instance="exec-1")
     await claim(sessionmaker, [of_other], instance="exec-2")
+    runs = await run_slots(sessionmaker, [execution_id, of_other])
     async with sessionmaker.begin() as session:
-        failed = await store.outcomes.fail_held(session, "exec-1", [execution_id, of_other], "executor shut down")
+        failed = await store.outcomes.fail_held(session, "exec-1", runs, "executor shut down")
     assert failed == 1
     async with sessionmaker() as session:
         execution = await store.history.get(session, execution_id)

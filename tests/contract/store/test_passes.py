@@ -96,7 +96,7 @@ async def test_record_writes_runs_advances_jobs_marks_confirmations_and_returns_
             session,
             [NewExecution(run, claimed.id, slot), NewExecution(duplicate, claimed.id, existing_slot)],
             [JobAdvance(claimed.id, now + timedelta(seconds=10), slot)],
-            [PublishedRun(confirmed, confirmed_at)],
+            [PublishedRun(confirmed, now - timedelta(seconds=2), confirmed_at)],
         )
     # The claimed job's old slot (in the past) is not the earliest: its advance to +10 s is, ahead of +30 s.
     assert record.written == [run]  # the slot that already had a row is skipped

@@ -32,6 +32,7 @@ from tests.contract.store.support import (
     later_run,
     locks,
     pending_run,
+    slots,
 )
 from tests.support.factories import interval_job, new_id
 
@@ -40,9 +41,10 @@ async def _finish(
     store: Store, sessionmaker: Maker, execution_id: str, status: ExecutionStatus, instance: str = "exec-1"
 ) -> bool:
     """Record the outcome of a run `instance` holds; whether the timekeepers must be woken."""
+    slot = (await slots(sessionmaker, [execution_id]))[execution_id]
     async with sessionmaker.begin() as session:
         result = await store.outcomes.finish(
-            session, [RunOutcome(execution_id, status, 5, error_message="boom")], instance_id=instance
+            session, [RunOutcome(execution_id, slot, status, 5, error_message="boom")], instance_id=instance
         )
     assert result.recorded == {execution_id}
     return result.wake

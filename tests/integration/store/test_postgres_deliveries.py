@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from scheduler_core.notifications import Event, EventType
-from scheduler_core.store import ClaimOutcome, DueDelivery, NewExecution, RunOutcome, Store
+from scheduler_core.store import ClaimOutcome, DueDelivery, NewExecution, RunOutcome, RunSlot, Store
 from scheduler_core.store.engine import create_sessionmaker
 from scheduler_core.store.models import ExecutionStatus
 from tests.contract.store.support import claim, db_now
@@ -48,7 +48,7 @@ async def test_concurrent_relays_take_disjoint_deliveries_without_waiting(
     assert {d.id for d in first}.isdisjoint(d.id for d in second)
 
 
-async def _silent_job_with_a_running_run(maker: Any, store: Store) -> tuple[int, str]:
+async def _silent_job_with_a_running_run(maker: Any, store: Store) -> tuple[int, RunSlot]:
     now = await db_now(maker)
     async with maker.begin() as session:
         job = await interval_job(
@@ -58,7 +58,7 @@ async def _silent_job_with_a_running_run(maker: Any, store: Store) -> tuple[int,
         await store.outbox.add(session, [NewExecution(execution_id, job.id, now)])
     [claimed] = await claim(maker, [execution_id])
     assert claimed.outcome is ClaimOutcome.CLAIMED
-    return job.id, execution_id
+    return job.id, RunSlot(execution_id, now)
 
 
 async def test_a_success_waits_for_the_sweep_reporting_its_jobs_silence_and_does_not_report_it_again(
@@ -66,7 +66,7 @@ async def test_a_success_waits_for_the_sweep_reporting_its_jobs_silence_and_does
 ) -> None:
     maker = create_sessionmaker(pg_engine)
     await add_channel(maker, events=["job.silent"])
-    job_id, execution_id = await _silent_job_with_a_running_run(maker, pg_store)
+    job_id, run = await _silent_job_with_a_running_run(maker, pg_store)
     reported, release = asyncio.Event(), asyncio.Event()
 
     async def sweep() -> list[int]:
@@ -78,7 +78,7 @@ async def test_a_success_waits_for_the_sweep_reporting_its_jobs_silence_and_does
 
     async def finish() -> None:
         async with maker.begin() as session:
-            outcome = RunOutcome(execution_id, ExecutionStatus.SUCCESS, 5)
+            outcome = RunOutcome(*run, ExecutionStatus.SUCCESS, 5)
             await pg_store.outcomes.finish(session, [outcome], instance_id="exec-1")
 
     sweeper = asyncio.create_task(sweep())
@@ -97,12 +97,12 @@ async def test_the_sweep_skips_a_job_whose_success_is_being_recorded_which_repor
 ) -> None:
     maker = create_sessionmaker(pg_engine)
     await add_channel(maker, events=["job.silent"])
-    job_id, execution_id = await _silent_job_with_a_running_run(maker, pg_store)
+    job_id, run = await _silent_job_with_a_running_run(maker, pg_store)
     recorded, release = asyncio.Event(), asyncio.Event()
 
     async def finish() -> None:
         async with maker.begin() as session:
-            outcome = RunOutcome(execution_id, ExecutionStatus.SUCCESS, 5)
+            outcome = RunOutcome(*run, ExecutionStatus.SUCCESS, 5)
             await pg_store.outcomes.finish(session, [outcome], instance_id="exec-1")
             recorded.set()
             await release.wait()

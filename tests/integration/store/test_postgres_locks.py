@@ -15,12 +15,12 @@ from sqlalchemy import text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from scheduler_core.store import ClaimOutcome, NewExecution, PublishedRun, Store
+from scheduler_core.store import ClaimOutcome, NewExecution, PublishedRun, RunSlot, Store
 from scheduler_core.store.engine import create_sessionmaker
 from scheduler_core.store.models import ExecutionStatus, InstanceStatus, ScheduledJobExecution
 from scheduler_core.store.postgres.claims import CLAIM_LOCK_SPACE
 from scheduler_core.store.postgres.engine import IDLE_IN_TRANSACTION_TIMEOUT_MS, LOCK_TIMEOUT_MS
-from tests.contract.store.support import claim, db_now, executions, locks, register
+from tests.contract.store.support import claim, db_now, executions, locks, register, run_slots
 from tests.support.databases import blocked_on_a_lock
 from tests.support.factories import interval_job, new_id, task_function
 
@@ -92,7 +92,9 @@ async def test_claims_of_one_job_queue_on_its_advisory_lock_and_claims_of_other_
             ],
         )
     async with maker.begin() as holder:
-        [held] = await pg_store.claims.claim(holder, [first], instance_id="exec-1", host_name="h", lock_ttl=60)
+        [held] = await pg_store.claims.claim(
+            holder, [RunSlot(first, now - timedelta(seconds=2))], instance_id="exec-1", host_name="h", lock_ttl=60
+        )
         assert held.outcome is ClaimOutcome.CLAIMED
         advisory = (
             await holder.execute(
@@ -127,7 +129,9 @@ async def test_a_claim_waiting_for_a_job_counts_the_locks_committed_meanwhile(
             session, [NewExecution(first, job.id, now - timedelta(seconds=2)), NewExecution(second, job.id, now)]
         )
     async with maker.begin() as holder:
-        [held] = await pg_store.claims.claim(holder, [first], instance_id="exec-1", host_name="h", lock_ttl=60)
+        [held] = await pg_store.claims.claim(
+            holder, [RunSlot(first, now - timedelta(seconds=2))], instance_id="exec-1", host_name="h", lock_ttl=60
+        )
         assert held.outcome is ClaimOutcome.CLAIMED
         waiting = asyncio.create_task(claim(maker, [second, first], instance="exec-2"))
         assert await blocked_on_a_lock(pg_engine, waiting)
@@ -163,7 +167,8 @@ async def test_a_claim_and_the_timekeepers_pass_over_one_job_do_not_wait_for_eac
         [result] = await asyncio.wait_for(claim(maker, [first]), timeout=5)
         assert result.outcome is ClaimOutcome.CLAIMED
     async with maker.begin() as claimer:
-        [held] = await pg_store.claims.claim(claimer, [second], instance_id="exec-2", host_name="h", lock_ttl=60)
+        [run] = await run_slots(maker, [second])
+        [held] = await pg_store.claims.claim(claimer, [run], instance_id="exec-2", host_name="h", lock_ttl=60)
         assert held.outcome is ClaimOutcome.CLAIMED
         async with maker.begin() as timekeeper:
             due = await asyncio.wait_for(pg_store.passes.claim_due(timekeeper, 10, 0.0), timeout=5)
@@ -204,7 +209,7 @@ async def test_the_sweeps_verdict_waits_for_a_claim_in_progress_then_fails_its_r
 
     async with maker.begin() as claimer:
         [claimed] = await pg_store.claims.claim(
-            claimer, [execution_id], instance_id=instance, host_name="h", lock_ttl=60
+            claimer, [RunSlot(execution_id, now)], instance_id=instance, host_name="h", lock_ttl=60
         )
         assert claimed.outcome is ClaimOutcome.CLAIMED
         verdict = asyncio.create_task(declare_dead())
@@ -227,7 +232,7 @@ async def test_record_published_skips_a_row_locked_by_another_transaction_instea
         await pg_store.outbox.add(
             session, [NewExecution(locked, job.id, now), NewExecution(free, job.id, now + timedelta(seconds=1))]
         )
-    published = [PublishedRun(locked, now), PublishedRun(free, now)]
+    published = [PublishedRun(locked, now, now), PublishedRun(free, now + timedelta(seconds=1), now)]
     async with sessionmaker.begin() as holder:
         await holder.execute(
             update(ScheduledJobExecution)

@@ -79,8 +79,10 @@ async def test_batches_find_their_runs_by_id_under_a_cached_generic_plan(
     pg_engine: AsyncEngine, pg_store: Store, postgres_url: str
 ) -> None:
     """The server caches one generic plan per prepared statement, blind to the arrays' lengths: each statement
-    must still reach its runs through the unique execution_id, never by reading every pending or running run
-    (ix_scheduled_job_execution_open), which would make a claim cost grow with the backlog."""
+    must still reach its runs through the batch's own keys, the unique execution_id or the runs' slots (the
+    partition key they name: ix_scheduled_job_execution_slot, which reads the runs of those slots only), never by
+    reading every pending or running run (ix_scheduled_job_execution_open), which would make a claim cost grow with
+    the backlog."""
     maker = create_sessionmaker(pg_engine)
     now = await db_now(maker)
     async with maker.begin() as session:
@@ -92,18 +94,21 @@ async def test_batches_find_their_runs_by_id_under_a_cached_generic_plan(
         pending = [NewExecution(new_id(), job.id, now - timedelta(seconds=i)) for i in range(300)]
         await pg_store.outbox.add(session, history + pending)
     ids = [row.execution_id for row in pending[:3]]
+    slots = "ARRAY[" + ", ".join(f"'{row.scheduled_at.isoformat()}'" for row in pending[:3]) + "]::timestamptz[]"
     async with pg_engine.connect() as connection:
         await connection.exec_driver_sql("ANALYZE scheduled_job_execution")
         await connection.commit()
 
     # Each statement's arguments by parameter name (SQL literals).
     statements = {
-        _CLAIM_PENDING: {"ids": f"ARRAY{ids}"},
+        _CLAIM_PENDING: {"ids": f"ARRAY{ids}", "slots": slots},
         _CLAIM_WRITE: {
             "ids": f"ARRAY{ids}",
+            "slots": slots,
             "statuses": "ARRAY[2, 6, 8]",
             "reasons": "ARRAY[NULL, 'skipped: full', 'queued: full']::text[]",
             "replaced_ids": "ARRAY[]::varchar[]",
+            "replaced_slots": "ARRAY[]::timestamptz[]",
             "replaced_by": "ARRAY[]::text[]",
             "now": "now()",
             "instance_id": "'exec-1'",
@@ -112,6 +117,7 @@ async def test_batches_find_their_runs_by_id_under_a_cached_generic_plan(
         },
         _RECORD_OUTCOMES: {
             "ids": f"ARRAY{ids}",
+            "slots": slots,
             "instance_id": "'exec-1'",
             "statuses": "ARRAY[3, 3, 3]",
             "durations": "ARRAY[1, 1, 1]",
@@ -134,7 +140,8 @@ async def test_batches_find_their_runs_by_id_under_a_cached_generic_plan(
             plan = "\n".join(row[0] for row in await connection.fetch(f"EXPLAIN EXECUTE claim_plan_{number}({listed})"))
             assert "$1" in plan or "$2" in plan, plan  # a generic plan
             assert "ix_scheduled_job_execution_open" not in plan, plan
-            assert "uq_scheduled_job_execution_execution_id" in plan, plan
+            by_slot = re.search(r"ix_scheduled_job_execution_slot.*\n.*Index Cond: \(scheduled_at = ANY", plan)
+            assert "uq_scheduled_job_execution_execution_id" in plan or by_slot, plan
         await connection.execute("ROLLBACK")
     finally:
         await connection.close()

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from scheduler_core.store import ClaimOutcome, NewExecution, RunOutcome, Store
 from scheduler_core.store.engine import create_sessionmaker
 from scheduler_core.store.models import ExecutionStatus, InstanceStatus
-from tests.contract.store.support import captured, claim, db_now, locks, register
+from tests.contract.store.support import captured, claim_runs, db_now, locks, register, run_slots
 from tests.support.factories import interval_job, new_id, task_function
 
 
@@ -33,10 +33,11 @@ async def test_a_batch_costs_the_same_statements_whatever_its_size(pg_engine: As
     claims: list[list[str]] = []
     finishes: list[list[str]] = []
     for batch in (ids[:1], ids[1:6], ids[6:]):
+        runs = await run_slots(maker, batch)
         with captured(pg_engine) as claim_statements:
-            results = await claim(maker, batch)
+            results = await claim_runs(maker, runs)
         assert {r.outcome for r in results} == {ClaimOutcome.CLAIMED}
-        outcomes = [RunOutcome(eid, ExecutionStatus.SUCCESS, 1) for eid in batch]
+        outcomes = [RunOutcome(run.execution_id, run.scheduled_at, ExecutionStatus.SUCCESS, 1) for run in runs]
         with captured(pg_engine) as finish_statements:
             async with maker.begin() as session:
                 assert (await pg_store.outcomes.finish(session, outcomes, instance_id="exec-1")).recorded == set(batch)
@@ -49,8 +50,9 @@ async def test_a_batch_costs_the_same_statements_whatever_its_size(pg_engine: As
     assert await locks(maker) == {}
 
     # Nothing pending, or a refused claimer: two statements (the runs, the claimer).
+    runs = await run_slots(maker, [*ids[:3], new_id()])
     with captured(pg_engine) as nothing:
-        assert {r.outcome for r in await claim(maker, [*ids[:3], new_id()])} == {ClaimOutcome.ALREADY_HANDLED}
+        assert {r.outcome for r in await claim_runs(maker, runs)} == {ClaimOutcome.ALREADY_HANDLED}
     with captured(pg_engine) as refused:
-        assert {r.outcome for r in await claim(maker, ids[:3], instance=dead)} == {ClaimOutcome.REFUSED}
+        assert {r.outcome for r in await claim_runs(maker, runs[:3], instance=dead)} == {ClaimOutcome.REFUSED}
     assert (len(nothing), len(refused)) == (2, 2)

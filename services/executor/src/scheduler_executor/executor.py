@@ -29,7 +29,7 @@ from scheduler_core.observability.logging import bind_run
 from scheduler_core.observability.metrics import Metrics
 from scheduler_core.observability.tracing import NO_CLAIM_SPANS, Tracing
 from scheduler_core.outbound import OutboundGuard
-from scheduler_core.store import ClaimedRun, ClaimOutcome, ClaimResult, RunOutcome, Store
+from scheduler_core.store import ClaimedRun, ClaimOutcome, ClaimResult, RunOutcome, RunSlot, Store
 from scheduler_core.store.models import ExecutionStatus
 from scheduler_core.tasks import TaskRegistry
 from scheduler_executor.batching import Batcher
@@ -97,14 +97,14 @@ class Executor:
         self._watchdog = watchdog
         self._consumer: Consumer | None = None
         self._running: dict[str, ClaimedRun] = {}  # runs this process executes now, by execution_id
-        self._abandoned: list[str] = []  # runs cancelled by shutdown, to be failed with a reason
+        self._abandoned: list[RunSlot] = []  # runs cancelled by shutdown, to be failed with a reason
         self._claimed_mono: dict[str, float] = {}  # time.monotonic() each claim came back: starts reckon from it
         self._cancellations = Cancellations()
         self._tracing = tracing or Tracing()
         self._trace_parents: dict[str, str] = {}  # claimed runs' claim spans, by execution_id (traces on only)
         self._stopping = False
         # Claims and outcomes of concurrent deliveries share transactions (see batching.py).
-        self._claims: Batcher[str, ClaimResult] = Batcher(
+        self._claims: Batcher[RunSlot, ClaimResult] = Batcher(
             self._claim_batch, max_batch=MAX_BATCH, on_orphan=self._claimed_for_nobody
         )
         self._outcomes = OutcomeRecorder(
@@ -142,7 +142,7 @@ class Executor:
             async with self._sessionmaker.begin() as session:
                 failed = await self._store.outcomes.fail_held(session, self._instance.id, self._abandoned, reason)
             self._tally.failed_at_shutdown(failed)
-            log.warning("executor_abandoned_runs", runs=self._abandoned, reason=reason)
+            log.warning("executor_abandoned_runs", runs=[run.execution_id for run in self._abandoned], reason=reason)
         await self._claims.close()
         await self._outcomes.close()
         await self._fencing.close()
@@ -162,14 +162,15 @@ class Executor:
         waits for its slot in its own task (_run_claimed). One whose job is at max_instances right now is not
         due yet (ClaimOutcome.NOT_DUE) and is claimed again at its slot."""
         self._metrics.consumed.inc(len(delivery.messages))
-        unclaimed = [message.execution_id for message in delivery.messages]
+        # Each run named by its id and its slot (the slot its message carries; the store reads its row by both).
+        unclaimed = [RunSlot(message.execution_id, message.scheduled_at) for message in delivery.messages]
         started: list[asyncio.Task[None]] = []
         try:
             while unclaimed:
                 not_due = await self._claim_as_slots_free(delivery, unclaimed, started)
                 if not_due is None:
                     break  # handed back
-                unclaimed = [execution_id for execution_id, _ in not_due]
+                unclaimed = [run for run, _ in not_due]
                 if not_due:
                     await asyncio.sleep(max(due_in for _, due_in in not_due))  # within the look-ahead
             else:
@@ -184,12 +185,12 @@ class Executor:
             raise
 
     async def _claim_as_slots_free(
-        self, delivery: Delivery, execution_ids: list[str], started: list[asyncio.Task[None]]
-    ) -> list[tuple[str, float]] | None:
+        self, delivery: Delivery, runs: list[RunSlot], started: list[asyncio.Task[None]]
+    ) -> list[tuple[RunSlot, float]] | None:
         """Claim these runs of the delivery as task slots free up and start the claimed ones; returns the runs
         not due yet, with seconds until their slot, or None if the delivery was handed back (the caller stops)."""
-        not_due: list[tuple[str, float]] = []
-        remaining = execution_ids
+        not_due: list[tuple[RunSlot, float]] = []
+        remaining = runs
         while remaining:
             # The message stays unacked while it waits for a slot: if we die meanwhile it is redelivered.
             taken = await self._take_slots(len(remaining))
@@ -219,29 +220,29 @@ class Executor:
     async def _claim(
         self,
         delivery: Delivery,
-        execution_ids: list[str],
+        runs: list[RunSlot],
         started: list[asyncio.Task[None]],
-        not_due: list[tuple[str, float]],
+        not_due: list[tuple[RunSlot, float]],
     ) -> bool:
         """Claim these runs of the delivery (one slot taken for each), start the claimed ones and add the ones
         not due yet to `not_due` (with seconds until their slot); False if the delivery was handed back (the
         caller stops)."""
         spans = NO_CLAIM_SPANS
         if self._tracing.enabled:
-            wanted = set(execution_ids)
+            wanted = {run.execution_id for run in runs}
             spans = self._tracing.claiming([m for m in delivery.messages if m.execution_id in wanted])
         try:
-            claims = await self._claims.submit_many(execution_ids)
+            claims = await self._claims.submit_many(runs)
         except asyncio.CancelledError as cancelled:
             spans.abandon(cancelled)
-            self._release_slots(len(execution_ids))
+            self._release_slots(len(runs))
             with contextlib.suppress(Exception):
                 await delivery.reject(requeue=True)
             raise
         failure: Exception | None = None
         refused = False
         job_of = {message.execution_id: message.job_id for message in delivery.messages}
-        for claim in claims:
+        for run, claim in zip(runs, claims, strict=True):
             if isinstance(claim, Exception):
                 failure = claim
                 self._slots.release()
@@ -256,7 +257,7 @@ class Executor:
                 continue
             self._slots.release()
             if claim.outcome is ClaimOutcome.NOT_DUE:
-                not_due.append((claim.execution_id, claim.due_in))
+                not_due.append((run, claim.due_in))
             elif claim.outcome is ClaimOutcome.REFUSED:
                 refused = True
             else:
@@ -278,16 +279,12 @@ class Executor:
             return False
         return True
 
-    async def _claim_batch(self, execution_ids: list[str]) -> list[ClaimResult]:
+    async def _claim_batch(self, runs: list[RunSlot]) -> list[ClaimResult]:
         owner = self._instance.id
         sent = time.monotonic()  # the leases claimed run lock_ttl from no earlier than this
         async with self._sessionmaker.begin() as session:
             results = await self._store.claims.claim(
-                session,
-                execution_ids,
-                instance_id=owner,
-                host_name=self._instance.host_name,
-                lock_ttl=self._config.lock_ttl,
+                session, runs, instance_id=owner, host_name=self._instance.host_name, lock_ttl=self._config.lock_ttl
             )
         received = time.monotonic()
         for result in results:
@@ -297,11 +294,11 @@ class Executor:
                 self._fencing.hold(result.execution_id, owner=owner, claim_sent=sent, in_thread=in_thread)
         return results
 
-    def _claimed_for_nobody(self, execution_id: str, claim: ClaimResult) -> None:
+    def _claimed_for_nobody(self, run: RunSlot, claim: ClaimResult) -> None:
         """A run was claimed while its delivery's handler was being cancelled (shutdown): nobody will run it,
         so stop() fails it with a reason instead of leaving it to the lock's expiry."""
         if claim.outcome is ClaimOutcome.CLAIMED:
-            self._abandoned.append(execution_id)
+            self._abandoned.append(run)
 
     async def _run_claimed(self, claim: ClaimedRun) -> None:
         """Run one claimed run in its own task (its slot is already taken) and record its outcome."""
@@ -334,7 +331,7 @@ class Executor:
                 )
                 outcome = replace(outcome, started_at=started_at)
             except asyncio.CancelledError as cancelled:
-                outcome = self._stopped(execution_id, cancelled)
+                outcome = self._stopped(claim, cancelled)
                 if started_at is not None:  # its task had started: it ran until now
                     duration_ms = int((time.monotonic() - began) * 1000)
                     outcome = replace(outcome, started_at=started_at, duration_ms=duration_ms)
@@ -357,22 +354,23 @@ class Executor:
                 self._fencing.release(execution_id)
             self._tally.finished(claim.job_id, outcome, recorded)
 
-    def _stopped(self, execution_id: str, cancelled: asyncio.CancelledError) -> RunOutcome:
+    def _stopped(self, claim: ClaimedRun, cancelled: asyncio.CancelledError) -> RunOutcome:
         """The outcome of a run whose task was cancelled: asked to (cancelled), or fenced (failed); a shutdown
         past its grace period re-raises (stop() records the failure)."""
+        execution_id, slot = claim.execution_id, claim.scheduled_at
         by = requested_by(cancelled)
         if by is not None:
-            return RunOutcome(execution_id, ExecutionStatus.CANCELLED, 0, error_message=verdicts.cancelled(by))
+            return RunOutcome(execution_id, slot, ExecutionStatus.CANCELLED, 0, error_message=verdicts.cancelled(by))
         reason = fenced_reason(cancelled)
         if reason is None:
-            self._abandoned.append(execution_id)
+            self._abandoned.append(RunSlot(execution_id, claim.scheduled_at))
             self._running.pop(execution_id, None)
             self._fencing.release(execution_id)
             self._cancellations.forget(execution_id)
             raise cancelled
         # Fenced: the lease could not be kept. Recorded, if the sweep has not failed it already.
         self._metrics.fenced.inc()
-        return RunOutcome(execution_id, ExecutionStatus.FAILED, 0, error_message=verdicts.fenced(reason))
+        return RunOutcome(execution_id, slot, ExecutionStatus.FAILED, 0, error_message=verdicts.fenced(reason))
 
     async def _renew_leases(self, session: AsyncSession, sent: float) -> None:
         """Renew the leases of the runs this process holds, in the heartbeat's transaction sent at `sent` (only

@@ -12,6 +12,7 @@ import time
 import traceback
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -60,7 +61,7 @@ class TaskInvocation:
         before every step of the task's code. `cancel_requested` is the context's (cancellation.py)."""
         started = time.monotonic()
 
-        execution_id = claim.execution_id
+        execution_id, slot = claim.execution_id, claim.scheduled_at
 
         def elapsed_ms() -> int:
             return int((time.monotonic() - started) * 1000)
@@ -70,11 +71,15 @@ class TaskInvocation:
             params = definition.parse_parameters(claim.parameters)
         except UnknownTask as exc:
             return RunOutcome(
-                execution_id, ExecutionStatus.FAILED, elapsed_ms(), error_message=f"{exc} on this executor"
+                execution_id, slot, ExecutionStatus.FAILED, elapsed_ms(), error_message=f"{exc} on this executor"
             )
         except ValidationError as exc:
             return RunOutcome(
-                execution_id, ExecutionStatus.FAILED, elapsed_ms(), error_message=f"invalid task parameters: {exc}"
+                execution_id,
+                slot,
+                ExecutionStatus.FAILED,
+                elapsed_ms(),
+                error_message=f"invalid task parameters: {exc}",
             )
 
         context = TaskContext(
@@ -103,21 +108,21 @@ class TaskInvocation:
                     result = await asyncio.get_running_loop().run_in_executor(self._threads, call)
         except TimeoutError:
             if not deadline.expired():
-                return self._failure(execution_id, elapsed_ms())
+                return self._failure(execution_id, slot, elapsed_ms())
             message = verdicts.timed_out(timeout)
-            return RunOutcome(execution_id, ExecutionStatus.FAILED, elapsed_ms(), error_message=message)
+            return RunOutcome(execution_id, slot, ExecutionStatus.FAILED, elapsed_ms(), error_message=message)
         except asyncio.CancelledError:
             raise
         except Exception:
-            return self._failure(execution_id, elapsed_ms())
+            return self._failure(execution_id, slot, elapsed_ms())
         summary = None if result is None else str(result)[:SUMMARY_MAX_CHARS]
-        return RunOutcome(execution_id, ExecutionStatus.SUCCESS, elapsed_ms(), result_summary=summary)
+        return RunOutcome(execution_id, slot, ExecutionStatus.SUCCESS, elapsed_ms(), result_summary=summary)
 
     @staticmethod
-    def _failure(execution_id: str, duration_ms: int) -> RunOutcome:
+    def _failure(execution_id: str, slot: datetime, duration_ms: int) -> RunOutcome:
         exc = sys.exception()  # called from an except block: the task's exception
         message = f"{type(exc).__name__}: {exc}" if exc is not None else "task failed"
         error = traceback.format_exc()
         return RunOutcome(
-            execution_id, ExecutionStatus.FAILED, duration_ms, error_message=message, error_traceback=error
+            execution_id, slot, ExecutionStatus.FAILED, duration_ms, error_message=message, error_traceback=error
         )

@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from scheduler_core.broker import Broker, BrokerUnavailable, RunMessage
 from scheduler_core.observability.metrics import Metrics
 from scheduler_core.observability.tracing import Tracing
-from scheduler_core.store import PublishedRun, Store
+from scheduler_core.store import PublishedRun, RunSlot, Store
 from scheduler_timekeeper.scheduling import DbClock
 
 log = structlog.get_logger(__name__)
@@ -86,7 +86,9 @@ class OutboxRelay:
         now = time.monotonic()
         confirmed_at = clock.at(now)
         self._metrics.published.inc(len(messages))
-        self._confirmed.extend(_Confirmation(PublishedRun(m.execution_id, confirmed_at), now) for m in messages)
+        self._confirmed.extend(
+            _Confirmation(PublishedRun(m.execution_id, m.scheduled_at, confirmed_at), now) for m in messages
+        )
         return True
 
     @property
@@ -149,7 +151,9 @@ class OutboxRelay:
                     self._metrics.publish_failures.inc()
                     log.warning("relay_unconfirmed", runs=len(messages), error=str(exc))
                     return relayed
-                await self._store.outbox.mark_published(session, [m.execution_id for m in messages], now)
+                await self._store.outbox.mark_published(
+                    session, [RunSlot(m.execution_id, m.scheduled_at) for m in messages], now
+                )
             self._metrics.published.inc(len(messages))
             relayed += len(messages)
             log.info("outbox_relayed", runs=len(messages))

@@ -32,7 +32,7 @@ from scheduler_core.store.audit import (
     AuditStore,
 )
 from scheduler_core.store.channels import ChannelStore
-from scheduler_core.store.claims import ClaimedRun, ClaimOutcome, ClaimResult, ClaimStore
+from scheduler_core.store.claims import ClaimedRun, ClaimOutcome, ClaimResult, ClaimStore, RunSlot
 from scheduler_core.store.clock import Clock
 from scheduler_core.store.deliveries import AttemptOutcome, DeliveryStore, DueDelivery
 from scheduler_core.store.history import (
@@ -120,6 +120,7 @@ __all__ = [
     "PublishedRun",
     "Renewal",
     "RunOutcome",
+    "RunSlot",
     "SilentInstance",
     "SlotPosition",
     "Store",

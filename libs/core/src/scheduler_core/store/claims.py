@@ -8,7 +8,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,6 +25,15 @@ class ClaimOutcome(enum.Enum):
     # Ahead of its slot, with max_instances runs of its job running now: left pending, to be claimed again at
     # its slot (those runs may have finished by then), so that a run delivered early is never skipped early.
     NOT_DUE = "not_due"
+
+
+class RunSlot(NamedTuple):
+    """A run as its message names it: its execution id and its slot. On PostgreSQL the slot is the run row's
+    partition key, so that a statement naming it reads only the partitions of its runs' days; a slot that is
+    not the run's own finds nothing."""
+
+    execution_id: str
+    scheduled_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,14 +70,16 @@ class ClaimStore(ABC):
     async def claim(
         self,
         session: AsyncSession,
-        execution_ids: Sequence[str],
+        runs: Sequence[RunSlot],
         *,
         instance_id: str,
         host_name: str,
         lock_ttl: float,
     ) -> list[ClaimResult]:
-        """Claim pending runs for this executor, each atomically with its lock; one result per id, in input
-        order. The verdicts are portable.claims.decide's (scheduler_core.verdicts' texts):
+        """Claim pending runs for this executor, each atomically with its lock; one result per run, in input
+        order. Each run is named by its execution id and its slot (as its message carries them): a run whose
+        slot is not the one given is not found (ALREADY_HANDLED). The verdicts are portable.claims.decide's
+        (scheduler_core.verdicts' texts):
 
         - a run that is not pending (a duplicate delivery) or unknown is ALREADY_HANDLED, and left alone; an id
           repeated in the batch (a message delivered twice at once) is claimed for its first occurrence only;

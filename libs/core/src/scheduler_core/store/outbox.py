@@ -10,6 +10,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from scheduler_core.store.claims import RunSlot
 from scheduler_core.store.models import ExecutionStatus, Trigger
 
 
@@ -31,9 +32,11 @@ class NewExecution:
 
 @dataclass(frozen=True, slots=True)
 class PublishedRun:
-    """A run whose message the broker confirmed at `published_at` (the database clock's instant)."""
+    """A run whose message the broker confirmed at `published_at` (the database clock's instant), named by its
+    execution id and its slot (as its message carries them): a slot not the run's own marks nothing."""
 
     execution_id: str
+    scheduled_at: datetime
     published_at: datetime
 
 
@@ -63,8 +66,8 @@ class OutboxStore(ABC):
         of the outbox."""
 
     @abstractmethod
-    async def mark_published(self, session: AsyncSession, execution_ids: Sequence[str], at: datetime) -> None:
-        """Record that the broker confirmed these runs' messages at `at`."""
+    async def mark_published(self, session: AsyncSession, runs: Sequence[RunSlot], at: datetime) -> None:
+        """Record that the broker confirmed these runs' messages at `at` (each run named with its slot)."""
 
     @abstractmethod
     async def record_published(self, session: AsyncSession, runs: Sequence[PublishedRun]) -> list[str]:

@@ -10,6 +10,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from scheduler_core.store.claims import RunSlot
 from scheduler_core.store.models import ExecutionStatus
 
 
@@ -18,6 +19,7 @@ class RunOutcome:
     """How a run ended, as its executor reports it."""
 
     execution_id: str
+    scheduled_at: datetime  # the run's slot (ClaimedRun.scheduled_at): an outcome with another slot records nothing
     status: ExecutionStatus
     duration_ms: int
     result_summary: str | None = None
@@ -46,19 +48,18 @@ class Renewal:
 class OutcomeStore(ABC):
     @abstractmethod
     async def finish(self, session: AsyncSession, outcomes: Sequence[RunOutcome], *, instance_id: str) -> FinishResult:
-        """Record outcomes, fenced: each only while its run is still `running` under instance_id, so a stale
-        executor (its run already failed by the sweep) changes nothing. completed_at comes from the database
-        clock, started_at from the outcome when it has one. The caller's locks of these runs are released either
-        way. Idempotent: a second call records nothing. In the same transaction (portable.followups): a failed
-        run's retry, if its job's policy allows one (waiting until its delay has passed, linked both ways), or
-        else the job's count of failed slots in a row grows (pausing it at pause_after_failures); a success
-        resets that count; and each job whose run ended releases its earliest queued run."""
+        """Record outcomes, fenced: each only while its run (its execution id with its slot) is still `running`
+        under instance_id, so a stale executor (its run already failed by the sweep) changes nothing.
+        completed_at comes from the database clock, started_at from the outcome when it has one. The caller's locks
+        of these runs are released either way. Idempotent: a second call records nothing. In the same
+        transaction (portable.followups): a failed run's retry, if its job's policy allows one (waiting until its
+        delay has passed, linked both ways), or else the job's count of failed slots in a row grows (pausing it at
+        pause_after_failures); a success resets that count; and each job whose run ended releases its earliest
+        queued run."""
 
     @abstractmethod
-    async def fail_held(
-        self, session: AsyncSession, instance_id: str, execution_ids: Sequence[str], reason: str
-    ) -> int:
-        """Fail, with `reason`, the runs of `execution_ids` still running under instance_id (a graceful
+    async def fail_held(self, session: AsyncSession, instance_id: str, runs: Sequence[RunSlot], reason: str) -> int:
+        """Fail, with `reason`, the runs (each named with its slot) still running under instance_id (a graceful
         shutdown past its grace period); release their locks; what follows a failure follows (as in finish);
         returns how many were failed."""
 

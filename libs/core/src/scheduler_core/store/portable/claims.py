@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from scheduler_core import verdicts
 from scheduler_core.notifications import EventType
-from scheduler_core.store.claims import ClaimedRun, ClaimOutcome, ClaimResult, ClaimStore
+from scheduler_core.store.claims import ClaimedRun, ClaimOutcome, ClaimResult, ClaimStore, RunSlot
 from scheduler_core.store.models import OverlapPolicy, Trigger
 from scheduler_core.store.portable.events import EventOutbox
 
@@ -78,7 +78,7 @@ class JobState:
     # with a run that may queue (waits_in_queue).
     queue_head: tuple[datetime, int, str] | None = None
     # The job's oldest running run not yet asked to cancel; read only for overlap_policy replace.
-    oldest_running: str | None = None
+    oldest_running: RunSlot | None = None
 
 
 class Verdict(enum.Enum):
@@ -98,11 +98,11 @@ class RunVerdict:
 
 @dataclass(slots=True)
 class Decisions:
-    """A claim's verdicts, in the rows' order, and the running runs that newer runs replace (execution id of the
-    run to cancel -> who cancels it)."""
+    """A claim's verdicts, in the rows' order, and the running runs that newer runs replace (the run to cancel
+    -> who cancels it)."""
 
     verdicts: list[RunVerdict] = field(default_factory=list)
-    replaced: dict[str, str] = field(default_factory=dict)
+    replaced: dict[RunSlot, str] = field(default_factory=dict)
 
 
 def decide(rows: Sequence[PendingRun], states: dict[int, JobState], now: datetime) -> Decisions:
@@ -201,24 +201,25 @@ class BatchClaims(ClaimStore):
     async def claim(
         self,
         session: AsyncSession,
-        execution_ids: Sequence[str],
+        runs: Sequence[RunSlot],
         *,
         instance_id: str,
         host_name: str,
         lock_ttl: float,
     ) -> list[ClaimResult]:
-        if not execution_ids:
+        if not runs:
             return []
-        results = await self._claim(session, execution_ids, instance_id, host_name, lock_ttl)
+        results = await self._claim(session, runs, instance_id, host_name, lock_ttl)
         if results:
+            slots = dict(runs)
             for outcome, event_type in _ANNOUNCED.items():
-                closed = [eid for eid, result in results.items() if result.outcome is outcome]
+                closed = [RunSlot(eid, slots[eid]) for eid, result in results.items() if result.outcome is outcome]
                 if closed:
                     await self._events.add_runs(session, event_type, closed)
-        return in_input_order(execution_ids, results)
+        return in_input_order([run.execution_id for run in runs], results)
 
     @abstractmethod
     async def _claim(
-        self, session: AsyncSession, execution_ids: Sequence[str], instance_id: str, host_name: str, lock_ttl: float
+        self, session: AsyncSession, runs: Sequence[RunSlot], instance_id: str, host_name: str, lock_ttl: float
     ) -> dict[str, ClaimResult] | None:
-        """Claim results by execution id (ids not pending absent), or None if the claimer is refused."""
+        """Claim results by execution id (runs not pending absent), or None if the claimer is refused."""

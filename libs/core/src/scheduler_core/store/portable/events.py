@@ -17,6 +17,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scheduler_core.notifications import Event, EventType, envelope, instant
+from scheduler_core.store.claims import RunSlot
 from scheduler_core.store.clock import Clock
 from scheduler_core.store.models import (
     DeliveryStatus,
@@ -74,12 +75,15 @@ class EventOutbox:
             return 0
         return await self._write(session, events, await self._channels(session))
 
-    async def add_runs(self, session: AsyncSession, event_type: EventType, execution_ids: Iterable[str]) -> int:
+    async def add_runs(self, session: AsyncSession, event_type: EventType, runs: Iterable[RunSlot]) -> int:
         """An event of `event_type` for each of these runs, as the transaction has just recorded them (their
-        status, error and completed_at, the event's instant)."""
-        ids = list(dict.fromkeys(execution_ids))
-        if not ids:
+        status, error and completed_at, the event's instant). The runs are read by id and slot: on PostgreSQL
+        only the partitions of their slots."""
+        wanted = set(runs)
+        if not wanted:
             return 0
+        ids = list(dict.fromkeys(run.execution_id for run in wanted))
+        slots = list(dict.fromkeys(run.scheduled_at for run in wanted))
         channels = [c for c in await self._channels(session) if str(event_type) in c.events]
         if not channels:
             return 0
@@ -96,7 +100,7 @@ class EventOutbox:
                     execution.status_id,
                     execution.error_message,
                     execution.completed_at,
-                ).where(execution.execution_id.in_(ids))
+                ).where(execution.execution_id.in_(ids), execution.scheduled_at.in_(slots))
             )
         ).all()
         now = await self._clock.now(session)
@@ -108,6 +112,7 @@ class EventOutbox:
                 run_data(eid, first, slot, attempt, trigger, status_id, error),
             )
             for eid, first, job_id, slot, attempt, trigger, status_id, error, completed_at in rows
+            if RunSlot(eid, slot) in wanted  # an id with another run's slot is not this run
         ]
         return await self._write(session, events, channels)
 

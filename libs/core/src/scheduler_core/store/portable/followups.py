@@ -13,13 +13,14 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Integer, func, insert, literal_column, select, update
+from sqlalchemy import ColumnElement, Integer, func, insert, literal_column, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scheduler_core import verdicts
 from scheduler_core.notifications import Event, EventType, instant
 from scheduler_core.retries import RetryPolicy
 from scheduler_core.store.audit import SCHEDULER_ACTOR_NAME, Actor, AuditAction, AuditEntry, AuditStore
+from scheduler_core.store.claims import RunSlot
 from scheduler_core.store.models import ExecutionStatus, ScheduledJob, ScheduledJobExecution
 from scheduler_core.store.portable.events import EventOutbox
 
@@ -114,11 +115,17 @@ class Followups:
             for retry in retries:
                 await session.execute(
                     update(execution)
-                    .where(execution.execution_id == retry["retried_by_of"])
+                    # Its slot too (the retry's is the failed run's): on PostgreSQL, one partition's index.
+                    .where(
+                        execution.execution_id == retry["retried_by_of"],
+                        execution.scheduled_at == retry["scheduled_at"],
+                    )
                     .values(retried_by=retry["execution_id"])
                 )
         # The slots that failed for good: announced, then counted (a pause they cause is announced after them).
-        await self._events.add_runs(session, EventType.RUN_FAILED, (run.execution_id for run in final))
+        await self._events.add_runs(
+            session, EventType.RUN_FAILED, (RunSlot(r.execution_id, r.scheduled_at) for r in final)
+        )
         await self._count_failures(session, final)
         return len(retries)
 
@@ -205,7 +212,7 @@ class Followups:
         released = 0
         for job_id in set(job_ids):
             head = (
-                select(execution.id)
+                select(execution.id, execution.scheduled_at)
                 .where(
                     execution.job_id == job_id,
                     # Literals, as ix_scheduled_job_execution_queue's predicate needs (see PENDING_LITERAL).
@@ -216,11 +223,11 @@ class Followups:
                 )
                 .order_by(execution.scheduled_at, execution.attempt)
                 .limit(1)
-                .scalar_subquery()
             )
             result = await session.execute(
                 update(execution)
-                .where(execution.id == head, execution.release_at.is_(None))
+                # By id and slot: on PostgreSQL, the head's own partition only.
+                .where(tuple_(execution.id, execution.scheduled_at).in_(head), execution.release_at.is_(None))
                 .values(release_at=now)
                 .returning(execution.id)
             )

@@ -7,9 +7,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Final
 
-from sqlalchemy import ColumnElement, Integer, literal_column, or_, select, update
+from sqlalchemy import ColumnElement, Integer, literal_column, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from scheduler_core.store.claims import RunSlot
 from scheduler_core.store.models import ExecutionStatus, ScheduledJob, ScheduledJobExecution, Trigger
 from scheduler_core.store.outbox import OutboxRun, OutboxStore
 
@@ -53,12 +54,18 @@ class PortableOutbox(OutboxStore):
         )
         return [OutboxRun(r[0], r[1], r[2], r[3]) for r in (await session.execute(query)).all()]
 
-    async def mark_published(self, session: AsyncSession, execution_ids: Sequence[str], at: datetime) -> None:
-        if not execution_ids:
+    async def mark_published(self, session: AsyncSession, runs: Sequence[RunSlot], at: datetime) -> None:
+        if not runs:
             return
+        execution = ScheduledJobExecution
+        # By id and slot: on PostgreSQL, only the partitions of the runs' slots (the runs are rows this transaction
+        # has locked, read by unpublished(): each id comes with its own slot).
         await session.execute(
-            update(ScheduledJobExecution)
-            .where(ScheduledJobExecution.execution_id.in_(execution_ids))
+            update(execution)
+            .where(
+                execution.execution_id.in_([run.execution_id for run in runs]),
+                execution.scheduled_at.in_(list(dict.fromkeys(run.scheduled_at for run in runs))),
+            )
             .values(published_at=at)
         )
 
@@ -79,15 +86,19 @@ class PortableOutbox(OutboxStore):
         execution = ScheduledJobExecution
         # Pending runs are few and the open runs' partial index finds them (a literal, as its predicate needs).
         chosen = (
-            select(execution.execution_id)
+            select(execution.execution_id, execution.scheduled_at)
             .where(execution.status_id == PENDING_LITERAL, execution.published_at.is_not(None), *conditions)
             .order_by(execution.published_at)
             .limit(limit)
         )
         result = await session.execute(
             update(execution)
-            # Re-checked here: a run claimed while this statement waited for its row is left alone.
-            .where(execution.execution_id.in_(chosen), execution.status_id == ExecutionStatus.PENDING)
+            # By id and slot (on PostgreSQL, each chosen run's own partition). Re-checked here: a run claimed while
+            # this statement waited for its row is left alone.
+            .where(
+                tuple_(execution.execution_id, execution.scheduled_at).in_(chosen),
+                execution.status_id == ExecutionStatus.PENDING,
+            )
             .values(published_at=None)
             .returning(execution.execution_id)
         )

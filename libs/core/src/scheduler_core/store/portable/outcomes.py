@@ -9,6 +9,7 @@ from datetime import timedelta
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from scheduler_core.store.claims import RunSlot
 from scheduler_core.store.clock import Clock
 from scheduler_core.store.models import ExecutionStatus, ScheduledJobExecution, ScheduledJobLock
 from scheduler_core.store.outcomes import OutcomeStore, Renewal
@@ -20,17 +21,18 @@ class PortableOutcomes(OutcomeStore):
         self._clock = clock
         self._followups = followups
 
-    async def fail_held(
-        self, session: AsyncSession, instance_id: str, execution_ids: Sequence[str], reason: str
-    ) -> int:
-        if not execution_ids:
+    async def fail_held(self, session: AsyncSession, instance_id: str, runs: Sequence[RunSlot], reason: str) -> int:
+        if not runs:
             return 0
         now = await self._clock.now(session)
         execution = ScheduledJobExecution
+        execution_ids = [run.execution_id for run in runs]
+        # By id and slot (the executor's own claims: each id with its slot): on PostgreSQL, only their partitions.
         result = await session.execute(
             update(execution)
             .where(
                 execution.execution_id.in_(execution_ids),
+                execution.scheduled_at.in_(list(dict.fromkeys(run.scheduled_at for run in runs))),
                 execution.status_id == ExecutionStatus.RUNNING,
                 execution.executor_id == instance_id,
             )

@@ -10,6 +10,7 @@ from sqlalchemy import Table, and_, bindparam, func, not_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scheduler_core.notifications import EventType
+from scheduler_core.store.claims import RunSlot
 from scheduler_core.store.models import ExecutionStatus, ScheduledJob
 from scheduler_core.store.outbox import NewExecution
 from scheduler_core.store.passes import DueJob, JobAdvance, PassStore
@@ -49,10 +50,12 @@ class PortablePasses(PassStore):
         self, session: AsyncSession, rows: Sequence[NewExecution], written: Sequence[str]
     ) -> None:
         """run.missed for the rows a pass wrote missed (past their grace time when it came to them)."""
-        missed = [row.execution_id for row in rows if row.status_id == ExecutionStatus.MISSED]
+        missed = [RunSlot(r.execution_id, r.scheduled_at) for r in rows if r.status_id == ExecutionStatus.MISSED]
         if missed:
             inserted = set(written)
-            await self._events.add_runs(session, EventType.RUN_MISSED, (eid for eid in missed if eid in inserted))
+            await self._events.add_runs(
+                session, EventType.RUN_MISSED, (r for r in missed if r.execution_id in inserted)
+            )
 
     async def claim_unscheduled(self, session: AsyncSession, limit: int) -> list[DueJob]:
         query = (

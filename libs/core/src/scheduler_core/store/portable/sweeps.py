@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from scheduler_core import verdicts
 from scheduler_core.notifications import Event, EventType, instant
+from scheduler_core.store.claims import RunSlot
 from scheduler_core.store.models import (
     ExecutionStatus,
     InstanceStatus,
@@ -204,17 +205,21 @@ class PortableSweeps(SweepStore):
             )
         ).all()
         late: dict[str, tuple[int, str]] = {}  # execution id -> (job id, reason)
+        slots: dict[str, datetime] = {}  # execution id -> its slot
         for execution_id, job_id, scheduled_at, grace in candidates:
             lateness = now - scheduled_at
             if verdicts.past_grace(lateness, grace):
                 late[execution_id] = (job_id, verdicts.missed_unclaimed(lateness, grace))
+                slots[execution_id] = scheduled_at
         if not late:
             return []
-        # One UPDATE for all of them, each with its own reason.
+        # One UPDATE for all of them, each with its own reason; by id and slot (on PostgreSQL, only the partitions
+        # of those slots).
         result = await session.execute(
             update(execution)
             .where(
                 execution.execution_id.in_(list(late)),
+                execution.scheduled_at.in_(list(dict.fromkeys(slots.values()))),
                 execution.status_id.in_([ExecutionStatus.PENDING, ExecutionStatus.WAITING]),
             )
             .values(
@@ -225,7 +230,7 @@ class PortableSweeps(SweepStore):
             .returning(execution.execution_id)
         )
         closed = {row[0] for row in result.all()}
-        await self._events.add_runs(session, EventType.RUN_MISSED, closed)
+        await self._events.add_runs(session, EventType.RUN_MISSED, (RunSlot(eid, slots[eid]) for eid in closed))
         return [UnclaimedRun(eid, job_id, reason) for eid, (job_id, reason) in late.items() if eid in closed]
 
     async def report_silent(self, session: AsyncSession, now: datetime, limit: int) -> list[int]:

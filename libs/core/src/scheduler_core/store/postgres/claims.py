@@ -4,7 +4,9 @@ and one prepared statement per connection, planned for each batch's values: engi
 verdicts themselves are decided in Python (portable.claims.decide), the same code as on SQLite, under the locks
 the statements take.
 
-Runs are found by their unique execution_id (`= ANY(array)`); their status is tested as `status_id + 0`, a
+Runs are found by their unique execution_id (`= ANY(array)`) and their slots (`scheduled_at = ANY(array)`, the
+slots their messages carry): the slots are the partition key of the runs' table, so that each statement, planned
+for the batch's values, reads only the partitions of the batch's days. Their status is tested as `status_id + 0`, a
 condition no index serves: otherwise a generic plan may read every pending (or running) run through
 ix_scheduled_job_execution_open for each batch, since it cannot know how many ids the array holds."""
 
@@ -18,7 +20,7 @@ from typing import Any, Final
 from sqlalchemy import Boolean, Integer, String, column, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from scheduler_core.store.claims import ClaimOutcome, ClaimResult
+from scheduler_core.store.claims import ClaimOutcome, ClaimResult, RunSlot
 from scheduler_core.store.models import ExecutionStatus, InstanceStatus, JsonDoc, OverlapPolicy
 from scheduler_core.store.portable.claims import (
     OUTCOME_OF,
@@ -59,7 +61,8 @@ _CLAIM_PENDING = text(
         FROM scheduled_job_execution AS e
         JOIN scheduled_job AS j ON j.id = e.job_id
         JOIN task_function AS t ON t.id = j.task_function_id
-        WHERE e.execution_id = ANY(CAST(:ids AS varchar[])) AND e.status_id + 0 = {_PENDING}
+        WHERE e.execution_id = ANY(CAST(:ids AS varchar[])) AND e.scheduled_at = ANY(CAST(:slots AS timestamptz[]))
+          AND e.status_id + 0 = {_PENDING}
         ORDER BY j.id, e.scheduled_at, e.attempt
         FOR KEY SHARE OF j
     )
@@ -98,8 +101,10 @@ _CLAIMER = text("SELECT status FROM scheduler_instance WHERE id = :instance_id F
 # max_instances only, which decides the same verdicts; the LIMIT also makes it a plain index scan, which marks
 # the dead entries the lock table's churn leaves (a lock per run) so that later counts skip them (a bitmap scan
 # would revisit every one until vacuum). The queue's head and the oldest running run are read only for the jobs
-# that need them (a one-time filter, and a CASE, which runs its subquery only when its branch is taken): nothing
-# more on the common path.
+# that need them (one-time filters on the job's flags, which read nothing when false): nothing more on the common
+# path. The oldest running run is found through the lock table, which does not know its slot:
+# its row is read by execution_id alone (an index probe per partition), for overlap_policy replace only, and only
+# while the job has a live lock. Its slot is returned too, so that step 4's request to cancel it names it.
 _JOB_STATE = text(
     f"""
     SELECT j.job_id,
@@ -108,12 +113,7 @@ _JOB_STATE = text(
                 WHERE l.job_id = j.job_id AND l.expires_at > CAST(:now AS timestamptz)
                 LIMIT j.max_instances) AS live) AS live,
            h.execution_id AS head_id, h.scheduled_at AS head_slot, h.attempt AS head_attempt,
-           CASE WHEN j.replaces THEN (
-                SELECT l.execution_id FROM scheduled_job_lock AS l
-                JOIN scheduled_job_execution AS r ON r.execution_id = l.execution_id
-                WHERE l.job_id = j.job_id AND l.expires_at > CAST(:now AS timestamptz)
-                  AND r.status_id + 0 = {_RUNNING} AND r.cancel_requested_at IS NULL
-                ORDER BY l.locked_at, l.id LIMIT 1) END AS oldest_running
+           o.execution_id AS oldest_running, o.scheduled_at AS oldest_running_slot
     FROM unnest(CAST(:job_ids AS integer[]), CAST(:max_instances AS integer[]), CAST(:queues AS boolean[]),
                 CAST(:replaces AS boolean[])) AS j (job_id, max_instances, queues, replaces)
     LEFT JOIN LATERAL (
@@ -121,6 +121,13 @@ _JOB_STATE = text(
         WHERE j.queues AND w.job_id = j.job_id AND w.queued_at IS NOT NULL AND w.status_id IN (1, 8)
         ORDER BY w.scheduled_at, w.attempt LIMIT 1
     ) AS h ON true
+    LEFT JOIN LATERAL (
+        SELECT r.execution_id, r.scheduled_at FROM scheduled_job_lock AS l
+        JOIN scheduled_job_execution AS r ON r.execution_id = l.execution_id
+        WHERE j.replaces AND l.job_id = j.job_id AND l.expires_at > CAST(:now AS timestamptz)
+          AND r.status_id + 0 = {_RUNNING} AND r.cancel_requested_at IS NULL
+        ORDER BY l.locked_at, l.id LIMIT 1
+    ) AS o ON true
     """
 ).columns(
     column("job_id", Integer()),
@@ -129,6 +136,7 @@ _JOB_STATE = text(
     column("head_slot", UTCDateTime()),
     column("head_attempt", Integer()),
     column("oldest_running", String()),
+    column("oldest_running_slot", UTCDateTime()),
 )
 
 # Step 4: the verdicts. Runs to start become running with a lock (claimed now, started at the later of now and
@@ -139,8 +147,9 @@ _JOB_STATE = text(
 _CLAIM_WRITE = text(
     f"""
     WITH verdicts AS MATERIALIZED (
-        SELECT * FROM unnest(CAST(:ids AS varchar[]), CAST(:statuses AS integer[]), CAST(:reasons AS text[]))
-               AS v (execution_id, status_id, reason)
+        SELECT * FROM unnest(CAST(:ids AS varchar[]), CAST(:slots AS timestamptz[]), CAST(:statuses AS integer[]),
+                             CAST(:reasons AS text[]))
+               AS v (execution_id, scheduled_at, status_id, reason)
     ),
     changed AS (
         UPDATE scheduled_job_execution AS e
@@ -159,8 +168,8 @@ _CLAIM_WRITE = text(
             release_at = CASE WHEN v.status_id = {_WAITING} THEN NULL ELSE e.release_at END,
             published_at = CASE WHEN v.status_id = {_WAITING} THEN NULL ELSE e.published_at END
         FROM verdicts AS v
-        WHERE e.execution_id = ANY(CAST(:ids AS varchar[])) AND e.execution_id = v.execution_id
-          AND e.status_id + 0 = {_PENDING}
+        WHERE e.execution_id = ANY(CAST(:ids AS varchar[])) AND e.scheduled_at = ANY(CAST(:slots AS timestamptz[]))
+          AND e.execution_id = v.execution_id AND e.scheduled_at = v.scheduled_at AND e.status_id + 0 = {_PENDING}
         RETURNING e.execution_id, e.job_id, e.status_id
     ),
     locked AS (
@@ -174,8 +183,11 @@ _CLAIM_WRITE = text(
     replaced AS (
         UPDATE scheduled_job_execution AS r
         SET cancel_requested_at = CAST(:now AS timestamptz), cancelled_by = x.by
-        FROM unnest(CAST(:replaced_ids AS varchar[]), CAST(:replaced_by AS text[])) AS x (execution_id, by)
-        WHERE r.execution_id = x.execution_id AND r.status_id + 0 = {_RUNNING} AND r.cancel_requested_at IS NULL
+        FROM unnest(CAST(:replaced_ids AS varchar[]), CAST(:replaced_slots AS timestamptz[]),
+                    CAST(:replaced_by AS text[])) AS x (execution_id, scheduled_at, by)
+        WHERE r.execution_id = x.execution_id AND r.scheduled_at = x.scheduled_at
+          AND r.scheduled_at = ANY(CAST(:replaced_slots AS timestamptz[]))
+          AND r.status_id + 0 = {_RUNNING} AND r.cancel_requested_at IS NULL
           -- A one-time filter on the parameter: nothing is read when no run is replaced (every claim but those of
           -- overlap_policy replace), whatever plan the statement has. Its generic plan, made while the table is
           -- tiny (a new database; then never made again while autovacuum is off), scans the whole table here.
@@ -206,21 +218,27 @@ class _Pending:
 
 class PostgresClaims(BatchClaims):
     async def _claim(
-        self, session: AsyncSession, execution_ids: Sequence[str], instance_id: str, host_name: str, lock_ttl: float
+        self, session: AsyncSession, runs: Sequence[RunSlot], instance_id: str, host_name: str, lock_ttl: float
     ) -> dict[str, ClaimResult] | None:
-        result = await session.execute(_CLAIM_PENDING, {"ids": list(execution_ids)})
-        rows = result.all()
+        params = {"ids": [run.execution_id for run in runs], "slots": list({run.scheduled_at for run in runs})}
+        rows = (await session.execute(_CLAIM_PENDING, params)).all()
         claimer = (await session.execute(_CLAIMER, {"instance_id": instance_id})).scalar_one_or_none()
         if claimer == InstanceStatus.STOPPED:
             return None
         if rows[0].execution_id is None:  # the anchor row alone: nothing pending
             return {}
         now: datetime = rows[-1].now  # read after every job's lock (see _CLAIM_PENDING)
-        pending = [_Pending(*row[2:]) for row in rows]
+        # The statement matched ids and slots as two sets: a run counts only with its own slot (any run of the
+        # batch it names was found by it, so that an id given with another run's slot is not this run).
+        wanted = set(runs)
+        pending = [_Pending(*row[2:]) for row in rows if RunSlot(row.execution_id, row.scheduled_at) in wanted]
+        if not pending:
+            return {}
         decisions = decide(pending, await self._job_states(session, pending, now), now)
-        params = _write_params(decisions, now, instance_id, host_name, lock_ttl)
-        written = (await session.execute(_CLAIM_WRITE, params)).all() if params["ids"] else []
         by_id = {run.execution_id: run for run in pending}
+        slots = {eid: run.scheduled_at for eid, run in by_id.items()}
+        params = _write_params(decisions, slots, now, instance_id, host_name, lock_ttl)
+        written = (await session.execute(_CLAIM_WRITE, params)).all() if params["ids"] else []
         reasons = {v.execution_id: v.reason for v in decisions.verdicts}
         results: dict[str, ClaimResult] = {}
         for verdict in decisions.verdicts:
@@ -256,19 +274,23 @@ class PostgresClaims(BatchClaims):
         states: dict[int, JobState] = {}
         for row in (await session.execute(_JOB_STATE, params)).all():
             head = None if row.head_id is None else (row.head_slot, row.head_attempt, row.head_id)
-            states[row.job_id] = JobState(row.live, head, row.oldest_running)
+            oldest = None if row.oldest_running is None else RunSlot(row.oldest_running, row.oldest_running_slot)
+            states[row.job_id] = JobState(row.live, head, oldest)
         return states
 
 
 def _write_params(
-    decisions: Decisions, now: datetime, instance_id: str, host_name: str, lock_ttl: float
+    decisions: Decisions, slots: dict[str, datetime], now: datetime, instance_id: str, host_name: str, lock_ttl: float
 ) -> dict[str, Any]:
+    """The parameters of _CLAIM_WRITE; `slots`: each pending run's slot, by execution id."""
     written = [v for v in decisions.verdicts if v.verdict is not Verdict.NOT_DUE]
     return {
         "ids": [v.execution_id for v in written],
+        "slots": [slots[v.execution_id] for v in written],
         "statuses": [_STATUS_OF[v.verdict] for v in written],
         "reasons": [v.reason for v in written],
-        "replaced_ids": list(decisions.replaced),
+        "replaced_ids": [run.execution_id for run in decisions.replaced],
+        "replaced_slots": [run.scheduled_at for run in decisions.replaced],
         "replaced_by": list(decisions.replaced.values()),
         "now": now,
         "expires_at": now + timedelta(seconds=lock_ttl),

@@ -20,19 +20,23 @@ _EXECUTIONS: Final[Table] = ScheduledJobExecution.__table__  # type: ignore[assi
 # not touched, which spares a row version per run and never locks a row an executor is about to claim. Written
 # without waiting: a row an executor holds locked at this instant (claiming it) is skipped, so the timekeeper's
 # pass never waits on an executor's transaction, and never deadlocks with one while it holds its jobs' rows.
-# Shared with the pass's one-statement write (passes.py).
+# Runs are read and written by id and slot, with the batch's slots as a constant list too: only the partitions of
+# those slots are read. Shared with the pass's one-statement write (passes.py).
 MARK_PUBLISHED_SQL: Final = f"""
     UPDATE scheduled_job_execution AS e
     SET published_at = m.published_at
     FROM (
-        SELECT x.id, p.published_at
-        FROM unnest(CAST(:published_ids AS varchar[]), CAST(:published_ats AS timestamptz[]))
-             AS p(execution_id, published_at)
-        JOIN scheduled_job_execution AS x ON x.execution_id = p.execution_id
+        SELECT x.id, x.scheduled_at, p.published_at
+        FROM unnest(CAST(:published_ids AS varchar[]), CAST(:published_slots AS timestamptz[]),
+                    CAST(:published_ats AS timestamptz[]))
+             AS p(execution_id, scheduled_at, published_at)
+        JOIN scheduled_job_execution AS x ON x.execution_id = p.execution_id AND x.scheduled_at = p.scheduled_at
         WHERE x.status_id = {int(ExecutionStatus.PENDING)}
+          AND x.scheduled_at = ANY(CAST(:published_slots AS timestamptz[]))
         FOR UPDATE OF x SKIP LOCKED
     ) AS m
-    WHERE e.id = m.id
+    WHERE e.id = m.id AND e.scheduled_at = m.scheduled_at
+      AND e.scheduled_at = ANY(CAST(:published_slots AS timestamptz[]))
     RETURNING e.execution_id
 """
 _MARK_PUBLISHED = text(MARK_PUBLISHED_SQL)
@@ -42,6 +46,7 @@ def published_params(runs: Sequence[PublishedRun]) -> dict[str, list[Any]]:
     """The array parameters of MARK_PUBLISHED_SQL."""
     return {
         "published_ids": [r.execution_id for r in runs],
+        "published_slots": [r.scheduled_at for r in runs],
         "published_ats": [r.published_at for r in runs],
     }
 

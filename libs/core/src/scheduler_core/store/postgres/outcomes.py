@@ -22,7 +22,9 @@ from scheduler_core.store.types import UTCDateTime
 # how it was, under the row lock the update takes anyway, so that a concurrent sweep's report of its silence is
 # seen; only jobs with a streak or a watch are touched: no write, and no lock, for the others), and each job
 # releases its earliest queued run still waiting for a place (an index probe of the queue's partial index, normally
-# empty, on the common path). Data-modifying CTEs run whether or not the final SELECT reads them.
+# empty, on the common path). Data-modifying CTEs run whether or not the final SELECT reads them. Runs are named
+# by execution id and slot (the partition key: only the partitions of the batch's slots are read); the queued run
+# `freed` releases is found by its job through the queue's partial index, and then updated by id and slot.
 _RECORD_OUTCOMES = text(
     f"""
     WITH released AS (
@@ -38,11 +40,13 @@ _RECORD_OUTCOMES = text(
             error_message = o.error_message,
             error_traceback = o.error_traceback,
             started_at = COALESCE(o.started_at, e.started_at)
-        FROM unnest(CAST(:ids AS varchar[]), CAST(:statuses AS integer[]), CAST(:durations AS integer[]),
-                    CAST(:results AS text[]), CAST(:errors AS text[]), CAST(:tracebacks AS text[]),
-                    CAST(:starts AS timestamptz[]))
-             AS o(execution_id, status_id, duration_ms, result_summary, error_message, error_traceback, started_at)
-        WHERE e.execution_id = ANY(CAST(:ids AS varchar[])) AND e.execution_id = o.execution_id
+        FROM unnest(CAST(:ids AS varchar[]), CAST(:slots AS timestamptz[]), CAST(:statuses AS integer[]),
+                    CAST(:durations AS integer[]), CAST(:results AS text[]), CAST(:errors AS text[]),
+                    CAST(:tracebacks AS text[]), CAST(:starts AS timestamptz[]))
+             AS o(execution_id, scheduled_at, status_id, duration_ms, result_summary, error_message, error_traceback,
+                  started_at)
+        WHERE e.execution_id = ANY(CAST(:ids AS varchar[])) AND e.scheduled_at = ANY(CAST(:slots AS timestamptz[]))
+          AND e.execution_id = o.execution_id AND e.scheduled_at = o.scheduled_at
           AND e.status_id + 0 = {int(ExecutionStatus.RUNNING)} AND e.executor_id = :instance_id
         RETURNING e.execution_id, e.job_id, e.scheduled_at, e.trigger, e.attempt, e.first_execution_id, e.status_id,
                   e.completed_at
@@ -76,12 +80,14 @@ _RECORD_OUTCOMES = text(
     ),
     freed AS (
         UPDATE scheduled_job_execution AS q SET release_at = clock_timestamp()
-        WHERE q.id IN (
-            SELECT (SELECT w.id FROM scheduled_job_execution AS w
-                    WHERE w.job_id = d.job_id AND w.queued_at IS NOT NULL AND w.status_id IN (1, 8)
-                      AND w.status_id = 8 AND w.release_at IS NULL
-                    ORDER BY w.scheduled_at, w.attempt LIMIT 1)
+        WHERE (q.id, q.scheduled_at) IN (
+            SELECT h.id, h.scheduled_at
             FROM (SELECT DISTINCT job_id FROM done) AS d
+            CROSS JOIN LATERAL (
+                SELECT w.id, w.scheduled_at FROM scheduled_job_execution AS w
+                WHERE w.job_id = d.job_id AND w.queued_at IS NOT NULL AND w.status_id IN (1, 8)
+                  AND w.status_id = 8 AND w.release_at IS NULL
+                ORDER BY w.scheduled_at, w.attempt LIMIT 1) AS h
         )
         AND q.status_id = 8 AND q.release_at IS NULL
         RETURNING q.id
@@ -118,6 +124,7 @@ class PostgresOutcomes(PortableOutcomes):
             _RECORD_OUTCOMES,
             {
                 "ids": [o.execution_id for o in outcomes],
+                "slots": [o.scheduled_at for o in outcomes],
                 "statuses": [int(o.status) for o in outcomes],
                 "durations": [o.duration_ms for o in outcomes],
                 "results": [o.result_summary for o in outcomes],

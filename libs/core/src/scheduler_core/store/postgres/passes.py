@@ -89,13 +89,13 @@ _RECORD_PASS = text(
         UPDATE scheduled_job_execution AS e
         SET status_id = {int(ExecutionStatus.PENDING)}, release_at = GREATEST(e.release_at, now())
         FROM (
-            SELECT w.id FROM scheduled_job_execution AS w
+            SELECT w.id, w.scheduled_at FROM scheduled_job_execution AS w
             WHERE w.status_id = 8 AND w.release_at <= CAST(:release_until AS timestamptz)
             ORDER BY w.release_at
             LIMIT :release_limit
             FOR UPDATE SKIP LOCKED
         ) AS r
-        WHERE e.id = r.id
+        WHERE e.id = r.id AND e.scheduled_at = r.scheduled_at  -- by id and slot: the run's own partition
         RETURNING e.execution_id, e.job_id, e.scheduled_at
     ),
     advanced AS (

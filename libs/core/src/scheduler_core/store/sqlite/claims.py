@@ -14,7 +14,7 @@ from typing import Any, Final
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from scheduler_core.store.claims import ClaimOutcome, ClaimResult
+from scheduler_core.store.claims import ClaimOutcome, ClaimResult, RunSlot
 from scheduler_core.store.models import ExecutionStatus, InstanceStatus, OverlapPolicy
 from scheduler_core.store.portable.claims import (
     OUTCOME_OF,
@@ -51,7 +51,7 @@ _QUEUE_HEAD: Final = """
     ORDER BY scheduled_at, attempt LIMIT 1
 """
 _OLDEST_RUNNING: Final = f"""
-    SELECT l.execution_id FROM scheduled_job_lock AS l
+    SELECT r.execution_id, r.scheduled_at FROM scheduled_job_lock AS l
     JOIN scheduled_job_execution AS r ON r.execution_id = l.execution_id
     WHERE l.job_id = ? AND l.expires_at > ? AND r.status_id = {_RUNNING} AND r.cancel_requested_at IS NULL
     ORDER BY l.locked_at, l.id LIMIT 1
@@ -111,7 +111,7 @@ class _PendingRow:
 
 class SqliteClaims(BatchClaims):
     async def _claim(
-        self, session: AsyncSession, execution_ids: Sequence[str], instance_id: str, host_name: str, lock_ttl: float
+        self, session: AsyncSession, runs: Sequence[RunSlot], instance_id: str, host_name: str, lock_ttl: float
     ) -> dict[str, ClaimResult] | None:
         connection = await sqlite_connection(session)
         status = connection.execute(_INSTANCE_STATUS, (instance_id,)).fetchone()
@@ -119,7 +119,9 @@ class SqliteClaims(BatchClaims):
         if status is not None and status[0] == InstanceStatus.STOPPED:
             return None
         results: dict[str, ClaimResult] = {}
-        unique = list(dict.fromkeys(execution_ids))
+        # By execution id alone (its slot is no partition key here); a run given with another slot is not this run.
+        wanted = set(runs)
+        unique = list(dict.fromkeys(run.execution_id for run in runs))
         found = connection.execute(_SELECT_PENDING.format(placeholders(len(unique))), unique)
         rows = [
             _PendingRow(
@@ -127,6 +129,7 @@ class SqliteClaims(BatchClaims):
             )
             for eid, job, slot, trigger, attempt, grace, limit, policy, params, tmo, key in found
         ]
+        rows = [row for row in rows if RunSlot(row.execution_id, row.scheduled_at) in wanted]
         if not rows:
             return results
         now = datetime.now(UTC)  # the database clock (see clock.py)
@@ -144,7 +147,7 @@ class SqliteClaims(BatchClaims):
                     state.queue_head = (from_instant(head[0]), head[1], head[2])
             if row.overlap_policy == OverlapPolicy.REPLACE and state.oldest_running is None:
                 oldest = connection.execute(_OLDEST_RUNNING, (row.job_id, stored_now)).fetchone()
-                state.oldest_running = None if oldest is None else oldest[0]
+                state.oldest_running = None if oldest is None else RunSlot(oldest[0], from_instant(oldest[1]))
         decisions = decide(rows, states, now)
 
         by_id = {row.execution_id: row for row in rows}
@@ -176,6 +179,6 @@ class SqliteClaims(BatchClaims):
                 closing = (_CLOSED_STATUS[verdict.verdict], stored_now, reason, eid)
                 if connection.execute(_CLOSE_PENDING, closing).rowcount:
                     results[eid] = ClaimResult(OUTCOME_OF[verdict.verdict], eid, reason=reason)
-        for execution_id, by in decisions.replaced.items():
-            connection.execute(_REQUEST_CANCEL, (stored_now, by, execution_id))
+        for replaced, by in decisions.replaced.items():
+            connection.execute(_REQUEST_CANCEL, (stored_now, by, replaced.execution_id))
         return results

@@ -25,7 +25,7 @@ _INSERT_EXECUTION: Final = """
 """
 _SET_PUBLISHED: Final = (
     "UPDATE scheduled_job_execution SET published_at = ? "
-    f"WHERE execution_id = ? AND status_id = {int(ExecutionStatus.PENDING)}"
+    f"WHERE execution_id = ? AND scheduled_at = ? AND status_id = {int(ExecutionStatus.PENDING)}"
 )
 # Which of a batch's execution ids are stored (a slot that already had a row kept its own id).
 _STORED_IDS: Final = "SELECT execution_id FROM scheduled_job_execution WHERE execution_id IN ({})"
@@ -72,7 +72,9 @@ def record_published(connection: sqlite3.Connection, runs: Sequence[PublishedRun
     ids marked are known."""
     marked = []
     for run in runs:
-        if connection.execute(_SET_PUBLISHED, (to_instant(run.published_at), run.execution_id)).rowcount:
+        if connection.execute(
+            _SET_PUBLISHED, (to_instant(run.published_at), run.execution_id, to_instant(run.scheduled_at))
+        ).rowcount:
             marked.append(run.execution_id)
     return marked
 

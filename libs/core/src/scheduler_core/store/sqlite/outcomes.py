@@ -25,7 +25,7 @@ _RECORD_OUTCOME: Final = f"""
     UPDATE scheduled_job_execution
     SET status_id = ?, completed_at = ?, duration_ms = ?, result_summary = ?, error_message = ?, error_traceback = ?,
         started_at = coalesce(?, started_at)
-    WHERE execution_id = ? AND status_id = {int(ExecutionStatus.RUNNING)} AND executor_id = ?
+    WHERE execution_id = ? AND scheduled_at = ? AND status_id = {int(ExecutionStatus.RUNNING)} AND executor_id = ?
     RETURNING job_id, scheduled_at, trigger, attempt, first_execution_id
 """
 _RELEASE_LOCKS: Final = "DELETE FROM scheduled_job_lock WHERE execution_id IN ({}) AND locked_by = ?"
@@ -73,6 +73,7 @@ class SqliteOutcomes(PortableOutcomes):
                 o.error_traceback,
                 to_instant(o.started_at),
                 o.execution_id,
+                to_instant(o.scheduled_at),
                 instance_id,
             )
             row = connection.execute(_RECORD_OUTCOME, values).fetchone()
