@@ -279,6 +279,38 @@ async def test_fewer_execution_indexes_keep_the_runs_and_downgrade_to_the_0008_s
             await engine.dispose()
 
 
+async def test_cancel_requests_of_held_runs_are_copied_onto_their_locks() -> None:
+    """0011 on a database with runs in flight: a running run already asked to cancel has the request on its lock
+    (its executor's next renewal returns it from there); the others' locks carry none."""
+    async with postgres_server() as server, fresh_postgres_database(server, migrate=False) as url:
+        engine = create_engine(url, pool_size=2)
+        try:
+            await upgrade(engine, "0010")
+            async with engine.begin() as connection:
+                await generate_history(connection, rows=10, jobs=2)
+                await connection.exec_driver_sql(
+                    "UPDATE scheduled_job_execution SET status_id = 2, cancel_requested_at = now(), "
+                    "cancelled_by = CASE WHEN id % 2 = 0 THEN 'user u1' END WHERE id IN (SELECT min(id) + k "
+                    "FROM scheduled_job_execution, generate_series(0, 1) AS k GROUP BY k)"
+                )
+                await connection.exec_driver_sql(
+                    "INSERT INTO scheduled_job_lock (job_id, execution_id, locked_by, locked_at, expires_at) "
+                    "SELECT job_id, execution_id, 'exec-1', now(), now() + interval '1 minute' "
+                    "FROM scheduled_job_execution ORDER BY id LIMIT 3"
+                )
+            await upgrade(engine)
+            async with engine.connect() as connection:
+                rows = await connection.exec_driver_sql(
+                    "SELECT l.cancel_requested_by FROM scheduled_job_lock AS l "
+                    "JOIN scheduled_job_execution AS e USING (execution_id) ORDER BY e.id"
+                )
+                mirrored = [row[0] for row in rows]
+            assert sorted(mirrored[:2]) == ["", "user u1"]
+            assert mirrored[2] is None
+        finally:
+            await engine.dispose()
+
+
 HISTORY_INDEXES = {
     "ix_scheduled_job_execution_slot",
     "ix_scheduled_job_execution_job_slot",

@@ -104,3 +104,31 @@ async def test_heartbeats_failing_with_no_run_held_the_mark_is_still_proven_so_a
         assert breaches == []
     finally:
         await fence.close()
+
+
+def test_breaches_finds_each_lease_due_whatever_it_answered_before() -> None:
+    """breaches() skips visiting the holds while no lease can end within its margin (it runs 10 times a second
+    in each layer, and before each step of task code): a lease that comes due, a new hold's earlier lease, a
+    revocation are still found, at instants given, not waited for."""
+    fence = fencing()
+    base = time.monotonic()
+    cast(Any, fence)._instance.last_ok_sent = base + 3600  # heartbeats succeed throughout: only leases are at stake
+    fence.hold("a", owner="me", claim_sent=base, in_thread=False)
+    fence.hold("b", owner="me", claim_sent=base + 1, in_thread=False)
+    assert fence.breaches(base, WATCHDOG) == []
+    fence.renewed(["a", "b"], {"a", "b"}, base + 5)  # both leases move on to base + 5 + LOCK_TTL
+    fence.renewed(["a"], {"a"}, base + 10)  # a's again, to base + 10 + LOCK_TTL
+    assert fence.breaches(base + 5 + LOCK_TTL - 1, 0.5) == []
+    assert [eid for eid, _ in fence.breaches(base + 5 + LOCK_TTL - 1, 1.0)] == ["b"]
+    fence.release("b")
+    assert fence.breaches(base + 5 + LOCK_TTL, 0.0) == []
+    fence.hold("c", owner="me", claim_sent=base - LOCK_TTL, in_thread=False)  # a lease already over
+    assert [eid for eid, _ in fence.breaches(base, 0.0)] == ["c"]
+    fence.release("c")
+    assert fence.breaches(base, 0.0) == []
+    fence.hold("d", owner="other", claim_sent=base, in_thread=True)
+    assert fence.revoke_owner("other") == ["d"]
+    assert [eid for eid, _ in fence.breaches(base, 0.0)] == ["d"]
+    fence.release("d")
+    assert fence.breaches(base, 0.0) == []
+    assert [eid for eid, _ in fence.breaches(base + 10 + LOCK_TTL, 0.0)] == ["a"]

@@ -8,10 +8,22 @@ from __future__ import annotations
 from datetime import timedelta
 
 from sqlalchemy import delete, update
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from scheduler_core.store import ClaimOutcome, NewExecution, RunOutcome, Store
+from scheduler_core.store import Cancellation, ClaimOutcome, NewExecution, RunOutcome, Store
 from scheduler_core.store.models import ExecutionStatus, ScheduledJobExecution, ScheduledJobLock
-from tests.contract.store.support import Maker, claim, db_now, executions, locks, pending_run, run_slots, slots
+from tests.contract.store.support import (
+    Maker,
+    captured,
+    claim,
+    db_now,
+    executions,
+    later_run,
+    locks,
+    pending_run,
+    run_slots,
+    slots,
+)
 from tests.support.factories import interval_job, new_id, task_function
 
 
@@ -195,3 +207,34 @@ async def test_renew_leases_extends_only_held_locks_and_never_revives_a_removed_
     assert (held.held, none_held.held) == ({execution_id}, set())
     assert list(after) == [execution_id]
     assert after[execution_id].expires_at - before.expires_at > timedelta(seconds=100)
+
+
+async def test_a_renewal_returns_the_cancel_requests_of_its_runs_from_their_locks_alone(
+    store: Store, engine: AsyncEngine, sessionmaker: Maker
+) -> None:
+    """A running run's cancel request, an operator's or a replacing run's, comes back with the next renewal of its
+    lease, from the lock row alone: a renewal reads no execution (on a table partitioned by slot, a lookup by
+    execution id alone would probe every partition)."""
+    _, asked = await pending_run(sessionmaker)
+    _, quiet = await pending_run(sessionmaker)
+    _, elsewhere = await pending_run(sessionmaker)
+    job_id, replaced = await pending_run(sessionmaker, overlap_policy="replace", max_instances=1)
+    await claim(sessionmaker, [asked, quiet, replaced])
+    await claim(sessionmaker, [elsewhere], instance="exec-2")
+    due = await later_run(sessionmaker, job_id)
+    await claim(sessionmaker, [due], instance="exec-2")
+    now = await db_now(sessionmaker)
+    async with sessionmaker.begin() as session:
+        for run, by in ((asked, "user u1"), (elsewhere, "user u2")):
+            assert await store.history.cancel(session, run, by=by, now=now) is Cancellation.REQUESTED
+        assert await store.history.cancel(session, asked, by="user u3", now=now) is Cancellation.ALREADY_REQUESTED
+    held = [asked, quiet, replaced]
+    with captured(engine) as seen:
+        async with sessionmaker.begin() as session:
+            renewal = await store.outcomes.renew_leases(session, "exec-1", 60, held)
+    assert renewal.held == set(held)
+    assert renewal.cancelling == {asked: "user u1", replaced: f"replaced by run {due}"}
+    assert not [statement for statement, _ in seen if "scheduled_job_execution" in statement]
+    async with sessionmaker.begin() as session:
+        other = await store.outcomes.renew_leases(session, "exec-2", 60, [elsewhere])
+    assert other.cancelling == {elsewhere: "user u2"}

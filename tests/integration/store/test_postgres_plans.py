@@ -10,15 +10,16 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
+from sqlalchemy import select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from scheduler_core.store import NewExecution, Store
 from scheduler_core.store.engine import create_sessionmaker
-from scheduler_core.store.models import ExecutionStatus
+from scheduler_core.store.models import ExecutionStatus, ScheduledJobLock
 from scheduler_core.store.postgres.claims import _CLAIM_PENDING, _CLAIM_WRITE, _JOB_STATE
 from scheduler_core.store.postgres.outcomes import _RECORD_OUTCOMES
-from tests.contract.store.support import OUTBOX_BASE, captured, db_now, outbox_with_history
+from tests.contract.store.support import OUTBOX_BASE, captured, db_now, hold_locks, outbox_with_history
 from tests.support.factories import interval_job, new_id
 
 
@@ -201,5 +202,45 @@ async def test_the_claim_can_use_the_due_index_on_postgresql(
             assert re.search(r"Index Scan (using|on) ix_scheduled_job_due", plan), plan
             # The look-ahead is folded into a constant in a custom plan, a parameter in a generic one.
             assert re.search(r"Index Cond: \(next_run_at <= \(statement_timestamp\(\) \+ ", plan), plan
+    finally:
+        await connection.close()
+
+
+async def test_a_lease_renewal_visits_only_its_own_locks_under_either_plan(
+    pg_engine: AsyncEngine, pg_store: Store, postgres_url: str
+) -> None:
+    """A heartbeat renews its executor's leases in one statement whose cost follows the ids it names, whatever the
+    lock table holds and whichever plan the server caches: never a scan of every lock, nor one id array searched
+    once per lock. Here 3,000 locks of other executors; the renewal names 3 runs."""
+    maker = create_sessionmaker(pg_engine)
+    async with maker.begin() as session:
+        job = await interval_job(session, next_run_at=None, max_instances=10_000)
+        for owner in range(3):
+            await hold_locks(session, job.id, f"exec-{owner}", 60, count=1000)
+        await hold_locks(session, job.id, "exec-9", 60, count=3)
+    async with pg_engine.connect() as connection:
+        await connection.exec_driver_sql("ANALYZE scheduled_job_lock")
+        await connection.commit()
+    async with maker() as session:
+        held = [
+            lock.execution_id for lock in await session.scalars(select(ScheduledJobLock).filter_by(locked_by="exec-9"))
+        ]
+    with captured(pg_engine, "UPDATE scheduled_job_lock") as seen:
+        async with maker.begin() as session:
+            renewal = await pg_store.outcomes.renew_leases(session, "exec-9", 60, held)
+    assert renewal.held == set(held)
+    [(statement, parameters)] = seen
+    connection = await asyncpg.connect(_dsn(postgres_url))
+    try:
+        for mode in ("force_custom_plan", "force_generic_plan"):
+            await connection.execute(f"BEGIN; SET LOCAL plan_cache_mode = {mode}")
+            name = f"renew_{mode}"
+            await connection.execute(f"PREPARE {name} AS {statement}")
+            arguments = ", ".join(
+                f"ARRAY{value}::varchar[]" if isinstance(value, list) else _literal(value) for value in parameters
+            )
+            plan = "\n".join(row[0] for row in await connection.fetch(f"EXPLAIN EXECUTE {name}({arguments})"))
+            assert "Seq Scan on scheduled_job_lock" not in plan, plan
+            await connection.execute("ROLLBACK")
     finally:
         await connection.close()

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import os
 import threading
 import time
@@ -69,6 +70,11 @@ class Fencing:
         self._interval = watchdog_interval  # seconds
         self._on_breach = on_breach
         self._holds: dict[str, Hold] = {}
+        # What lets breaches() answer without visiting every hold (it runs 10 times a second in each layer, and
+        # before every step of task code): no active hold's lease ends before `_earliest` (time.monotonic(); a
+        # lower bound, made exact whenever the holds are visited), and no hold was revoked since they last were.
+        self._earliest = math.inf
+        self._revoked = False
         self._guard = threading.Lock()  # the watchdog thread reads what the loop writes
         self.presence: Presence | None = None
         self._proven_sent: float | None = None  # monotonic send time of the last successful presence proof
@@ -82,6 +88,7 @@ class Fencing:
         with self._guard:
             deadline = leases.lease_deadline(claim_sent, self._lock_ttl)
             self._holds[execution_id] = Hold(owner, deadline, in_thread)
+            self._earliest = min(self._earliest, deadline)
 
     def running(self, execution_id: str, task: asyncio.Task[None]) -> None:
         hold = self._holds.get(execution_id)
@@ -124,6 +131,7 @@ class Fencing:
                     hold.lease_deadline = max(hold.lease_deadline, deadline)
                 elif hold.revoked_at is None:
                     hold.revoked_at = now
+                    self._revoked = True
         lost = [eid for eid in requested if eid not in still_held and (h := self._holds.get(eid)) and h.active]
         if lost:
             log.error("leases_lost", execution_ids=lost, reason="the sweep failed these runs: their locks are gone")
@@ -137,6 +145,7 @@ class Fencing:
             doomed = [eid for eid, hold in self._holds.items() if hold.owner == owner and hold.active]
             for execution_id in doomed:
                 self._holds[execution_id].revoked_at = now
+            self._revoked = self._revoked or bool(doomed)
         self._stop_runs(doomed, "its instance was declared stopped")
         return [eid for eid in doomed if (hold := self._holds.get(eid)) is not None and hold.in_thread]
 
@@ -146,11 +155,6 @@ class Fencing:
         """(execution id, reason) of the runs whose task may still run and that must stop by `now + margin`. A
         revoked run must stop at once: a task in a thread now, a cancelled coroutine within `margin` (time to
         unwind)."""
-        with self._guard:
-            holds = [(eid, hold) for eid, hold in self._holds.items() if hold.active]
-        if not holds:
-            return []
-        found = []
         silence = self._silence_deadline()
         silent = silence is None or now + margin >= silence
         # Proofs keep coming while they succeed: a proof's freshness is judged a watchdog interval ahead at most,
@@ -164,6 +168,13 @@ class Fencing:
                 silence_deadline=silence,
             )
         )
+        with self._guard:
+            if vouched and not self._revoked and now + margin < self._earliest:
+                return []
+            holds = [(eid, hold) for eid, hold in self._holds.items() if hold.active]
+            self._revoked = any(hold.revoked_at is not None for _, hold in holds)
+            self._earliest = min((hold.lease_deadline for _, hold in holds), default=math.inf)
+        found = []
         for execution_id, hold in holds:
             if hold.revoked_at is not None and (hold.in_thread or now >= hold.revoked_at + margin):
                 found.append((execution_id, "the sweep failed it while its task ran"))

@@ -346,6 +346,9 @@ class ScheduledJobLock(Base):
     locked_by: Mapped[str] = mapped_column(String(36), nullable=False, index=True)  # instance id
     locked_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    # Its run's cancel request, mirrored from the execution (cancelled_by, "" if nobody was named): lease renewals
+    # return it with no read of the executions (migration 0011).
+    cancel_requested_by: Mapped[str | None] = mapped_column(String(255))
 
 
 class SchedulerInstance(Base):

@@ -19,7 +19,7 @@ from scheduler_core.store.history import (
     HistoryStore,
     SlotPosition,
 )
-from scheduler_core.store.models import ExecutionStatus, ScheduledJobExecution
+from scheduler_core.store.models import ExecutionStatus, ScheduledJobExecution, ScheduledJobLock
 
 _OPEN = (ExecutionStatus.PENDING, ExecutionStatus.RUNNING)
 _NOT_STARTED = (ExecutionStatus.PENDING, ExecutionStatus.WAITING)
@@ -212,6 +212,12 @@ class PortableHistoryStore(HistoryStore):
             .returning(execution.id)
         )
         if requested.first() is not None:
+            # Mirrored on its lock: the executor's next lease renewal returns it.
+            await session.execute(
+                update(ScheduledJobLock)
+                .where(ScheduledJobLock.execution_id == execution_id)
+                .values(cancel_requested_by=by)
+            )
             return Cancellation.REQUESTED
         status = (
             await session.execute(select(execution.status_id).where(execution.execution_id == execution_id))

@@ -3,10 +3,11 @@ add the per-run fenced finish."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scheduler_core.store.claims import RunSlot
@@ -62,20 +63,22 @@ class PortableOutcomes(OutcomeStore):
         if not execution_ids:
             return Renewal(set())
         now = await self._clock.now(session)
-        lock, execution = ScheduledJobLock, ScheduledJobExecution
+        lock = ScheduledJobLock
         result = await session.execute(
             update(lock)
             .where(lock.locked_by == instance_id, lock.execution_id.in_(execution_ids))
             .values(expires_at=now + timedelta(seconds=ttl))
-            .returning(lock.execution_id)
+            .returning(lock.execution_id, lock.cancel_requested_by)
         )
-        held = {row[0] for row in result.all()}
-        if not held:
-            return Renewal(held)
-        # By execution_id (unique): a handful of index lookups, whatever the history holds.
-        cancelling = await session.execute(
-            select(execution.execution_id, execution.cancelled_by).where(
-                execution.execution_id.in_(held), execution.cancel_requested_at.is_not(None)
-            )
-        )
-        return Renewal(held, {eid: by or "" for eid, by in cancelling.all()})
+        return renewal(result.all())
+
+
+def renewal(rows: Iterable[Sequence[Any]]) -> Renewal:
+    """The Renewal of a lease renewal's rows (execution id, the cancel request mirrored on its lock)."""
+    held: set[str] = set()
+    cancelling: dict[str, str] = {}
+    for execution_id, cancel_requested_by in rows:
+        held.add(execution_id)
+        if cancel_requested_by is not None:
+            cancelling[execution_id] = cancel_requested_by
+    return Renewal(held, cancelling)

@@ -192,6 +192,11 @@ _CLAIM_WRITE = text(
           -- overlap_policy replace), whatever plan the statement has. Its generic plan, made while the table is
           -- tiny (a new database; then never made again while autovacuum is off), scans the whole table here.
           AND cardinality(CAST(:replaced_ids AS varchar[])) > 0
+        RETURNING r.execution_id, r.cancelled_by
+    ),
+    mirrored AS (  -- on the replaced run's lock, which its executor's lease renewal reads (migration 0011)
+        UPDATE scheduled_job_lock AS rl SET cancel_requested_by = rp.cancelled_by
+        FROM replaced AS rp WHERE rl.execution_id = rp.execution_id
     )
     SELECT c.execution_id, c.status_id, l.id AS fencing_token
     FROM changed AS c LEFT JOIN locked AS l ON l.execution_id = c.execution_id

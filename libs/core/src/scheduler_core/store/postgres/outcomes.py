@@ -11,9 +11,9 @@ from sqlalchemy import JSON, Integer, String, column, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scheduler_core.store.models import ExecutionStatus
-from scheduler_core.store.outcomes import FinishResult, RunOutcome
+from scheduler_core.store.outcomes import FinishResult, Renewal, RunOutcome
 from scheduler_core.store.portable.followups import EndedRun, WatchedJob
-from scheduler_core.store.portable.outcomes import PortableOutcomes
+from scheduler_core.store.portable.outcomes import PortableOutcomes, renewal
 from scheduler_core.store.types import UTCDateTime
 
 # Fenced on (running, owned by the caller): a stale executor's outcome changes nothing. The caller's locks of
@@ -112,6 +112,21 @@ _RECORD_OUTCOMES = text(
 )
 
 
+# A heartbeat's renewal of the caller's leases, to the database's now (once, an InitPlan) + ttl seconds: one
+# statement, which returns the cancel requests mirrored on the locks (no read of the executions). The held ids
+# come as one array (a statement text that never changes, whatever the count; joined, so every plan probes or
+# hashes each id once) and verify the owner's locks: a lock of a run the caller no longer holds must expire.
+_RENEW_LEASES = text(
+    """
+    UPDATE scheduled_job_lock AS l
+    SET expires_at = (SELECT clock_timestamp()) + CAST(:ttl AS double precision) * interval '1 second'
+    FROM unnest(CAST(:ids AS varchar[])) AS h (execution_id)
+    WHERE l.execution_id = h.execution_id AND l.locked_by = :instance_id
+    RETURNING l.execution_id, l.cancel_requested_by
+    """
+).columns(column("execution_id", String()), column("cancel_requested_by", String()))
+
+
 def _instant(value: str | None) -> datetime | None:
     return None if value is None else datetime.fromisoformat(value).astimezone(UTC)
 
@@ -147,3 +162,13 @@ class PostgresOutcomes(PortableOutcomes):
             await self._followups.after_successes(session, succeeded, watched)
         freed = rows[0].freed if rows else 0
         return FinishResult({run.execution_id for run in ended}, wake=bool(retries or freed))
+
+    async def renew_leases(
+        self, session: AsyncSession, instance_id: str, ttl: float, execution_ids: Sequence[str]
+    ) -> Renewal:
+        if not execution_ids:
+            return Renewal(set())
+        result = await session.execute(
+            _RENEW_LEASES, {"ids": list(execution_ids), "ttl": ttl, "instance_id": instance_id}
+        )
+        return renewal(result.all())

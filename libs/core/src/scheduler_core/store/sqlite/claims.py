@@ -84,6 +84,8 @@ _REQUEST_CANCEL: Final = f"""
     UPDATE scheduled_job_execution SET cancel_requested_at = ?, cancelled_by = ?
     WHERE execution_id = ? AND status_id = {_RUNNING} AND cancel_requested_at IS NULL
 """
+# Mirrored on the lock, which the executor's lease renewal reads (migration 0011).
+_MIRROR_CANCEL: Final = "UPDATE scheduled_job_lock SET cancel_requested_by = ? WHERE execution_id = ?"
 
 
 @cache
@@ -180,5 +182,6 @@ class SqliteClaims(BatchClaims):
                 if connection.execute(_CLOSE_PENDING, closing).rowcount:
                     results[eid] = ClaimResult(OUTCOME_OF[verdict.verdict], eid, reason=reason)
         for replaced, by in decisions.replaced.items():
-            connection.execute(_REQUEST_CANCEL, (stored_now, by, replaced.execution_id))
+            if connection.execute(_REQUEST_CANCEL, (stored_now, by, replaced.execution_id)).rowcount:
+                connection.execute(_MIRROR_CANCEL, (by, replaced.execution_id))
         return results
