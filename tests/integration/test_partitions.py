@@ -22,7 +22,7 @@ from scheduler_core.store import Actor, AuditAction, AuditEntry, NewExecution, S
 from scheduler_core.store.engine import create_engine
 from scheduler_core.store.migration import upgrade
 from scheduler_core.store.models import ExecutionStatus, ScheduledJobExecution, SchedulerAuditLog
-from scheduler_core.store.partitions import DAYS_AHEAD
+from scheduler_core.store.partitions import DAYS_AHEAD, Step
 from scheduler_core.store.postgres.partitions import DEFAULT_PARTITION, day_name
 from tests.integration.test_pipeline import create_job, wait_until_settled
 from tests.support.cluster import runs_ended
@@ -97,7 +97,7 @@ async def test_an_expired_day_is_dropped_whole_and_its_disk_returned(db: Databas
     old = [today - timedelta(days=n) for n in (40, 39)]  # two expired days, each a partition
     async with db.sessionmaker.begin() as session:
         job = await interval_job(session, next_run_at=None)
-        assert [await db.store.partitions.make_day(session, day) for day in old] == [True, True]
+        assert [await db.store.partitions.make_day(session, day) for day in old] == [Step.DONE, Step.DONE]
     done = [ExecutionStatus.SUCCESS, ExecutionStatus.FAILED, ExecutionStatus.MISSED]
     dropped = await db.runs(job.id, [(at(old[0], h), done[h % 3]) for h in range(20)])
     # The second day holds a run still waiting (a retry): the day waits for it, and nothing of it is deleted.
@@ -152,7 +152,7 @@ async def test_runs_outside_every_day_go_to_the_default_partition_and_are_delete
     made = []
     for n in range(DAYS_AHEAD + 5):
         async with db.sessionmaker.begin() as session:
-            made += [n] if await db.store.partitions.make_day(session, today + timedelta(days=n)) else []
+            made += [n] if await db.store.partitions.make_day(session, today + timedelta(days=n)) is Step.DONE else []
     assert made == [DAYS_AHEAD + 1, DAYS_AHEAD + 2, DAYS_AHEAD + 4]
 
 
@@ -174,7 +174,7 @@ async def test_a_detach_waits_briefly_for_its_lock_and_leaves_the_day_for_the_ne
     old = today - timedelta(days=40)
     async with db.sessionmaker.begin() as session:
         job = await interval_job(session, next_run_at=None)
-        assert await db.store.partitions.make_day(session, old)
+        assert await db.store.partitions.make_day(session, old) is Step.DONE
     runs = await db.runs(job.id, [(at(old), ExecutionStatus.SUCCESS)])
     # A long reader of the history (a transaction that read the executions) holds a lock the detach needs.
     async with db.engine.connect() as reader:
@@ -249,8 +249,10 @@ async def test_the_pipeline_runs_every_slot_once_while_the_cleanup_drops_days(
         dropped = 0
         for n, days_ago in enumerate((42, 41, 40)):
             day = today - timedelta(days=days_ago)
-            async with db.sessionmaker.begin() as session:
-                await db.store.partitions.make_day(session, day)
+            for _ in range(20):  # the pipeline's transactions hold locks that making a day waits for briefly
+                async with db.sessionmaker.begin() as session:
+                    if await db.store.partitions.make_day(session, day) is Step.DONE:
+                        break
             await db.runs(old.id, [(at(day, 0) + timedelta(seconds=s), ExecutionStatus.SUCCESS) for s in range(500)])
             await runs_ended(pg_engine, job_id, 3 * n + 2)  # the cleanup runs between the job's slots
             dropped += (await purge_history(db.sessionmaker, db.store, 30)).partitions_dropped

@@ -18,9 +18,11 @@ from scheduler_core.store import NewExecution, Store
 from scheduler_core.store.engine import create_sessionmaker
 from scheduler_core.store.models import ExecutionStatus, ScheduledJobLock
 from scheduler_core.store.postgres.claims import _CLAIM_PENDING, _CLAIM_WRITE, _JOB_STATE
+from scheduler_core.store.postgres.outbox import _MARK_PUBLISHED
 from scheduler_core.store.postgres.outcomes import _RECORD_OUTCOMES
 from tests.contract.store.support import OUTBOX_BASE, captured, db_now, hold_locks, outbox_with_history
 from tests.support.factories import interval_job, new_id
+from tests.support.plans import Plans
 
 
 def _literal(value: Any) -> str:
@@ -66,14 +68,16 @@ async def test_a_claims_job_state_reads_indexes_only_under_a_cached_generic_plan
         assert compiled.positiontup is not None
         await connection.execute(f"PREPARE job_state AS {compiled.string}")
         listed = ", ".join(arguments[name] for name in compiled.positiontup)
-        plan = "\n".join(row[0] for row in await connection.fetch(f"EXPLAIN EXECUTE job_state({listed})"))
+        raw = "\n".join(row[0] for row in await connection.fetch(f"EXPLAIN EXECUTE job_state({listed})"))
         await connection.execute("ROLLBACK")
+        plans = await Plans.read(connection)
     finally:
         await connection.close()
+    plan = plans.as_parents(raw)
     assert "$1" in plan or "$2" in plan, plan  # a generic plan
     assert "ix_scheduled_job_lock_job_id" in plan, plan
     assert "ix_scheduled_job_execution_queue" in plan, plan
-    assert not re.search(r"Seq Scan on scheduled_job_execution", plan), plan
+    assert plans.populated_seq_scans(raw) == [], raw
 
 
 async def test_batches_find_their_runs_by_id_under_a_cached_generic_plan(
@@ -131,6 +135,7 @@ async def test_batches_find_their_runs_by_id_under_a_cached_generic_plan(
     # A connection of its own: the plan cache mode and the prepared statements stay with it.
     connection = await asyncpg.connect(_dsn(postgres_url))
     try:
+        plans = await Plans.read(connection)
         await connection.execute("BEGIN; SET LOCAL plan_cache_mode = force_generic_plan")
         for number, (statement, arguments) in enumerate(statements.items()):
             compiled = statement.compile(dialect=pg_engine.dialect)
@@ -138,7 +143,9 @@ async def test_batches_find_their_runs_by_id_under_a_cached_generic_plan(
             assert set(compiled.positiontup) == set(arguments)
             await connection.execute(f"PREPARE claim_plan_{number} AS {compiled.string}")
             listed = ", ".join(arguments[name] for name in compiled.positiontup)
-            plan = "\n".join(row[0] for row in await connection.fetch(f"EXPLAIN EXECUTE claim_plan_{number}({listed})"))
+            raw = "\n".join(row[0] for row in await connection.fetch(f"EXPLAIN EXECUTE claim_plan_{number}({listed})"))
+            plan = plans.as_parents(raw)
+            assert plans.populated_seq_scans(raw) == [], raw
             assert "$1" in plan or "$2" in plan, plan  # a generic plan
             assert "ix_scheduled_job_execution_open" not in plan, plan
             by_slot = re.search(r"ix_scheduled_job_execution_slot.*\n.*Index Cond: \(scheduled_at = ANY", plan)
@@ -151,8 +158,8 @@ async def test_batches_find_their_runs_by_id_under_a_cached_generic_plan(
 async def test_the_outbox_relay_reads_the_outbox_partial_index_on_postgresql(
     pg_engine: AsyncEngine, pg_store: Store, postgres_url: str
 ) -> None:
-    """Generic plans included: a `status_id = $1` predicate does not imply the index's `status_id = 1`, and an
-    ORDER BY that the index does not provide sorts the whole outbox on every relay."""
+    """Generic plans included: a `status_id = $1` predicate does not imply the index's `status_id = 1`, and a
+    partition holding runs is read through its outbox index, never scanned whole."""
     sessionmaker = create_sessionmaker(pg_engine)
     await outbox_with_history(sessionmaker)
     with captured(pg_engine, "published_at IS NULL") as seen:
@@ -161,15 +168,20 @@ async def test_the_outbox_relay_reads_the_outbox_partial_index_on_postgresql(
     assert len(seen) == 2  # the runs older than the cutoff, then the manual ones
     connection = await asyncpg.connect(_dsn(postgres_url))
     try:
+        plans = await Plans.read(connection)
         for mode in ("force_custom_plan", "force_generic_plan"):
             await connection.execute(f"SET plan_cache_mode = {mode}")
             for number, (statement, parameters) in enumerate(seen):
                 name = f"outbox_{mode}_{number}"
                 await connection.execute(f"PREPARE {name} AS {statement}")
                 arguments = ", ".join(_literal(value) for value in parameters)
-                plan = "\n".join(row[0] for row in await connection.fetch(f"EXPLAIN EXECUTE {name}({arguments})"))
+                raw = "\n".join(row[0] for row in await connection.fetch(f"EXPLAIN EXECUTE {name}({arguments})"))
+                plan = plans.as_parents(raw)
                 assert "Index Scan using ix_scheduled_job_execution_outbox" in plan, plan
-                assert "Sort" not in plan, plan  # rows come in the index's order; the scan stops at the limit
+                assert plans.populated_seq_scans(raw) == [], raw
+                # Each partition's rows come in its index's order; across the day partitions the planner may merge
+                # them or sort what the partial indexes hold (the outbox's runs alone, never the history's).
+                assert "Sort" not in plan or "Index Scan using ix_scheduled_job_execution_outbox" in plan, plan
     finally:
         await connection.close()
 
@@ -242,5 +254,60 @@ async def test_a_lease_renewal_visits_only_its_own_locks_under_either_plan(
             plan = "\n".join(row[0] for row in await connection.fetch(f"EXPLAIN EXECUTE {name}({arguments})"))
             assert "Seq Scan on scheduled_job_lock" not in plan, plan
             await connection.execute("ROLLBACK")
+    finally:
+        await connection.close()
+
+
+async def test_a_batchs_statements_read_only_the_partition_of_its_runs_slots(
+    pg_engine: AsyncEngine, pg_store: Store, postgres_url: str
+) -> None:
+    """The executions are partitioned by day (migration 0012): a claim, a finish and a published mark name their
+    runs' slots, so that each reads and writes the one partition those slots fall in, however many days exist (the
+    product plans every statement for its values: plan_cache_mode = force_custom_plan)."""
+    maker = create_sessionmaker(pg_engine)
+    now = await db_now(maker)
+    noon = now.replace(hour=12, minute=0, second=0, microsecond=0)
+    async with maker.begin() as session:
+        job = await interval_job(session, next_run_at=None, max_instances=100)
+        for back in range(1, 4):  # days before today too, each a partition with runs
+            await pg_store.partitions.make_day(session, (noon - timedelta(days=back)).date())
+        others = [NewExecution(new_id(), job.id, noon - timedelta(days=d, seconds=1)) for d in range(4)]
+        batch = [NewExecution(new_id(), job.id, noon + timedelta(seconds=i)) for i in range(3)]
+        await pg_store.outbox.add(session, others + batch)
+    ids = "ARRAY[" + ", ".join(f"'{row.execution_id}'" for row in batch) + "]::varchar[]"
+    slots = "ARRAY[" + ", ".join(f"'{row.scheduled_at.isoformat()}'" for row in batch) + "]::timestamptz[]"
+    statements = {
+        _CLAIM_PENDING: {"ids": ids, "slots": slots},
+        _RECORD_OUTCOMES: {
+            "ids": ids,
+            "slots": slots,
+            "instance_id": "'exec-1'",
+            "statuses": "ARRAY[3, 3, 3]",
+            "durations": "ARRAY[1, 1, 1]",
+            "results": "ARRAY[NULL, NULL, NULL]::text[]",
+            "errors": "ARRAY[NULL, NULL, NULL]::text[]",
+            "tracebacks": "ARRAY[NULL, NULL, NULL]::text[]",
+            "starts": "ARRAY[NULL, NULL, NULL]::timestamptz[]",
+        },
+        _MARK_PUBLISHED: {
+            "published_ids": ids,
+            "published_slots": slots,
+            "published_ats": f"ARRAY['{now}']::timestamptz[]",
+        },
+    }
+    today = f"scheduled_job_execution_p{noon:%Y%m%d}"
+    connection = await asyncpg.connect(_dsn(postgres_url))
+    try:
+        await connection.execute("SET plan_cache_mode = force_custom_plan")
+        for number, (statement, arguments) in enumerate(statements.items()):
+            compiled = statement.compile(dialect=pg_engine.dialect)
+            assert compiled.positiontup is not None
+            await connection.execute(f"PREPARE pruned_{number} AS {compiled.string}")
+            listed = ", ".join(arguments[name] for name in compiled.positiontup)
+            plan = "\n".join(row[0] for row in await connection.fetch(f"EXPLAIN EXECUTE pruned_{number}({listed})"))
+            # The runs' own reads and writes (aliases e and x); the finish's queue probe (alias w, q) reads each
+            # day's partial queue index by job, normally empty, and is not the batch's.
+            touched = set(re.findall(r"on (scheduled_job_execution_\w+) (?:e|x)(?:_\d+)?\b", plan))
+            assert touched == {today}, plan
     finally:
         await connection.close()

@@ -19,7 +19,7 @@ from typing import Final
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from scheduler_core.store import Actor, AuditAction, AuditEntry, Store
-from scheduler_core.store.partitions import DAYS_AHEAD, Partition
+from scheduler_core.store.partitions import DAYS_AHEAD, Partition, Step
 
 DEFAULT_RETENTION_DAYS = 30
 DEFAULT_AUDIT_RETENTION_DAYS = 365  # SCHEDULER_AUDIT_RETENTION_DAYS's default
@@ -142,13 +142,13 @@ async def _purge(
             async with sessionmaker.begin() as session:
                 runs = await store.partitions.count(session, partition)
 
-        async def detach(session: AsyncSession, partition: Partition = partition, runs: int = runs) -> bool:
-            detached = await store.partitions.detach(session, partition)
-            if detached and runs:
+        async def detach(session: AsyncSession, partition: Partition = partition, runs: int = runs) -> Step:
+            step = await store.partitions.detach(session, partition)
+            if step is Step.DONE and runs:
                 await record_once(session)
-            return detached
+            return step
 
-        if await _attempts(sessionmaker, detach):  # else: left to the next cleanup
+        if await _attempts(sessionmaker, detach) is Step.DONE:  # else: left to the next cleanup
             dropped_runs, dropped = dropped_runs + runs, dropped + 1
     async with sessionmaker.begin() as session:
         await store.partitions.drop_detached(session)  # and any a cleanup detached before it was cut short
@@ -158,22 +158,24 @@ async def _purge(
     return Purged(executions, audit_rows, dropped)
 
 
-async def _make_day(store: Store, day: date, session: AsyncSession) -> bool:
+async def _make_day(store: Store, day: date, session: AsyncSession) -> Step:
     return await store.partitions.make_day(session, day)
 
 
 async def _attempts(
-    sessionmaker: async_sessionmaker[AsyncSession], step: Callable[[AsyncSession], Awaitable[bool]]
-) -> bool:
-    """The step in a transaction of its own (it holds its locks until the commit), tried again while it reports
-    that its lock was not granted in time; True once it did something."""
+    sessionmaker: async_sessionmaker[AsyncSession], step: Callable[[AsyncSession], Awaitable[Step]]
+) -> Step:
+    """The step in a transaction of its own (it holds its locks until the commit), tried again while its lock was
+    not granted in time, LOCK_ATTEMPTS times at most."""
+    done = Step.BUSY
     for attempt in range(LOCK_ATTEMPTS):
         if attempt:
             await asyncio.sleep(LOCK_RETRY_S)
         async with sessionmaker.begin() as session:
-            if await step(session):
-                return True
-    return False
+            done = await step(session)
+        if done is not Step.BUSY:
+            return done
+    return done
 
 
 async def purge_deliveries(

@@ -11,6 +11,7 @@ deletes of store/history.py alone."""
 
 from __future__ import annotations
 
+import enum
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -18,6 +19,14 @@ from datetime import date, datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 DAYS_AHEAD = 7  # days of partitions made ahead of today, so that a week without a cleanup still finds them
+
+
+class Step(enum.Enum):
+    """What a step of the cleanup on a partition did."""
+
+    DONE = "done"
+    SKIPPED = "skipped"  # nothing to do, or not to be done now (see the method)
+    BUSY = "busy"  # a lock it needs was not granted within a short wait: try again later
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,11 +52,11 @@ class PartitionStore(ABC):
         """Release the lock try_exclusive took on the session's connection."""
 
     @abstractmethod
-    async def make_day(self, session: AsyncSession, day: date) -> bool:
-        """Make the partition of the day if it does not exist yet; True if made. Commit right after: it holds locks
-        on the executions and on the jobs' table (its foreign key) until then. False too when the default partition
-        already holds runs of the day (making it would have to move them: they stay there, deleted in batches), or
-        when the locks were not granted within a short wait (the next cleanup makes it)."""
+    async def make_day(self, session: AsyncSession, day: date) -> Step:
+        """Make the partition of the day if it does not exist yet. Commit right after: it holds locks on the
+        executions and on the jobs' table (its foreign key) until then. SKIPPED when it exists, or when the default
+        partition already holds runs of the day (making it would have to move them: they stay there, deleted in
+        batches); BUSY when its locks were not granted within a short wait."""
 
     @abstractmethod
     async def partitions(self, session: AsyncSession) -> list[Partition]:
@@ -64,9 +73,10 @@ class PartitionStore(ABC):
         goes with its day."""
 
     @abstractmethod
-    async def detach(self, session: AsyncSession, partition: Partition) -> bool:
-        """Detach the partition from the executions (its runs leave the history at the commit); False when the
-        locks it needs were not granted within a short wait (retried at the next cleanup). Commit right after."""
+    async def detach(self, session: AsyncSession, partition: Partition) -> Step:
+        """Detach the partition from the executions (its runs leave the history at the commit). Commit right
+        after. SKIPPED when, under the lock, it is found to hold an open run after all (written since expired()
+        looked); BUSY when its locks were not granted within a short wait."""
 
     @abstractmethod
     async def drop_detached(self, session: AsyncSession) -> list[str]:

@@ -24,7 +24,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scheduler_core.store.models import ExecutionStatus, ScheduledJobExecution
-from scheduler_core.store.partitions import Partition, PartitionStore
+from scheduler_core.store.partitions import Partition, PartitionStore, Step
 
 _EXECUTIONS: Final[Table] = ScheduledJobExecution.__table__  # type: ignore[assignment]
 EXECUTION: Final = ScheduledJobExecution.__tablename__
@@ -89,18 +89,18 @@ class PostgresPartitions(PartitionStore):
         statement = text("SELECT pg_advisory_unlock(:space, :key)")
         await session.execute(statement, {"space": CLEANUP_LOCK[0], "key": CLEANUP_LOCK[1]})
 
-    async def make_day(self, session: AsyncSession, day: date) -> bool:
+    async def make_day(self, session: AsyncSession, day: date) -> Step:
         name = day_name(day)
         existing = await self._tables(session)
         covered_until = max((p.ends for p in existing.values() if p.starts is None), default=None)
         if name in existing or (covered_until is not None and day < covered_until.date()):
-            return False
+            return Step.SKIPPED
         lower, upper = _instant(day), _instant(day + timedelta(days=1))
         in_default = text(
             f"SELECT EXISTS (SELECT FROM {DEFAULT_PARTITION} WHERE scheduled_at >= {lower} AND scheduled_at < {upper})"
         )
         if (await session.execute(in_default)).scalar():
-            return False  # its runs stay in the default partition, deleted in batches like the legacy ones
+            return Step.SKIPPED  # its runs stay in the default partition, deleted in batches like the legacy ones
         return await _briefly(
             session,
             f"CREATE TABLE {name} (LIKE {EXECUTION} INCLUDING DEFAULTS) WITH ({PARTITION_OPTIONS})",
@@ -120,7 +120,7 @@ class PostgresPartitions(PartitionStore):
         # By slot alone: a run backfilled into a day that has since expired goes with its day.
         return partition.ends <= cutoff and not await _has_open_runs(session, partition.name)
 
-    async def detach(self, session: AsyncSession, partition: Partition) -> bool:
+    async def detach(self, session: AsyncSession, partition: Partition) -> Step:
         # Its foreign keys go with it, in this transaction: dropping a table that still has them would lock the
         # jobs' table (their triggers live there) while the table's files are unlinked, at commit.
         foreign_keys = await _foreign_keys(session, partition.name)
@@ -135,16 +135,16 @@ class PostgresPartitions(PartitionStore):
                 # retry of one of its slots may have been written since expired() looked. Then it stays.
                 if await _has_open_runs(session, partition.name):
                     await savepoint.rollback()
-                    return False
+                    return Step.SKIPPED
         except _NotGranted:
-            return False
-        return True
+            return Step.BUSY
+        return Step.DONE
 
     async def drop_detached(self, session: AsyncSession) -> list[str]:
         dropped = []
         for name in sorted(p.name for p, is_partition in (await self._rows(session)) if not is_partition):
             unlinked = [f"ALTER TABLE {name} DROP CONSTRAINT {fk}" for fk in await _foreign_keys(session, name)]
-            if await _briefly(session, *unlinked, f"DROP TABLE {name}"):
+            if await _briefly(session, *unlinked, f"DROP TABLE {name}") is Step.DONE:
                 dropped.append(name)
         return dropped
 
@@ -186,15 +186,15 @@ async def _lock_briefly(session: AsyncSession, *statements: str) -> None:
     await session.execute(text("SET LOCAL lock_timeout = DEFAULT"))
 
 
-async def _briefly(session: AsyncSession, *statements: str) -> bool:
-    """The statements in a savepoint, each waiting at most LOCK_TIMEOUT for its locks; False (and nothing done) if
-    a lock was not granted in time."""
+async def _briefly(session: AsyncSession, *statements: str) -> Step:
+    """The statements in a savepoint, each waiting at most LOCK_TIMEOUT for its locks; BUSY (and nothing done) if a
+    lock was not granted in time."""
     try:
         async with session.begin_nested():
             await _lock_briefly(session, *statements)
     except _NotGranted:
-        return False
-    return True
+        return Step.BUSY
+    return Step.DONE
 
 
 async def _has_open_runs(session: AsyncSession, table: str) -> bool:

@@ -7,7 +7,7 @@ from datetime import date, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from scheduler_core.store.partitions import Partition, PartitionStore
+from scheduler_core.store.partitions import Partition, PartitionStore, Step
 
 
 class SqlitePartitions(PartitionStore):
@@ -17,8 +17,8 @@ class SqlitePartitions(PartitionStore):
     async def release_exclusive(self, session: AsyncSession) -> None:
         return None
 
-    async def make_day(self, session: AsyncSession, day: date) -> bool:
-        return False
+    async def make_day(self, session: AsyncSession, day: date) -> Step:
+        return Step.SKIPPED
 
     async def partitions(self, session: AsyncSession) -> list[Partition]:
         return []
@@ -29,7 +29,7 @@ class SqlitePartitions(PartitionStore):
     async def expired(self, session: AsyncSession, partition: Partition, cutoff: datetime) -> bool:
         return False
 
-    async def detach(self, session: AsyncSession, partition: Partition) -> bool:
+    async def detach(self, session: AsyncSession, partition: Partition) -> Step:
         raise ValueError(f"SQLite has no partition {partition.name}")
 
     async def drop_detached(self, session: AsyncSession) -> list[str]:
