@@ -4,7 +4,7 @@
 
 Into a fresh database DATABASE (created and migrated to head here, with the day partitions of the history's span
 where the code has them): ROWS runs of history written in one
-INSERT ... SELECT generate_series (tests/support/history.py: 1,000 jobs, one run an hour each, newest now), then
+INSERT ... SELECT generate_series (tests/support/history.py: 1,000 jobs over SPAN_DAYS days, newest now), then
 VACUUM ANALYZE; the API's history pages, /status (benchmarks/history_scale.py's measure) and one POST /cleanup
 that deletes the oldest CLEANUP_SHARE of the history, timed, with the disk it returned (database size before
 and after). Writes every figure to OUT_JSON."""
@@ -27,6 +27,8 @@ import httpx
 from benchmarks.history_scale import API, SECRET, SERVER, _url, measure
 
 JOBS = 1000
+# Days the history spans (issue 21: 10 M runs as 60 days of 1,000 jobs), each job's runs evenly apart.
+SPAN_DAYS = 60
 # The share of the history (oldest first) that the timed cleanup deletes.
 CLEANUP_SHARE = 0.1
 
@@ -48,7 +50,7 @@ async def seed(database: str, rows: int) -> dict[str, float]:
         await _make_days(engine, rows)
         began = time.perf_counter()
         async with engine.begin() as connection:
-            await generate_history(connection, rows=rows, jobs=JOBS)
+            await generate_history(connection, rows=rows, jobs=JOBS, step=_step(rows))
         loaded = time.perf_counter() - began
     finally:
         await engine.dispose()
@@ -61,6 +63,10 @@ async def seed(database: str, rows: int) -> dict[str, float]:
     finally:
         await connection.close()
     return {"load_s": round(loaded, 1), "vacuum_analyze_s": round(vacuumed, 1), "database_mb": round(size / 2**20)}
+
+
+def _step(rows: int) -> timedelta:
+    return timedelta(days=SPAN_DAYS) / max(1, rows // JOBS)
 
 
 async def _make_days(engine: Any, rows: int) -> None:
@@ -76,7 +82,7 @@ async def _make_days(engine: Any, rows: int) -> None:
         return
     async with async_sessionmaker(engine)() as session:
         today = (await store.clock.now(session)).date()
-    days = math.ceil(rows / JOBS / 24) + 1
+    days = SPAN_DAYS + 1
     for n in range(days + 1):
         async with async_sessionmaker(engine).begin() as session:
             await partitions.make_day(session, today - timedelta(days=days - n))
@@ -98,7 +104,7 @@ async def cleanup(database: str, rows: int) -> dict[str, Any]:
     from scheduler_core.observability.http_server import HttpServer
     from scheduler_core.settings import Settings
 
-    span_days = rows / JOBS / 24  # one run an hour per job
+    span_days = SPAN_DAYS
     retention_days = max(0, math.floor(span_days * (1 - CLEANUP_SHARE)))
     settings = Settings(database_url=_url(database), jwt_secret=SECRET, dashboard_dir=Path(__file__).parent)
     token = mint_super_admin_token(settings, SECRET, ttl=timedelta(hours=3))

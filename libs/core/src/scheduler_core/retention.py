@@ -76,19 +76,21 @@ async def purge_history(
     if retention_days < 0 or audit_retention_days < 0:
         raise ValueError("retention days must be >= 0")
     engine = sessionmaker.kw["bind"]
-    # A connection of its own holds the cleanup's lock while the work runs in short transactions on others.
+    # One connection for the whole cleanup, its steps one after another in short transactions: it holds the
+    # cleanup's lock (session-scoped) meanwhile, and the cleanup takes no more than one connection of the pool.
     async with engine.connect() as connection:
-        guard = AsyncSession(bind=connection)
-        held = await store.partitions.try_exclusive(guard)
-        await guard.commit()
+        on_it = async_sessionmaker(bind=connection, expire_on_commit=False)
+        async with on_it() as guard:
+            held = await store.partitions.try_exclusive(guard)
+            await guard.commit()
         if not held:
             raise CleanupRunning
         try:
-            return await _purge(sessionmaker, store, retention_days, audit_retention_days, recorded_as, batch_size)
+            return await _purge(on_it, store, retention_days, audit_retention_days, recorded_as, batch_size)
         finally:
             try:
-                await store.partitions.release_exclusive(guard)
-                await guard.commit()
+                async with on_it.begin() as guard:
+                    await store.partitions.release_exclusive(guard)
             finally:
                 # Closed, not returned to the pool: a lock left on it (a release cut short) ends with it.
                 await connection.invalidate()
