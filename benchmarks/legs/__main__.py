@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import logging
 import shutil
+import signal
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -44,6 +45,11 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
 async def main(args: argparse.Namespace) -> int:
     work = BENCH_ROOT / ".work" / datetime.now(UTC).strftime("legs-%Y%m%dT%H%M%S")
     work.mkdir(parents=True, exist_ok=True)
+    # SIGTERM cancels the leg like Ctrl-C does (asyncio.run's SIGINT handling), so its finally blocks run: the soak
+    # puts the shared server's autovacuum back, every leg drops its databases.
+    task = asyncio.current_task()
+    if task is not None:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
     try:
         if args.leg == "long-runs":
             from benchmarks.legs import long_runs
