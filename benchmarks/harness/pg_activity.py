@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import time
 from collections import Counter
 from pathlib import Path
@@ -123,7 +124,8 @@ def main() -> None:
         # --profile starts py-spy at the measured window's start: sampling from then on measures the same window
         for _ in range(int(args.wait * 10)):  # polled: another process's start has nothing to await
             if not args.after or any(
-                args.after in " ".join(p.info["cmdline"] or ()) for p in psutil.process_iter(["cmdline"])
+                args.after in " ".join(p.info["cmdline"] or ()) and p.pid != os.getpid()  # not this one's --after
+                for p in psutil.process_iter(["cmdline"])
             ):
                 break
             await asyncio.sleep(0.1)
