@@ -77,8 +77,11 @@ async def sample(like: str, seconds: float, interval: float, wait_s: float) -> d
         cpu_before, began = _cpu(list(backends)), time.monotonic()
         statements: Counter[tuple[str, str, str]] = Counter()
         samples = 0
+        cpu_after = dict(cpu_before)
         while time.monotonic() - began < seconds:
             samples += 1
+            if samples % 50 == 0:  # the last reading per backend counts: the system may stop before the end
+                cpu_after.update(_cpu(list(backends)))
             for row in await connection.fetch(ACTIVE_SQL, database):
                 if row["state"] == "active":
                     owner = backends.get(row["pid"], "other")
@@ -86,7 +89,7 @@ async def sample(like: str, seconds: float, interval: float, wait_s: float) -> d
                     statements[(role, row["wait"], " ".join(str(row["query"]).split())[:160])] += 1
             await asyncio.sleep(interval)
         elapsed = time.monotonic() - began
-        cpu_after = _cpu(list(backends))
+        cpu_after.update(_cpu(list(backends)))
     finally:
         await connection.close()
     by_client: Counter[str] = Counter()
