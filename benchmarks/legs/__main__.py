@@ -5,6 +5,7 @@ with the commit and machine it measured.
     long-runs  --runs 5000 --hold 60 --ramp 10     runs in flight across 2 executors: keep-alive CPU, none lost
     history    --rows 10000000                     API history pages, /status and cleanup over N runs of history
     soak       --minutes 30 --rate 200             lateness p99 and every process's RSS over time, autovacuum on/off
+    migration  --rows 1000000 --days 60 --from 0009  every revision after 0009 up to head, timed on a loaded copy
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import argparse
 import asyncio
 import logging
 import shutil
+import signal
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -38,12 +40,21 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     soak.add_argument("--minutes", type=float, default=30.0, help="minutes of each of the two runs")
     soak.add_argument("--rate", type=int, default=200, help="runs/s")
     soak.add_argument("--sample", type=float, default=30.0, help="seconds between samples")
+    migration = legs.add_parser("migration", help="every revision up to head, timed on a database with history")
+    migration.add_argument("--rows", type=int, default=1_000_000, help="runs of history loaded")
+    migration.add_argument("--days", type=float, default=60.0, help="days the history spans")
+    migration.add_argument("--from", dest="from_revision", default="0009", help="the existing database's revision")
     return parser.parse_args(argv)
 
 
 async def main(args: argparse.Namespace) -> int:
     work = BENCH_ROOT / ".work" / datetime.now(UTC).strftime("legs-%Y%m%dT%H%M%S")
     work.mkdir(parents=True, exist_ok=True)
+    # SIGTERM cancels the leg like Ctrl-C does (asyncio.run's SIGINT handling), so its finally blocks run: the soak
+    # puts the shared server's autovacuum back, every leg drops its databases.
+    task = asyncio.current_task()
+    if task is not None:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
     try:
         if args.leg == "long-runs":
             from benchmarks.legs import long_runs
@@ -57,6 +68,10 @@ async def main(args: argparse.Namespace) -> int:
             from benchmarks.legs import soak
 
             await soak.run(work, args.out, args.minutes, args.rate, args.sample)
+        elif args.leg == "migration":
+            from benchmarks.legs import migration
+
+            await migration.run(work, args.out, args.rows, args.days, args.from_revision)
     finally:
         await drop_template()
         left = await pg.drop_remaining() + await amqp.delete_remaining()

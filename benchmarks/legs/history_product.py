@@ -50,7 +50,7 @@ async def seed(database: str, rows: int) -> dict[str, float]:
         await _make_days(engine, rows)
         began = time.perf_counter()
         async with engine.begin() as connection:
-            await generate_history(connection, rows=rows, jobs=JOBS, step=_step(rows))
+            await generate_history(connection, rows=rows, jobs=JOBS, every_s=_step(rows).total_seconds())
         loaded = time.perf_counter() - began
     finally:
         await engine.dispose()

@@ -4,16 +4,19 @@ p99 of the slots of the interval, every process's RSS, and the dead rows of the 
 series' least-squares slope; targets: flat (p99 up by at most P99_RISE_MS and every process's RSS by at most
 RSS_RISE_MB over the soak, from the slope).
 
-Autovacuum is a server setting (sighup): the "off" run turns it off per table (ALTER TABLE ... SET
-(autovacuum_enabled = off) on every table of the leg's fresh database), which needs no server change. A per-table
-setting cannot turn it on where the server has it off: on such a server the "on" run is skipped and recorded as not
-measured."""
+Autovacuum is a server setting (sighup). The "on" run switches it on server-wide where the server has it off
+(ALTER SYSTEM + pg_reload_conf(), checked with SHOW autovacuum in a new connection before the run starts) and always
+puts the previous state back afterwards (legs/autovacuum.py); a per-table setting cannot turn it on where the server
+has it off. The "off" run turns it off per table (ALTER TABLE ... SET (autovacuum_enabled = off) on every table of
+the leg's fresh database) as well, so it is off whatever the server says. Each run records what a new connection's
+SHOW autovacuum said at its start and end, and the machine's load average per sample (the machine is shared)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import math
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -25,6 +28,7 @@ from benchmarks.harness import pg
 from benchmarks.harness.model import BASE_JOB_ID, JobSpec, RunDir
 from benchmarks.harness.records import RecordReader, judge, percentile
 from benchmarks.harness.runner import run_id_for
+from benchmarks.legs import autovacuum as server_autovacuum
 from benchmarks.legs import results
 from benchmarks.systems.jobscheduler_standalone import JobschedulerStandalone
 
@@ -63,14 +67,6 @@ async def _autovacuum_off(database: str) -> int:
         await connection.close()
 
 
-async def _server_autovacuum() -> str:
-    connection = await asyncpg.connect(pg.ADMIN_DSN)
-    try:
-        return str(await connection.fetchval("SHOW autovacuum"))
-    finally:
-        await connection.close()
-
-
 def _rss_mb(system: JobschedulerStandalone) -> dict[str, float]:
     """RSS of each of the system's processes by role (the scheduling role is the timekeeper)."""
     roles = system.roles()
@@ -94,6 +90,7 @@ async def soak_once(work: Path, autovacuum: bool, rate: int, seconds: float, sam
     run_dir = RunDir(work / run_id_for("soak", f"{rate}_{'av' if autovacuum else 'noav'}", system.name))
     run_dir.make()
     samples: list[dict[str, Any]] = []
+    shown_at_start = await server_autovacuum.shown()
     try:
         await pg.wait_available(60)
         await system.setup(run_dir, run_dir.root.name)
@@ -120,12 +117,15 @@ async def soak_once(work: Path, autovacuum: bool, rate: int, seconds: float, sam
                         "p99_ms": None if p99 is None else round(p99 * 1000, 1),
                         "rss_mb": _rss_mb(system),
                         "dead_rows": int(await stats.fetchval(DEAD_ROWS_SQL)),
+                        # 1-minute load average: the machine is shared with other workers
+                        "load_1m": round(os.getloadavg()[0], 2),
                     }
                 )
                 log.info("soak %s: %s", "autovacuum" if autovacuum else "no autovacuum", samples[-1])
         finally:
             await stats.close()
         verdict = judge(jobs, reader.records, (), t0, t0 + len(samples) * sample_s)
+        shown_at_end = await server_autovacuum.shown()
     finally:
         await system.stop()
         await system.teardown()
@@ -135,9 +135,14 @@ async def soak_once(work: Path, autovacuum: bool, rate: int, seconds: float, sam
         name: slope_per_minute([(s["at_s"], s["rss_mb"][name]) for s in samples[1:] if name in s["rss_mb"]])
         for name in names
     }
+    loads = [s["load_1m"] for s in samples]
     return {
         "autovacuum": autovacuum,
+        "server_autovacuum_at_start": shown_at_start,
+        "server_autovacuum_at_end": shown_at_end,
         "tables_with_autovacuum_off": tables_off,
+        "load_1m_mean": round(sum(loads) / len(loads), 2) if loads else None,
+        "load_1m_max": max(loads, default=None),
         "samples": samples,
         "p99_slope_ms_per_min": _round(slope_per_minute(p99_points)),
         "rss_slope_mb_per_min": {name: _round(value) for name, value in rss_slopes.items()},
@@ -155,31 +160,32 @@ def _round(value: float | None) -> float | None:
 
 async def run(work: Path, out: Path, minutes: float, rate: int, sample_s: float) -> dict[str, Any]:
     meta = await results.stamp({"minutes": minutes, "rate": rate, "sample_s": sample_s})
-    server = await _server_autovacuum()
+    server = await server_autovacuum.shown()
     figures: dict[str, Any] = {"server_autovacuum": server}
-    # Where the server has autovacuum off, an "on" run would be a second "off" run: skipped.
-    for autovacuum in (True, False) if server == "on" else (False,):
-        key = "autovacuum_on" if autovacuum else "autovacuum_off"
-        figures[key] = await soak_once(work, autovacuum, rate, minutes * 60, sample_s)
+    switch: dict[str, Any] = {}
+    async with server_autovacuum.server_on(switch):
+        figures["autovacuum_on"] = await soak_once(work, True, rate, minutes * 60, sample_s)
+    figures["autovacuum_on"]["server_switch"] = switch
+    figures["autovacuum_off"] = await soak_once(work, False, rate, minutes * 60, sample_s)
     table = [
-        "| run | p99 slope (ms/min) | RSS slope (MB/min, per process) | dead rows slope (/min) | first → last p99 ms "
-        "| dup | missing |",
-        "|---|---|---|---|---|---|---|",
+        "| run | server said (start/end) | p99 slope (ms/min) | RSS slope (MB/min, per process) "
+        "| dead rows slope (/min) | first → last p99 ms | dup | missing | load 1 min (mean/max) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     verdicts = []
     duration_min = minutes
     for key in ("autovacuum_on", "autovacuum_off"):
         label = key.replace("_", " ")
-        if key not in figures:
-            table.append(f"| {label}: not run (the server has autovacuum = {server}) | – | – | – | – | – | – |")
-            verdicts.append(f"⚪ {label}: not measured (the server has autovacuum = {server})")
-            continue
         found = figures[key]
         p99s = [s["p99_ms"] for s in found["samples"] if s["p99_ms"] is not None]
         rss = ", ".join(f"{k} {v}" for k, v in found["rss_slope_mb_per_min"].items())
+        said = f"{found['server_autovacuum_at_start']}/{found['server_autovacuum_at_end']}"
+        if not found["autovacuum"]:
+            said += f", {found['tables_with_autovacuum_off']} tables off"
         table.append(
-            f"| {label} | {found['p99_slope_ms_per_min']} | {rss} | {found['dead_rows_slope_per_min']} "
-            f"| {p99s[0] if p99s else '–'} → {p99s[-1] if p99s else '–'} | {found['duplicates']} | {found['missing']} |"
+            f"| {label} | {said} | {found['p99_slope_ms_per_min']} | {rss} | {found['dead_rows_slope_per_min']} "
+            f"| {p99s[0] if p99s else '–'} → {p99s[-1] if p99s else '–'} | {found['duplicates']} | {found['missing']} "
+            f"| {found['load_1m_mean']}/{found['load_1m_max']} |"
         )
         p99_rise = (found["p99_slope_ms_per_min"] or 0.0) * duration_min
         rss_rise = max((v or 0.0 for v in found["rss_slope_mb_per_min"].values()), default=0.0) * duration_min
@@ -191,6 +197,11 @@ async def run(work: Path, out: Path, minutes: float, rate: int, sample_s: float)
             f"{'✅' if rss_rise <= RSS_RISE_MB else '❌'} {key.replace('_', ' ')}: every process's RSS flat (≤ "
             f"{RSS_RISE_MB:g} MB rise): largest {rss_rise:+.1f} MB"
         )
-    table += ["", "Samples (every process's RSS, dead rows) are in results/legs.json."]
+    table += [
+        "",
+        f"The server had autovacuum = {server}; the on run switched it on server-wide "
+        f"(ALTER SYSTEM, restored after: {switch.get('server_restored', 'unchanged')}). Samples (every process's "
+        "RSS, dead rows, load average) are in results/legs.json.",
+    ]
     results.save(out, "soak", TITLE, meta, figures, table, verdicts)
     return figures

@@ -1,5 +1,6 @@
 """A large execution history written in one statement (INSERT ... SELECT generate_series, PostgreSQL only): for the
-plan tests and the history benchmark. Runs one hour apart per job (or `step`), newest at the current hour; statuses and
+plan tests and the history and migration benchmarks. Runs one hour apart per job (or `every_s` seconds), newest at
+the current hour; statuses and
 triggers drawn from a hash of the row number, so the mix is the same at any size:
 
     success 97 %, failed 2 %, missed 0.5 %, skipped 0.3 %, cancelled 0.2 %; the last 100 rows pending or running;
@@ -7,7 +8,6 @@ triggers drawn from a hash of the row number, so the mix is the same at any size
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Final
 
 from sqlalchemy import text
@@ -33,7 +33,9 @@ SELECT :first_job + (g % :jobs),
        s.slot, s.slot
 FROM generate_series(1::bigint, :rows) g
 CROSS JOIN LATERAL (
-    SELECT date_trunc('hour', now()) - ((:rows - 1) / :jobs - (g - 1) / :jobs) * CAST(:step AS interval) AS slot
+    SELECT date_trunc('hour', now())
+           - ((:rows - 1) / :jobs - (g - 1) / :jobs) * CAST(:every_s AS double precision) * interval '1 second'
+           AS slot
 ) s
 CROSS JOIN LATERAL (
     SELECT abs(hashint8(g) % 1000) AS status, abs(hashint8(g + 1000000007) % 1000) AS trigger
@@ -42,12 +44,14 @@ CROSS JOIN LATERAL (
 
 
 async def generate_history(
-    connection: AsyncConnection, *, rows: int, jobs: int = 1000, step: timedelta = timedelta(hours=1)
+    connection: AsyncConnection, *, rows: int, jobs: int = 1000, every_s: float = 3600.0
 ) -> list[int]:
-    """Write `jobs` disabled jobs and `rows` finished runs of them, each job's `step` apart (the 100 newest open);
-    returns the job ids. Needs a task function to exist (the migrations seed one). The caller commits, then VACUUMs
-    or ANALYZEs."""
+    """Write `jobs` disabled jobs and `rows` finished runs of them (the 100 newest open), each job's runs `every_s`
+    seconds apart; returns the job ids.
+    Needs a task function to exist (the migrations seed one). The caller commits, then VACUUMs or ANALYZEs."""
     job_ids = sorted(row[0] for row in (await connection.execute(text(JOBS_SQL), {"jobs": jobs})).all())
     assert job_ids == list(range(job_ids[0], job_ids[0] + jobs)), "the runs' job ids are computed from the first"
-    await connection.execute(text(RUNS_SQL), {"first_job": min(job_ids), "jobs": jobs, "rows": rows, "step": step})
+    await connection.execute(
+        text(RUNS_SQL), {"first_job": min(job_ids), "jobs": jobs, "rows": rows, "every_s": every_s}
+    )
     return job_ids
