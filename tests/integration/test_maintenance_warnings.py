@@ -17,7 +17,7 @@ from tests.support.databases import autovacuum_disabled
 
 async def test_opening_the_database_logs_each_maintenance_warning(pg_engine: AsyncEngine, postgres_url: str) -> None:
     settings = Settings(database_url=postgres_url)
-    async with autovacuum_disabled(pg_engine, "scheduled_job_execution"):
+    async with autovacuum_disabled(pg_engine, "scheduled_job_execution_default"):
         with structlog.testing.capture_logs() as logged:
             async with open_database(settings, migrate=False):
                 pass
@@ -42,7 +42,7 @@ async def test_the_health_port_lists_the_warnings_and_stays_ready(pg_engine: Asy
 
     ready = health_app(Metrics(), {"database": database.ping, "broker": broker_up}, database.readiness_warnings)
     unready = health_app(Metrics(), {"database": database.ping, "broker": broker_down}, database.readiness_warnings)
-    async with autovacuum_disabled(pg_engine, "scheduled_job_execution"):
+    async with autovacuum_disabled(pg_engine, "scheduled_job_execution_default"):
         async with AsyncClient(transport=ASGITransport(ready), base_url="http://health") as client:
             answer = await client.get("/readyz")
         async with AsyncClient(transport=ASGITransport(unready), base_url="http://health") as client:
