@@ -70,7 +70,7 @@ def _step(rows: int) -> timedelta:
 
 
 async def _make_days(engine: Any, rows: int) -> None:
-    """The day partitions of the history's span, as a database that has run that long has them (commits before
+    """The week partitions of the history's span, as a database that has run that long has them (commits before
     migration 0012 have none: the history then lies in one table)."""
     from sqlalchemy.ext.asyncio import async_sessionmaker
 
@@ -85,7 +85,7 @@ async def _make_days(engine: Any, rows: int) -> None:
     days = SPAN_DAYS + 1
     for n in range(days + 1):
         async with async_sessionmaker(engine).begin() as session:
-            await partitions.make_day(session, today - timedelta(days=days - n))
+            await partitions.make_week(session, today - timedelta(days=days - n))
 
 
 async def _database_mb(database: str) -> float:

@@ -5,12 +5,12 @@
 --   SCHEDULER_DATABASE_URL=postgresql+asyncpg://postgres@127.0.0.1:5432/retention_cost .venv/bin/jobscheduler migrate
 --   psql -h 127.0.0.1 -U postgres -d retention_cost -v rows=1000000 -f benchmarks/retention/day_cost.sql
 --
--- The day is 20 days ahead (a partition made here, empty before). Rows are the size of a finished run with a
--- short result (about 370 bytes each with its index entries, as the history leg's).
+-- The day is 20 days ahead (a partition of one day made here, beyond the weeks the product makes). Rows are the
+-- size of a finished run with a short result (about 370 bytes each with its index entries, as the history leg's).
 \timing on
 \set ON_ERROR_STOP on
 SELECT to_char(now() AT TIME ZONE 'UTC' + interval '20 days', 'YYYYMMDD') AS day \gset
-SELECT 'scheduled_job_execution_p' || :'day' AS part, to_date(:'day', 'YYYYMMDD')::timestamp AT TIME ZONE 'UTC' AS lo \gset
+SELECT 'retention_cost_' || :'day' AS part, to_date(:'day', 'YYYYMMDD')::timestamp AT TIME ZONE 'UTC' AS lo \gset
 CREATE TABLE :part (LIKE scheduled_job_execution INCLUDING DEFAULTS);
 ALTER TABLE scheduled_job_execution ATTACH PARTITION :part FOR VALUES FROM (:'lo') TO (timestamptz :'lo' + interval '1 day');
 INSERT INTO task_function (key, name_en, name_ar) VALUES ('retention_cost', 'x', 'x') ON CONFLICT DO NOTHING;

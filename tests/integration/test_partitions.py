@@ -1,7 +1,7 @@
-"""Retention by partitions on PostgreSQL (migration 0012, store/postgres/partitions.py, retention.py): an expired day
-is dropped whole and its disk returned, a day with an open run waits for it, the default partition and the slots
+"""Retention by partitions on PostgreSQL (migration 0012, store/postgres/partitions.py, retention.py): an expired week
+is dropped whole and its disk returned, a week with an open run waits for it, the default partition and the slots
 from before the migration are deleted in batches, the days ahead are made, one cleanup runs at a time; and the
-migration of a table that already holds runs; and the pipeline running every slot once while days are dropped.
+migration of a table that already holds runs; and the pipeline running every slot once while weeks are dropped.
 Each test but the last has a database of its own: it makes and drops tables."""
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from scheduler_core.store.engine import create_engine
 from scheduler_core.store.migration import upgrade
 from scheduler_core.store.models import ExecutionStatus, ScheduledJobExecution, SchedulerAuditLog
 from scheduler_core.store.partitions import DAYS_AHEAD, Step
-from scheduler_core.store.postgres.partitions import DEFAULT_PARTITION, day_name
+from scheduler_core.store.postgres.partitions import DEFAULT_PARTITION, week_name, week_of
 from tests.integration.test_pipeline import create_job, wait_until_settled
 from tests.support.cluster import runs_ended
 from tests.support.databases import fresh_postgres_database, postgres_server
@@ -92,20 +92,20 @@ def at(day: date, hour: int = 12) -> datetime:
     return datetime.combine(day, time(hour), UTC)
 
 
-async def test_an_expired_day_is_dropped_whole_and_its_disk_returned(db: Database) -> None:
+async def test_an_expired_week_is_dropped_whole_and_its_disk_returned(db: Database) -> None:
     today = await db.today()
-    old = [today - timedelta(days=n) for n in (40, 39)]  # two expired days, each a partition
+    old = [week_of(today) - timedelta(days=n) for n in (56, 49)]  # two expired weeks' Mondays, each a partition
     async with db.sessionmaker.begin() as session:
         job = await interval_job(session, next_run_at=None)
-        assert [await db.store.partitions.make_day(session, day) for day in old] == [Step.DONE, Step.DONE]
+        assert [await db.store.partitions.make_week(session, day) for day in old] == [Step.DONE, Step.DONE]
     done = [ExecutionStatus.SUCCESS, ExecutionStatus.FAILED, ExecutionStatus.MISSED]
     dropped = await db.runs(job.id, [(at(old[0], h), done[h % 3]) for h in range(20)])
-    # The second day holds a run still waiting (a retry): the day waits for it, and nothing of it is deleted.
+    # The second week holds a run still waiting (a retry): the week waits for it, and nothing of it is deleted.
     waiting_day = await db.runs(job.id, [(at(old[1], h), ExecutionStatus.SUCCESS) for h in range(5)])
     waiting_day += await db.runs(job.id, [(at(old[1], 20), ExecutionStatus.WAITING)])
     recent = await db.runs(job.id, [(at(today - timedelta(days=2)), ExecutionStatus.SUCCESS)])
-    # The files of the day's table and of its indexes (paths under the data directory).
-    files = await db.files(day_name(old[0]))
+    # The files of the week's table and of its indexes (paths under the data directory).
+    files = await db.files(week_name(old[0]))
     assert len(files) > 10
     entry = AuditEntry(Actor(None, "scheduler"), AuditAction.CLEANUP, target="retentionDays=30")
 
@@ -113,18 +113,18 @@ async def test_an_expired_day_is_dropped_whole_and_its_disk_returned(db: Databas
 
     assert (purged.executions, purged.partitions_dropped) == (len(dropped), 1)
     assert await db.left() == {*waiting_day, *recent}
-    assert await db.scalar(f"SELECT to_regclass('{day_name(old[0])}')") is None  # the table is gone, files too
+    assert await db.scalar(f"SELECT to_regclass('{week_name(old[0])}')") is None  # the table is gone, files too
     assert [path for path in files if await db.scalar(f"SELECT pg_stat_file('{path}', true) IS NOT NULL")] == []
-    assert await db.scalar(f"SELECT to_regclass('{day_name(old[1])}')") is not None
+    assert await db.scalar(f"SELECT to_regclass('{week_name(old[1])}')") is not None
     async with db.sessionmaker() as session:
         audits = (await session.execute(select(func.count()).select_from(SchedulerAuditLog))).scalar_one()
         partitions = {p.name: p.runs for p in await db.store.partitions.partitions(session)}
     assert audits == 1  # written with the drop, once
-    assert partitions[day_name(old[1])] == len(waiting_day)  # counted once its day had closed
-    # The days ahead exist, from today.
-    assert {day_name(today + timedelta(days=n)) for n in range(DAYS_AHEAD + 1)} <= set(partitions)
+    assert partitions[week_name(old[1])] == len(waiting_day)  # counted once its week had closed
+    # The weeks of the days ahead exist, from today's.
+    assert {week_name(today + timedelta(days=n)) for n in range(DAYS_AHEAD + 1)} <= set(partitions)
 
-    # Once the waiting run has finished, its day goes at the next cleanup, counted as it was.
+    # Once the waiting run has finished, its week goes at the next cleanup, counted as it was.
     async with db.sessionmaker.begin() as session:
         execution = ScheduledJobExecution
         await session.execute(
@@ -139,21 +139,23 @@ async def test_runs_outside_every_day_go_to_the_default_partition_and_are_delete
     today = await db.today()
     async with db.sessionmaker.begin() as session:
         job = await interval_job(session, next_run_at=None)
-    # A backfill of a day that has no partition (before the first one), and a slot beyond the days made ahead.
+    # A backfill of a week that has no partition (before the first one), and a slot beyond the weeks made ahead.
     backfilled = await db.runs(job.id, [(at(today - timedelta(days=50), h), ExecutionStatus.SUCCESS) for h in range(7)])
-    far = await db.runs(job.id, [(at(today + timedelta(days=DAYS_AHEAD + 3)), ExecutionStatus.PENDING)])
+    far_week = week_of(today) + timedelta(days=21)
+    far = await db.runs(job.id, [(at(far_week), ExecutionStatus.PENDING)])
     assert await db.scalar(f"SELECT count(*) FROM {DEFAULT_PARTITION}") == 8
 
     purged = await purge_history(db.sessionmaker, db.store, 30, batch_size=3)
 
     assert (purged.executions, purged.partitions_dropped) == (len(backfilled), 0)
     assert await db.left() == set(far)
-    # The far day has runs in the default partition: its partition is not made (it would have to move them).
+    # The far week has runs in the default partition: its partition is not made (it would have to move them).
     made = []
-    for n in range(DAYS_AHEAD + 5):
+    for weeks in range(4):
         async with db.sessionmaker.begin() as session:
-            made += [n] if await db.store.partitions.make_day(session, today + timedelta(days=n)) is Step.DONE else []
-    assert made == [DAYS_AHEAD + 1, DAYS_AHEAD + 2, DAYS_AHEAD + 4]
+            step = await db.store.partitions.make_week(session, week_of(today) + timedelta(days=7 * weeks))
+        made.append(step)
+    assert made == [Step.SKIPPED, Step.SKIPPED, Step.DONE, Step.SKIPPED]  # made already; made; the far one
 
 
 async def test_one_cleanup_at_a_time(db: Database) -> None:
@@ -169,12 +171,12 @@ async def test_one_cleanup_at_a_time(db: Database) -> None:
     assert purged.executions == 0
 
 
-async def test_a_detach_waits_briefly_for_its_lock_and_leaves_the_day_for_the_next_cleanup(db: Database) -> None:
+async def test_a_detach_waits_briefly_for_its_lock_and_leaves_the_week_for_the_next_cleanup(db: Database) -> None:
     today = await db.today()
-    old = today - timedelta(days=40)
+    old = week_of(today) - timedelta(days=49)
     async with db.sessionmaker.begin() as session:
         job = await interval_job(session, next_run_at=None)
-        assert await db.store.partitions.make_day(session, old) is Step.DONE
+        assert await db.store.partitions.make_week(session, old) is Step.DONE
     runs = await db.runs(job.id, [(at(old), ExecutionStatus.SUCCESS)])
     # A long reader of the history (a transaction that read the executions) holds a lock the detach needs.
     async with db.engine.connect() as reader:
@@ -208,12 +210,13 @@ async def test_the_migration_keeps_a_populated_table_as_the_partition_of_the_slo
             await upgrade(engine)
             db = Database(engine, async_sessionmaker(engine, expire_on_commit=False), store_for(engine))
             today = await db.today()
-            legacy = f"scheduled_job_execution_legacy_{today + timedelta(days=1):%Y%m%d}"
+            next_week = week_of(today) + timedelta(days=7)
+            legacy = f"scheduled_job_execution_legacy_{next_week:%Y%m%d}"
             assert await db.scalar(f"SELECT count(*) FROM {legacy}") == 2000
             assert await db.scalar("SELECT count(*) FROM scheduled_job_execution") == 2000
-            # New runs continue the ids, and tomorrow's slots go to tomorrow's partition.
-            new = await db.runs(1, [(at(today + timedelta(days=1)), ExecutionStatus.SUCCESS)])
-            assert await db.scalar(f"SELECT execution_id FROM {day_name(today + timedelta(days=1))}") == new[0]
+            # New runs continue the ids, and next week's slots go to next week's partition.
+            new = await db.runs(1, [(at(next_week), ExecutionStatus.SUCCESS)])
+            assert await db.scalar(f"SELECT execution_id FROM {week_name(next_week)}") == new[0]
             assert await db.scalar("SELECT max(id) FROM scheduled_job_execution") == 2001
             # Until it has expired whole, the old table's expired runs go in batches: 2,000 hourly slots back
             # from now, those of the days before the cutoff's.
@@ -233,7 +236,7 @@ async def test_the_migration_keeps_a_populated_table_as_the_partition_of_the_slo
             await engine.dispose()
 
 
-async def test_the_pipeline_runs_every_slot_once_while_the_cleanup_drops_days(
+async def test_the_pipeline_runs_every_slot_once_while_the_cleanup_drops_weeks(
     pg_engine: AsyncEngine, postgres_url: str, rabbit: RabbitAdmin, tmp_path: Path
 ) -> None:
     db = Database(pg_engine, async_sessionmaker(pg_engine, expire_on_commit=False), store_for(pg_engine))
@@ -247,11 +250,11 @@ async def test_the_pipeline_runs_every_slot_once_while_the_cleanup_drops_days(
             old = await interval_job(session, next_run_at=None)
         p.wake()
         dropped = 0
-        for n, days_ago in enumerate((42, 41, 40)):
-            day = today - timedelta(days=days_ago)
-            for _ in range(20):  # the pipeline's transactions hold locks that making a day waits for briefly
+        for n, days_ago in enumerate((63, 56, 49)):
+            day = week_of(today) - timedelta(days=days_ago)
+            for _ in range(20):  # the pipeline's transactions hold locks that making a week waits for briefly
                 async with db.sessionmaker.begin() as session:
-                    if await db.store.partitions.make_day(session, day) is Step.DONE:
+                    if await db.store.partitions.make_week(session, day) is Step.DONE:
                         break
             await db.runs(old.id, [(at(day, 0) + timedelta(seconds=s), ExecutionStatus.SUCCESS) for s in range(500)])
             await runs_ended(pg_engine, job_id, 3 * n + 2)  # the cleanup runs between the job's slots

@@ -43,10 +43,10 @@ async def big_history() -> Any:
         store = postgres_store()
         async with create_sessionmaker(engine)() as session:
             today = (await store.clock.now(session)).date()
-        days = RUNS // JOBS // 24 + 2  # one run an hour per job: the history's span, each day a partition
+        days = RUNS // JOBS // 24 + 2  # one run an hour per job: the history's span, each week a partition
         for back in range(days, 0, -1):
             async with create_sessionmaker(engine).begin() as session:
-                await store.partitions.make_day(session, today - timedelta(days=back))
+                await store.partitions.make_week(session, today - timedelta(days=back))
         async with engine.begin() as connection:
             jobs = await generate_history(connection, rows=RUNS, jobs=JOBS)
         async with engine.connect() as connection:

@@ -22,6 +22,7 @@ from scheduler_core.store.postgres.outbox import _MARK_PUBLISHED
 from scheduler_core.store.postgres.outcomes import _RECORD_OUTCOMES
 from tests.contract.store.support import OUTBOX_BASE, captured, db_now, hold_locks, outbox_with_history
 from tests.support.factories import interval_job, new_id
+from scheduler_core.store.postgres.partitions import week_name
 from tests.support.plans import Plans
 
 
@@ -261,17 +262,17 @@ async def test_a_lease_renewal_visits_only_its_own_locks_under_either_plan(
 async def test_a_batchs_statements_read_only_the_partition_of_its_runs_slots(
     pg_engine: AsyncEngine, pg_store: Store, postgres_url: str
 ) -> None:
-    """The executions are partitioned by day (migration 0012): a claim, a finish and a published mark name their
-    runs' slots, so that each reads and writes the one partition those slots fall in, however many days exist (the
+    """The executions are partitioned by week (migration 0012): a claim, a finish and a published mark name their
+    runs' slots, so that each reads and writes the one partition those slots fall in, however many weeks exist (the
     product plans every statement for its values: plan_cache_mode = force_custom_plan)."""
     maker = create_sessionmaker(pg_engine)
     now = await db_now(maker)
     noon = now.replace(hour=12, minute=0, second=0, microsecond=0)
     async with maker.begin() as session:
         job = await interval_job(session, next_run_at=None, max_instances=100)
-        for back in range(1, 4):  # days before today too, each a partition with runs
-            await pg_store.partitions.make_day(session, (noon - timedelta(days=back)).date())
-        others = [NewExecution(new_id(), job.id, noon - timedelta(days=d, seconds=1)) for d in range(4)]
+        for back in range(1, 4):  # weeks before this one too, each a partition with runs
+            await pg_store.partitions.make_week(session, (noon - timedelta(days=7 * back)).date())
+        others = [NewExecution(new_id(), job.id, noon - timedelta(days=7 * w, seconds=1)) for w in range(4)]
         batch = [NewExecution(new_id(), job.id, noon + timedelta(seconds=i)) for i in range(3)]
         await pg_store.outbox.add(session, others + batch)
     ids = "ARRAY[" + ", ".join(f"'{row.execution_id}'" for row in batch) + "]::varchar[]"
@@ -295,7 +296,7 @@ async def test_a_batchs_statements_read_only_the_partition_of_its_runs_slots(
             "published_ats": f"ARRAY['{now}']::timestamptz[]",
         },
     }
-    today = f"scheduled_job_execution_p{noon:%Y%m%d}"
+    today = week_name(noon.date())
     connection = await asyncpg.connect(_dsn(postgres_url))
     try:
         await connection.execute("SET plan_cache_mode = force_custom_plan")

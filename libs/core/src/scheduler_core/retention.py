@@ -2,9 +2,9 @@
 run; and the notification deliveries older than N days that are done (delivered or given up). Used by the API's
 cleanup endpoint and by the built-in `cleanup_history` task (the seeded primary job). One cleanup at a time.
 
-On PostgreSQL the executions are partitioned by day of their slot (store/partitions.py): a day whose runs have all
-expired is detached and dropped whole, at a cost that does not grow with its rows; the rest (the slots before
-the partitions, the default partition, a day that still holds a run created later) is deleted in batches. On
+On PostgreSQL the executions are partitioned by week of their slot (store/partitions.py): a week whose runs have
+all expired is detached and dropped whole, at a cost that does not grow with its rows; the rest (the slots before
+the partitions, the default partition) is deleted in batches. On
 SQLite there are no partitions, and every expired run is deleted in batches."""
 
 from __future__ import annotations
@@ -25,10 +25,10 @@ DEFAULT_RETENTION_DAYS = 30
 DEFAULT_AUDIT_RETENTION_DAYS = 365  # SCHEDULER_AUDIT_RETENTION_DAYS's default
 # Rows per DELETE; each batch is its own transaction so a large purge never holds locks for long.
 DELETE_BATCH_SIZE = 1000
-# A day's partition is counted (for deletedCount) once its day has been closed this long: the retries of its
-# slots that end later are few by then. Counting reads one index of the partition, once per day.
+# A week's partition is counted (for deletedCount) once its week has been closed this long: the retries of its
+# slots that end later are few by then. Counting reads one index of the partition, once.
 COUNT_AFTER: Final = timedelta(days=1)
-# A step that needs a lock the runs' path holds (making or detaching a day) waits for it briefly
+# A step that needs a lock the runs' path holds (making or detaching a week) waits for it briefly
 # (store/postgres/partitions.py), and is tried again this many times, this many seconds apart, before it is left
 # to the next cleanup.
 LOCK_ATTEMPTS: Final = 5
@@ -48,7 +48,7 @@ _Deleter = Callable[[AsyncSession, datetime, int], Awaitable[int]]
 
 @dataclass(frozen=True, slots=True)
 class Purged:
-    executions: int  # finished runs deleted (those of dropped partitions as counted when their day closed)
+    executions: int  # finished runs deleted (those of dropped partitions as counted when their week closed)
     audit_rows: int  # audit rows deleted
     partitions_dropped: int = 0
 
@@ -107,7 +107,7 @@ async def _purge(
     async with sessionmaker() as session:
         now = await store.clock.now(session)
     for ahead in range(DAYS_AHEAD + 1):
-        await _attempts(sessionmaker, partial(_make_day, store, now.date() + timedelta(days=ahead)))
+        await _attempts(sessionmaker, partial(_make_week, store, now.date() + timedelta(days=ahead)))
     execution_cutoff = now - timedelta(days=retention_days)
     audit_cutoff = now - timedelta(days=audit_retention_days)
     pending_entry = recorded_as
@@ -160,8 +160,8 @@ async def _purge(
     return Purged(executions, audit_rows, dropped)
 
 
-async def _make_day(store: Store, day: date, session: AsyncSession) -> Step:
-    return await store.partitions.make_day(session, day)
+async def _make_week(store: Store, day: date, session: AsyncSession) -> Step:
+    return await store.partitions.make_week(session, day)
 
 
 async def _attempts(

@@ -83,8 +83,11 @@ def _before(order: tuple[ColumnElement[Any], ...], position: SlotPosition, inclu
     execution = ScheduledJobExecution
     if order is NEWEST_FIRST:
         pair = tuple_(execution.scheduled_at, execution.id)
-        return (
-            pair <= (position.scheduled_at, position.id) if inclusive else pair < (position.scheduled_at, position.id)
+        # The slot's own bound as well: PostgreSQL prunes partitions on it (not on the row comparison), so that a
+        # deep page does not plan and probe the partitions of the slots after it.
+        return and_(
+            execution.scheduled_at <= position.scheduled_at,
+            pair <= (position.scheduled_at, position.id) if inclusive else pair < (position.scheduled_at, position.id),
         )
     same_slot = execution.id <= position.id if inclusive else execution.id < position.id
     return and_(

@@ -17,7 +17,7 @@ class SqlitePartitions(PartitionStore):
     async def release_exclusive(self, session: AsyncSession) -> None:
         return None
 
-    async def make_day(self, session: AsyncSession, day: date) -> Step:
+    async def make_week(self, session: AsyncSession, day: date) -> Step:
         return Step.SKIPPED
 
     async def partitions(self, session: AsyncSession) -> list[Partition]:

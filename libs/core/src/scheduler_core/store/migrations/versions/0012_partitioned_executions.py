@@ -1,20 +1,21 @@
-"""Executions partitioned by day on PostgreSQL, so that retention drops a day's partition instead of deleting its
-rows one by one (store/postgres/partitions.py keeps the days ahead and drops the expired ones).
+"""Executions partitioned by week on PostgreSQL, so that retention drops a week's partition instead of deleting its
+rows one by one (store/postgres/partitions.py keeps the weeks ahead and drops the expired ones).
 
-PostgreSQL: `scheduled_job_execution` becomes a table partitioned by RANGE (scheduled_at), one partition per UTC day
-(`scheduled_job_execution_pYYYYMMDD`), plus a DEFAULT partition for slots outside every day's partition (a backfill
-of a day already dropped, a slot beyond the days made ahead), so that no run can ever fail to be written. Every
+PostgreSQL: `scheduled_job_execution` becomes a table partitioned by RANGE (scheduled_at), one partition per UTC week
+from Monday (`scheduled_job_execution_wYYYYMMDD`), plus a DEFAULT partition for slots outside every week's partition
+(a backfill of a week already dropped, a slot beyond the weeks made ahead), so that no run can ever fail to be
+written. Every
 unique index of a partitioned table must contain the partition key: the primary key becomes (id, scheduled_at),
 and execution_id's uniqueness (execution_id, scheduled_at); execution ids are UUIDv4s the product makes, and every
 statement on a run's path names its slot. UNIQUE(job_id, scheduled_at, attempt), guarantee 1's constraint, already
 contains it.
 
-The existing table is not rewritten: it becomes the partition of every slot before tomorrow
-(`scheduled_job_execution_legacy_<tomorrow>`), after a CHECK constraint proves its range (validated here; it reads
+The existing table is not rewritten: it becomes the partition of every slot before next Monday
+(`scheduled_job_execution_legacy_<next Monday>`), after a CHECK constraint proves its range (validated here; it reads
 the table once, under this migration's lock). Attaching it builds the two new unique indexes on it (the others are
 the parent's own definitions, so they are adopted as they are). It is dropped whole once its newest slot and
 creation are older than the retention, and until then the cleanup deletes its old runs in batches, as before.
-An empty table (a new database) is dropped instead, and today's partition made. Measured on a copy with 1 M runs:
+An empty table (a new database) is dropped instead, and this week's partition made. Measured on a copy with 1 M runs:
 `python -m benchmarks.legs migration`.
 
 SQLite keeps one table (embedded sizes; retention there stays batch deletes); only execution_id's uniqueness
@@ -50,25 +51,30 @@ FOREIGN_KEYS = {
 }
 # Migration 0003's thresholds, which a partitioned table cannot hold: each partition carries them.
 PARTITION_OPTIONS = "autovacuum_vacuum_scale_factor = 0.05, autovacuum_analyze_scale_factor = 0.05"
-DAYS_AHEAD = 7  # store/postgres/partitions.py keeps as many ahead from then on
+DAYS_AHEAD = 7  # store/postgres/partitions.py keeps partitions for as many days ahead from then on
+WEEK = timedelta(days=7)
 
 
-def _day_name(day: date) -> str:
-    return f"{EXECUTION}_p{day:%Y%m%d}"
+def _week_of(day: date) -> date:
+    return day - timedelta(days=day.weekday())  # Monday
+
+
+def _week_name(start: date) -> str:
+    return f"{EXECUTION}_w{start:%Y%m%d}"
 
 
 def _instant(day: date) -> str:
     return f"'{day.isoformat()} 00:00:00+00'"
 
 
-def _make_day(day: date) -> None:
+def _make_week(start: date) -> None:
     # Made apart, then attached: ATTACH takes a lock that does not block the runs being written, PARTITION OF
     # would not (the same steps as store/postgres/partitions.py, whose naming this must keep).
-    name = _day_name(day)
+    name = _week_name(start)
     op.execute(f"CREATE TABLE {name} (LIKE {EXECUTION} INCLUDING DEFAULTS) WITH ({PARTITION_OPTIONS})")
     op.execute(
         f"ALTER TABLE {EXECUTION} ATTACH PARTITION {name} "
-        f"FOR VALUES FROM ({_instant(day)}) TO ({_instant(day + timedelta(days=1))})"
+        f"FOR VALUES FROM ({_instant(start)}) TO ({_instant(start + WEEK)})"
     )
 
 
@@ -80,7 +86,7 @@ def upgrade() -> None:
             execution.create_unique_constraint(NEW_UNIQUE, ["execution_id", "scheduled_at"])
         return
     today = bind.execute(sa.text("SELECT (now() AT TIME ZONE 'UTC')::date")).scalar_one()
-    first_day = today + timedelta(days=1)
+    first_day = _week_of(today) + WEEK  # next Monday: the old table keeps this week's slots
     legacy = f"{EXECUTION}_legacy_{first_day:%Y%m%d}"
     op.execute(f"LOCK TABLE {EXECUTION} IN ACCESS EXCLUSIVE MODE")
     # The indexes that are not constraints, as they are defined now: the parent gets the same, by name, and the
@@ -116,12 +122,13 @@ def upgrade() -> None:
             f"ALTER TABLE {EXECUTION} ATTACH PARTITION {legacy} FOR VALUES FROM (MINVALUE) TO ({_instant(first_day)})"
         )
         op.execute(f"ALTER TABLE {legacy} DROP CONSTRAINT {legacy}_range")  # the partition bound says it now
-        days = [first_day + timedelta(days=n) for n in range(DAYS_AHEAD)]
+        first = first_day
     else:
         op.execute(f"DROP TABLE {legacy}")
-        days = [today + timedelta(days=n) for n in range(DAYS_AHEAD + 1)]
-    for day in days:
-        _make_day(day)
+        first = _week_of(today)
+    for start in sorted({_week_of(today + timedelta(days=n)) for n in range(DAYS_AHEAD + 1)} | {first}):
+        if start >= first:
+            _make_week(start)
     op.execute(f"CREATE TABLE {EXECUTION}_default PARTITION OF {EXECUTION} DEFAULT WITH ({PARTITION_OPTIONS})")
 
 
