@@ -20,9 +20,9 @@ from scheduler_core.store.models import ExecutionStatus, ScheduledJobLock
 from scheduler_core.store.postgres.claims import _CLAIM_PENDING, _CLAIM_WRITE, _JOB_STATE
 from scheduler_core.store.postgres.outbox import _MARK_PUBLISHED
 from scheduler_core.store.postgres.outcomes import _RECORD_OUTCOMES
+from scheduler_core.store.postgres.partitions import week_name
 from tests.contract.store.support import OUTBOX_BASE, captured, db_now, hold_locks, outbox_with_history
 from tests.support.factories import interval_job, new_id
-from scheduler_core.store.postgres.partitions import week_name
 from tests.support.plans import Plans
 
 
