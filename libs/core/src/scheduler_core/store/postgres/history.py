@@ -42,13 +42,14 @@ class PostgresHistoryStore(PortableHistoryStore):
         self._exact_count_limit = exact_count_limit
 
     async def delete_before(self, session: AsyncSession, cutoff: datetime, batch_size: int) -> int:
-        # Only the partitions that are not days: the slots before migration 0012 and the default partition. A day
-        # goes whole once it has expired (retention.py), and deleting it row by row meanwhile would cost what
-        # dropping saves. Only slots of the days before the cutoff's (UTC) day, for the same reason: the legacy
-        # partition is dropped whole once its last day has expired.
+        # Only the partitions that are not weeks: the slots before migration 0012 and the default partition (and
+        # this week's, under a retention shorter than a week: partitions.batch_tables). A week goes whole once it has
+        # expired (retention.py), and deleting it row by row meanwhile would cost what dropping saves. Only slots of
+        # the days before the cutoff's (UTC) day, for the same reason: the legacy partition is dropped whole once its
+        # last day has expired.
         start_of_day = datetime.combine(cutoff.astimezone(UTC).date(), time(), UTC)
         deleted = 0
-        for table in await self._partitions.batch_tables(session):
+        for table in await self._partitions.batch_tables(session, cutoff):
             deleted += await delete_expired(
                 session, table, cutoff, batch_size - deleted, table.c.scheduled_at < start_of_day
             )

@@ -161,11 +161,20 @@ class PostgresPartitions(PartitionStore):
                 dropped.append(name)
         return dropped
 
-    async def batch_tables(self, session: AsyncSession) -> list[Table]:
+    async def batch_tables(self, session: AsyncSession, cutoff: datetime) -> list[Table]:
         """The partitions whose expired runs are deleted in batches (history.py): the slots before migration 0012
-        (dropped whole once expired) and the default partition. Not the weeks: they go whole."""
-        legacy = [p.name for p in await self.partitions(session) if p.starts is None]
-        return [self._table(name) for name in [*legacy, DEFAULT_PARTITION]]
+        (dropped whole once expired) and the default partition. Not the weeks, which go whole, but for one: the
+        week of this instant when the cutoff falls in it (a retention under a week, such as `retentionDays: 0`),
+        whose expired runs would otherwise stay until the week ends."""
+        now = (await session.execute(text("SELECT now()"))).scalar_one()
+        names = []
+        for partition in await self.partitions(session):
+            current = (
+                partition.starts is not None and partition.starts <= cutoff < partition.ends and now < partition.ends
+            )
+            if partition.starts is None or current:
+                names.append(partition.name)
+        return [self._table(name) for name in [*names, DEFAULT_PARTITION]]
 
     def _table(self, name: str) -> Table:
         # The executions' columns under the partition's name (SQLAlchemy Core; cached: one per partition).
