@@ -47,15 +47,17 @@ async def test_two_engines_of_one_process_wait_for_each_others_write_lock(tmp_pa
         async with first.begin() as connection:
             await connection.execute(text("CREATE TABLE t (v INTEGER)"))
         order: list[str] = []
+        holding = asyncio.Event()
 
         async def hold() -> None:
             async with first.begin() as connection:
                 await connection.execute(text("INSERT INTO t VALUES (1)"))
+                holding.set()
                 await asyncio.sleep(0.3)  # the write lock is held while the loop runs other tasks
                 order.append("first commits")
 
         async def wait_then_write() -> None:
-            await asyncio.sleep(0.05)
+            await holding.wait()  # the first engine holds the write lock from here on
             async with second.begin() as connection:
                 order.append("second began")
                 await connection.execute(text("INSERT INTO t VALUES (2)"))

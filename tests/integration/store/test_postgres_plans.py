@@ -33,6 +33,19 @@ def _literal(value: Any) -> str:
     return f"'{value}'" if isinstance(value, str) else str(value)
 
 
+async def _explain(
+    connection: asyncpg.Connection, name: str, statement: Any, arguments: dict[str, str], dialect: Any
+) -> str:
+    """EXPLAIN of the statement prepared on the connection as `name` and executed with these SQL literals (by
+    parameter name), under the connection's plan cache mode."""
+    compiled = statement.compile(dialect=dialect)
+    assert compiled.positiontup is not None
+    assert set(compiled.positiontup) == set(arguments)
+    await connection.execute(f"PREPARE {name} AS {compiled.string}")
+    listed = ", ".join(arguments[parameter] for parameter in compiled.positiontup)
+    return "\n".join(row[0] for row in await connection.fetch(f"EXPLAIN EXECUTE {name}({listed})"))
+
+
 def _dsn(url: str) -> str:
     """The asyncpg DSN of a SQLAlchemy URL."""
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
@@ -65,11 +78,7 @@ async def test_a_claims_job_state_reads_indexes_only_under_a_cached_generic_plan
     connection = await asyncpg.connect(_dsn(postgres_url))
     try:
         await connection.execute("BEGIN; SET LOCAL plan_cache_mode = force_generic_plan")
-        compiled = _JOB_STATE.compile(dialect=pg_engine.dialect)
-        assert compiled.positiontup is not None
-        await connection.execute(f"PREPARE job_state AS {compiled.string}")
-        listed = ", ".join(arguments[name] for name in compiled.positiontup)
-        raw = "\n".join(row[0] for row in await connection.fetch(f"EXPLAIN EXECUTE job_state({listed})"))
+        raw = await _explain(connection, "job_state", _JOB_STATE, arguments, pg_engine.dialect)
         await connection.execute("ROLLBACK")
         plans = await Plans.read(connection)
     finally:
@@ -139,12 +148,7 @@ async def test_batches_find_their_runs_by_id_under_a_cached_generic_plan(
         plans = await Plans.read(connection)
         await connection.execute("BEGIN; SET LOCAL plan_cache_mode = force_generic_plan")
         for number, (statement, arguments) in enumerate(statements.items()):
-            compiled = statement.compile(dialect=pg_engine.dialect)
-            assert compiled.positiontup is not None
-            assert set(compiled.positiontup) == set(arguments)
-            await connection.execute(f"PREPARE claim_plan_{number} AS {compiled.string}")
-            listed = ", ".join(arguments[name] for name in compiled.positiontup)
-            raw = "\n".join(row[0] for row in await connection.fetch(f"EXPLAIN EXECUTE claim_plan_{number}({listed})"))
+            raw = await _explain(connection, f"claim_plan_{number}", statement, arguments, pg_engine.dialect)
             plan = plans.as_parents(raw)
             assert plans.populated_seq_scans(raw) == [], raw
             assert "$1" in plan or "$2" in plan, plan  # a generic plan
@@ -301,11 +305,7 @@ async def test_a_batchs_statements_read_only_the_partition_of_its_runs_slots(
     try:
         await connection.execute("SET plan_cache_mode = force_custom_plan")
         for number, (statement, arguments) in enumerate(statements.items()):
-            compiled = statement.compile(dialect=pg_engine.dialect)
-            assert compiled.positiontup is not None
-            await connection.execute(f"PREPARE pruned_{number} AS {compiled.string}")
-            listed = ", ".join(arguments[name] for name in compiled.positiontup)
-            plan = "\n".join(row[0] for row in await connection.fetch(f"EXPLAIN EXECUTE pruned_{number}({listed})"))
+            plan = await _explain(connection, f"pruned_{number}", statement, arguments, pg_engine.dialect)
             # The runs' own reads and writes (aliases e and x); the finish's queue probe (alias w, q) reads each
             # day's partial queue index by job, normally empty, and is not the batch's.
             touched = set(re.findall(r"on (scheduled_job_execution_\w+) (?:e|x)(?:_\d+)?\b", plan))
